@@ -6,7 +6,8 @@ ext/greenlet -> gevent_c._greenlet, ext/ares -> gevent_c._ares); every .c and
 .pc file exists and in the default paths otherwise. A missing library stops
 the build with one line naming the Debian package to install.
 
-DEBUG=1 in the environment builds with -O0 -g and assertions on.
+DEBUG=1 in the environment builds with -O0 -g and assertions on;
+GEVENT_C_ONLY=core,greenlet builds only the named folders.
 """
 import glob
 import os
@@ -115,8 +116,11 @@ def extensions():
         cflags += ["-O0", "-g", "-UNDEBUG"]
     else:
         cflags += ["-O2"]
+    only = os.environ.get("GEVENT_C_ONLY", "").split(",")
     exts = []
     for name, folder, libs, extra_inc in MODULES:
+        if only != [""] and folder not in only:
+            continue
         srcs = sources(folder)
         if not srcs:
             continue
