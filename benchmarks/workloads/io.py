@@ -1,0 +1,1 @@
+"""I/O workloads (sockets): registered here once written."""
