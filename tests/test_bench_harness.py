@@ -1,0 +1,96 @@
+"""The benchmark harness runs, writes its files and survives broken gevent_c.
+
+One quick run of two cheap workloads, in a subprocess, against a stand-in
+gevent_c package placed first on the path: its ``_core`` is missing and its
+``_greenlet`` kills the process with SIGSEGV on import. No timing is checked.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKLOADS = "core.timer_start_stop,coroutine.create_run"
+
+CRASHING_GREENLET = """\
+import os, signal
+os.kill(os.getpid(), signal.SIGSEGV)
+"""
+
+
+def run_bench(tmp_path, *args):
+    fake = tmp_path / "fake"
+    (fake / "gevent_c").mkdir(parents=True)
+    (fake / "gevent_c" / "__init__.py").write_text("")
+    (fake / "gevent_c" / "_greenlet.py").write_text(CRASHING_GREENLET)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake), REPO]))
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=100)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "out"
+    proc = run_bench(tmp, "--quick", "--reps", "1", "--only", WORKLOADS,
+                     "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with open(out / "latest.json") as f:
+        data = json.load(f)
+    return proc, out, {w["name"]: w for w in data["workloads"]}
+
+
+@pytest.mark.timeout(110)
+def test_quick_run_measures_the_reference_and_writes_json(quick_run):
+    _, _, workloads = quick_run
+    assert set(workloads) == set(WORKLOADS.split(","))
+    timer = workloads["core.timer_start_stop"]
+    assert timer["reference"] == "gevent"
+    assert timer["unit"] == "ns"
+    gevent = timer["impls"]["gevent"]
+    assert gevent["na"] is None
+    assert len(gevent["samples"]) == 1
+    assert gevent["median"] > 0
+
+
+@pytest.mark.timeout(110)
+def test_quick_run_prints_the_table_and_writes_rst(quick_run):
+    proc, out, _ = quick_run
+    header = proc.stdout.splitlines()[0].split()
+    assert header[:3] == ["workload", "unit", "gevent_c"]
+    assert "speed-up" in header
+    assert "core.timer_start_stop" in proc.stdout
+    rst = (out / "latest.rst").read_text()
+    assert rst.startswith("====")
+    assert "coroutine.create_run" in rst
+
+
+@pytest.mark.timeout(110)
+def test_missing_gevent_c_module_is_reported_na(quick_run):
+    _, _, workloads = quick_run
+    timer = workloads["core.timer_start_stop"]
+    ours = timer["impls"]["gevent_c"]
+    assert ours["median"] is None
+    assert ours["na"].startswith("missing:")
+    assert "gevent_c._core" in ours["na"]
+    assert timer["speedup"] is None
+
+
+@pytest.mark.timeout(110)
+def test_crashing_gevent_c_module_is_reported_na_and_reference_still_runs(quick_run):
+    _, _, workloads = quick_run
+    create = workloads["coroutine.create_run"]
+    assert create["impls"]["gevent_c"]["na"] == "crashed (SIGSEGV)"
+    assert create["impls"]["greenlet"]["median"] > 0
+
+
+@pytest.mark.timeout(30)
+def test_only_pattern_matching_nothing_exits_2(tmp_path):
+    proc = run_bench(tmp_path, "--only", "no-such-workload", "--out",
+                     str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "no workload matches" in proc.stderr
+    assert not (tmp_path / "out").exists()
