@@ -1,0 +1,739 @@
+"""The hub: the greenlet that runs the event loop, and the basic waiting API.
+
+Every thread that blocks cooperatively has one :class:`Hub`, created lazily by
+:func:`get_hub`. Blocking means switching to the hub after arranging for a
+loop watcher or callback to switch back (:meth:`Hub.wait`, :class:`Waiter`).
+When the loop runs out of work while the hub's parent is still blocked,
+:class:`LoopExit` is raised in it; unlike gevent the message says which
+greenlet was blocked and on what.
+"""
+import os
+import sys
+import time
+import traceback
+from errno import EBADF
+
+from gevent_c import _core
+from gevent_c._greenlet import greenlet as RawGreenlet
+from gevent_c._greenlet import getcurrent
+from gevent_c._greenlet import GreenletExit
+from gevent_c._greenlet import error as GreenletError
+from gevent_c._config import config
+from gevent_c.exceptions import LoopExit
+from gevent_c.exceptions import HubDestroyed
+from gevent_c.exceptions import BlockingSwitchOutError
+from gevent_c.exceptions import InvalidSwitchError
+from gevent_c.exceptions import ConcurrentObjectUseError
+from gevent_c import _hub_local
+from gevent_c._hub_local import get_hub
+from gevent_c._hub_local import get_hub_if_exists
+from gevent_c._hub_local import set_hub
+from gevent_c._hub_local import get_loop
+from gevent_c._hub_local import set_loop
+from gevent_c._hub_local import set_default_hub_class
+
+__all__ = [
+    'getcurrent', 'GreenletExit', 'spawn_raw', 'sleep', 'kill', 'signal',
+    'reinit', 'get_hub', 'Hub', 'Waiter',
+]
+
+_get_hub = get_hub_if_exists  # gevent's private spelling, used by some callers
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class _NoValue:
+    __slots__ = ()
+
+    def __repr__(self):
+        return '<no value>'
+
+
+_NONE = _NoValue()
+
+cancel_wait_ex = IOError(EBADF, 'File descriptor was closed in another greenlet')
+
+
+class Waiter:
+    """A one-shot hand-off between the hub and one blocked greenlet.
+
+    ``get()`` blocks the calling greenlet until ``switch(value)`` or
+    ``throw(*exc)`` is called from the hub (a loop callback); if that already
+    happened, ``get()`` returns or raises at once. ``switch``/``throw`` on a
+    waiter that a greenlet is blocked on may only be called from the hub
+    (AssertionError otherwise).
+
+        waiter = Waiter()
+        hub.loop.timer(0.1).start(waiter.switch, 'done')
+        waiter.get()   # -> 'done', after 0.1 s
+    """
+
+    __slots__ = ('hub', 'greenlet', 'value', '_exception')
+
+    def __init__(self, hub=None):
+        self.hub = get_hub() if hub is None else hub
+        self.greenlet = None
+        self.value = None
+        self._exception = _NONE
+
+    def clear(self):
+        self.greenlet = None
+        self.value = None
+        self._exception = _NONE
+
+    def __repr__(self):
+        if self._exception is _NONE:
+            state = ''
+        elif self._exception is None:
+            state = ' value=%r' % (self.value,)
+        else:
+            state = ' exc_info=%r' % (self._exception,)
+        return '<%s at %#x greenlet=%r%s>' % (type(self).__name__, id(self), self.greenlet, state)
+
+    def ready(self):
+        """True once a value or an exception was delivered."""
+        return self._exception is not _NONE
+
+    def successful(self):
+        """True if a value (not an exception) was delivered."""
+        return self._exception is None
+
+    @property
+    def exc_info(self):
+        """The delivered exception as passed to ``throw``, or None."""
+        exc = self._exception
+        return None if exc is _NONE else exc
+
+    def switch(self, value):
+        """Deliver *value*: wake the blocked greenlet, or store it for ``get``."""
+        glet = self.greenlet
+        if glet is None:
+            self.value = value
+            self._exception = None
+            return
+        if getcurrent() is not self.hub:
+            raise AssertionError('Can only use Waiter.switch method from the Hub greenlet')
+        switch = glet.switch
+        try:
+            switch(value)
+        except:  # noqa: E722 -- anything the woken greenlet raised into the hub
+            self.hub.handle_error(switch, *sys.exc_info())
+
+    def switch_args(self, *args):
+        return self.switch(args)
+
+    def throw(self, *throw_args):
+        """Deliver an exception: raise it in the blocked greenlet, or store it."""
+        glet = self.greenlet
+        if glet is None:
+            self._exception = throw_args
+            return
+        if getcurrent() is not self.hub:
+            raise AssertionError('Can only use Waiter.throw method from the Hub greenlet')
+        throw = glet.throw
+        try:
+            throw(*throw_args)
+        except:  # noqa: E722
+            self.hub.handle_error(throw, *sys.exc_info())
+
+    def get(self):
+        """Block until a value or exception is delivered; return or raise it."""
+        exc = self._exception
+        if exc is not _NONE:
+            if exc is None:
+                return self.value
+            getcurrent().throw(*exc)
+            return None  # unreachable unless the current greenlet swallowed it
+        if self.greenlet is not None:
+            raise ConcurrentObjectUseError('This Waiter is already used by %r' % (self.greenlet,))
+        self.greenlet = getcurrent()
+        try:
+            return self.hub.switch()
+        finally:
+            self.greenlet = None
+
+    def __call__(self, source):
+        """Link target: deliver *source*'s value or exception."""
+        if source.exception is None:
+            self.switch(source.value)
+        else:
+            self.throw(source.exception)
+
+
+class MultipleWaiter(Waiter):
+    """A Waiter that queues every value switched to it, for ``iwait``."""
+
+    __slots__ = ('_values',)
+
+    def __init__(self, hub=None):
+        Waiter.__init__(self, hub)
+        self._values = []
+
+    def switch(self, value):
+        self._values.append(value)
+        Waiter.switch(self, True)
+
+    def get(self):
+        if not self._values:
+            Waiter.get(self)
+            Waiter.clear(self)
+        return self._values.pop(0)
+
+
+def _short_repr(obj, limit=80):
+    try:
+        text = repr(obj)
+    except Exception:  # a broken __repr__ must not hide the LoopExit
+        text = '<%s object at %#x>' % (type(obj).__name__, id(obj))
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _greenlet_name(glet):
+    if getattr(glet, 'parent', glet) is None:
+        return '<main greenlet>'
+    return _short_repr(glet, 120)
+
+
+def _describe_block(glet):
+    """'<glet> is waiting on <what>' from the frames of suspended *glet*."""
+    frame = getattr(glet, 'gr_frame', None)
+    call = None
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_PKG_DIR):
+            break
+        call = frame
+        frame = frame.f_back
+    who = _greenlet_name(glet)
+    if call is None:
+        return '%s is blocked' % (who,)
+    code = call.f_code
+    local = call.f_locals
+    name = getattr(code, 'co_qualname', code.co_name)
+    target = local.get('self')
+    if target is not None:
+        return '%s is waiting on %s in %s()' % (who, _short_repr(target), name)
+    args = ', '.join('%s=%s' % (arg, _short_repr(local[arg], 40))
+                     for arg in code.co_varnames[:code.co_argcount] if arg in local)
+    return '%s is waiting in %s(%s)' % (who, name, args)
+
+
+def _default_format_context(context):
+    import pprint
+    return pprint.saferepr(context)
+
+
+class Hub(RawGreenlet):
+    """The greenlet that runs this thread's event loop.
+
+    Created by :func:`get_hub`; its parent is the greenlet that created it
+    (normally the main greenlet). Greenlets started with ``spawn`` are its
+    children. Errors in them are reported by :meth:`handle_error`.
+    """
+
+    #: Errors that are raised in the main greenlet when they reach the hub.
+    SYSTEM_ERROR = (KeyboardInterrupt, SystemExit, SystemError)
+    #: Errors that are not printed when they reach the hub.
+    NOT_ERROR = (GreenletExit, SystemExit)
+    threadpool_size = 10
+    periodic_monitoring_thread = None
+    name = ''
+    _resolver = None
+    _threadpool = None
+    _exception_stream = None
+    _destroyed = False
+
+    def __init__(self, loop=None, default=None):
+        RawGreenlet.__init__(self)
+        if loop is None:
+            loop = get_loop()
+            if loop is not None:
+                set_loop(None)
+        if loop is None:
+            if default is None:
+                import threading
+                default = threading.current_thread() is threading.main_thread()
+            loop = _core.loop(flags=config.libev_backend, default=default)
+        self.loop = loop
+        import _thread
+        self.thread_ident = _thread.get_ident()
+        self.format_context = _default_format_context
+        self.threadpool_size = config.threadpool_size
+
+    def __repr__(self):
+        loop = self.loop
+        info = 'destroyed' if loop is None else 'thread_ident=%#x' % (self.thread_ident,)
+        return '<%s %r at %#x %s>' % (type(self).__name__, self.name, id(self), info)
+
+    @property
+    def main_hub(self):
+        import threading
+        return self.thread_ident == threading.main_thread().ident
+
+    # -- errors ---------------------------------------------------------
+
+    @property
+    def exception_stream(self):
+        """Where error reports go; sys.stderr (looked up at report time) by default."""
+        stream = self._exception_stream
+        return sys.stderr if stream is None else stream
+
+    @exception_stream.setter
+    def exception_stream(self, stream):
+        self._exception_stream = stream
+
+    @exception_stream.deleter
+    def exception_stream(self):
+        self._exception_stream = None
+
+    def _normalize_exception(self, t, v, tb):
+        if t is None and v is None and tb is None:
+            t, v, tb = sys.exc_info()
+        if isinstance(v, str):
+            v = t(v)
+        return t, v, tb
+
+    def handle_error(self, context, type, value, tb):
+        """Report an error that reached the hub from *context*.
+
+        Prints it unless it is a ``NOT_ERROR``; raises it in the main greenlet
+        if it is a ``SYSTEM_ERROR`` or *context* is None.
+        """
+        type, value, tb = self._normalize_exception(type, value, tb)
+        if type is HubDestroyed:
+            # Unwinding a hub being destroyed: stop the loop so run() returns.
+            loop = self.loop
+            if loop is not None:
+                loop.break_()
+            return
+        if not issubclass(type, self.NOT_ERROR):
+            self.print_exception(context, type, value, tb)
+        if context is None or issubclass(type, self.SYSTEM_ERROR):
+            self.handle_system_error(type, value, tb)
+
+    def handle_system_error(self, type, value, tb=None):
+        """Raise the error in the hub's parent (the main greenlet)."""
+        if value is None:
+            value = type()
+        current = getcurrent()
+        if current is self or current is self.parent or self.loop is None:
+            self.parent.throw(value)
+            return
+        # Raised from another greenlet: make sure it is resumed if the main
+        # greenlet survives the error.
+        cb = None
+        try:
+            cb = self.loop.run_callback(current.switch)
+        except:  # noqa: E722
+            traceback.print_exc(file=self.exception_stream)
+        try:
+            self.parent.throw(value)
+        finally:
+            if cb is not None:
+                cb.stop()
+
+    def print_exception(self, context, t, v, tb):
+        """Write the traceback, a timestamp and '<context> failed with <T>'."""
+        errstream = self.exception_stream
+        if not errstream:
+            return
+        t, v, tb = self._normalize_exception(t, v, tb)
+        if v is None:
+            errstream.write('%s\n' % (t.__name__,))
+        else:
+            traceback.print_exception(t, v, tb, file=errstream)
+        del tb
+        errstream.write(time.asctime(time.gmtime()) + (' ' if context is not None else '\n'))
+        if context is not None:
+            if not isinstance(context, str):
+                try:
+                    context = self.format_context(context)
+                except Exception:  # a failing repr must not hide the report
+                    context = '<%s object at %#x>' % (type(context).__name__, id(context))
+            errstream.write('%s failed with %s\n\n' % (context, getattr(t, '__name__', 'exception')))
+
+    # -- running --------------------------------------------------------
+
+    def switch(self):
+        """Switch to the hub; refused from inside the hub itself."""
+        current = getcurrent()
+        if current is self:
+            raise BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
+        switch_out = getattr(current, 'switch_out', None)
+        if switch_out is not None:
+            switch_out()
+        return RawGreenlet.switch(self)
+
+    def switch_out(self):
+        raise BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
+
+    def run(self):
+        """Run the loop forever; throw LoopExit into the parent when it empties."""
+        assert self is getcurrent(), 'Do not call Hub.run() directly'
+        while 1:
+            loop = self.loop
+            loop.error_handler = self
+            try:
+                loop.run()
+            finally:
+                loop.error_handler = None
+            if self._destroyed:
+                return None
+            parent = self.parent
+            exc = LoopExit('This operation would block forever: ' + _describe_block(parent), self, [])
+            loop = parent = None
+            try:
+                self.parent.throw(exc)
+            except HubDestroyed:
+                return None
+            finally:
+                exc = None
+
+    def wait(self, watcher):
+        """Start *watcher* and block until it fires once; always stops it."""
+        waiter = Waiter(self)
+        watcher.start(waiter.switch, waiter)
+        try:
+            result = waiter.get()
+            if result is not waiter:
+                raise InvalidSwitchError(
+                    'Invalid switch into %s: got %r (expected %r; waiting on %r with %r)'
+                    % (getcurrent(), result, waiter, self, watcher))
+        finally:
+            watcher.stop()
+
+    def cancel_wait(self, watcher, error=cancel_wait_ex, close_watcher=False):
+        """Make the greenlet waiting on *watcher* (if any) raise *error*."""
+        if watcher.callback is not None:
+            self.loop.run_callback(self._cancel_wait, watcher, error, close_watcher)
+        elif close_watcher:
+            watcher.close()
+
+    def _cancel_wait(self, watcher, error, close_watcher):
+        active = watcher.active
+        cb = watcher.callback
+        if close_watcher:
+            watcher.close()
+        if active:
+            waiter = getattr(cb, '__self__', None)
+            if waiter is not None:
+                waiter.throw(error)
+
+    def join(self, timeout=None):
+        """From the parent: run the loop until it has nothing left to do.
+
+        Returns True if the loop finished, False if *timeout* expired first.
+        """
+        assert getcurrent() is self.parent, 'only possible from the MAIN greenlet'
+        if self.dead:
+            return True
+        waiter = Waiter(self)
+        timer = None
+        if timeout is not None:
+            timer = self.loop.timer(timeout, ref=False)
+            timer.start(waiter.switch, None)
+        try:
+            try:
+                waiter.get()
+            except LoopExit:
+                return True
+        finally:
+            if timer is not None:
+                timer.stop()
+                timer.close()
+        return False
+
+    def destroy(self, destroy_loop=None):
+        """Stop this hub for good; destroy its loop unless it is the default one.
+
+        *destroy_loop* True destroys the loop even if it is the default loop;
+        False keeps it for the next hub created in this thread.
+        """
+        loop = self.loop
+        if loop is None:
+            return
+        if destroy_loop is None:
+            destroy_loop = not loop.default
+        if self._resolver is not None:
+            self._resolver.close()
+            self._resolver = None
+        if self._threadpool is not None:
+            self._threadpool.kill()
+            self._threadpool = None
+        self._destroyed = True
+        if self and getcurrent() is not self:
+            # Unwind the hub's frames now, before the loop disappears under them.
+            try:
+                self.throw(HubDestroyed(destroy_loop))
+            except (LoopExit, HubDestroyed, GreenletError):
+                pass
+        if destroy_loop:
+            if get_loop() is loop:
+                set_loop(None)
+            loop.destroy()
+        else:
+            set_loop(loop)
+        self.loop = None
+        if get_hub_if_exists() is self:
+            set_hub(None)
+
+    # -- lazy services --------------------------------------------------
+
+    @property
+    def threadpool(self):
+        """This hub's ThreadPool (gevent_c.threadpool), created on first use."""
+        pool = self._threadpool
+        if pool is None:
+            try:
+                from gevent_c.threadpool import ThreadPool
+            except ImportError as exc:
+                raise ImportError('Hub.threadpool needs gevent_c.threadpool, which '
+                                  'could not be imported: %s' % (exc,)) from exc
+            pool = self._threadpool = ThreadPool(self.threadpool_size, hub=self)
+        return pool
+
+    @threadpool.setter
+    def threadpool(self, value):
+        self._threadpool = value
+
+    @threadpool.deleter
+    def threadpool(self):
+        self._threadpool = None
+
+    _RESOLVER_MODULES = {
+        'thread': 'gevent_c.resolver.thread',
+        'ares': 'gevent_c.resolver.ares',
+        'block': 'gevent_c.resolver.blocking',
+        'blocking': 'gevent_c.resolver.blocking',
+    }
+
+    @property
+    def resolver_class(self):
+        import importlib
+        errors = []
+        for name in config.resolver:
+            modname = self._RESOLVER_MODULES.get(name, name)
+            try:
+                return importlib.import_module(modname).Resolver
+            except (ImportError, AttributeError) as exc:
+                errors.append('%s: %s' % (modname, exc))
+        raise ImportError('Hub.resolver: no resolver module could be imported (%s)'
+                          % ('; '.join(errors),))
+
+    @property
+    def resolver(self):
+        """This hub's DNS resolver (first of config.resolver that imports)."""
+        resolver = self._resolver
+        if resolver is None:
+            resolver = self._resolver = self.resolver_class(hub=self)
+        return resolver
+
+    @resolver.setter
+    def resolver(self, value):
+        self._resolver = value
+
+    @resolver.deleter
+    def resolver(self):
+        self._resolver = None
+
+
+set_default_hub_class(Hub)
+
+
+# -- module-level blocking API -------------------------------------------
+
+def sleep(seconds=0, ref=True):
+    """Block the current greenlet for *seconds* (0: yield once to the others).
+
+    ``sleep(0)`` lets every other ready greenlet run before returning and
+    uses no timer. A negative value counts as 0. With ``ref=False`` the sleep
+    does not keep the loop alive (it may end with LoopExit).
+    """
+    hub = get_hub()
+    loop = hub.loop
+    if seconds <= 0:
+        waiter = Waiter(hub)
+        loop.run_callback(waiter.switch, None)
+        waiter.get()
+    else:
+        with loop.timer(seconds, ref=ref) as timer:
+            loop.update_now()
+            hub.wait(timer)
+
+
+def idle(priority=0):
+    """Block until the loop has nothing else to do (an idle watcher fires)."""
+    hub = get_hub()
+    watcher = hub.loop.idle()
+    if priority:
+        watcher.priority = priority
+    hub.wait(watcher)
+
+
+def kill(greenlet, exception=GreenletExit):
+    """Raise *exception* in *greenlet* at the next loop iteration; do not wait."""
+    if not greenlet.dead:
+        if hasattr(greenlet, 'kill'):
+            greenlet.kill(exception=exception, block=False)
+        else:
+            get_hub().loop.run_callback(greenlet.throw, exception)
+
+
+def spawn_raw(function, *args, **kwargs):
+    """Run *function* in a new plain coroutine (no Greenlet API) from the loop."""
+    if not callable(function):
+        raise TypeError('function must be callable')
+    hub = get_hub()
+    if kwargs:
+        run = function
+        function = lambda: run(*args, **kwargs)  # noqa: E731
+        args = ()
+    glet = RawGreenlet(function, hub)
+    hub.loop.run_callback(glet.switch, *args)
+    return glet
+
+
+def reinit():
+    """After fork: make this process's loop usable again (re-arm its fds)."""
+    hub = get_hub_if_exists()
+    if hub is None:
+        return
+    hub.loop.reinit()
+    for service in (hub._threadpool, hub._resolver):
+        on_fork = getattr(service, '_on_fork', None)
+        if on_fork is not None:
+            on_fork()
+
+
+class signal:
+    """Call ``handler(*args, **kwargs)`` in a new greenlet on each *signalnum*.
+
+    Returned by ``gevent_c.signal_handler``; ``cancel()`` stops it. By default
+    it does not keep the loop alive (``ref`` is False).
+    """
+
+    greenlet_class = None
+
+    def __init__(self, signalnum, handler, *args, **kwargs):
+        if not callable(handler):
+            raise TypeError('signal handler must be callable')
+        self.hub = get_hub()
+        self.watcher = self.hub.loop.signal(signalnum, ref=False)
+        self.watcher.start(self._start)
+        self.handler = handler
+        self.args = args
+        self.kwargs = kwargs
+        if self.greenlet_class is None:
+            from gevent_c.greenlet import Greenlet
+            type(self).greenlet_class = Greenlet
+
+    @property
+    def ref(self):
+        return self.watcher.ref
+
+    @ref.setter
+    def ref(self, value):
+        self.watcher.ref = value
+
+    def cancel(self):
+        self.watcher.stop()
+
+    def _start(self):
+        try:
+            self.greenlet_class(self.handle).start()
+        except:  # noqa: E722
+            self.hub.handle_error(None, *sys.exc_info())
+
+    def handle(self):
+        try:
+            self.handler(*self.args, **self.kwargs)
+        except:  # noqa: E722
+            self.hub.handle_error(None, *sys.exc_info())
+
+
+class _WaitIterator:
+    __slots__ = ('_hub', '_waiter', '_switch', '_timeout', '_objects', '_timer',
+                 '_begun', '_count')
+
+    def __init__(self, objects, hub, timeout, count):
+        self._hub = hub
+        self._waiter = MultipleWaiter(hub)
+        self._switch = self._waiter.switch
+        self._timeout = timeout
+        self._objects = objects
+        self._timer = None
+        self._begun = False
+        total = len(objects)
+        self._count = total if count is None else min(count, total)
+
+    def _begin(self):
+        if self._begun:
+            return
+        self._begun = True
+        switch = self._switch
+        for obj in self._objects:
+            obj.rawlink(switch)
+        if self._timeout is not None:
+            self._timer = self._hub.loop.timer(self._timeout, priority=-1)
+            self._timer.start(switch, self)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self._begin()
+        if self._count == 0:
+            self._cleanup()
+            raise StopIteration()
+        self._count -= 1
+        try:
+            item = self._waiter.get()
+            self._waiter.clear()
+            if item is self:
+                self._cleanup()
+                raise StopIteration()
+            return item
+        except:  # noqa: E722 -- release the links whatever interrupted us
+            self._cleanup()
+            raise
+
+    def _cleanup(self):
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
+        objects, self._objects = self._objects, ()
+        for obj in objects:
+            unlink = getattr(obj, 'unlink', None)
+            if unlink is not None:
+                try:
+                    unlink(self._switch)
+                except Exception:  # one bad object must not leave the others linked
+                    traceback.print_exc()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, value, tb):
+        self._cleanup()
+
+
+def iwait(objects, timeout=None, count=None):
+    """Yield each of *objects* (anything with rawlink) as it becomes ready.
+
+    Stops after *count* objects or *timeout* seconds. With ``objects=None``
+    it waits for the whole loop (see :func:`wait`). Also a context manager
+    that unlinks what is left.
+    """
+    if objects is None:
+        return iter([get_hub().join(timeout=timeout)])
+    return _WaitIterator(list(objects), get_hub(), timeout, count)
+
+
+def wait(objects=None, timeout=None, count=None):
+    """Wait for *objects* to become ready; return the list of ready ones.
+
+    With no objects, run the loop until nothing is left to do (True) or
+    *timeout* expires (False).
+    """
+    if objects is None:
+        return get_hub().join(timeout=timeout)
+    with iwait(objects, timeout, count) as it:
+        return list(it)
