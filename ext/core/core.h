@@ -1,0 +1,279 @@
+/* Private header of gevent_c._core: the libev loop, its watchers and the
+ * callback FIFO.  Mirrors gevent.core (libev-cext backend) over the SYSTEM
+ * libev, so the watcher struct layout is libev's own (with `void *data`,
+ * which we never use: objects are found back with container_of).
+ *
+ * Layering: this module knows nothing of greenlets yet.  The C Waiter planned
+ * for issue 4 will live in its own file here and reach _greenlet through its
+ * capsule; it only needs gevc_loop_run_callback() from this header.
+ */
+#ifndef GEVC_CORE_H
+#define GEVC_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <ev.h>
+
+#define gevc_container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct gevc_loop;
+struct gevc_watcher;
+struct gevc_callback;
+struct gevc_timer;
+
+/* ---- module state ---------------------------------------------------- */
+
+typedef struct {
+    PyTypeObject *loop_type;
+    PyTypeObject *callback_type;
+    PyTypeObject *watcher_type;
+    PyTypeObject *io_type;
+    PyTypeObject *timer_type;
+    PyTypeObject *signal_type;
+    PyTypeObject *idle_type;
+    PyTypeObject *prepare_type;
+    PyTypeObject *check_type;
+    PyTypeObject *fork_type;
+    PyTypeObject *async_type;
+    PyTypeObject *child_type;
+    PyTypeObject *stat_type;
+    PyTypeObject *events_type;
+    PyObject *events;              /* the EVENTS sentinel (GEVENT_CORE_EVENTS) */
+    PyObject *getswitchinterval;   /* sys.getswitchinterval */
+    PyObject *stat_result;         /* os.stat_result */
+    PyObject *print_exception;     /* traceback.print_exception */
+    struct gevc_loop *default_loop;  /* borrowed; the live wrapper of ev_default_loop */
+    /* SIGCHLD disposition: what the process had before ev_default_loop, and
+     * libev's handler, so child watchers can install libev's on demand. */
+    int sigchld_state;             /* 0 unknown, 1 saved, 2 libev's installed */
+    struct sigaction sigchld_saved;
+    struct sigaction sigchld_libev;
+} gevc_state;
+
+extern PyModuleDef gevc_core_module;
+
+static inline gevc_state *
+gevc_state_from_type(PyTypeObject *tp)
+{
+    PyObject *mod = PyType_GetModuleByDef(tp, &gevc_core_module);
+    return mod ? (gevc_state *)PyModule_GetState(mod) : NULL;
+}
+
+/* ---- exceptions (3.12 deprecates the fetch/restore triple) ----------- */
+
+/* Take the raised exception (new reference, normalized, traceback set). */
+static inline PyObject *
+gevc__exc_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (t == NULL)
+        return NULL;
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb != NULL && v != NULL)
+        PyException_SetTraceback(v, tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return v;
+#endif
+}
+
+/* Re-raise an exception taken with gevc__exc_take (steals the reference). */
+static inline void
+gevc__exc_raise(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
+#endif
+}
+
+/* ---- argument parsing for METH_FASTCALL | METH_KEYWORDS -------------- */
+
+/* Fill out[0..nnames-1] with borrowed references (NULL when absent).
+ * Positional arguments beyond max_pos are refused. */
+int gevc__parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames, const char *const *names, int max_pos,
+                int required, PyObject **out);
+int gevc__parse_tuple(const char *fname, PyObject *args, PyObject *kwargs,
+                      const char *const *names, int max_pos, int required,
+                      PyObject **out);
+int gevc__as_bool(PyObject *o, int dflt);
+
+/* ---- loop ------------------------------------------------------------- */
+
+typedef struct gevc_loop {
+    PyObject_HEAD
+    struct ev_loop *ev;            /* NULL once destroyed */
+    gevc_state *st;
+    PyObject *error_handler;
+    PyObject *weakrefs;
+    /* the callback FIFO (strong references along ->next) */
+    struct gevc_callback *cb_head;
+    struct gevc_callback *cb_tail;
+    ev_prepare prepare;            /* drains the FIFO; unref'd */
+    ev_timer timer0;               /* keeps the next poll from blocking */
+    ev_async threadsafe;           /* wakes a loop blocked in another thread */
+    PyThreadState *tstate;         /* saved while the backend polls */
+    PyObject *pending_exc;         /* SystemExit/KeyboardInterrupt for run() */
+    unsigned int origflags;
+    int is_default;
+    int running;                   /* nesting depth of run() */
+    int destroy_pending;           /* destroy() was called inside run() */
+    int in_callbacks;              /* timer.start(update=None) updates now */
+    /* timers fired in the current ev_invoke_pending batch, flushed in
+     * (priority, deadline, start order) so equal deadlines keep start order */
+    struct gevc_timer **fired;
+    Py_ssize_t nfired;
+    Py_ssize_t fired_cap;
+    uint64_t timer_seq;
+} gevc_loop;
+
+extern PyType_Spec gevc_loop_spec;
+
+int gevc_loop_check(gevc_loop *loop);          /* -1 + ValueError if destroyed */
+void gevc_loop_handle_error(gevc_loop *loop, PyObject *context);
+void gevc_loop_set_pending_exc(gevc_loop *loop, PyObject *exc);
+void gevc__timers_flush(gevc_loop *loop);
+
+static inline void
+gevc_loop_flush_timers(gevc_loop *loop)
+{
+    if (loop->nfired)
+        gevc__timers_flush(loop);
+}
+
+/* ---- callbacks --------------------------------------------------------- */
+
+typedef struct gevc_callback {
+    PyObject_VAR_HEAD              /* ob_size = number of args */
+    PyObject *callback;            /* NULL once run or stopped */
+    struct gevc_callback *next;
+    int has_args;                  /* `args` is None once run */
+    PyObject *argv[1];
+} gevc_callback;
+
+extern PyType_Spec gevc_callback_spec;
+
+PyObject *gevc_loop_run_callback(gevc_loop *loop, PyObject *func,
+                                 PyObject *const *args, Py_ssize_t nargs);
+void gevc__callbacks_drain(gevc_loop *loop);
+void gevc__callbacks_clear(gevc_loop *loop);
+int gevc__callbacks_traverse(gevc_loop *loop, visitproc visit, void *arg);
+
+/* ---- watchers --------------------------------------------------------- */
+
+typedef struct gevc_kind {
+    const char *name;
+    /* fill in a freshly allocated watcher; args[0] is the loop */
+    int (*init)(struct gevc_watcher *, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames);
+    void (*start)(struct ev_loop *, struct gevc_watcher *);
+    void (*stop)(struct ev_loop *, struct gevc_watcher *);
+    PyObject *(*repr_extra)(struct gevc_watcher *);   /* may be NULL */
+    int stop_on_error;             /* io: a failing callback must not spin */
+} gevc_kind;
+
+extern const gevc_kind gevc_io_kind, gevc_timer_kind, gevc_signal_kind,
+    gevc_idle_kind, gevc_prepare_kind, gevc_check_kind, gevc_fork_kind,
+    gevc_async_kind, gevc_child_kind, gevc_stat_kind;
+
+#define GEVC_INLINE_ARGS 3
+
+enum {
+    GEVC_W_OWNS_REF = 1,           /* holds a reference to itself */
+    GEVC_W_EVUNREF = 2,            /* we called ev_unref for it */
+    GEVC_W_NOREF = 4,              /* ref=False */
+    GEVC_W_FIRED = 8,              /* timer queued in loop->fired */
+};
+
+typedef struct gevc_watcher {
+    PyObject_HEAD
+    gevc_loop *loop;
+    const gevc_kind *kind;
+    ev_watcher *w;                 /* the embedded libev struct */
+    PyObject *callback;            /* NULL when stopped */
+    PyObject **argv;               /* inline_args or a PyMem block */
+    Py_ssize_t argc;               /* -1: args is None */
+    unsigned int flags;
+    PyObject *inline_args[GEVC_INLINE_ARGS];
+    PyObject *weakrefs;
+} gevc_watcher;
+
+typedef struct { gevc_watcher base; ev_io ev; } gevc_io;
+typedef struct gevc_timer {
+    gevc_watcher base;
+    ev_timer ev;
+    uint64_t start_id;
+    ev_tstamp deadline;            /* expiry libev fires the timer at */
+    ev_tstamp fired_at;
+} gevc_timer;
+typedef struct { gevc_watcher base; ev_signal ev; } gevc_signal;
+typedef struct { gevc_watcher base; ev_idle ev; } gevc_idle;
+typedef struct { gevc_watcher base; ev_prepare ev; } gevc_prepare;
+typedef struct { gevc_watcher base; ev_check ev; } gevc_check;
+typedef struct { gevc_watcher base; ev_fork ev; } gevc_fork;
+typedef struct { gevc_watcher base; ev_async ev; } gevc_async;
+typedef struct { gevc_watcher base; ev_child ev; } gevc_child;
+typedef struct { gevc_watcher base; ev_stat ev; PyObject *path; } gevc_stat;
+
+extern PyType_Spec gevc_watcher_spec;
+extern PyType_Spec gevc_io_spec, gevc_timer_spec, gevc_signal_spec,
+    gevc_idle_spec, gevc_prepare_spec, gevc_check_spec, gevc_fork_spec,
+    gevc_async_spec, gevc_child_spec, gevc_stat_spec;
+
+/* Shared watcher machinery (watchers.c). */
+int gevc_watcher_setup(gevc_watcher *self, PyObject *loop, const gevc_kind *kind,
+                       ev_watcher *w, PyObject *ref, PyObject *priority);
+PyObject *gevc_watcher_start_common(gevc_watcher *self, PyObject *const *args,
+                                    Py_ssize_t nargs, PyObject *prefix);
+int gevc_watcher_set_callback(gevc_watcher *self, PyObject *cb,
+                              PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *prefix);
+void gevc_watcher_activate(gevc_watcher *self);
+void gevc_watcher_stop(gevc_watcher *self);
+void gevc_watcher_fire(gevc_watcher *self, int revents);
+void gevc_watcher_call(gevc_watcher *self, int revents);
+int gevc_watcher_traverse(gevc_watcher *self, visitproc visit, void *arg);
+int gevc_watcher_clear(gevc_watcher *self);
+void gevc_watcher_dealloc(gevc_watcher *self);
+PyObject *gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
+                                     gevc_loop *loop, PyObject *const *args,
+                                     Py_ssize_t nargs, PyObject *kwnames);
+PyObject *gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind,
+                              PyObject *args, PyObject *kwargs);
+
+/* Trampoline for a watcher type whose ev struct is member `ev` of `type`. */
+#define GEVC_TRAMPOLINE(fname, type, evtype)                               \
+    static void fname(struct ev_loop *l, evtype *w, int revents)           \
+    {                                                                      \
+        (void)l;                                                           \
+        gevc_watcher_fire((gevc_watcher *)gevc_container_of(w, type, ev),  \
+                          revents);                                        \
+    }
+
+/* ---- module helpers (module.c) ---------------------------------------- */
+
+PyObject *gevc_events_to_str(int events);
+PyObject *gevc_flags_to_list(unsigned int flags);
+int gevc_flags_to_int(PyObject *flags, unsigned int *out);
+int gevc_check_flags(unsigned int flags);
+const char *gevc_backend_name(unsigned int backend);
+int gevc_check_fd(int fd);
+void gevc_install_sigchld(gevc_state *st);
+void gevc_reset_sigchld(gevc_state *st);
+
+extern PyMethodDef gevc_watcher_base_methods[];
+extern PyGetSetDef gevc_watcher_base_getset[];
+
+#endif

@@ -1,0 +1,661 @@
+/* gevent_c._core module: state, constants, module-level functions and the
+ * flag/event name helpers gevent.core exposes. */
+#include "core.h"
+
+#include <string.h>
+
+typedef struct { unsigned int value; const char *name; } named_flag;
+
+/* Same names and order as gevent.core's _flags. */
+static const named_flag flag_names[] = {
+    {EVBACKEND_PORT, "port"},
+    {EVBACKEND_KQUEUE, "kqueue"},
+    {EVBACKEND_IOURING, "linux_iouring"},
+    {EVBACKEND_LINUXAIO, "linux_aio"},
+    {EVBACKEND_EPOLL, "epoll"},
+    {EVBACKEND_POLL, "poll"},
+    {EVBACKEND_SELECT, "select"},
+    {EVFLAG_NOENV, "noenv"},
+    {EVFLAG_FORKCHECK, "forkcheck"},
+    {EVFLAG_NOINOTIFY, "noinotify"},
+    {EVFLAG_SIGNALFD, "signalfd"},
+    {EVFLAG_NOSIGMASK, "nosigmask"},
+    {0, NULL},
+};
+
+/* Same names and order as gevent.core's _events. */
+static const named_flag event_names[] = {
+    {EV_READ, "READ"},
+    {EV_WRITE, "WRITE"},
+    {EV__IOFDSET, "_IOFDSET"},
+    {EV_PERIODIC, "PERIODIC"},
+    {EV_SIGNAL, "SIGNAL"},
+    {EV_CHILD, "CHILD"},
+    {EV_STAT, "STAT"},
+    {EV_IDLE, "IDLE"},
+    {EV_PREPARE, "PREPARE"},
+    {EV_CHECK, "CHECK"},
+    {EV_EMBED, "EMBED"},
+    {EV_FORK, "FORK"},
+    {EV_CLEANUP, "CLEANUP"},
+    {EV_ASYNC, "ASYNC"},
+    {EV_CUSTOM, "CUSTOM"},
+    {(unsigned int)EV_ERROR, "ERROR"},
+    {0, NULL},
+};
+
+const char *
+gevc_backend_name(unsigned int backend)
+{
+    for (const named_flag *f = flag_names; f->name; f++) {
+        if (f->value == backend)
+            return f->name;
+    }
+    return NULL;
+}
+
+PyObject *
+gevc_events_to_str(int events)
+{
+    unsigned int ev = (unsigned int)events;
+    PyObject *parts = PyList_New(0), *sep = NULL, *res = NULL;
+    if (parts == NULL)
+        return NULL;
+    for (const named_flag *f = event_names; f->name && ev; f++) {
+        if (ev & f->value) {
+            PyObject *s = PyUnicode_FromString(f->name);
+            if (s == NULL || PyList_Append(parts, s) < 0) {
+                Py_XDECREF(s);
+                goto done;
+            }
+            Py_DECREF(s);
+            ev &= ~f->value;
+        }
+    }
+    if (ev) {
+        PyObject *s = PyUnicode_FromFormat("0x%x", ev);
+        if (s == NULL || PyList_Append(parts, s) < 0) {
+            Py_XDECREF(s);
+            goto done;
+        }
+        Py_DECREF(s);
+    }
+    sep = PyUnicode_FromString("|");
+    if (sep != NULL)
+        res = PyUnicode_Join(sep, parts);
+done:
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    return res;
+}
+
+PyObject *
+gevc_flags_to_list(unsigned int flags)
+{
+    PyObject *res = PyList_New(0);
+    if (res == NULL)
+        return NULL;
+    for (const named_flag *f = flag_names; f->name; f++) {
+        if (flags & f->value) {
+            PyObject *s = PyUnicode_FromString(f->name);
+            if (s == NULL || PyList_Append(res, s) < 0) {
+                Py_XDECREF(s);
+                Py_DECREF(res);
+                return NULL;
+            }
+            Py_DECREF(s);
+            flags &= ~f->value;
+        }
+    }
+    if (flags) {
+        PyObject *n = PyLong_FromUnsignedLong(flags);
+        if (n == NULL || PyList_Append(res, n) < 0) {
+            Py_XDECREF(n);
+            Py_DECREF(res);
+            return NULL;
+        }
+        Py_DECREF(n);
+    }
+    return res;
+}
+
+static int
+bad_flag(PyObject *name)
+{
+    PyObject *names = PyList_New(0);
+    if (names == NULL)
+        return -1;
+    for (const named_flag *f = flag_names; f->name; f++) {
+        PyObject *s = PyUnicode_FromString(f->name);
+        if (s == NULL || PyList_Append(names, s) < 0) {
+            Py_XDECREF(s);
+            Py_DECREF(names);
+            return -1;
+        }
+        Py_DECREF(s);
+    }
+    if (PyList_Sort(names) == 0) {
+        PyObject *sep = PyUnicode_FromString(", ");
+        PyObject *joined = sep ? PyUnicode_Join(sep, names) : NULL;
+        if (joined != NULL)
+            PyErr_Format(PyExc_ValueError, "Invalid backend or flag: %R\n"
+                         "Possible values: %U", name, joined);
+        Py_XDECREF(joined);
+        Py_XDECREF(sep);
+    }
+    Py_DECREF(names);
+    return -1;
+}
+
+static int
+flag_from_name(PyObject *item, unsigned int *out)
+{
+    PyObject *stripped;
+    if (!PyUnicode_Check(item))
+        return bad_flag(item);
+    stripped = PyObject_CallMethod(item, "strip", NULL);
+    if (stripped == NULL)
+        return -1;
+    for (const named_flag *f = flag_names; f->name; f++) {
+        if (PyUnicode_CompareWithASCIIString(stripped, f->name) == 0) {
+            *out |= f->value;
+            Py_DECREF(stripped);
+            return 0;
+        }
+    }
+    Py_DECREF(stripped);
+    return bad_flag(item);
+}
+
+int
+gevc_flags_to_int(PyObject *flags, unsigned int *out)
+{
+    PyObject *seq = NULL;
+    *out = 0;
+    if (flags == NULL || flags == Py_None)
+        return 0;
+    if (PyLong_Check(flags)) {
+        unsigned long v = PyLong_AsUnsignedLongMask(flags);
+        if (v == (unsigned long)-1 && PyErr_Occurred())
+            return -1;
+        *out = (unsigned int)v;
+        return 0;
+    }
+    if (PyUnicode_Check(flags)) {
+        PyObject *sep = PyUnicode_FromString(",");
+        if (sep == NULL)
+            return -1;
+        seq = PyUnicode_Split(flags, sep, -1);
+        Py_DECREF(sep);
+    }
+    else {
+        seq = PySequence_Fast(flags, "flags must be an int, a string or a "
+                              "sequence of names");
+    }
+    if (seq == NULL)
+        return -1;
+    PyObject *fast = PySequence_Fast(seq, "flags");
+    Py_DECREF(seq);
+    if (fast == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+        if (flag_from_name(PySequence_Fast_GET_ITEM(fast, i), out) < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+int
+gevc_check_flags(unsigned int flags)
+{
+    flags &= EVBACKEND_MASK;
+    if (!flags)
+        return 0;
+    if (!(flags & EVBACKEND_ALL)) {
+        PyErr_Format(PyExc_ValueError, "Invalid value for backend: 0x%x", flags);
+        return -1;
+    }
+    if (!(flags & ev_supported_backends())) {
+        PyObject *names = gevc_flags_to_list(flags);
+        if (names != NULL) {
+            PyErr_Format(PyExc_ValueError, "Unsupported backend: %R", names);
+            Py_DECREF(names);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- SIGCHLD: process-wide, recorded in module state ------------------ */
+
+void
+gevc_install_sigchld(gevc_state *st)
+{
+    if (st->sigchld_state == 1) {
+        sigaction(SIGCHLD, &st->sigchld_libev, NULL);
+        st->sigchld_state = 2;
+    }
+}
+
+void
+gevc_reset_sigchld(gevc_state *st)
+{
+    if (st->sigchld_state == 2) {
+        sigaction(SIGCHLD, &st->sigchld_saved, NULL);
+        st->sigchld_state = 1;
+    }
+}
+
+/* ---- module functions ------------------------------------------------- */
+
+PyDoc_STRVAR(get_version_doc, "get_version() -> str\n\n"
+             "Version of the libev library linked at run time, e.g. 'libev-4.33'.");
+static PyObject *
+get_version(PyObject *mod, PyObject *unused)
+{
+    return PyUnicode_FromFormat("libev-%d.%02d", ev_version_major(),
+                                ev_version_minor());
+}
+
+PyDoc_STRVAR(get_header_version_doc, "get_header_version() -> str\n\n"
+             "Version of the libev headers gevent_c was compiled with.");
+static PyObject *
+get_header_version(PyObject *mod, PyObject *unused)
+{
+    return PyUnicode_FromFormat("libev-%d.%02d", EV_VERSION_MAJOR,
+                                EV_VERSION_MINOR);
+}
+
+PyDoc_STRVAR(supported_backends_doc, "supported_backends() -> list of str\n\n"
+             "Backends compiled into libev and usable on this system.");
+static PyObject *
+supported_backends(PyObject *mod, PyObject *unused)
+{
+    return gevc_flags_to_list(ev_supported_backends());
+}
+
+PyDoc_STRVAR(recommended_backends_doc, "recommended_backends() -> list of str\n\n"
+             "Backends libev recommends on this system.");
+static PyObject *
+recommended_backends(PyObject *mod, PyObject *unused)
+{
+    return gevc_flags_to_list(ev_recommended_backends());
+}
+
+PyDoc_STRVAR(embeddable_backends_doc, "embeddable_backends() -> list of str\n\n"
+             "Backends whose loops may be embedded in another loop.");
+static PyObject *
+embeddable_backends(PyObject *mod, PyObject *unused)
+{
+    return gevc_flags_to_list(ev_embeddable_backends());
+}
+
+PyDoc_STRVAR(time_doc, "time() -> float\n\nlibev's current wall-clock time (ev_time).");
+static PyObject *
+core_time(PyObject *mod, PyObject *unused)
+{
+    return PyFloat_FromDouble(ev_time());
+}
+
+PyDoc_STRVAR(flags_to_int_doc, "_flags_to_int(flags) -> int\n\n"
+             "Convert None, an int, a comma-separated string or a list of "
+             "backend/flag names to libev's bit mask.  Unknown names raise "
+             "ValueError.");
+static PyObject *
+flags_to_int(PyObject *mod, PyObject *flags)
+{
+    unsigned int v;
+    if (gevc_flags_to_int(flags, &v) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(v);
+}
+
+PyDoc_STRVAR(flags_to_list_doc, "_flags_to_list(flags) -> list of str\n\n"
+             "Names of the backend/flag bits set in the int `flags`.");
+static PyObject *
+flags_to_list(PyObject *mod, PyObject *flags)
+{
+    unsigned long v = PyLong_AsUnsignedLongMask(flags);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    return gevc_flags_to_list((unsigned int)v);
+}
+
+PyDoc_STRVAR(check_flags_doc, "_check_flags(flags)\n\n"
+             "Raise ValueError if the backend bits of `flags` name no backend or "
+             "one this system does not support.");
+static PyObject *
+check_flags(PyObject *mod, PyObject *flags)
+{
+    unsigned long v = PyLong_AsUnsignedLongMask(flags);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (gevc_check_flags((unsigned int)v) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(events_to_str_doc, "_events_to_str(events) -> str\n\n"
+             "'READ|WRITE'-style rendering of an event mask.");
+static PyObject *
+events_to_str(PyObject *mod, PyObject *events)
+{
+    long v = PyLong_AsLong(events);
+    if (v == -1 && PyErr_Occurred())
+        return NULL;
+    return gevc_events_to_str((int)v);
+}
+
+static PyMethodDef module_methods[] = {
+    {"get_version", get_version, METH_NOARGS, get_version_doc},
+    {"get_header_version", get_header_version, METH_NOARGS, get_header_version_doc},
+    {"supported_backends", supported_backends, METH_NOARGS, supported_backends_doc},
+    {"recommended_backends", recommended_backends, METH_NOARGS, recommended_backends_doc},
+    {"embeddable_backends", embeddable_backends, METH_NOARGS, embeddable_backends_doc},
+    {"time", core_time, METH_NOARGS, time_doc},
+    {"_flags_to_int", flags_to_int, METH_O, flags_to_int_doc},
+    {"_flags_to_list", flags_to_list, METH_O, flags_to_list_doc},
+    {"_check_flags", check_flags, METH_O, check_flags_doc},
+    {"_events_to_str", events_to_str, METH_O, events_to_str_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- the EVENTS sentinel ---------------------------------------------- */
+
+static PyObject *
+events_repr(PyObject *self)
+{
+    return PyUnicode_FromString("gevent_c.core.EVENTS");
+}
+
+static int
+events_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static void
+events_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(events_doc, "Sentinel: as the first callback argument it is "
+             "replaced by the events that fired.");
+
+static PyType_Slot events_slots[] = {
+    {Py_tp_repr, events_repr},
+    {Py_tp_doc, (void *)events_doc},
+    {Py_tp_traverse, events_traverse},
+    {Py_tp_dealloc, events_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec events_spec = {
+    .name = "gevent_c._core._EVENTSType",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = events_slots,
+};
+
+/* ---- libev allocation through CPython's raw allocator ---------------- */
+
+/* libev calls this without the GIL (e.g. from ev_run), hence the raw
+ * domain; size 0 means free. */
+static void *
+raw_realloc(void *ptr, long size) EV_NOEXCEPT
+{
+    if (size == 0) {
+        PyMem_RawFree(ptr);
+        return NULL;
+    }
+    return PyMem_RawRealloc(ptr, (size_t)size);
+}
+
+/* ---- module init ------------------------------------------------------ */
+
+static int
+add_type(PyObject *mod, PyTypeObject **slot, PyType_Spec *spec, PyObject *base,
+         const char *export_as)
+{
+    PyObject *tp = PyType_FromModuleAndSpec(mod, spec, base);
+    if (tp == NULL)
+        return -1;
+    *slot = (PyTypeObject *)tp;
+    if (export_as != NULL && PyModule_AddObjectRef(mod, export_as, tp) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+add_int(PyObject *mod, const char *name, long value)
+{
+    return PyModule_AddIntConstant(mod, name, value);
+}
+
+static int
+add_pairs(PyObject *mod, const char *name, const named_flag *table)
+{
+    PyObject *tup = PyList_New(0);
+    if (tup == NULL)
+        return -1;
+    for (const named_flag *f = table; f->name; f++) {
+        PyObject *pair = Py_BuildValue("(is)", (int)f->value, f->name);
+        if (pair == NULL || PyList_Append(tup, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(tup);
+            return -1;
+        }
+        Py_DECREF(pair);
+    }
+    PyObject *t = PyList_AsTuple(tup);
+    Py_DECREF(tup);
+    if (t == NULL)
+        return -1;
+    int rc = PyModule_AddObjectRef(mod, name, t);
+    Py_DECREF(t);
+    return rc;
+}
+
+/* Class constants on an immutable heap type, set once at module init. */
+static int
+set_class_int(PyTypeObject *tp, const char *name, long value)
+{
+    PyObject *v = PyLong_FromLong(value);
+    int rc;
+    if (v == NULL)
+        return -1;
+    rc = PyDict_SetItemString(tp->tp_dict, name, v);
+    Py_DECREF(v);
+    PyType_Modified(tp);
+    return rc;
+}
+
+static PyObject *
+import_attr(const char *modname, const char *attr)
+{
+    PyObject *m = PyImport_ImportModule(modname);
+    if (m == NULL)
+        return NULL;
+    PyObject *res = PyObject_GetAttrString(m, attr);
+    Py_DECREF(m);
+    return res;
+}
+
+static int
+core_exec(PyObject *mod)
+{
+    gevc_state *st = PyModule_GetState(mod);
+    PyObject *w;
+
+    ev_set_allocator(raw_realloc);
+
+    if (add_type(mod, &st->events_type, &events_spec, NULL, NULL) < 0)
+        return -1;
+    st->events = PyType_GenericAlloc(st->events_type, 0);
+    if (st->events == NULL)
+        return -1;
+    if (PyModule_AddObjectRef(mod, "EVENTS", st->events) < 0 ||
+        PyModule_AddObjectRef(mod, "GEVENT_CORE_EVENTS", st->events) < 0)
+        return -1;
+
+    if (add_type(mod, &st->loop_type, &gevc_loop_spec, NULL, "loop") < 0 ||
+        add_type(mod, &st->callback_type, &gevc_callback_spec, NULL, "callback") < 0 ||
+        add_type(mod, &st->watcher_type, &gevc_watcher_spec, NULL, "watcher") < 0)
+        return -1;
+    w = (PyObject *)st->watcher_type;
+    if (add_type(mod, &st->io_type, &gevc_io_spec, w, "io") < 0 ||
+        add_type(mod, &st->timer_type, &gevc_timer_spec, w, "timer") < 0 ||
+        add_type(mod, &st->signal_type, &gevc_signal_spec, w, "signal") < 0 ||
+        add_type(mod, &st->idle_type, &gevc_idle_spec, w, "idle") < 0 ||
+        add_type(mod, &st->prepare_type, &gevc_prepare_spec, w, "prepare") < 0 ||
+        add_type(mod, &st->check_type, &gevc_check_spec, w, "check") < 0 ||
+        add_type(mod, &st->fork_type, &gevc_fork_spec, w, "fork") < 0 ||
+        add_type(mod, &st->async_type, &gevc_async_spec, w, "async_") < 0 ||
+        add_type(mod, &st->child_type, &gevc_child_spec, w, "child") < 0 ||
+        add_type(mod, &st->stat_type, &gevc_stat_spec, w, "stat") < 0)
+        return -1;
+    if (PyModule_AddObjectRef(mod, "async", (PyObject *)st->async_type) < 0)
+        return -1;
+    if (set_class_int(st->loop_type, "MINPRI", EV_MINPRI) < 0 ||
+        set_class_int(st->loop_type, "MAXPRI", EV_MAXPRI) < 0)
+        return -1;
+
+    st->getswitchinterval = import_attr("sys", "getswitchinterval");
+    st->stat_result = import_attr("os", "stat_result");
+    if (st->getswitchinterval == NULL || st->stat_result == NULL)
+        return -1;
+
+    if (add_int(mod, "UNDEF", EV_UNDEF) < 0 ||
+        add_int(mod, "NONE", EV_NONE) < 0 ||
+        add_int(mod, "READ", EV_READ) < 0 ||
+        add_int(mod, "WRITE", EV_WRITE) < 0 ||
+        add_int(mod, "READWRITE", EV_READ | EV_WRITE) < 0 ||
+        add_int(mod, "TIMER", EV_TIMER) < 0 ||
+        add_int(mod, "PERIODIC", EV_PERIODIC) < 0 ||
+        add_int(mod, "SIGNAL", EV_SIGNAL) < 0 ||
+        add_int(mod, "CHILD", EV_CHILD) < 0 ||
+        add_int(mod, "STAT", EV_STAT) < 0 ||
+        add_int(mod, "IDLE", EV_IDLE) < 0 ||
+        add_int(mod, "PREPARE", EV_PREPARE) < 0 ||
+        add_int(mod, "CHECK", EV_CHECK) < 0 ||
+        add_int(mod, "EMBED", EV_EMBED) < 0 ||
+        add_int(mod, "FORK", EV_FORK) < 0 ||
+        add_int(mod, "CLEANUP", EV_CLEANUP) < 0 ||
+        add_int(mod, "ASYNC", EV_ASYNC) < 0 ||
+        add_int(mod, "CUSTOM", EV_CUSTOM) < 0 ||
+        add_int(mod, "ERROR", EV_ERROR) < 0 ||
+        add_int(mod, "MINPRI", EV_MINPRI) < 0 ||
+        add_int(mod, "MAXPRI", EV_MAXPRI) < 0 ||
+        add_int(mod, "BACKEND_PORT", EVBACKEND_PORT) < 0 ||
+        add_int(mod, "BACKEND_KQUEUE", EVBACKEND_KQUEUE) < 0 ||
+        add_int(mod, "BACKEND_IOURING", EVBACKEND_IOURING) < 0 ||
+        add_int(mod, "BACKEND_LINUXAIO", EVBACKEND_LINUXAIO) < 0 ||
+        add_int(mod, "BACKEND_EPOLL", EVBACKEND_EPOLL) < 0 ||
+        add_int(mod, "BACKEND_POLL", EVBACKEND_POLL) < 0 ||
+        add_int(mod, "BACKEND_SELECT", EVBACKEND_SELECT) < 0 ||
+        add_int(mod, "NOENV", EVFLAG_NOENV) < 0 ||
+        add_int(mod, "FORKCHECK", EVFLAG_FORKCHECK) < 0 ||
+        add_int(mod, "NOINOTIFY", EVFLAG_NOINOTIFY) < 0 ||
+        add_int(mod, "SIGNALFD", EVFLAG_SIGNALFD) < 0 ||
+        add_int(mod, "NOSIGMASK", EVFLAG_NOSIGMASK) < 0 ||
+        add_int(mod, "EVBREAK_ONE", EVBREAK_ONE) < 0 ||
+        add_int(mod, "EVBREAK_ALL", EVBREAK_ALL) < 0 ||
+        add_int(mod, "LIBEV_EMBED", 0) < 0)
+        return -1;
+    if (add_pairs(mod, "_flags", flag_names) < 0 ||
+        add_pairs(mod, "_events", event_names) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+core_traverse(PyObject *mod, visitproc visit, void *arg)
+{
+    gevc_state *st = PyModule_GetState(mod);
+    Py_VISIT(st->loop_type);
+    Py_VISIT(st->callback_type);
+    Py_VISIT(st->watcher_type);
+    Py_VISIT(st->io_type);
+    Py_VISIT(st->timer_type);
+    Py_VISIT(st->signal_type);
+    Py_VISIT(st->idle_type);
+    Py_VISIT(st->prepare_type);
+    Py_VISIT(st->check_type);
+    Py_VISIT(st->fork_type);
+    Py_VISIT(st->async_type);
+    Py_VISIT(st->child_type);
+    Py_VISIT(st->stat_type);
+    Py_VISIT(st->events_type);
+    Py_VISIT(st->events);
+    Py_VISIT(st->getswitchinterval);
+    Py_VISIT(st->stat_result);
+    Py_VISIT(st->print_exception);
+    return 0;
+}
+
+static int
+core_clear(PyObject *mod)
+{
+    gevc_state *st = PyModule_GetState(mod);
+    Py_CLEAR(st->loop_type);
+    Py_CLEAR(st->callback_type);
+    Py_CLEAR(st->watcher_type);
+    Py_CLEAR(st->io_type);
+    Py_CLEAR(st->timer_type);
+    Py_CLEAR(st->signal_type);
+    Py_CLEAR(st->idle_type);
+    Py_CLEAR(st->prepare_type);
+    Py_CLEAR(st->check_type);
+    Py_CLEAR(st->fork_type);
+    Py_CLEAR(st->async_type);
+    Py_CLEAR(st->child_type);
+    Py_CLEAR(st->stat_type);
+    Py_CLEAR(st->events_type);
+    Py_CLEAR(st->events);
+    Py_CLEAR(st->getswitchinterval);
+    Py_CLEAR(st->stat_result);
+    Py_CLEAR(st->print_exception);
+    return 0;
+}
+
+static void
+core_free(void *mod)
+{
+    core_clear((PyObject *)mod);
+}
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, core_exec},
+    {0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+"gevent_c._core: the libev event loop, its watchers and the callback queue.\n\n"
+"Mirrors gevent.core (libev-cext backend) name for name, over the system libev.");
+
+PyModuleDef gevc_core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "gevent_c._core",
+    .m_doc = module_doc,
+    .m_size = sizeof(gevc_state),
+    .m_methods = module_methods,
+    .m_slots = core_slots,
+    .m_traverse = core_traverse,
+    .m_clear = core_clear,
+    .m_free = core_free,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModuleDef_Init(&gevc_core_module);
+}

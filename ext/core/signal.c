@@ -1,0 +1,89 @@
+/* The `signal` watcher.  On the default loop libev installs its own handler
+ * for the signal (replacing Python's) while the watcher is active, and
+ * leaves SIG_DFL behind when the last watcher for it stops, as in gevent. */
+#include "core.h"
+
+GEVC_TRAMPOLINE(signal_cb, gevc_signal, ev_signal)
+
+static void
+signal_start(struct ev_loop *ev, gevc_watcher *w)
+{
+    ev_signal_start(ev, &((gevc_signal *)w)->ev);
+}
+
+static void
+signal_stop(struct ev_loop *ev, gevc_watcher *w)
+{
+    ev_signal_stop(ev, &((gevc_signal *)w)->ev);
+}
+
+static int
+signal_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "signalnum", "ref", "priority", NULL};
+    PyObject *a[4];
+    gevc_signal *s = (gevc_signal *)self;
+    long signum;
+    if (gevc__parse("signal", args, nargs, kwnames, names, 4, 2, a) < 0)
+        return -1;
+    signum = PyLong_AsLong(a[1]);
+    if (signum == -1 && PyErr_Occurred())
+        return -1;
+    if (signum < 1 || signum >= NSIG) {
+        PyErr_Format(PyExc_ValueError, "illegal signal number: %R", a[1]);
+        return -1;
+    }
+    ev_signal_init(&s->ev, signal_cb, (int)signum);
+    return gevc_watcher_setup(self, a[0], &gevc_signal_kind,
+                              (ev_watcher *)&s->ev, a[2], a[3]);
+}
+
+static PyObject *
+signal_repr_extra(gevc_watcher *self)
+{
+    return PyUnicode_FromFormat(" signum=%d", ((gevc_signal *)self)->ev.signum);
+}
+
+const gevc_kind gevc_signal_kind = {
+    .name = "signal", .init = signal_init, .start = signal_start,
+    .stop = signal_stop, .repr_extra = signal_repr_extra,
+};
+
+static PyObject *
+signal_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    return gevc_watcher_tp_new(tp, &gevc_signal_kind, args, kwargs);
+}
+
+static PyObject *
+get_signum(gevc_signal *self, void *c)
+{
+    return PyLong_FromLong(self->ev.signum);
+}
+
+static PyGetSetDef signal_getset[] = {
+    {"signum", (getter)get_signum, NULL, "The signal number.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(signal_doc, "signal(loop, signalnum, ref=True, priority=None)\n\n"
+"Fire when the process receives signalnum (1 <= signalnum < NSIG, else\n"
+"ValueError).");
+
+static PyType_Slot signal_slots[] = {
+    {Py_tp_new, signal_new},
+    {Py_tp_traverse, gevc_watcher_traverse},
+    {Py_tp_clear, gevc_watcher_clear},
+    {Py_tp_dealloc, gevc_watcher_dealloc},
+    {Py_tp_getset, signal_getset},
+    {Py_tp_doc, (void *)signal_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_signal_spec = {
+    .name = "gevent_c._core.signal",
+    .basicsize = sizeof(gevc_signal),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = signal_slots,
+};
