@@ -1,0 +1,105 @@
+/* Shared definitions of the gevent_c._greenlet implementation. */
+#ifndef GEVC_INTERNAL_H
+#define GEVC_INTERNAL_H
+
+#include <Python.h>
+#include "pystate.h"
+#include "gevent_c_greenlet.h"
+
+#if PY_VERSION_HEX < 0x030D0000
+#define Py_IsFinalizing _Py_IsFinalizing
+#endif
+
+typedef struct gevc_thread gevc_thread;
+
+typedef struct GreenletObject {
+    PyObject_HEAD
+    PyObject *weakreflist;
+    PyObject *dict;
+    PyObject *run;                  /* until started */
+    struct GreenletObject *parent;  /* NULL only for a main greenlet */
+    struct GreenletObject *main;    /* owning thread's main; NULL for main */
+    gevc_thread *thread;            /* main only; NULL once the thread ended */
+    /* the stack slice, see switch.c */
+    char *stack_start;              /* NULL: not running (unstarted/dead) */
+    char *stack_stop;               /* NULL: never started */
+    char *stack_copy;
+    size_t stack_saved;
+    size_t stack_cap;
+    struct GreenletObject *stack_prev;
+    gevc_pystate py;
+} GreenletObject;
+
+#define MAIN_STOP ((char *)-1)
+#define RUNNING_START ((char *)1)
+#define G_STARTED(g) ((g)->stack_stop != NULL)
+#define G_ACTIVE(g) ((g)->stack_start != NULL)
+#define G_DEAD(g) (G_STARTED(g) && !G_ACTIVE(g))
+#define G_IS_MAIN(g) ((g)->stack_stop == MAIN_STOP)
+#define G_MAIN_OF(g) (G_IS_MAIN(g) ? (g) : (g)->main)
+
+typedef struct gevc_state {
+    PyTypeObject *greenlet_type;
+    PyTypeObject *holder_type;
+    PyObject *GreenletExit;
+    PyObject *error;
+    PyObject *str_switch;
+    PyObject *str_throw;
+    PyObject *str_run;
+    PyObject *str_key;              /* key in the thread-state dict */
+} gevc_state;
+
+struct gevc_thread {
+    GreenletObject *main;           /* strong */
+    GreenletObject *current;        /* strong */
+    PyObject *tracefunc;            /* strong or NULL */
+    PyObject *deleteme;             /* list of greenlets to kill, or NULL */
+    PyObject *module;               /* strong: keeps `st` alive */
+    gevc_state *st;
+    PyThreadState *tstate;
+    /* hand-off between the two sides of a switch */
+    GreenletObject *switch_from;    /* borrowed */
+    GreenletObject *switch_to;      /* borrowed */
+    GreenletObject *origin;         /* strong, read by the resumed side */
+    PyObject *args;                 /* NULL: an exception is pending */
+    PyObject *kwargs;
+    gevc_pystate_carry carry;
+    int switch_failed;
+    gevc_chunk_cache chunks;
+};
+
+/* thread.c */
+extern _Thread_local gevc_thread *gevc__cur_thread;
+gevc_thread *gevc__thread_slow(gevc_state *st);
+void gevc__thread_drain(gevc_thread *th);
+static inline gevc_thread *
+gevc__thread(gevc_state *st)
+{
+    gevc_thread *th = gevc__cur_thread;
+    if (th != NULL && th->tstate == PyThreadState_GET()) {
+        if (th->deleteme != NULL)
+            gevc__thread_drain(th);
+        return th;
+    }
+    return gevc__thread_slow(st);
+}
+int gevc__holder_type_init(PyObject *module, gevc_state *st);
+
+/* switch.c */
+PyObject *gevc__switch(gevc_thread *th, GreenletObject *target,
+                       PyObject *args, PyObject *kwargs);
+PyObject *gevc__throw(gevc_thread *th, GreenletObject *target,
+                      PyObject *typ, PyObject *val, PyObject *tb);
+int gevc__check_thread(gevc_thread *th, GreenletObject *target);
+void gevc__read_stack(void *g, const char *addr, void *dst, size_t n);
+
+/* greenlet.c */
+int gevc__greenlet_type_init(PyObject *module, gevc_state *st);
+GreenletObject *gevc__greenlet_new_main(gevc_state *st, gevc_thread *th);
+void gevc__greenlet_kill(gevc_thread *th, GreenletObject *g);
+gevc_state *gevc__state_of_type(PyTypeObject *tp);
+
+/* module.c */
+gevc_state *gevc__module_state(PyObject *module);
+
+#endif

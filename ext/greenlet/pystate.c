@@ -1,0 +1,406 @@
+/* Per-greenlet interpreter state: the one file that knows CPython internals.
+ *
+ * Each supported CPython version has its own marked section below; adding a
+ * version means adding a section here and nothing else.  Common code at the
+ * end works only through the helpers each section defines.
+ */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include "internal/pycore_frame.h"
+#include "pystate.h"
+
+/* Root data-stack chunks we hand to starting greenlets.  They are our own
+   malloc'ed blocks, smaller than CPython's 16 KiB: CPython never pops a root
+   chunk, and when one fills it pushes one of its own on top (and pops that
+   one again with its own allocator), so the size is ours to choose.  A
+   small block keeps a suspended greenlet's resident memory small. */
+#define ROOT_CHUNK_SIZE 4096
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/* ===================== CPython 3.11 ===================================== */
+#define HAVE_SECTION 1
+
+static gevc_pystate_carry
+save_frames(gevc_pystate *s, PyThreadState *ts)
+{
+    _PyCFrame *cf = ts->cframe;
+    s->cframe = cf;
+    s->top_frame = cf->current_frame;
+    s->py_depth = ts->recursion_limit - ts->recursion_remaining;
+    s->trash_nesting = ts->trash_delete_nesting;
+    return cf->use_tracing;
+}
+
+static gevc_pystate_carry
+current_carry(PyThreadState *ts)
+{
+    return ts->cframe->use_tracing;
+}
+
+static void
+restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
+{
+    _PyCFrame *cf = s->cframe;
+    ts->cframe = cf;
+    cf->current_frame = s->top_frame;
+    cf->use_tracing = (uint8_t)carry;
+    ts->recursion_remaining = ts->recursion_limit - s->py_depth;
+    ts->trash_delete_nesting = s->trash_nesting;
+}
+
+static void
+start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
+             gevc_pystate_carry carry)
+{
+    _PyCFrame *cf = (_PyCFrame *)storage;
+    cf->use_tracing = (uint8_t)carry;
+    cf->current_frame = NULL;
+    cf->previous = &ts->root_cframe;
+    ts->cframe = cf;
+    ts->trash_delete_nesting = 0;
+}
+
+/* Frames of a 3.11 greenlet all live in its data stack: nothing to hide. */
+static void
+expose_frames(gevc_pystate *s, const char *lo, const char *hi,
+              gevc_stack_reader reader, void *g)
+{
+}
+
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+/* ===================== CPython 3.12 ===================================== */
+#define HAVE_SECTION 1
+
+static gevc_pystate_carry
+save_frames(gevc_pystate *s, PyThreadState *ts)
+{
+    _PyCFrame *cf = ts->cframe;
+    s->cframe = cf;
+    s->top_frame = cf->current_frame;
+    s->py_depth = ts->py_recursion_limit - ts->py_recursion_remaining;
+    s->c_depth = C_RECURSION_LIMIT - ts->c_recursion_remaining;
+    s->trash_nesting = ts->trash.delete_nesting;
+    return 0;
+}
+
+static gevc_pystate_carry
+current_carry(PyThreadState *ts)
+{
+    return 0;
+}
+
+static void undo_expose(gevc_pystate *s);
+
+static void
+restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
+{
+    _PyCFrame *cf = s->cframe;
+    if (s->nrelinked)
+        undo_expose(s);
+    ts->cframe = cf;
+    cf->current_frame = s->top_frame;
+    ts->py_recursion_remaining = ts->py_recursion_limit - s->py_depth;
+    ts->c_recursion_remaining = C_RECURSION_LIMIT - s->c_depth;
+    ts->trash.delete_nesting = s->trash_nesting;
+}
+
+static void
+start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
+             gevc_pystate_carry carry)
+{
+    _PyCFrame *cf = (_PyCFrame *)storage;
+    cf->current_frame = NULL;
+    cf->previous = &ts->root_cframe;
+    ts->cframe = cf;
+    ts->trash.delete_nesting = 0;
+}
+
+static int
+remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
+{
+    if (s->nrelinked + 2 > s->relinked_cap) {
+        int cap = s->relinked_cap ? s->relinked_cap * 2 : 16;
+        void **p = PyMem_Realloc(s->relinked, cap * sizeof(void *));
+        if (p == NULL)
+            return -1;
+        s->relinked = p;
+        s->relinked_cap = cap;
+    }
+    s->relinked[s->nrelinked++] = f;
+    s->relinked[s->nrelinked++] = f->previous;
+    return 0;
+}
+
+static void
+undo_expose(gevc_pystate *s)
+{
+    for (int i = s->nrelinked - 2; i >= 0; i -= 2) {
+        _PyInterpreterFrame *f = s->relinked[i];
+        f->previous = s->relinked[i + 1];
+    }
+    s->nrelinked = 0;
+}
+
+/* Since 3.12 each _PyEval_EvalFrameDefault keeps an "entry" frame in its C
+   stack frame.  While the greenlet is suspended that memory belongs to
+   someone else, so walking f_back through it would read garbage.  Relink
+   every frame past the entry frames (read from wherever the slice's bytes
+   are now) and undo it on resume.  Done lazily, when gr_frame is asked for,
+   so plain switches pay nothing. */
+static void
+expose_frames(gevc_pystate *s, const char *lo, const char *hi,
+              gevc_stack_reader reader, void *g)
+{
+    _PyInterpreterFrame *f = s->top_frame;
+    while (f != NULL) {
+        _PyInterpreterFrame *prev = f->previous;
+        _PyInterpreterFrame copy;
+        int moved = 0;
+        while (prev != NULL && (const char *)prev >= lo &&
+               (const char *)prev < hi) {
+            reader(g, (const char *)prev, &copy, sizeof(copy));
+            prev = copy.previous;
+            moved = 1;
+        }
+        if (moved) {
+            if (remember_link(s, f) < 0) {
+                /* cannot record it: cut the chain rather than lie */
+                PyErr_Clear();
+                prev = NULL;
+                if (remember_link(s, f) < 0)
+                    return;
+            }
+            f->previous = prev;
+        }
+        f = prev;
+    }
+}
+
+#else
+#error "gevent_c._greenlet: this CPython version is not supported yet (add a section to ext/greenlet/pystate.c)"
+#endif
+
+/* ===================== common to all versions =========================== */
+
+static void *
+chunk_take(gevc_chunk_cache *cache)
+{
+    _PyStackChunk *c;
+    if (cache->n > 0) {
+        c = cache->chunks[--cache->n];
+    }
+    else {
+        c = PyMem_RawMalloc(ROOT_CHUNK_SIZE);
+        if (c == NULL)
+            return NULL;    /* CPython will allocate its own on first push */
+        c->size = ROOT_CHUNK_SIZE;
+    }
+    c->previous = NULL;
+    c->top = 0;
+    return c;
+}
+
+static void
+chunk_give(gevc_chunk_cache *cache, void *c)
+{
+    if (cache != NULL && cache->n < GEVC_CHUNK_CACHE)
+        cache->chunks[cache->n++] = c;
+    else
+        PyMem_RawFree(c);
+}
+
+void
+gevc_pystate_cache_clear(gevc_chunk_cache *cache)
+{
+    while (cache->n > 0)
+        PyMem_RawFree(cache->chunks[--cache->n]);
+}
+
+/* Free chunks CPython pushed itself, the way CPython frees them. */
+static void
+arena_free(_PyStackChunk *c)
+{
+    PyObjectArenaAllocator a;
+    PyObject_GetArenaAllocator(&a);
+    a.free(a.ctx, c, c->size);
+}
+
+static void
+save_common(gevc_pystate *s, PyThreadState *ts)
+{
+    s->datastack_chunk = ts->datastack_chunk;
+    s->datastack_top = ts->datastack_top;
+    s->datastack_limit = ts->datastack_limit;
+    s->exc_info = ts->exc_info == &ts->exc_state ? NULL : ts->exc_info;
+    s->exc_value = ts->exc_state.exc_value;
+    s->exc_previous = ts->exc_state.previous_item;
+    ts->exc_state.exc_value = NULL;
+    ts->exc_state.previous_item = NULL;
+    s->context = ts->context;
+    ts->context = NULL;
+}
+
+gevc_pystate_carry
+gevc_pystate_save(gevc_pystate *s, PyThreadState *ts)
+{
+    save_common(s, ts);
+    return save_frames(s, ts);
+}
+
+gevc_pystate_carry
+gevc_pystate_carry_only(PyThreadState *ts)
+{
+    return current_carry(ts);
+}
+
+void
+gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
+                     gevc_pystate_carry carry)
+{
+    restore_frames(s, ts, carry);
+    ts->datastack_chunk = s->datastack_chunk;
+    ts->datastack_top = s->datastack_top;
+    ts->datastack_limit = s->datastack_limit;
+    ts->exc_state.exc_value = s->exc_value;
+    ts->exc_state.previous_item = s->exc_previous;
+    ts->exc_info = s->exc_info ? s->exc_info : &ts->exc_state;
+    s->exc_value = NULL;
+    s->exc_previous = NULL;
+    ts->context = s->context;
+    s->context = NULL;
+    ts->context_ver++;
+}
+
+void
+gevc_pystate_start(gevc_pystate *s, PyThreadState *ts,
+                   gevc_cframe_storage *storage, gevc_pystate_carry carry,
+                   gevc_chunk_cache *cache, PyObject *context)
+{
+    _PyStackChunk *c;
+    start_frames(ts, storage, carry);
+    c = chunk_take(cache);
+    s->own_chunk = c;
+    ts->datastack_chunk = c;
+    if (c != NULL) {
+        /* data[0] is skipped, as CPython does for a root chunk, so that the
+           first frame never sits at the chunk base and it is never popped */
+        ts->datastack_top = &c->data[1];
+        ts->datastack_limit = (PyObject **)((char *)c + c->size);
+    }
+    else {
+        ts->datastack_top = NULL;
+        ts->datastack_limit = NULL;
+    }
+    ts->exc_state.exc_value = NULL;
+    ts->exc_state.previous_item = NULL;
+    ts->exc_info = &ts->exc_state;
+    Py_XINCREF(context);
+    ts->context = context;
+    ts->context_ver++;
+}
+
+void
+gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
+                    gevc_chunk_cache *cache)
+{
+    _PyStackChunk *c = ts->datastack_chunk;
+    while (c != NULL) {
+        _PyStackChunk *prev = c->previous;
+        if (c == s->own_chunk)
+            chunk_give(cache, c);
+        else
+            arena_free(c);
+        c = prev;
+    }
+    s->own_chunk = NULL;
+    ts->datastack_chunk = NULL;
+    ts->datastack_top = NULL;
+    ts->datastack_limit = NULL;
+    Py_CLEAR(ts->exc_state.exc_value);
+    Py_CLEAR(ts->context);
+    s->top_frame = NULL;
+    s->cframe = NULL;
+}
+
+PyObject *
+gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
+                   const char *hi, gevc_stack_reader reader, void *g)
+{
+    _PyCFrame tmp, *saved;
+    PyFrameObject *f;
+    int gc_was_on;
+
+    if (s->top_frame == NULL)
+        Py_RETURN_NONE;
+    expose_frames(s, lo, hi, reader, g);
+    /* PyThreadState_GetFrame makes the frame object for us; point the
+       thread at the suspended frames for that one call.  A collection
+       while it allocates could run code that switches, so no GC. */
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.current_frame = s->top_frame;
+    saved = ts->cframe;
+    gc_was_on = PyGC_Disable();
+    ts->cframe = &tmp;
+    f = PyThreadState_GetFrame(ts);
+    ts->cframe = saved;
+    if (gc_was_on)
+        PyGC_Enable();
+    if (f == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return (PyObject *)f;
+}
+
+PyObject *
+gevc_pystate_get_context(gevc_pystate *s, PyThreadState *ts, int running)
+{
+    PyObject *ctx = running ? ts->context : s->context;
+    return Py_NewRef(ctx ? ctx : Py_None);
+}
+
+int
+gevc_pystate_set_context(gevc_pystate *s, PyThreadState *ts, int running,
+                         PyObject *ctx)
+{
+    if (ctx == Py_None)
+        ctx = NULL;
+    if (ctx != NULL && !PyContext_CheckExact(ctx)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "greenlet context must be a contextvars.Context or None");
+        return -1;
+    }
+    if (running) {
+        Py_XSETREF(ts->context, Py_XNewRef(ctx));
+        ts->context_ver++;
+    }
+    else {
+        Py_XSETREF(s->context, Py_XNewRef(ctx));
+    }
+    return 0;
+}
+
+int
+gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg)
+{
+    Py_VISIT(s->exc_value);
+    Py_VISIT(s->context);
+    return 0;
+}
+
+void
+gevc_pystate_clear(gevc_pystate *s)
+{
+    Py_CLEAR(s->exc_value);
+    Py_CLEAR(s->context);
+}
+
+void
+gevc_pystate_dealloc(gevc_pystate *s)
+{
+    gevc_pystate_clear(s);
+    PyMem_Free(s->relinked);
+    s->relinked = NULL;
+    s->nrelinked = s->relinked_cap = 0;
+}

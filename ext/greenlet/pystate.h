@@ -1,0 +1,80 @@
+/* What CPython keeps per thread that must travel with a greenlet.
+ *
+ * The struct is a superset for every supported version; pystate.c (the only
+ * file that includes CPython's internal headers) decides which fields mean
+ * something.  Pointers to interpreter-internal types are kept as void* so
+ * that nothing else needs those headers.
+ */
+#ifndef GEVC_PYSTATE_H
+#define GEVC_PYSTATE_H
+
+#include <Python.h>
+
+typedef struct gevc_pystate {
+    void *cframe;               /* _PyCFrame* (3.10-3.12) */
+    void *top_frame;            /* _PyInterpreterFrame* (3.11+) */
+    int py_depth;               /* Python recursion depth */
+    int c_depth;                /* C recursion depth (3.12+) */
+    int trash_nesting;          /* trashcan delete nesting (<= 3.12) */
+    void *datastack_chunk;      /* _PyStackChunk* */
+    void *datastack_top;
+    void *datastack_limit;
+    void *own_chunk;            /* the root chunk handed out at start */
+    void *exc_info;             /* _PyErr_StackItem* */
+    void *exc_previous;         /* exc_state.previous_item */
+    PyObject *exc_value;        /* owned */
+    PyObject *context;          /* owned */
+    void **relinked;            /* 3.12: frames relinked by expose_frames */
+    int nrelinked;
+    int relinked_cap;
+} gevc_pystate;
+
+/* Storage a starting greenlet keeps on its own C stack (its _PyCFrame). */
+typedef struct { void *slots[4]; } gevc_cframe_storage;
+
+/* Per-thread cache of root data-stack chunks for starting greenlets. */
+#define GEVC_CHUNK_CACHE 32
+typedef struct gevc_chunk_cache {
+    void *chunks[GEVC_CHUNK_CACHE];
+    int n;
+} gevc_chunk_cache;
+
+/* Value carried from the outgoing to the incoming greenlet (use_tracing). */
+typedef int gevc_pystate_carry;
+
+/* Switching out of a live greenlet: move its state out of the tstate. */
+gevc_pystate_carry gevc_pystate_save(gevc_pystate *s, PyThreadState *ts);
+/* Switching out of a greenlet that has finished: no state to keep. */
+gevc_pystate_carry gevc_pystate_carry_only(PyThreadState *ts);
+/* Resuming: move the saved state back into the tstate. */
+void gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
+                          gevc_pystate_carry carry);
+/* Starting: give the tstate a fresh state for a new greenlet that runs on
+   top of `storage`.  `context` is borrowed (may be NULL). */
+void gevc_pystate_start(gevc_pystate *s, PyThreadState *ts,
+                        gevc_cframe_storage *storage, gevc_pystate_carry carry,
+                        gevc_chunk_cache *cache, PyObject *context);
+/* Finished: hand the root chunk back to the cache, clear per-run state. */
+void gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
+                         gevc_chunk_cache *cache);
+void gevc_pystate_cache_clear(gevc_chunk_cache *cache);
+
+/* The suspended greenlet's top frame object (new ref) or None.
+   [lo, hi) is the greenlet's C stack slice; read_stack copies bytes from
+   it wherever they currently are. */
+typedef void (*gevc_stack_reader)(void *g, const char *addr, void *dst,
+                                  size_t n);
+PyObject *gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts,
+                             const char *lo, const char *hi,
+                             gevc_stack_reader reader, void *g);
+
+PyObject *gevc_pystate_get_context(gevc_pystate *s, PyThreadState *ts,
+                                   int running);
+int gevc_pystate_set_context(gevc_pystate *s, PyThreadState *ts,
+                             int running, PyObject *ctx);
+
+int gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg);
+void gevc_pystate_clear(gevc_pystate *s);
+void gevc_pystate_dealloc(gevc_pystate *s);
+
+#endif

@@ -1,0 +1,529 @@
+/* Switching between greenlets by copying stack slices.
+ *
+ * Every greenlet of a thread runs on the thread's own C stack.  A started
+ * greenlet owns the slice [stack_start, stack_stop): stack_stop is fixed when
+ * it starts (an address in the frame that started it), stack_start is its
+ * stack pointer at the last switch-out.  Slices of different greenlets
+ * overlap; whoever runs owns the memory, and before a greenlet runs every
+ * other greenlet's bytes in the part it will use are spilled to their heap
+ * copies.  stack_prev links the greenlets whose bytes lie above a slice, in
+ * address order, so the spill only walks the owners that are in the way.
+ *
+ * The register switch itself is arch/<cpu>.S; it calls switch_cb twice: once
+ * on the old stack to spill and pick the new stack pointer, once on the new
+ * stack to copy the target's saved bytes back.
+ */
+#include "internal.h"
+#include <stddef.h>
+#include <string.h>
+
+typedef void *(*gevc_switch_cb)(void *ctx, int op, void *sp);
+void *gevc__switch_stack(void *ctx, gevc_switch_cb cb);
+
+#define SWITCH_RESUMED ((void *)0)
+#define SWITCH_STARTED ((void *)1)
+#define SWITCH_FAILED ((void *)2)
+
+/* ------------------------------------------------------------------ */
+/* stack slices */
+
+/* Make sure g's bytes below `stop` are in its heap copy.  The copy is
+   always the low part of the slice, so only the missing tail is copied. */
+static int
+spill(GreenletObject *g, char *stop)
+{
+    size_t need;
+    if (stop - g->stack_start <= (ptrdiff_t)g->stack_saved)
+        return 0;       /* also when g's live part lies entirely above stop */
+    need = (size_t)(stop - g->stack_start);
+    if (need > g->stack_cap) {
+        size_t cap = (need + 255) & ~(size_t)255;
+        char *p = PyMem_Realloc(g->stack_copy, cap);
+        if (p == NULL)
+            return -1;
+        g->stack_copy = p;
+        g->stack_cap = cap;
+    }
+    memcpy(g->stack_copy + g->stack_saved, g->stack_start + g->stack_saved,
+           need - g->stack_saved);
+    g->stack_saved = need;
+    return 0;
+}
+
+static void *
+switch_cb(void *ctx, int op, void *sp)
+{
+    gevc_thread *th = ctx;
+    GreenletObject *target = th->switch_to;
+    GreenletObject *from = th->switch_from;
+    GreenletObject *owner;
+
+    if (op == 0) {
+        char *stop = target->stack_stop;
+        if (G_ACTIVE(from)) {
+            from->stack_start = sp;
+            owner = from;
+        }
+        else {
+            owner = from->stack_prev;   /* finished: its bytes are garbage */
+        }
+        while (owner->stack_stop < stop) {
+            if (spill(owner, owner->stack_stop) < 0)
+                goto fail;
+            owner = owner->stack_prev;
+        }
+        if (owner != target && spill(owner, stop) < 0)
+            goto fail;
+        th->switch_failed = 0;
+        /* a starting greenlet keeps running on this stack, below `stop` */
+        return G_ACTIVE(target) ? target->stack_start : sp;
+    fail:
+        if (G_ACTIVE(from)) {
+            from->stack_start = RUNNING_START;
+            from->stack_saved = 0;
+        }
+        th->switch_failed = 1;
+        return sp;
+    }
+
+    if (th->switch_failed)
+        return SWITCH_FAILED;
+    if (!G_ACTIVE(target))
+        return SWITCH_STARTED;
+    /* we run below target->stack_start here, so the copy cannot hit us */
+    memcpy(target->stack_start, target->stack_copy, target->stack_saved);
+    target->stack_saved = 0;
+    owner = G_ACTIVE(from) ? from : from->stack_prev;
+    while (owner != NULL && owner->stack_stop <= target->stack_stop)
+        owner = owner->stack_prev;
+    target->stack_prev = owner;
+    return SWITCH_RESUMED;
+}
+
+void
+gevc__read_stack(void *gp, const char *addr, void *dst, size_t n)
+{
+    GreenletObject *g = gp;
+    const char *saved_end = g->stack_start + g->stack_saved;
+    char *out = dst;
+    if (addr < saved_end) {
+        size_t k = (size_t)(saved_end - addr);
+        if (k > n)
+            k = n;
+        memcpy(out, g->stack_copy + (addr - g->stack_start), k);
+        out += k;
+        addr += k;
+        n -= k;
+    }
+    if (n > 0)
+        memcpy(out, addr, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* the two sides of a switch */
+
+static void
+resumed(gevc_thread *th)
+{
+    GreenletObject *me = th->switch_to;
+    me->stack_start = RUNNING_START;
+    gevc_pystate_restore(&me->py, th->tstate, th->carry);
+    th->origin = th->current;   /* the reference moves */
+    th->current = (GreenletObject *)Py_NewRef(me);
+}
+
+static void
+save_current(gevc_thread *th)
+{
+    GreenletObject *cur = th->current;
+    if (G_ACTIVE(cur))
+        th->carry = gevc_pystate_save(&cur->py, th->tstate);
+    else
+        th->carry = gevc_pystate_carry_only(th->tstate);
+}
+
+static void
+undo_save(gevc_thread *th)
+{
+    GreenletObject *cur = th->current;
+    if (G_ACTIVE(cur))
+        gevc_pystate_restore(&cur->py, th->tstate, th->carry);
+}
+
+/* Returns 0 once this greenlet runs again, -1 if it could not switch. */
+static int
+switch_stack(gevc_thread *th, GreenletObject *target)
+{
+    void *r;
+    save_current(th);
+    th->switch_from = th->current;
+    th->switch_to = target;
+    r = gevc__switch_stack(th, switch_cb);
+    if (r == SWITCH_FAILED) {
+        undo_save(th);
+        PyErr_NoMemory();
+        return -1;
+    }
+    resumed(th);
+    return 0;
+}
+
+static int
+call_trace(gevc_thread *th, PyObject *event, GreenletObject *origin,
+           GreenletObject *target)
+{
+    PyObject *tf = Py_NewRef(th->tracefunc);
+    PyObject *exc, *pair, *r = NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    exc = PyErr_GetRaisedException();
+#else
+    PyObject *et, *etb;
+    PyErr_Fetch(&et, &exc, &etb);
+#endif
+    pair = PyTuple_Pack(2, (PyObject *)origin, (PyObject *)target);
+    if (pair != NULL) {
+        PyObject *callargs[2] = {event, pair};
+        PyThreadState_EnterTracing(th->tstate);
+        r = PyObject_Vectorcall(tf, callargs, 2, NULL);
+        PyThreadState_LeaveTracing(th->tstate);
+        Py_DECREF(pair);
+    }
+    Py_DECREF(tf);
+    if (r == NULL) {
+        /* a failing trace function is removed; its error replaces ours */
+        Py_CLEAR(th->tracefunc);
+#if PY_VERSION_HEX >= 0x030C0000
+        Py_XDECREF(exc);
+#else
+        Py_XDECREF(et);
+        Py_XDECREF(exc);
+        Py_XDECREF(etb);
+#endif
+        return -1;
+    }
+    Py_DECREF(r);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(et, exc, etb);
+#endif
+    return 0;
+}
+
+/* switch() returns () / x / (a, b) / kwargs / (args, kwargs). Steals. */
+static PyObject *
+shape_result(PyObject *args, PyObject *kwargs)
+{
+    PyObject *r;
+    if (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0) {
+        Py_XDECREF(kwargs);
+        if (PyTuple_GET_SIZE(args) == 1) {
+            r = Py_NewRef(PyTuple_GET_ITEM(args, 0));
+            Py_DECREF(args);
+            return r;
+        }
+        return args;
+    }
+    if (PyTuple_GET_SIZE(args) == 0) {
+        Py_DECREF(args);
+        return kwargs;
+    }
+    r = PyTuple_Pack(2, args, kwargs);
+    Py_DECREF(args);
+    Py_DECREF(kwargs);
+    return r;
+}
+
+/* What the greenlet that just got control sees: the value passed to it, or
+   NULL with the thrown exception. */
+static PyObject *
+switched_in(gevc_thread *th)
+{
+    GreenletObject *origin = th->origin;
+    PyObject *args = th->args, *kwargs = th->kwargs;
+    th->origin = NULL;
+    th->args = th->kwargs = NULL;
+    if (th->tracefunc != NULL) {
+        PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
+        if (call_trace(th, ev, origin, th->current) < 0) {
+            Py_CLEAR(args);
+            Py_CLEAR(kwargs);
+        }
+    }
+    Py_DECREF(origin);
+    if (args == NULL) {
+        Py_XDECREF(kwargs);
+        return NULL;
+    }
+    return shape_result(args, kwargs);
+}
+
+/* ------------------------------------------------------------------ */
+/* starting and finishing */
+
+/* GreenletExit ends a greenlet normally: its instance is the result. */
+static PyObject *
+take_greenlet_exit(gevc_thread *th)
+{
+    PyObject *val;
+    if (!PyErr_ExceptionMatches(th->st->GreenletExit))
+        return NULL;
+#if PY_VERSION_HEX >= 0x030C0000
+    val = PyErr_GetRaisedException();
+#else
+    PyObject *typ, *tb;
+    PyErr_Fetch(&typ, &val, &tb);
+    PyErr_NormalizeException(&typ, &val, &tb);
+    Py_XDECREF(typ);
+    Py_XDECREF(tb);
+#endif
+    return val ? val : Py_NewRef(Py_None);
+}
+
+static void __attribute__((noreturn))
+bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
+          gevc_cframe_storage *cframe)
+{
+    PyObject *args, *kwargs, *result = NULL;
+    GreenletObject *p;
+
+    gevc_pystate_start(&self->py, th->tstate, cframe, th->carry, &th->chunks,
+                       self->py.context);
+    Py_CLEAR(self->py.context);
+    self->stack_start = RUNNING_START;
+    th->origin = th->current;
+    th->current = (GreenletObject *)Py_NewRef(self);
+    args = th->args;
+    kwargs = th->kwargs;
+    th->args = th->kwargs = NULL;
+    if (th->tracefunc != NULL) {
+        PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
+        if (call_trace(th, ev, th->origin, self) < 0) {
+            Py_CLEAR(args);
+            Py_CLEAR(kwargs);
+        }
+    }
+    Py_CLEAR(th->origin);
+
+    if (args != NULL) {
+        if (run != NULL)
+            result = PyObject_Call(run, args, kwargs);
+        else
+            PyErr_SetString(PyExc_AttributeError, "run");
+    }
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(run);
+    if (result == NULL)
+        result = take_greenlet_exit(th);
+
+    gevc_pystate_finish(&self->py, th->tstate, &th->chunks);
+    self->stack_start = NULL;
+    PyMem_Free(self->stack_copy);
+    self->stack_copy = NULL;
+    self->stack_saved = self->stack_cap = 0;
+
+    args = NULL;
+    if (result != NULL) {
+        args = PyTuple_Pack(1, result);
+        Py_DECREF(result);
+    }
+    /* Hand the result (or the pending exception) to the first parent that
+       takes it; a parent we cannot switch to passes it further up. */
+    for (p = self->parent; p != NULL; p = p->parent) {
+        PyObject *r = gevc__switch(th, p, args, NULL);
+        Py_XDECREF(r);   /* only reached if that switch failed */
+        Py_CLEAR(args);
+    }
+    PyErr_Print();
+    Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
+}
+
+/* Returns 0 when the caller runs again, 1 if `g` got started while its run
+   attribute was looked up, -1 on error. */
+static __attribute__((noinline)) int
+start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
+               PyObject *args, PyObject *kwargs)
+{
+    gevc_cframe_storage cframe;
+    PyObject *run = NULL;
+    void *r;
+
+    if (args != NULL) {   /* a throw into an unstarted greenlet skips run */
+        if (g->run != NULL)
+            run = Py_NewRef(g->run);
+        else if (Py_TYPE(g) != th->st->greenlet_type)
+            run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
+        else
+            PyErr_SetString(PyExc_AttributeError, "run");
+        if (run == NULL)
+            goto error;
+        if (G_STARTED(g)) {
+            Py_DECREF(run);
+            return 1;
+        }
+    }
+    Py_CLEAR(g->run);
+    th->args = args;
+    th->kwargs = kwargs;
+    save_current(th);
+    g->stack_stop = mark;
+    g->stack_start = NULL;
+    g->stack_prev = G_ACTIVE(th->current) ? th->current
+                                          : th->current->stack_prev;
+    th->switch_from = th->current;
+    th->switch_to = g;
+    r = gevc__switch_stack(th, switch_cb);
+    if (r == SWITCH_STARTED)
+        bootstrap(th, g, run, &cframe);
+    if (r == SWITCH_FAILED) {
+        undo_save(th);
+        g->stack_stop = NULL;
+        g->run = run;
+        th->args = th->kwargs = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    resumed(th);
+    return 0;
+error:
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return -1;
+}
+
+int
+gevc__check_thread(gevc_thread *th, GreenletObject *target)
+{
+    GreenletObject *m = G_MAIN_OF(target);
+    if (m == th->main)
+        return 0;
+    if (m == NULL)
+        PyErr_SetString(th->st->error,
+                        "cannot switch to a garbage collected greenlet");
+    else if (m->thread == NULL)
+        PyErr_SetString(th->st->error,
+                        "cannot switch to a different thread (which happens "
+                        "to have exited)");
+    else
+        PyErr_Format(th->st->error,
+                     "Cannot switch to a different thread\n\tCurrent: %R\n"
+                     "\tExpected: %R", (PyObject *)th->current, (PyObject *)m);
+    return -1;
+}
+
+/* Switch to target with args/kwargs (stolen); args NULL throws the pending
+   exception.  Returns what this greenlet is given when it runs again. */
+PyObject *
+gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
+             PyObject *kwargs)
+{
+    char mark;   /* a starting greenlet's slice ends here */
+    int rc;
+
+    if (gevc__check_thread(th, target) < 0) {
+        Py_XDECREF(args);
+        Py_XDECREF(kwargs);
+        return NULL;
+    }
+    for (;;) {
+        while (G_DEAD(target))
+            target = target->parent;
+        if (target == th->current) {
+            th->args = args;
+            th->kwargs = kwargs;
+            th->origin = (GreenletObject *)Py_NewRef(target);
+            break;
+        }
+        if (G_STARTED(target)) {
+            th->args = args;
+            th->kwargs = kwargs;
+            if (switch_stack(th, target) < 0) {
+                th->args = th->kwargs = NULL;
+                Py_XDECREF(args);
+                Py_XDECREF(kwargs);
+                return NULL;
+            }
+            break;
+        }
+        rc = start_greenlet(th, target, &mark, args, kwargs);
+        if (rc < 0)
+            return NULL;
+        if (rc == 0)
+            break;
+    }
+    return switched_in(th);
+}
+
+static int
+make_exception(gevc_thread *th, PyObject *typ, PyObject *val, PyObject *tb)
+{
+    PyObject *inst = NULL;
+    if (tb == Py_None)
+        tb = NULL;
+    if (tb != NULL && !PyTraceBack_Check(tb)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "throw() third argument must be a traceback object");
+        return -1;
+    }
+    if (PyExceptionClass_Check(typ)) {
+        if (val != NULL && val != Py_None && PyObject_TypeCheck(val, (PyTypeObject *)typ))
+            inst = Py_NewRef(val);
+        else if (val == NULL || val == Py_None)
+            inst = PyObject_CallNoArgs(typ);
+        else if (PyTuple_Check(val))
+            inst = PyObject_Call(typ, val, NULL);
+        else
+            inst = PyObject_CallOneArg(typ, val);
+        if (inst == NULL)
+            return -1;
+        if (!PyExceptionInstance_Check(inst)) {
+            PyErr_Format(PyExc_TypeError,
+                         "calling %R should have returned an instance of "
+                         "BaseException, not %s", typ, Py_TYPE(inst)->tp_name);
+            Py_DECREF(inst);
+            return -1;
+        }
+    }
+    else if (PyExceptionInstance_Check(typ)) {
+        if (val != NULL && val != Py_None) {
+            PyErr_SetString(PyExc_TypeError,
+                            "instance exception may not have a separate value");
+            return -1;
+        }
+        inst = Py_NewRef(typ);
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "exceptions must be classes, or instances, not %s",
+                     Py_TYPE(typ)->tp_name);
+        return -1;
+    }
+    if (tb != NULL && PyException_SetTraceback(inst, tb) < 0) {
+        Py_DECREF(inst);
+        return -1;
+    }
+    tb = PyException_GetTraceback(inst);
+    PyErr_Restore(Py_NewRef(Py_TYPE(inst)), inst, tb);
+    return 0;
+}
+
+PyObject *
+gevc__throw(gevc_thread *th, GreenletObject *target, PyObject *typ,
+            PyObject *val, PyObject *tb)
+{
+    PyObject *args = NULL;
+    if (make_exception(th, typ, val, tb) < 0)
+        return NULL;
+    if (G_DEAD(target)) {
+        /* a dead greenlet cannot catch it: GreenletExit is just a value */
+        PyObject *v = take_greenlet_exit(th);
+        if (v != NULL) {
+            args = PyTuple_Pack(1, v);
+            Py_DECREF(v);
+            if (args == NULL)
+                return NULL;
+        }
+    }
+    return gevc__switch(th, target, args, NULL);
+}

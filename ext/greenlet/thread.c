@@ -1,0 +1,148 @@
+/* Per-thread greenlet state.
+ *
+ * Each thread that uses greenlets gets a gevc_thread (its main and current
+ * greenlet, trace function, deferred kills, chunk cache).  A small holder
+ * object stored in the thread-state dict owns it: CPython clears that dict,
+ * with the GIL held, when the thread ends, and the holder's dealloc then
+ * marks the thread's greenlets as belonging to an exited thread.  A
+ * thread-local pointer caches the lookup.
+ */
+#include "internal.h"
+
+_Thread_local gevc_thread *gevc__cur_thread;
+
+typedef struct {
+    PyObject_HEAD
+    gevc_thread *th;
+} HolderObject;
+
+static void
+thread_free(gevc_thread *th)
+{
+    if (gevc__cur_thread == th)
+        gevc__cur_thread = NULL;
+    th->main->thread = NULL;
+    /* queued greenlets now see an exited thread and are freed unrun */
+    Py_CLEAR(th->deleteme);
+    gevc_pystate_cache_clear(&th->chunks);
+    Py_CLEAR(th->tracefunc);
+    Py_CLEAR(th->origin);
+    Py_CLEAR(th->args);
+    Py_CLEAR(th->kwargs);
+    Py_CLEAR(th->current);
+    Py_CLEAR(th->main);
+    Py_CLEAR(th->module);
+    PyMem_Free(th);
+}
+
+static void
+holder_dealloc(HolderObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    gevc_thread *th = self->th;
+    self->th = NULL;
+    if (th != NULL)
+        thread_free(th);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(holder_doc,
+"Owns the greenlet state of one thread; lives in the thread-state dict.");
+
+static PyType_Slot holder_slots[] = {
+    {Py_tp_dealloc, holder_dealloc},
+    {Py_tp_doc, (void *)holder_doc},
+    {0, NULL},
+};
+
+static PyType_Spec holder_spec = {
+    .name = "gevent_c._greenlet._ThreadState",
+    .basicsize = sizeof(HolderObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = holder_slots,
+};
+
+int
+gevc__holder_type_init(PyObject *module, gevc_state *st)
+{
+    st->holder_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &holder_spec, NULL);
+    return st->holder_type ? 0 : -1;
+}
+
+gevc_thread *
+gevc__thread_slow(gevc_state *st)
+{
+    PyThreadState *ts = PyThreadState_GET();
+    PyObject *dict, *found, *module = NULL;
+    HolderObject *holder = NULL;
+    gevc_thread *th = NULL;
+
+    dict = PyThreadState_GetDict();
+    if (dict == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError,
+                            "greenlets need a thread state dict");
+        return NULL;
+    }
+    found = PyDict_GetItemWithError(dict, st->str_key);
+    if (found != NULL) {
+        th = ((HolderObject *)found)->th;
+        gevc__cur_thread = th;
+        if (th->deleteme != NULL)
+            gevc__thread_drain(th);
+        return th;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+
+    module = PyType_GetModule(st->greenlet_type);
+    if (module == NULL)
+        return NULL;
+    th = PyMem_Calloc(1, sizeof(*th));
+    if (th == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    th->st = st;
+    th->tstate = ts;
+    th->module = Py_NewRef(module);
+    th->main = gevc__greenlet_new_main(st, th);
+    if (th->main == NULL)
+        goto error;
+    th->current = (GreenletObject *)Py_NewRef(th->main);
+    holder = PyObject_New(HolderObject, st->holder_type);
+    if (holder == NULL)
+        goto error;
+    holder->th = th;
+    if (PyDict_SetItem(dict, st->str_key, (PyObject *)holder) < 0) {
+        holder->th = NULL;
+        goto error;
+    }
+    Py_DECREF(holder);
+    gevc__cur_thread = th;
+    return th;
+error:
+    Py_XDECREF(holder);
+    if (th->main != NULL) {
+        th->main->thread = NULL;
+        Py_CLEAR(th->current);
+        Py_CLEAR(th->main);
+    }
+    Py_XDECREF(th->module);
+    PyMem_Free(th);
+    return NULL;
+}
+
+/* Kill the greenlets other threads dropped while they belonged to us. */
+void
+gevc__thread_drain(gevc_thread *th)
+{
+    PyObject *list = th->deleteme;
+    th->deleteme = NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
+        gevc__greenlet_kill(th, (GreenletObject *)PyList_GET_ITEM(list, i));
+    Py_DECREF(list);
+}

@@ -1,0 +1,247 @@
+"""Switching, run semantics and argument/return shapes of gevent_c._greenlet."""
+import copy
+import pickle
+import weakref
+
+import pytest
+
+from gevent_c._greenlet import greenlet, getcurrent, GreenletExit, error
+
+
+def test_ping_pong_runs_in_strict_alternation():
+    order = []
+    main = getcurrent()
+
+    def pong():
+        for i in range(3):
+            order.append(("pong", i))
+            main.switch()
+
+    g = greenlet(pong)
+    for i in range(3):
+        order.append(("ping", i))
+        g.switch()
+    g.switch()
+    assert order == [("ping", 0), ("pong", 0), ("ping", 1), ("pong", 1),
+                     ("ping", 2), ("pong", 2)]
+    assert g.dead
+
+
+def test_first_switch_calls_run_with_args_and_kwargs():
+    seen = []
+    g = greenlet(lambda *a, **k: seen.append((a, k)))
+    g.switch(1, 2, x=3)
+    assert seen == [((1, 2), {"x": 3})]
+
+
+@pytest.mark.parametrize("args,kwargs,expected", [
+    ((), {}, ()),
+    ((1,), {}, 1),
+    ((1, 2), {}, (1, 2)),
+    ((), {"a": 1}, {"a": 1}),
+    ((1,), {"a": 1}, ((1,), {"a": 1})),
+    ((None,), {}, None),
+    (((),), {}, ()),
+])
+def test_switch_returns_value_in_greenlet_shape(args, kwargs, expected):
+    got = []
+    main = getcurrent()
+    g = greenlet(lambda: got.append(main.switch()))
+    g.switch()
+    g.switch(*args, **kwargs)
+    assert got == [expected]
+
+
+@pytest.mark.parametrize("args,kwargs,expected", [
+    ((), {}, ()),
+    ((5,), {}, 5),
+    ((5, 6), {}, (5, 6)),
+    ((), {"k": 1}, {"k": 1}),
+    ((5,), {"k": 1}, ((5,), {"k": 1})),
+])
+def test_value_switched_to_parent_has_the_same_shapes(args, kwargs, expected):
+    main = getcurrent()
+    g = greenlet(lambda: main.switch(*args, **kwargs))
+    assert g.switch() == expected
+
+
+def test_return_value_of_run_goes_to_parent():
+    g = greenlet(lambda: 42)
+    assert g.switch() == 42
+    assert g.dead
+    assert greenlet(lambda: (1, 2)).switch() == (1, 2)
+    assert greenlet(lambda: None).switch() is None
+
+
+def test_exception_in_run_propagates_to_parent():
+    def boom():
+        raise KeyError("x")
+    g = greenlet(boom)
+    with pytest.raises(KeyError):
+        g.switch()
+    assert g.dead
+
+
+def test_greenlet_exit_in_run_returns_its_instance_to_parent():
+    exc = GreenletExit("bye")
+
+    def leave():
+        raise exc
+    assert greenlet(leave).switch() is exc
+
+
+def test_switch_to_dead_greenlet_goes_to_parent():
+    main = getcurrent()
+    g = greenlet(lambda: 1)
+    g.switch()
+    assert g.switch(7) == 7
+    inner = []
+
+    def outer_run():
+        child = greenlet(lambda: None)
+        child.switch()
+        inner.append(child.switch("to-outer"))
+        return "end"
+    outer = greenlet(outer_run)
+    assert outer.switch() == "end"
+    assert inner == ["to-outer"]
+    assert main.switch(3) == 3
+
+
+def test_switch_to_self_returns_arguments():
+    assert getcurrent().switch(1) == 1
+    assert getcurrent().switch(1, 2) == (1, 2)
+    assert getcurrent().switch() == ()
+
+
+def test_finished_greenlet_starts_unstarted_parent():
+    seen = []
+    parent = greenlet(lambda v: seen.append(v) or "parent-done")
+    child = greenlet(lambda: "child-result", parent=parent)
+    assert child.switch() == "parent-done"
+    assert seen == ["child-result"]
+
+
+def test_nested_greenlets_return_through_parents():
+    def level(n):
+        if n == 0:
+            return 0
+        return greenlet(level).switch(n - 1) + 1
+    assert greenlet(level).switch(50) == 50
+
+
+def test_switch_from_nested_greenlet_resumes_outer_correctly():
+    main = getcurrent()
+    log = []
+
+    def a():
+        b = greenlet(lambda: log.append(main.switch("b-suspended")) or "b")
+        log.append(b.switch())
+        log.append(main.switch("a-suspended"))
+        log.append(b.switch("wake-b"))
+        return "a"
+    ga = greenlet(a)
+    assert ga.switch() == "b-suspended"
+    assert ga.switch("x") == "a-suspended"
+    assert ga.switch("wake-a") == "a"
+    assert log == ["x", "wake-a", "wake-b", "b"]
+
+
+def test_run_can_be_set_only_before_start():
+    g = greenlet()
+    with pytest.raises(AttributeError):
+        g.run
+    g.run = lambda: getcurrent().parent.switch()
+    g.switch()
+    with pytest.raises(AttributeError):
+        g.run
+    with pytest.raises(AttributeError, match="after the start"):
+        g.run = len
+    g.switch()
+
+
+def test_switch_without_run_raises_attribute_error():
+    with pytest.raises(AttributeError):
+        greenlet().switch()
+
+
+def test_subclass_run_method_is_used():
+    class G(greenlet):
+        def run(self, x):
+            return ("sub", x)
+    g = G()
+    assert g.switch(1) == ("sub", 1)
+
+
+def test_subclass_with_init_and_attributes():
+    class G(greenlet):
+        def __init__(self, run):
+            super().__init__(run)
+            self.tag = "t"
+    g = G(lambda: getcurrent().tag)
+    assert g.switch() == "t"
+    assert g.__dict__ == {"tag": "t"}
+
+
+def test_bool_and_dead_follow_the_lifecycle():
+    main = getcurrent()
+    g = greenlet(lambda: main.switch())
+    assert not g and not g.dead
+    g.switch()
+    assert g and not g.dead
+    g.switch()
+    assert not g and g.dead
+    assert main and not main.dead
+
+
+def test_repr_shows_state():
+    main = getcurrent()
+    g = greenlet(lambda: main.switch())
+    assert "pending" in repr(g)
+    g.switch()
+    assert "suspended" in repr(g) and "started" in repr(g)
+    assert "current" in repr(main) and "main" in repr(main)
+    g.switch()
+    assert repr(g).endswith("dead>")
+
+
+def test_weakref_and_dict():
+    g = greenlet(lambda: None)
+    r = weakref.ref(g)
+    g.x = 1
+    assert g.__dict__["x"] == 1
+    del g
+    assert r() is None
+
+
+def test_cannot_pickle_or_copy():
+    g = greenlet(lambda: None)
+    for fn in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError):
+            fn(g)
+
+
+def test_module_names_are_copied_onto_the_type():
+    assert greenlet.getcurrent() is getcurrent()
+    assert greenlet.GreenletExit is GreenletExit
+    assert greenlet.error is error
+    assert issubclass(GreenletExit, BaseException)
+    assert not issubclass(GreenletExit, Exception)
+    assert issubclass(error, Exception)
+
+
+def test_getcurrent_inside_greenlet_is_that_greenlet():
+    g = greenlet(lambda: getcurrent())
+    assert g.switch() is g
+
+
+def test_main_greenlet_has_no_parent():
+    main = getcurrent()
+    assert main.parent is None
+    assert greenlet().parent is main
+
+
+def test_c_api_capsule_is_exported():
+    import gevent_c._greenlet as mod
+    assert type(mod._C_API).__name__ == "PyCapsule"
+    assert "gevent_c._greenlet._C_API" in repr(mod._C_API)
