@@ -1,0 +1,198 @@
+"""Unfinished greenlets get GreenletExit when their last reference goes;
+GC collects cycles through dead greenlets."""
+import gc
+import subprocess
+import sys
+import threading
+import weakref
+
+import pytest
+
+from gevent_c._greenlet import greenlet, getcurrent, GreenletExit
+
+
+def _suspended_greenlet(log):
+    main = getcurrent()
+
+    def run():
+        try:
+            main.switch()
+        except GreenletExit as e:
+            log.append(("exit", getcurrent() is g_ref(), str(e)))
+            raise
+        finally:
+            log.append("finally")
+    g = greenlet(run)
+    g_ref = weakref.ref(g)
+    g.switch()
+    return g
+
+
+def test_dropping_last_reference_kills_in_same_thread():
+    log = []
+    g = _suspended_greenlet(log)
+    r = weakref.ref(g)
+    del g
+    assert log[0][0] == "exit" and log[0][1] is True
+    assert "references have vanished" in log[0][2]
+    assert log[1] == "finally"
+    assert r() is None
+
+
+def test_kill_returns_to_the_current_greenlet_not_the_parent():
+    log = []
+    main = getcurrent()
+    other = greenlet(lambda: main.switch())
+    other.switch()
+
+    def run():
+        try:
+            main.switch()
+        finally:
+            log.append(getcurrent().parent)
+    g = greenlet(run, parent=other)
+    g.switch()
+    del g
+    assert log == [main]   # parent was temporarily the killer
+    other.switch()
+
+
+def test_unstarted_and_dead_greenlets_are_freed_without_running():
+    ran = []
+    g = greenlet(lambda: ran.append(1))
+    r = weakref.ref(g)
+    del g
+    assert r() is None and ran == []
+    g = greenlet(lambda: ran.append(2))
+    g.switch()
+    r = weakref.ref(g)
+    del g
+    assert r() is None and ran == [2]
+
+
+def test_greenlet_dropped_in_another_thread_is_killed_in_its_own_thread():
+    log = []
+    g = _suspended_greenlet(log)
+    box = [g]
+    del g
+    seen_in = []
+
+    def drop():
+        box.clear()     # last reference goes away in this thread
+        seen_in.append(list(log))
+    t = threading.Thread(target=drop)
+    t.start()
+    t.join(30)
+    assert seen_in == [[]]      # not run in the other thread
+    getcurrent()                # the owning thread drains its queue
+    assert log and log[0][0] == "exit" and log[-1] == "finally"
+
+
+def test_greenlet_of_exited_thread_is_freed_without_running():
+    log = []
+    box = []
+
+    def make():
+        box.append(_suspended_greenlet(log))
+    t = threading.Thread(target=make)
+    t.start()
+    t.join(30)
+    r = weakref.ref(box[0])
+    assert box[0].dead
+    box.clear()
+    gc.collect()
+    assert r() is None
+    assert log == []
+
+
+def test_gc_collects_cycles_through_dead_greenlets():
+    class Holder:
+        pass
+    refs = []
+    for _ in range(10):
+        h = Holder()
+        g = greenlet(lambda h=h: h)
+        g.switch()
+        h.g = g
+        g.h = h
+        refs.append(weakref.ref(g))
+        del h, g
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_gc_collects_cycle_through_unstarted_greenlet():
+    g = greenlet()
+    g.run = lambda: g
+    r = weakref.ref(g)
+    del g
+    gc.collect()
+    assert r() is None
+
+
+def test_greenlet_that_refuses_to_die_is_reported_not_freed():
+    code = r"""
+import gc
+from gevent_c._greenlet import greenlet, getcurrent, GreenletExit
+main = getcurrent()
+def stubborn():
+    while True:
+        try:
+            main.switch()
+        except GreenletExit:
+            pass
+g = greenlet(stubborn)
+g.switch()
+del g
+gc.collect()
+print("survived")
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "survived" in p.stdout
+    assert "did not kill" in p.stderr
+
+
+def test_exception_other_than_greenlet_exit_during_kill_is_unraisable():
+    main = getcurrent()
+    seen = []
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda u: seen.append(u.exc_type)
+
+    def run():
+        try:
+            main.switch()
+        except GreenletExit:
+            raise KeyError("while dying")
+    try:
+        g = greenlet(run)
+        g.switch()
+        del g
+    finally:
+        sys.unraisablehook = old
+    assert seen == [KeyError]
+
+
+@pytest.mark.timeout(60)
+def test_interpreter_exit_with_suspended_greenlets_does_not_crash():
+    code = r"""
+import threading
+from gevent_c._greenlet import greenlet, getcurrent
+main = getcurrent()
+keep = []
+for i in range(100):
+    g = greenlet(lambda: main.switch())
+    g.switch()
+    keep.append(g)
+def th():
+    m = getcurrent()
+    for i in range(10):
+        g = greenlet(lambda: m.switch()); g.switch(); keep.append(g)
+t = threading.Thread(target=th); t.start(); t.join()
+print("end")
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "end"

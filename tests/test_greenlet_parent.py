@@ -1,0 +1,122 @@
+"""parent attribute rules and cross-thread switching."""
+import threading
+
+import pytest
+
+from gevent_c._greenlet import greenlet, getcurrent, error
+
+
+def test_parent_can_be_changed_and_receives_the_result():
+    main = getcurrent()
+    got = []
+    p = greenlet(lambda v: got.append(v) or main.switch("from-p"))
+    g = greenlet(lambda: "res")
+    g.parent = p
+    assert g.parent is p
+    assert g.switch() == "from-p"
+    assert got == ["res"]
+
+
+def test_cyclic_parent_chain_is_refused():
+    a = greenlet()
+    b = greenlet(parent=a)
+    with pytest.raises(ValueError, match="cyclic parent chain"):
+        a.parent = b
+    with pytest.raises(ValueError, match="cyclic parent chain"):
+        a.parent = a
+
+
+def test_parent_must_be_a_greenlet():
+    g = greenlet()
+    with pytest.raises(TypeError):
+        g.parent = 1
+    with pytest.raises(TypeError):
+        greenlet(parent="x")
+
+
+def test_parent_cannot_be_deleted():
+    g = greenlet()
+    with pytest.raises(AttributeError):
+        del g.parent
+
+
+def test_main_greenlet_parent_cannot_be_set():
+    with pytest.raises(AttributeError):
+        getcurrent().parent = greenlet()
+
+
+def _in_thread(fn):
+    out = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as e:
+            out["error"] = e
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    return out
+
+
+def test_parent_on_other_thread_is_refused_for_started_greenlet():
+    main = getcurrent()
+    g = greenlet(lambda: main.switch())
+    g.switch()
+    other = _in_thread(getcurrent)["value"]
+    with pytest.raises(ValueError):
+        g.parent = other
+    g.switch()
+
+
+def test_switch_to_greenlet_of_another_thread_raises_error():
+    main = getcurrent()
+    g = greenlet(lambda: main.switch())
+    g.switch()
+    out = _in_thread(lambda: g.switch())
+    assert isinstance(out["error"], error)
+    assert "different thread" in str(out["error"])
+    g.switch()
+
+
+def test_switch_to_greenlet_of_exited_thread_raises_error():
+    holder = {}
+
+    def make():
+        main = getcurrent()
+        g = greenlet(lambda: main.switch())
+        g.switch()
+        holder["g"] = g
+        holder["main"] = main
+    _in_thread(make)
+    with pytest.raises(error, match="exited"):
+        holder["g"].switch()
+    assert holder["g"].dead
+    assert holder["main"].dead
+
+
+def test_each_thread_has_its_own_main_greenlet():
+    mine = getcurrent()
+    other = _in_thread(lambda: (getcurrent(), getcurrent().parent))["value"]
+    assert other[0] is not mine and other[1] is None
+
+
+def test_greenlets_run_independently_in_two_threads():
+    def work():
+        main = getcurrent()
+        out = []
+        gs = [greenlet(lambda i=i: [out.append((i, n)) or main.switch() for n in range(100)])
+              for i in range(5)]
+        for _ in range(101):
+            for g in gs:
+                g.switch()
+        return len(out)
+    results = []
+    ts = [threading.Thread(target=lambda: results.append(work())) for _ in range(2)]
+    for t in ts:
+        t.start()
+    results.append(work())
+    for t in ts:
+        t.join(60)
+    assert results == [500, 500, 500]
