@@ -6,6 +6,7 @@ B/obj rows: uses that many times less memory), below 1 it is slower.
 """
 import json
 import os
+import textwrap
 
 from .registry import IMPL_ORDER, UNITS
 
@@ -13,7 +14,7 @@ LEGEND = (
     "Medians of {reps} runs, each in a fresh process. ns/op: time per "
     "operation; B/obj: resident memory per object. Lower is better in "
     "every column. speed-up = reference / gevent_c, where the reference is "
-    "gevent (core, hub) or greenlet (coroutine): above 1 gevent_c is that "
+    "gevent (core, hub, io) or greenlet (coroutine): above 1 gevent_c is that "
     "many times faster (or smaller), below 1 it is slower. n/a: "
     "the implementation is missing or failed (reason in the notes)."
 )
@@ -66,8 +67,7 @@ def rows(data, empty):
                 row.append(fmt_value(rec["median"]))
         row.append(fmt_speedup(w["speedup"]))
         body.append(row)
-    note_lines = [f"[{number}] {reason}" for reason, number in notes.items()]
-    return header, body, note_lines
+    return header, body, [(f"[{number}]", reason) for reason, number in notes.items()]
 
 
 def _aligned(header, body):
@@ -87,9 +87,19 @@ def text_table(data):
     rule = "  ".join("-" * wd for wd in widths)
     meta = data["meta"]
     out = [line(header), rule, *map(line, body), ""]
-    out.append(LEGEND.format(reps=meta["reps"]))
-    out += notes
+    out.append(textwrap.fill(LEGEND.format(reps=meta["reps"]), 79))
+    out += [f"{number} {reason}" for number, reason in notes]
     return "\n".join(out)
+
+
+def rst_literal(text):
+    """An error message as inline literal text, rendered exactly as written."""
+    text = text.strip()
+    if "`" not in text:
+        return f"``{text}``"
+    for char in "\\*`|_":  # a backtick would end the literal: escape instead
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def rst_table(data):
@@ -104,14 +114,15 @@ def rst_table(data):
     v = meta["versions"]
     refs = ", ".join(f"{k} {v[k]}" for k in ("gevent", "greenlet", "uvloop") if v.get(k))
     out = [rule, line(header), rule, *map(line, body), rule, ""]
-    out.append(LEGEND.format(reps=meta["reps"]))
+    out.append(textwrap.fill(LEGEND.format(reps=meta["reps"]), 79))
     out.append("")
     out.append(f"Measured {meta['date']} at commit {meta['commit'] or 'unknown'} "
                f"on CPython {v['python']}, {meta['cpus']} CPUs; {refs}"
                + (" (--quick)" if meta["quick"] else "") + ".")
     if notes:
         out.append("")
-        out += [f"- {note}" for note in notes]
+        out += [f"- {number}: {rst_literal(reason)}"
+                for number, reason in notes]
     return "\n".join(out) + "\n"
 
 

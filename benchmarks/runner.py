@@ -3,8 +3,8 @@
 Every measurement is a fresh ``python -m benchmarks.worker`` process, so
 no implementation sees another's imports, caches or heap. For each workload
 the implementations alternate within every repetition (gevent_c, reference,
-asyncio, uvloop, then again), so slow drift of the machine spreads over all
-of them instead of landing on one. An implementation that is missing, fails,
+asyncio, uvloop, then again, the starting one rotating), so slow drift of
+the machine spreads over all of them instead of landing on one. An implementation that is missing, fails,
 crashes or times out is recorded as n/a with the reason, and its remaining
 repetitions of that workload are skipped.
 """
@@ -24,6 +24,11 @@ from .worker import MARKER
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(PACKAGE_DIR)
 DEFAULT_OUT = os.path.join(PACKAGE_DIR, "results")
+# A run taking HANG_FACTOR times the slowest finished run of the same
+# workload (and at least MIN_TIMEOUT seconds) is taken as hung, so a
+# deadlocked gevent_c costs seconds, not --timeout, per workload.
+HANG_FACTOR = 20
+MIN_TIMEOUT = 15.0
 
 
 def parse_args(argv):
@@ -40,7 +45,8 @@ def parse_args(argv):
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help="where latest.json/.rst/.png go (default benchmarks/results)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
-                   help="n/a a measurement that takes longer (default 120)")
+                   help="n/a a measurement that takes longer (default 120); "
+                        "also after 20x the slowest run of the same workload")
     p.add_argument("--list", action="store_true",
                    help="list the workloads and exit")
     args = p.parse_args(argv)
@@ -115,19 +121,33 @@ def fmt_progress(result):
     return report.fmt_value(result["value"])
 
 
+def rotated(items, k):
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
 def run_workload(w, args, env, log):
     n = w.quick_n if args.quick else w.n
     impls = {impl: {"samples": [], "na": None} for impl in w.impls}
+    slowest = 0.0  # wall time of the slowest successful run so far
     for rep in range(args.reps):
         line = []
-        for impl, rec in impls.items():
+        # The start rotates so gevent_c is not always first; its first run
+        # comes after a reference's, which bounds how long it may take.
+        for impl in rotated(list(impls), rep + 1):
+            rec = impls[impl]
             if rec["na"] is not None:
                 continue
-            result = run_one(w.name, impl, n, args.timeout, env)
+            timeout = args.timeout
+            if slowest:
+                timeout = min(timeout, max(MIN_TIMEOUT, HANG_FACTOR * slowest))
+            t0 = time.monotonic()
+            result = run_one(w.name, impl, n, timeout, env)
             if "na" in result:
                 rec["na"] = result["na"]
             else:
                 rec["samples"].append(result["value"])
+                slowest = max(slowest, time.monotonic() - t0)
             line.append(f"{impl} {fmt_progress(result)}")
         if line:
             log(f"  [{rep + 1}/{args.reps}] " + "  ".join(line))
