@@ -13,8 +13,12 @@
    malloc'ed blocks, smaller than CPython's 16 KiB: CPython never pops a root
    chunk, and when one fills it pushes one of its own on top (and pops that
    one again with its own allocator), so the size is ours to choose.  A
-   small block keeps a suspended greenlet's resident memory small. */
-#define ROOT_CHUNK_SIZE 4096
+   small block keeps a suspended greenlet's resident memory small.  But a
+   greenlet that keeps crossing the end of its root chunk would make CPython
+   map and unmap a chunk each time, so once greenlets of a thread are seen
+   suspended past their root chunk, later ones get bigger chunks. */
+#define ROOT_CHUNK_MIN 1024
+#define ROOT_CHUNK_MAX (16 * 1024)
 
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 /* ===================== CPython 3.11 ===================================== */
@@ -185,15 +189,21 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 static void *
 chunk_take(gevc_chunk_cache *cache)
 {
-    _PyStackChunk *c;
-    if (cache->n > 0) {
+    _PyStackChunk *c = NULL;
+    if (cache->root_size == 0)
+        cache->root_size = ROOT_CHUNK_MIN;
+    while (cache->n > 0) {
         c = cache->chunks[--cache->n];
+        if (c->size == cache->root_size)
+            break;
+        PyMem_RawFree(c);   /* left from before the size grew */
+        c = NULL;
     }
-    else {
-        c = PyMem_RawMalloc(ROOT_CHUNK_SIZE);
+    if (c == NULL) {
+        c = PyMem_RawMalloc(cache->root_size);
         if (c == NULL)
             return NULL;    /* CPython will allocate its own on first push */
-        c->size = ROOT_CHUNK_SIZE;
+        c->size = cache->root_size;
     }
     c->previous = NULL;
     c->top = 0;
@@ -201,9 +211,9 @@ chunk_take(gevc_chunk_cache *cache)
 }
 
 static void
-chunk_give(gevc_chunk_cache *cache, void *c)
+chunk_give(gevc_chunk_cache *cache, _PyStackChunk *c)
 {
-    if (cache != NULL && cache->n < GEVC_CHUNK_CACHE)
+    if (cache->n < GEVC_CHUNK_CACHE && c->size == cache->root_size)
         cache->chunks[cache->n++] = c;
     else
         PyMem_RawFree(c);
@@ -228,7 +238,10 @@ arena_free(_PyStackChunk *c)
 static void
 save_common(gevc_pystate *s, PyThreadState *ts)
 {
-    s->datastack_chunk = ts->datastack_chunk;
+    _PyStackChunk *c = ts->datastack_chunk;
+    if (c != NULL && c->previous != NULL && s->own_chunk != NULL)
+        s->overflowed = 1;
+    s->datastack_chunk = c;
     s->datastack_top = ts->datastack_top;
     s->datastack_limit = ts->datastack_limit;
     s->exc_info = ts->exc_info == &ts->exc_state ? NULL : ts->exc_info;
@@ -304,6 +317,9 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
                     gevc_chunk_cache *cache)
 {
     _PyStackChunk *c = ts->datastack_chunk;
+    if (s->overflowed && cache->root_size < ROOT_CHUNK_MAX)
+        cache->root_size *= 2;
+    s->overflowed = 0;
     while (c != NULL) {
         _PyStackChunk *prev = c->previous;
         if (c == s->own_chunk)

@@ -20,6 +20,7 @@ typedef struct gevc_pystate {
     void *datastack_top;
     void *datastack_limit;
     void *own_chunk;            /* the root chunk handed out at start */
+    int overflowed;             /* was seen running past its root chunk */
     void *exc_info;             /* _PyErr_StackItem* */
     void *exc_previous;         /* exc_state.previous_item */
     PyObject *exc_value;        /* owned */
@@ -37,6 +38,7 @@ typedef struct { void *slots[4]; } gevc_cframe_storage;
 typedef struct gevc_chunk_cache {
     void *chunks[GEVC_CHUNK_CACHE];
     int n;
+    size_t root_size;           /* size given to new greenlets (0: default) */
 } gevc_chunk_cache;
 
 /* Value carried from the outgoing to the incoming greenlet (use_tracing). */
