@@ -38,8 +38,9 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help="smoke test: small N and 2 repetitions (unless --reps)")
     p.add_argument("--only", metavar="PATTERN", action="append", default=[],
-                   help="run only workloads whose name contains PATTERN or "
-                        "matches it as a glob; repeatable, or comma-separated")
+                   help="run only the workloads PATTERN names: a group (hub), "
+                        "a name (core.run_callback) or a glob ('*switch*'); "
+                        "repeatable, or comma-separated")
     p.add_argument("--reps", type=int, metavar="N",
                    help="repetitions per implementation (default 5, --quick 2)")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
@@ -59,15 +60,14 @@ def parse_args(argv):
 
 
 def select(workloads, patterns):
+    """Workloads named by any pattern: a glob, a full name or a group."""
     if not patterns:
         return workloads
 
-    def matches(name, pat):
-        if any(c in pat for c in "*?["):
-            return fnmatch.fnmatchcase(name, pat)
-        return pat in name
+    def matches(w, pat):
+        return w.group == pat or fnmatch.fnmatchcase(w.name, pat)
 
-    return [w for w in workloads if any(matches(w.name, p) for p in patterns)]
+    return [w for w in workloads if any(matches(w, p) for p in patterns)]
 
 
 def worker_env():
