@@ -14,6 +14,7 @@ Only that line is read by the runner; anything else printed is ignored.
 The process leaves with ``os._exit`` so tearing down 100,000 greenlets is
 neither waited for nor able to spoil a measurement already taken.
 """
+import gc
 import json
 import os
 import sys
@@ -28,6 +29,7 @@ def measure(name, impl, n):
     body, api = w.load(impl)
     if w.warmup:
         body(api, max(1, n // 10))
+        gc.collect()
     result = body(api, n)
     quantity, ops = result if isinstance(result, tuple) else (result, n)
     if w.unit == "ns":
@@ -36,17 +38,16 @@ def measure(name, impl, n):
 
 
 def describe(exc):
-    kind = {
-        registry.Unavailable: "missing",
-        ImportError: "missing",
-        AttributeError: "missing",
-        registry.WrongResult: "wrong result",
-    }.get(type(exc), "error")
-    text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
-    if kind == "error" or kind == "missing" and not isinstance(exc, registry.Unavailable):
-        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return f"{kind}: {detail}"
+    """``kind: detail`` on one line; kind is missing, wrong result or error."""
+    lines = str(exc).strip().splitlines()
+    detail = lines[0] if lines else ""
+    if isinstance(exc, registry.Unavailable):
+        return f"missing: {detail}"
+    if isinstance(exc, registry.WrongResult):
+        return f"wrong result: {detail}"
+    kind = "missing" if isinstance(exc, (ImportError, AttributeError)) else "error"
+    name = type(exc).__name__
+    return f"{kind}: {name}: {detail}" if detail else f"{kind}: {name}"
 
 
 def main(argv):
