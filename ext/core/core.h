@@ -47,6 +47,8 @@ typedef struct {
     PyObject *getswitchinterval;   /* sys.getswitchinterval */
     PyObject *stat_result;         /* os.stat_result */
     PyObject *print_exception;     /* traceback.print_exception */
+    PyObject *set_wakeup_fd;       /* signal.set_wakeup_fd */
+    unsigned long main_ident;      /* thread that runs Python signal handlers */
     struct gevc_loop *default_loop;  /* borrowed; the live wrapper of ev_default_loop */
     /* SIGCHLD disposition: what the process had before ev_default_loop, and
      * libev's handler, so child watchers can install libev's on demand. */
@@ -125,6 +127,10 @@ typedef struct gevc_loop {
     ev_timer timer0;               /* keeps the next poll from blocking */
     ev_async threadsafe;           /* wakes a loop blocked in another thread */
     PyThreadState *tstate;         /* saved while the backend polls */
+    /* a pipe given to signal.set_wakeup_fd while run() blocks in the main
+     * thread: a signal handled by any thread then wakes the poll */
+    int wakeup_r, wakeup_w;
+    ev_io wakeup_io;
     PyObject *pending_exc;         /* SystemExit/KeyboardInterrupt for run() */
     unsigned int origflags;
     int is_default;
@@ -141,7 +147,15 @@ typedef struct gevc_loop {
 
 extern PyType_Spec gevc_loop_spec;
 
-int gevc_loop_check(gevc_loop *loop);          /* -1 + ValueError if destroyed */
+/* -1 with ValueError if the loop was destroyed */
+static inline int
+gevc_loop_check(gevc_loop *loop)
+{
+    if (loop->ev != NULL)
+        return 0;
+    PyErr_SetString(PyExc_ValueError, "operation on destroyed loop");
+    return -1;
+}
 void gevc_loop_handle_error(gevc_loop *loop, PyObject *context);
 void gevc_loop_set_pending_exc(gevc_loop *loop, PyObject *exc);
 void gevc__timers_flush(gevc_loop *loop);

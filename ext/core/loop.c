@@ -2,17 +2,10 @@
  * signal checks, error routing and the watcher factories. */
 #include "core.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
-
-int
-gevc_loop_check(gevc_loop *loop)
-{
-    if (loop->ev == NULL) {
-        PyErr_SetString(PyExc_ValueError, "operation on destroyed loop");
-        return -1;
-    }
-    return 0;
-}
+#include <unistd.h>
 
 /* ---- GIL hand-off: dropped only while the backend blocks ------------- */
 
@@ -43,6 +36,11 @@ static void
 loop_invoke_pending(struct ev_loop *ev)
 {
     gevc_loop *self = ev_userdata(ev);
+    /* a break requested while the backend polled (a signal seen in
+     * loop_acquire) is lost: libev built with assertions resets its break
+     * state right after the poll, so break again here */
+    if (self != NULL && self->pending_exc != NULL)
+        ev_break(ev, EVBREAK_ONE);
     ev_invoke_pending(ev);
     if (self != NULL)
         gevc_loop_flush_timers(self);
@@ -62,6 +60,90 @@ noop_timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
 static void
 noop_async_cb(struct ev_loop *ev, ev_async *w, int revents)
 {
+}
+
+/* ---- signal wake-up pipe -------------------------------------------- */
+
+static void
+wakeup_cb(struct ev_loop *ev, ev_io *w, int revents)
+{
+    gevc_loop *self = gevc_container_of(w, gevc_loop, wakeup_io);
+    char buf[64];
+    while (read(w->fd, buf, sizeof(buf)) > 0)
+        ;
+    if (PyErr_CheckSignals() < 0)
+        gevc_loop_set_pending_exc(self, gevc__exc_take());
+}
+
+static void
+wakeup_close(gevc_loop *self)
+{
+    if (self->wakeup_r < 0)
+        return;
+    if (self->ev != NULL) {
+        ev_ref(self->ev);
+        ev_io_stop(self->ev, &self->wakeup_io);
+    }
+    close(self->wakeup_r);
+    close(self->wakeup_w);
+    self->wakeup_r = self->wakeup_w = -1;
+}
+
+static long
+call_set_wakeup_fd(gevc_loop *self, int fd)
+{
+    PyObject *arg = PyLong_FromLong(fd), *res;
+    long old;
+    if (arg == NULL)
+        return -2;
+    res = PyObject_CallOneArg(self->st->set_wakeup_fd, arg);
+    Py_DECREF(arg);
+    if (res == NULL)
+        return -2;
+    old = PyLong_AsLong(res);
+    Py_DECREF(res);
+    return old;
+}
+
+/* Returns 1 if our pipe is now the process's signal wake-up fd. */
+static int
+wakeup_install(gevc_loop *self)
+{
+    long old;
+    if (PyThread_get_thread_ident() != self->st->main_ident)
+        return 0;
+    if (self->wakeup_r < 0) {
+        int fds[2];
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+            return 0;
+        self->wakeup_r = fds[0];
+        self->wakeup_w = fds[1];
+        ev_io_init(&self->wakeup_io, wakeup_cb, fds[0], EV_READ);
+        ev_io_start(self->ev, &self->wakeup_io);
+        ev_unref(self->ev);
+    }
+    old = call_set_wakeup_fd(self, self->wakeup_w);
+    if (old == -2) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (old != -1 && old != self->wakeup_w) {
+        /* somebody else (asyncio, the application) owns it: leave theirs */
+        if (call_set_wakeup_fd(self, (int)old) == -2)
+            PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static void
+wakeup_uninstall(gevc_loop *self)
+{
+    long cur = call_set_wakeup_fd(self, -1);
+    if (cur == -2)
+        PyErr_Clear();
+    else if (cur != -1 && cur != self->wakeup_w && call_set_wakeup_fd(self, (int)cur) == -2)
+        PyErr_Clear();
 }
 
 void
@@ -210,6 +292,7 @@ default_ev_loop(gevc_state *st, unsigned int flags)
 static void
 start_internal(gevc_loop *self)
 {
+    self->wakeup_r = self->wakeup_w = -1;
     ev_set_userdata(self->ev, self);
     ev_set_loop_release_cb(self->ev, loop_release, loop_acquire);
     ev_set_invoke_pending_cb(self->ev, loop_invoke_pending);
@@ -225,6 +308,7 @@ start_internal(gevc_loop *self)
 static void
 stop_internal(gevc_loop *self)
 {
+    wakeup_close(self);
     ev_ref(self->ev);
     ev_prepare_stop(self->ev, &self->prepare);
     ev_timer_stop(self->ev, &self->timer0);
@@ -373,7 +457,7 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
 {
     static const char *const names[] = {"nowait", "once", NULL};
     PyObject *a[2], *exc;
-    int nowait, once, flags = 0;
+    int nowait, once, flags = 0, wakeup = 0;
     void *prev;
 
     if (gevc__parse("run", args, nargs, kwnames, names, 2, 0, a) < 0 ||
@@ -386,11 +470,15 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
     if (once)
         flags |= EVRUN_ONCE;
     Py_INCREF(self);
+    if (self->running == 0)
+        wakeup = wakeup_install(self);
     prev = ev_userdata(self->ev);
     ev_set_userdata(self->ev, self);
     self->running++;
     ev_run(self->ev, flags);
     self->running--;
+    if (wakeup)
+        wakeup_uninstall(self);
     if (self->ev != NULL)
         ev_set_userdata(self->ev, prev);
     if (self->destroy_pending && self->running == 0) {
@@ -482,6 +570,8 @@ loop_reinit(gevc_loop *self, PyObject *unused)
 {
     if (gevc_loop_check(self) < 0)
         return NULL;
+    /* the pipe is shared with the parent now: make a fresh one on demand */
+    wakeup_close(self);
     ev_loop_fork(self->ev);
     Py_RETURN_NONE;
 }

@@ -465,6 +465,39 @@ add_pairs(PyObject *mod, const char *name, const named_flag *table)
     return rc;
 }
 
+/* Give a watcher type its own descriptors for the inherited methods and
+ * properties: a descriptor owned by the exact type skips the subtype walk
+ * on every call (start/stop are the hot paths). */
+static int
+own_base_descriptors(PyTypeObject *tp)
+{
+    PyObject *dict = tp->tp_dict;
+    for (PyMethodDef *m = gevc_watcher_base_methods; m->ml_name; m++) {
+        PyObject *d = PyDict_GetItemString(dict, m->ml_name);
+        if (d != NULL)
+            continue;
+        d = PyDescr_NewMethod(tp, m);
+        if (d == NULL || PyDict_SetItemString(dict, m->ml_name, d) < 0) {
+            Py_XDECREF(d);
+            return -1;
+        }
+        Py_DECREF(d);
+    }
+    for (PyGetSetDef *g = gevc_watcher_base_getset; g->name; g++) {
+        PyObject *d = PyDict_GetItemString(dict, g->name);
+        if (d != NULL)
+            continue;
+        d = PyDescr_NewGetSet(tp, g);
+        if (d == NULL || PyDict_SetItemString(dict, g->name, d) < 0) {
+            Py_XDECREF(d);
+            return -1;
+        }
+        Py_DECREF(d);
+    }
+    PyType_Modified(tp);
+    return 0;
+}
+
 /* Class constants on an immutable heap type, set once at module init. */
 static int
 set_class_int(PyTypeObject *tp, const char *name, long value)
@@ -525,14 +558,40 @@ core_exec(PyObject *mod)
         return -1;
     if (PyModule_AddObjectRef(mod, "async", (PyObject *)st->async_type) < 0)
         return -1;
+    PyTypeObject *subtypes[] = {st->io_type, st->timer_type, st->signal_type,
+        st->idle_type, st->prepare_type, st->check_type, st->fork_type,
+        st->async_type, st->child_type, st->stat_type};
+    for (size_t i = 0; i < sizeof(subtypes) / sizeof(subtypes[0]); i++) {
+        if (own_base_descriptors(subtypes[i]) < 0)
+            return -1;
+    }
     if (set_class_int(st->loop_type, "MINPRI", EV_MINPRI) < 0 ||
         set_class_int(st->loop_type, "MAXPRI", EV_MAXPRI) < 0)
         return -1;
 
     st->getswitchinterval = import_attr("sys", "getswitchinterval");
     st->stat_result = import_attr("os", "stat_result");
-    if (st->getswitchinterval == NULL || st->stat_result == NULL)
+    st->set_wakeup_fd = import_attr("signal", "set_wakeup_fd");
+    if (st->getswitchinterval == NULL || st->stat_result == NULL ||
+        st->set_wakeup_fd == NULL)
         return -1;
+    {
+        PyObject *main_thread = import_attr("threading", "main_thread"), *t, *ident;
+        if (main_thread == NULL)
+            return -1;
+        t = PyObject_CallNoArgs(main_thread);
+        Py_DECREF(main_thread);
+        if (t == NULL)
+            return -1;
+        ident = PyObject_GetAttrString(t, "ident");
+        Py_DECREF(t);
+        if (ident == NULL)
+            return -1;
+        st->main_ident = PyLong_AsUnsignedLong(ident);
+        Py_DECREF(ident);
+        if (PyErr_Occurred())
+            return -1;
+    }
 
     if (add_int(mod, "UNDEF", EV_UNDEF) < 0 ||
         add_int(mod, "NONE", EV_NONE) < 0 ||
@@ -599,6 +658,7 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->getswitchinterval);
     Py_VISIT(st->stat_result);
     Py_VISIT(st->print_exception);
+    Py_VISIT(st->set_wakeup_fd);
     return 0;
 }
 
@@ -624,6 +684,7 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->getswitchinterval);
     Py_CLEAR(st->stat_result);
     Py_CLEAR(st->print_exception);
+    Py_CLEAR(st->set_wakeup_fd);
     return 0;
 }
 

@@ -231,7 +231,8 @@ gevc_watcher_stop(gevc_watcher *self)
     if (ev != NULL) {
         if (self->flags & GEVC_W_EVUNREF)
             ev_ref(ev);
-        self->kind->stop(ev, self);
+        if (ev_is_active(self->w) || ev_is_pending(self->w))
+            self->kind->stop(ev, self);
     }
     self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
     cb = self->callback;
