@@ -316,7 +316,11 @@ void
 gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
                     gevc_chunk_cache *cache)
 {
-    _PyStackChunk *c = ts->datastack_chunk;
+    _PyStackChunk *c;
+    /* first what may run Python code, while the data stack is still there */
+    Py_CLEAR(ts->exc_state.exc_value);
+    Py_CLEAR(ts->context);
+    c = ts->datastack_chunk;
     if (s->overflowed && cache->root_size < ROOT_CHUNK_MAX)
         cache->root_size *= 2;
     s->overflowed = 0;
@@ -332,8 +336,6 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     ts->datastack_chunk = NULL;
     ts->datastack_top = NULL;
     ts->datastack_limit = NULL;
-    Py_CLEAR(ts->exc_state.exc_value);
-    Py_CLEAR(ts->context);
     s->top_frame = NULL;
     s->cframe = NULL;
 }

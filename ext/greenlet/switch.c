@@ -316,18 +316,19 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     Py_XDECREF(run);
     if (result == NULL)
         result = take_greenlet_exit(th);
-
-    gevc_pystate_finish(&self->py, th->tstate, &th->chunks);
-    self->stack_start = NULL;
-    PyMem_Free(self->stack_copy);
-    self->stack_copy = NULL;
-    self->stack_saved = self->stack_cap = 0;
-
     args = NULL;
     if (result != NULL) {
         args = PyTuple_Pack(1, result);
         Py_DECREF(result);
     }
+
+    /* Python code may still run in here (finalizers) and switch away and
+       back; after it, this greenlet is dead and must not run any more. */
+    gevc_pystate_finish(&self->py, th->tstate, &th->chunks);
+    self->stack_start = NULL;
+    PyMem_Free(self->stack_copy);
+    self->stack_copy = NULL;
+    self->stack_saved = self->stack_cap = 0;
     /* Hand the result (or the pending exception) to the first parent that
        takes it; a parent we cannot switch to passes it further up. */
     for (p = self->parent; p != NULL; p = p->parent) {
@@ -427,8 +428,16 @@ gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
         return NULL;
     }
     for (;;) {
-        while (G_DEAD(target))
+        while (G_DEAD(target) && target->parent != NULL)
             target = target->parent;
+        if (G_DEAD(target)) {
+            /* only after the GC cleared it: no parent chain left */
+            PyErr_SetString(th->st->error,
+                            "cannot switch to a garbage collected greenlet");
+            Py_XDECREF(args);
+            Py_XDECREF(kwargs);
+            return NULL;
+        }
         if (target == th->current) {
             th->args = args;
             th->kwargs = kwargs;
