@@ -252,6 +252,8 @@ greenlet_switch(GreenletObject *self, PyTypeObject *cls,
     gevc_thread *th = thread_for(cls);
     if (th == NULL)
         return NULL;
+    if (nargs == 1 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0))
+        return gevc__switch(th, self, Py_NewRef(args[0]), NULL, 1);
     a = args_tuple(args, nargs);
     if (a == NULL)
         return NULL;
@@ -262,7 +264,7 @@ greenlet_switch(GreenletObject *self, PyTypeObject *cls,
             return NULL;
         }
     }
-    return gevc__switch(th, self, a, kw);
+    return gevc__switch(th, self, a, kw, 0);
 }
 
 PyDoc_STRVAR(throw_doc,

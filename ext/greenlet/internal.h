@@ -63,6 +63,7 @@ struct gevc_thread {
     GreenletObject *origin;         /* strong, read by the resumed side */
     PyObject *args;                 /* NULL: an exception is pending */
     PyObject *kwargs;
+    int single;                     /* args is one value, not a tuple */
     gevc_pystate_carry carry;
     int switch_failed;
     gevc_chunk_cache chunks;
@@ -87,7 +88,7 @@ int gevc__holder_type_init(PyObject *module, gevc_state *st);
 
 /* switch.c */
 PyObject *gevc__switch(gevc_thread *th, GreenletObject *target,
-                       PyObject *args, PyObject *kwargs);
+                       PyObject *args, PyObject *kwargs, int single);
 PyObject *gevc__throw(gevc_thread *th, GreenletObject *target,
                       PyObject *typ, PyObject *val, PyObject *tb);
 int gevc__check_thread(gevc_thread *th, GreenletObject *target);

@@ -163,7 +163,7 @@ capi_switch(PyObject *g, PyObject *args, PyObject *kwargs)
         return NULL;
     if (kwargs != NULL && !PyDict_Check(kwargs))
         kwargs = NULL;
-    return gevc__switch(th, (GreenletObject *)g, args, Py_XNewRef(kwargs));
+    return gevc__switch(th, (GreenletObject *)g, args, Py_XNewRef(kwargs), 0);
 }
 
 static PyObject *

@@ -241,6 +241,7 @@ switched_in(gevc_thread *th)
 {
     GreenletObject *origin = th->origin;
     PyObject *args = th->args, *kwargs = th->kwargs;
+    int single = th->single;
     th->origin = NULL;
     th->args = th->kwargs = NULL;
     if (th->tracefunc != NULL) {
@@ -255,6 +256,8 @@ switched_in(gevc_thread *th)
         Py_XDECREF(kwargs);
         return NULL;
     }
+    if (single)
+        return args;
     return shape_result(args, kwargs);
 }
 
@@ -286,6 +289,7 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
 {
     PyObject *args, *kwargs, *result = NULL;
     GreenletObject *p;
+    int single;
 
     gevc_pystate_start(&self->py, th->tstate, cframe, th->carry, &th->chunks,
                        self->py.context);
@@ -295,6 +299,7 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     th->current = (GreenletObject *)Py_NewRef(self);
     args = th->args;
     kwargs = th->kwargs;
+    single = th->single;
     th->args = th->kwargs = NULL;
     if (th->tracefunc != NULL) {
         PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
@@ -306,21 +311,18 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     Py_CLEAR(th->origin);
 
     if (args != NULL) {
-        if (run != NULL)
-            result = PyObject_Call(run, args, kwargs);
-        else
+        if (run == NULL)
             PyErr_SetString(PyExc_AttributeError, "run");
+        else if (single)
+            result = PyObject_CallOneArg(run, args);
+        else
+            result = PyObject_Call(run, args, kwargs);
     }
     Py_XDECREF(args);
     Py_XDECREF(kwargs);
     Py_XDECREF(run);
     if (result == NULL)
         result = take_greenlet_exit(th);
-    args = NULL;
-    if (result != NULL) {
-        args = PyTuple_Pack(1, result);
-        Py_DECREF(result);
-    }
 
     /* Python code may still run in here (finalizers) and switch away and
        back; after it, this greenlet is dead and must not run any more. */
@@ -332,9 +334,9 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     /* Hand the result (or the pending exception) to the first parent that
        takes it; a parent we cannot switch to passes it further up. */
     for (p = self->parent; p != NULL; p = p->parent) {
-        PyObject *r = gevc__switch(th, p, args, NULL);
+        PyObject *r = gevc__switch(th, p, result, NULL, 1);
         Py_XDECREF(r);   /* only reached if that switch failed */
-        Py_CLEAR(args);
+        result = NULL;
     }
     PyErr_Print();
     Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
@@ -344,7 +346,7 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
    attribute was looked up, -1 on error. */
 static __attribute__((noinline)) int
 start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
-               PyObject *args, PyObject *kwargs)
+               PyObject *args, PyObject *kwargs, int single)
 {
     gevc_cframe_storage cframe;
     PyObject *run = NULL;
@@ -367,6 +369,7 @@ start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
     Py_CLEAR(g->run);
     th->args = args;
     th->kwargs = kwargs;
+    th->single = single;
     save_current(th);
     g->stack_stop = mark;
     g->stack_start = NULL;
@@ -414,10 +417,12 @@ gevc__check_thread(gevc_thread *th, GreenletObject *target)
 }
 
 /* Switch to target with args/kwargs (stolen); args NULL throws the pending
-   exception.  Returns what this greenlet is given when it runs again. */
+   exception; `single` means args is one value, not a tuple (the common
+   g.switch(x), passed without packing it).  Returns what this greenlet is
+   given when it runs again. */
 PyObject *
 gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
-             PyObject *kwargs)
+             PyObject *kwargs, int single)
 {
     char mark;   /* a starting greenlet's slice ends here */
     int rc;
@@ -441,12 +446,14 @@ gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
         if (target == th->current) {
             th->args = args;
             th->kwargs = kwargs;
+            th->single = single;
             th->origin = (GreenletObject *)Py_NewRef(target);
             break;
         }
         if (G_STARTED(target)) {
             th->args = args;
             th->kwargs = kwargs;
+            th->single = single;
             if (switch_stack(th, target) < 0) {
                 th->args = th->kwargs = NULL;
                 Py_XDECREF(args);
@@ -455,7 +462,7 @@ gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
             }
             break;
         }
-        rc = start_greenlet(th, target, &mark, args, kwargs);
+        rc = start_greenlet(th, target, &mark, args, kwargs, single);
         if (rc < 0)
             return NULL;
         if (rc == 0)
@@ -521,18 +528,12 @@ PyObject *
 gevc__throw(gevc_thread *th, GreenletObject *target, PyObject *typ,
             PyObject *val, PyObject *tb)
 {
-    PyObject *args = NULL;
+    PyObject *value = NULL;
     if (make_exception(th, typ, val, tb) < 0)
         return NULL;
     if (G_DEAD(target)) {
         /* a dead greenlet cannot catch it: GreenletExit is just a value */
-        PyObject *v = take_greenlet_exit(th);
-        if (v != NULL) {
-            args = PyTuple_Pack(1, v);
-            Py_DECREF(v);
-            if (args == NULL)
-                return NULL;
-        }
+        value = take_greenlet_exit(th);
     }
-    return gevc__switch(th, target, args, NULL);
+    return gevc__switch(th, target, value, NULL, 1);
 }
