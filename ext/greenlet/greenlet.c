@@ -53,7 +53,11 @@ static PyObject *
 greenlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     GreenletObject *g;
-    gevc_thread *th = gevc__thread_slow(gevc__state_of_type(type));
+    gevc_thread *th = gevc__cur_thread;
+    if (th == NULL || th->tstate != PyThreadState_GET())
+        th = gevc__thread_slow(gevc__state_of_type(type));
+    else if (th->deleteme != NULL)
+        gevc__thread_drain(th);
     if (th == NULL)
         return NULL;
     g = (GreenletObject *)type->tp_alloc(type, 0);
