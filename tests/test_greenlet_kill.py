@@ -196,3 +196,23 @@ print("end")
                        text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "end"
+
+
+def test_gc_kills_and_collects_unreachable_suspended_greenlet_cycle():
+    main = getcurrent()
+    log = []
+
+    def run():
+        try:
+            main.switch()
+        finally:
+            log.append("unwound")
+    g = greenlet(run)
+    g.switch()
+    g.me = g            # a cycle the frames do not take part in
+    r = weakref.ref(g)
+    del g
+    gc.collect()
+    assert log == ["unwound"]
+    gc.collect()
+    assert r() is None

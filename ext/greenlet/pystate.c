@@ -8,6 +8,7 @@
 #include <Python.h>
 #include "internal/pycore_frame.h"
 #include "pystate.h"
+#include <string.h>
 
 /* Root data-stack chunks we hand to starting greenlets.  They are our own
    malloc'ed blocks, smaller than CPython's 16 KiB: CPython never pops a root
@@ -62,6 +63,22 @@ start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
     cf->previous = &ts->root_cframe;
     ts->cframe = cf;
     ts->trash_delete_nesting = 0;
+}
+
+/* PyThreadState_GetFrame makes the frame object for us (the function that
+   does it is not exported); point the thread at the suspended frames for
+   that one call. */
+static PyFrameObject *
+top_frame_object(gevc_pystate *s, PyThreadState *ts)
+{
+    _PyCFrame tmp, *saved = ts->cframe;
+    PyFrameObject *f;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.current_frame = s->top_frame;
+    ts->cframe = &tmp;
+    f = PyThreadState_GetFrame(ts);
+    ts->cframe = saved;
+    return f;
 }
 
 /* Frames of a 3.11 greenlet all live in its data stack: nothing to hide. */
@@ -178,6 +195,23 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
         }
         f = prev;
     }
+}
+
+
+/* PyThreadState_GetFrame makes the frame object for us (the function that
+   does it is not exported); point the thread at the suspended frames for
+   that one call. */
+static PyFrameObject *
+top_frame_object(gevc_pystate *s, PyThreadState *ts)
+{
+    _PyCFrame tmp, *saved = ts->cframe;
+    PyFrameObject *f;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.current_frame = s->top_frame;
+    ts->cframe = &tmp;
+    f = PyThreadState_GetFrame(ts);
+    ts->cframe = saved;
+    return f;
 }
 
 #else
@@ -344,23 +378,16 @@ PyObject *
 gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
                    const char *hi, gevc_stack_reader reader, void *g)
 {
-    _PyCFrame tmp, *saved;
     PyFrameObject *f;
     int gc_was_on;
 
     if (s->top_frame == NULL)
         Py_RETURN_NONE;
     expose_frames(s, lo, hi, reader, g);
-    /* PyThreadState_GetFrame makes the frame object for us; point the
-       thread at the suspended frames for that one call.  A collection
-       while it allocates could run code that switches, so no GC. */
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.current_frame = s->top_frame;
-    saved = ts->cframe;
+    /* A collection while the frame object is allocated could run code
+       that switches while the thread points at foreign frames: no GC. */
     gc_was_on = PyGC_Disable();
-    ts->cframe = &tmp;
-    f = PyThreadState_GetFrame(ts);
-    ts->cframe = saved;
+    f = top_frame_object(s, ts);
     if (gc_was_on)
         PyGC_Enable();
     if (f == NULL) {
@@ -403,7 +430,10 @@ int
 gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg)
 {
     Py_VISIT(s->exc_value);
+    Py_VISIT(s->exc_type);
+    Py_VISIT(s->exc_tb);
     Py_VISIT(s->context);
+    Py_VISIT(s->trash_later);
     return 0;
 }
 
@@ -411,7 +441,10 @@ void
 gevc_pystate_clear(gevc_pystate *s)
 {
     Py_CLEAR(s->exc_value);
+    Py_CLEAR(s->exc_type);
+    Py_CLEAR(s->exc_tb);
     Py_CLEAR(s->context);
+    Py_CLEAR(s->trash_later);
 }
 
 void

@@ -24,7 +24,11 @@ typedef struct gevc_pystate {
     void *exc_info;             /* _PyErr_StackItem* */
     void *exc_previous;         /* exc_state.previous_item */
     PyObject *exc_value;        /* owned */
+    PyObject *exc_type;         /* owned; 3.10 only */
+    PyObject *exc_tb;           /* owned; 3.10 only */
     PyObject *context;          /* owned */
+    PyObject *trash_later;      /* owned; 3.13+ trash.delete_later */
+    void *critical_section;     /* 3.13+ */
     void **relinked;            /* 3.12: frames relinked by expose_frames */
     int nrelinked;
     int relinked_cap;
