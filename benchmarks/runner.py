@@ -154,7 +154,10 @@ def run_workload(w, args, env, log):
     for rec in impls.values():
         if rec["na"] is not None:
             rec["samples"] = []
-        rec["median"] = statistics.median(rec["samples"]) if rec["samples"] else None
+        samples = rec["samples"]
+        rec["median"] = statistics.median(samples) if samples else None
+        rec["min"] = min(samples, default=None)
+        rec["max"] = max(samples, default=None)
     return {
         "name": w.name,
         "title": w.title,
