@@ -29,6 +29,7 @@ DEFAULT_OUT = os.path.join(PACKAGE_DIR, "results")
 # deadlocked gevent_c costs seconds, not --timeout, per workload.
 HANG_FACTOR = 20
 MIN_TIMEOUT = 15.0
+STDERR_LINES = 8  # kept in latest.json for a measurement that failed
 
 
 def parse_args(argv):
@@ -102,17 +103,23 @@ def run_one(name, impl, n, timeout, env):
         return {"na": f"timed out after {timeout:g} s"}
     except OSError as exc:
         return {"na": f"cannot start worker: {exc}"}
+    tail = proc.stderr.strip().splitlines()[-STDERR_LINES:]
+    result = None
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARKER):
             try:
-                return json.loads(line[len(MARKER):])
+                result = json.loads(line[len(MARKER):])
             except ValueError:
-                break
-    if proc.returncode < 0:
-        return {"na": f"crashed ({signal_name(proc.returncode)})"}
-    tail = proc.stderr.strip().splitlines()
-    why = tail[-1] if tail else "no output"
-    return {"na": f"worker exited {proc.returncode}: {why}"}
+                pass
+            break
+    if result is None and proc.returncode < 0:
+        result = {"na": f"crashed ({signal_name(proc.returncode)})"}
+    elif result is None:
+        why = tail[-1] if tail else "no output"
+        result = {"na": f"worker exited {proc.returncode}: {why}"}
+    if "na" in result and tail:
+        result["stderr"] = tail  # e.g. a traceback the hub printed
+    return result
 
 
 def fmt_progress(result):
@@ -145,6 +152,7 @@ def run_workload(w, args, env, log):
             result = run_one(w.name, impl, n, timeout, env)
             if "na" in result:
                 rec["na"] = result["na"]
+                rec["stderr"] = result.get("stderr", [])
             else:
                 rec["samples"].append(result["value"])
                 slowest = max(slowest, time.monotonic() - t0)
