@@ -1,8 +1,9 @@
 """The benchmark harness runs, writes its files and survives broken gevent_c.
 
 One quick run of two cheap workloads, in a subprocess, against a stand-in
-gevent_c package placed first on the path: its ``_core`` cannot be imported
-and its ``_greenlet`` kills the process with SIGSEGV on import. (The
+gevent_c package placed first on the path: its ``_core`` cannot be imported,
+its ``_greenlet`` kills the process with SIGSEGV on import and its ``sleep``
+never returns. (The
 stand-in modules must exist: the editable install's finder would otherwise
 supply the real ones.) No timing is checked.
 """
@@ -14,7 +15,15 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKLOADS = "core.timer_start_stop,coroutine.create_run"
+WORKLOADS = "core.timer_start_stop,coroutine.create_run,hub.sleep0"
+HANG_TIMEOUT = 3  # seconds; the quick reference runs take well under one
+
+HANGING_HUB = """\
+import time
+def sleep(seconds=0):
+    time.sleep(3600)
+spawn = sleep
+"""
 
 CRASHING_GREENLET = """\
 import os, signal
@@ -29,7 +38,7 @@ raise ModuleNotFoundError("stand-in: no loop here", name=__name__)
 def run_bench(tmp_path, *args):
     fake = tmp_path / "fake"
     (fake / "gevent_c").mkdir(parents=True)
-    (fake / "gevent_c" / "__init__.py").write_text("")
+    (fake / "gevent_c" / "__init__.py").write_text(HANGING_HUB)
     (fake / "gevent_c" / "_greenlet.py").write_text(CRASHING_GREENLET)
     for name in ("_core.py", "core.py"):
         (fake / "gevent_c" / name).write_text(MISSING_CORE)
@@ -44,7 +53,7 @@ def quick_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
     out = tmp / "out"
     proc = run_bench(tmp, "--quick", "--reps", "1", "--only", WORKLOADS,
-                     "--out", str(out))
+                     "--timeout", str(HANG_TIMEOUT), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     with open(out / "latest.json") as f:
         data = json.load(f)
@@ -93,6 +102,15 @@ def test_crashing_gevent_c_module_is_reported_na_and_reference_still_runs(quick_
     create = workloads["coroutine.create_run"]
     assert create["impls"]["gevent_c"]["na"] == "crashed (SIGSEGV)"
     assert create["impls"]["greenlet"]["median"] > 0
+
+
+@pytest.mark.timeout(110)
+def test_hanging_gevent_c_is_timed_out_and_reported_na(quick_run):
+    _, _, workloads = quick_run
+    sleep0 = workloads["hub.sleep0"]
+    assert sleep0["impls"]["gevent_c"]["na"] == f"timed out after {HANG_TIMEOUT} s"
+    for ref in ("gevent", "asyncio"):  # uvloop is a bench extra only
+        assert sleep0["impls"][ref]["median"] > 0
 
 
 @pytest.mark.timeout(30)
