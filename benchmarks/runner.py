@@ -4,9 +4,10 @@ Every measurement is a fresh ``python -m benchmarks.worker`` process, so
 no implementation sees another's imports, caches or heap. For each workload
 the implementations alternate within every repetition (gevent_c, reference,
 asyncio, uvloop, then again, the starting one rotating), so slow drift of
-the machine spreads over all of them instead of landing on one. An implementation that is missing, fails,
-crashes or times out is recorded as n/a with the reason, and its remaining
-repetitions of that workload are skipped.
+the machine spreads over all of them instead of landing on one. An
+implementation that is missing, fails, crashes or times out is recorded as
+n/a with the reason, and its remaining repetitions of that workload are
+skipped.
 """
 import argparse
 import fnmatch
@@ -97,8 +98,8 @@ def run_one(name, impl, n, timeout, env):
     """One measurement in a fresh process: ``{"value": ...}`` or ``{"na": ...}``."""
     cmd = [sys.executable, "-m", "benchmarks.worker", name, impl, str(n)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        proc = subprocess.run(cmd, capture_output=True, encoding="utf-8",
+                              errors="replace", timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"na": f"timed out after {timeout:g} s"}
     except OSError as exc:
