@@ -11,13 +11,17 @@ import textwrap
 from .registry import IMPL_ORDER, UNITS
 
 LEGEND = (
-    "Medians of {reps} runs, each in a fresh process. ns/op: time per "
+    "Medians of {reps}, each in a fresh process. ns/op: time per "
     "operation; B/obj: resident memory per object. Lower is better in "
     "every column. speed-up = reference / gevent_c, where the reference is "
     "gevent (core, hub, io) or greenlet (coroutine): above 1 gevent_c is that "
     "many times faster (or smaller), below 1 it is slower. n/a: "
     "the implementation is missing or failed (reason in the notes)."
 )
+
+
+def legend(reps):
+    return textwrap.fill(LEGEND.format(reps=f"{reps} run" + "s" * (reps != 1)), 79)
 
 
 def speedup(impls, reference):
@@ -87,7 +91,7 @@ def text_table(data):
     rule = "  ".join("-" * wd for wd in widths)
     meta = data["meta"]
     out = [line(header), rule, *map(line, body), ""]
-    out.append(textwrap.fill(LEGEND.format(reps=meta["reps"]), 79))
+    out.append(legend(meta["reps"]))
     out += [f"{number} {reason}" for number, reason in notes]
     return "\n".join(out)
 
@@ -114,7 +118,7 @@ def rst_table(data):
     v = meta["versions"]
     refs = ", ".join(f"{k} {v[k]}" for k in ("gevent", "greenlet", "uvloop") if v.get(k))
     out = [rule, line(header), rule, *map(line, body), rule, ""]
-    out.append(textwrap.fill(LEGEND.format(reps=meta["reps"]), 79))
+    out.append(legend(meta["reps"]))
     out.append("")
     out.append(f"Measured {meta['date']} at commit {meta['commit'] or 'unknown'} "
                f"on CPython {v['python']}, {meta['cpus']} CPUs; {refs}"
