@@ -120,3 +120,76 @@ def test_greenlets_run_independently_in_two_threads():
     for t in ts:
         t.join(60)
     assert results == [500, 500, 500]
+
+
+@pytest.mark.timeout(60)
+def test_many_threads_dropping_each_others_greenlets():
+    import subprocess
+    import sys
+    code = r"""
+import threading, gc
+from gevent_c._greenlet import greenlet, getcurrent
+killed = []
+lock = threading.Lock()
+shared = []
+def worker(n):
+    main = getcurrent()
+    def run():
+        try:
+            main.switch()
+        finally:
+            with lock:
+                killed.append(1)
+    for i in range(n):
+        g = greenlet(run)
+        g.switch()
+        with lock:
+            shared.append(g)       # another thread may drop the last ref
+        del g
+        with lock:
+            dropped = shared.pop(0) if len(shared) > 20 else None
+        del dropped                # killed here, or queued for its thread
+        getcurrent()               # drain kills queued for this thread
+ts = [threading.Thread(target=worker, args=(2000,)) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+shared.clear()
+gc.collect()
+print("ok", len(killed) <= 8000)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["ok", "True"]
+
+
+@pytest.mark.timeout(60)
+def test_fork_inside_a_greenlet_keeps_both_processes_working():
+    import os
+    import subprocess
+    import sys
+    code = r"""
+import os
+from gevent_c._greenlet import greenlet, getcurrent
+main = getcurrent()
+def counter():
+    n = 0
+    while True:
+        n += 1
+        main.switch(n)
+c = greenlet(counter)
+c.switch()
+def forker():
+    pid = os.fork()
+    return pid
+pid = greenlet(forker).switch()
+vals = [c.switch() for _ in range(3)]
+if pid == 0:
+    os._exit(0 if vals == [2, 3, 4] else 3)
+_, status = os.waitpid(pid, 0)
+print(vals, os.WEXITSTATUS(status))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[2, 3, 4] 0"
