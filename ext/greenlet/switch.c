@@ -385,6 +385,8 @@ start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
         g->stack_stop = NULL;
         g->run = run;
         th->args = th->kwargs = NULL;
+        Py_XDECREF(args);
+        Py_XDECREF(kwargs);
         PyErr_NoMemory();
         return -1;
     }
