@@ -89,6 +89,26 @@ def test_no_leak_with_killed_and_thrown_greenlets():
     assert rss < 8 * 1024 * 1024
 
 
+@pytest.mark.timeout(120)
+def test_no_leak_with_deep_greenlets_past_their_first_data_stack_chunk():
+    main = getcurrent()
+
+    def deep(n):
+        if n:
+            return deep(n - 1)
+        main.switch()
+        return 1
+
+    def churn(n):
+        for i in range(n):
+            g = greenlet(deep)
+            g.switch(60 + i % 40)
+            assert g.switch() == 1
+    rss, objs, blocks = _measure(churn, 20000)
+    assert objs < 100 and blocks < 1000
+    assert rss < 8 * 1024 * 1024
+
+
 @pytest.mark.timeout(60)
 def test_real_greenlet_package_coexists():
     code = r"""
