@@ -181,6 +181,34 @@ def test_f_back_walk_with_nested_c_calls_and_other_greenlets_running():
                 g.switch()
 
 
+def test_saved_frame_objects_of_suspended_greenlet_walk_safely():
+    main = getcurrent()
+    saved = []
+
+    def key(x):
+        saved.append(sys._getframe())
+        try:
+            raise ValueError(x)
+        except ValueError as e:
+            saved.append(e.__traceback__.tb_frame)
+        main.switch()
+        return x
+
+    def in_sorted():
+        return sorted([2, 1], key=key)
+    g = greenlet(in_sorted)
+    g.switch()
+    other = greenlet(lambda: sorted(range(100), key=lambda v: [v] * 20))
+    other.switch()
+    for f in saved:
+        assert _frames(f) == ["key", "in_sorted"]
+    g.switch()
+    for f in saved[2:]:
+        assert _frames(f) == ["key", "in_sorted"]
+    g.switch()
+    assert g.dead
+
+
 def test_main_greenlet_frame_visible_from_other_greenlet():
     main = getcurrent()
 

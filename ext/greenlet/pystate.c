@@ -92,12 +92,15 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 /* ===================== CPython 3.12 ===================================== */
 #define HAVE_SECTION 1
 
+static void expose_live(gevc_pystate *s);
+
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
 {
     _PyCFrame *cf = ts->cframe;
     s->cframe = cf;
     s->top_frame = cf->current_frame;
+    expose_live(s);
     s->py_depth = ts->py_recursion_limit - ts->py_recursion_remaining;
     s->c_depth = C_RECURSION_LIMIT - ts->c_recursion_remaining;
     s->trash_nesting = ts->trash.delete_nesting;
@@ -164,10 +167,33 @@ undo_expose(gevc_pystate *s)
 
 /* Since 3.12 each _PyEval_EvalFrameDefault keeps an "entry" frame in its C
    stack frame.  While the greenlet is suspended that memory belongs to
-   someone else, so walking f_back through it would read garbage.  Relink
-   every frame past the entry frames (read from wherever the slice's bytes
-   are now) and undo it on resume.  Done lazily, when gr_frame is asked for,
-   so plain switches pay nothing. */
+   someone else, so f_back of any frame object of the greenlet (gr_frame, a
+   traceback's tb_frame, a saved sys._getframe()) would read garbage when
+   CPython skips over the entry frame.  At switch-out, while the C stack is
+   still in place, relink every frame past the entry frames; resuming
+   undoes it before the interpreter needs the real links.  The cost is a
+   walk over the greenlet's frames per switch. */
+static void
+expose_live(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->top_frame;
+    while (f != NULL) {
+        _PyInterpreterFrame *prev = f->previous;
+        if (prev != NULL && prev->owner == FRAME_OWNED_BY_CSTACK) {
+            do {
+                prev = prev->previous;
+            } while (prev != NULL && prev->owner == FRAME_OWNED_BY_CSTACK);
+            if (remember_link(s, f) < 0)
+                return;
+            f->previous = prev;
+        }
+        f = prev;
+    }
+}
+
+/* The same relinking for gr_frame, reading the slice from wherever its
+   bytes are now; normally a no-op, unless recording a link failed for lack
+   of memory at switch-out. */
 static void
 expose_frames(gevc_pystate *s, const char *lo, const char *hi,
               gevc_stack_reader reader, void *g)
