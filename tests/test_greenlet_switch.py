@@ -245,3 +245,49 @@ def test_c_api_capsule_is_exported():
     import gevent_c._greenlet as mod
     assert type(mod._C_API).__name__ == "PyCapsule"
     assert "gevent_c._greenlet._C_API" in repr(mod._C_API)
+
+
+def test_abc_subclass_works():
+    import abc
+
+    class G(greenlet, metaclass=abc.ABCMeta):
+        def run(self):
+            return "abc"
+    assert G().switch() == "abc"
+
+
+def test_bad_constructor_arguments_raise_type_error():
+    with pytest.raises(TypeError):
+        greenlet(None, None, None)
+    with pytest.raises(TypeError):
+        greenlet(nope=1)
+
+
+def test_non_callable_run_raises_in_the_caller():
+    g = greenlet(1)
+    with pytest.raises(TypeError):
+        g.switch()
+    assert g.dead
+
+
+def test_gr_context_running_in_other_thread_is_refused():
+    import threading
+    ready = threading.Event()
+    done = threading.Event()
+    box = {}
+
+    def worker():
+        box["g"] = getcurrent()
+        ready.set()
+        done.wait(30)
+    t = threading.Thread(target=worker)
+    t.start()
+    ready.wait(30)
+    try:
+        with pytest.raises(ValueError):
+            box["g"].gr_context
+        with pytest.raises(ValueError):
+            box["g"].gr_context = None
+    finally:
+        done.set()
+        t.join(30)
