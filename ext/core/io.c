@@ -150,7 +150,7 @@ set_fd(gevc_io *self, PyObject *value, void *c)
 static PyObject *
 get_events(gevc_io *self, void *c)
 {
-    return PyLong_FromLong(self->ev.events & ~EV__IOFDSET);
+    return PyLong_FromLong(self->ev.events);
 }
 
 static int
@@ -170,7 +170,7 @@ set_events(gevc_io *self, PyObject *value, void *c)
 static PyObject *
 get_events_str(gevc_io *self, void *c)
 {
-    return gevc_events_to_str(self->ev.events & ~EV__IOFDSET);
+    return gevc_events_to_str(self->ev.events);
 }
 
 static PyMethodDef io_methods[] = {

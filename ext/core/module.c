@@ -237,6 +237,8 @@ gevc_install_sigchld(gevc_state *st)
     if (st->sigchld_state == 1) {
         sigaction(SIGCHLD, &st->sigchld_libev, NULL);
         st->sigchld_state = 2;
+        /* a child that exited before this was not seen: make libev reap */
+        ev_feed_signal(SIGCHLD);
     }
 }
 
