@@ -329,3 +329,33 @@ def test_loop_is_collected_with_its_cycles():
     del loop, t
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("module", ["gevent_c", "gevent"])
+def test_sigint_goes_to_the_error_handler_with_context_none(module):
+    code = """
+    import os, signal, threading
+    from %s import core
+    loop = core.loop()
+    seen = []
+    class Handler:
+        def handle_error(self, context, type, value, tb):
+            seen.append((context, type.__name__))
+            loop.break_()
+    loop.error_handler = Handler()
+    t = loop.timer(20)
+    t.start(lambda: None)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    loop.run()
+    print(seen)
+    """ % module
+    res = run_script(code, timeout=50)
+    assert res.stdout.strip() == "[(None, 'KeyboardInterrupt')]", res.stderr
+
+
+def test_direct_handle_error_of_system_error_raises():
+    loop = core.loop(default=False)
+    with pytest.raises(KeyboardInterrupt):
+        loop.handle_error(None, KeyboardInterrupt, KeyboardInterrupt(), None)
+    loop.destroy()

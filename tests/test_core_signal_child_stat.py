@@ -192,3 +192,26 @@ def test_watcher_types_are_constructible_directly(loop):
         core.timer(None, 1)
     with pytest.raises(TypeError):
         core.watcher()
+
+
+@pytest.mark.timeout(30)
+def test_python_signal_handler_is_back_after_the_watcher_stops():
+    code = """
+    import os, signal
+    from gevent_c import core
+    loop = core.loop()
+    w = loop.signal(signal.SIGINT)
+    w.start(lambda: w.stop())
+    t = loop.timer(0.01)
+    t.start(os.kill, os.getpid(), signal.SIGINT)
+    loop.run()
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        import time
+        for _ in range(100):
+            time.sleep(0.01)
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt")
+    """
+    res = run_script(code)
+    assert res.stdout.strip() == "KeyboardInterrupt", (res.returncode, res.stderr)

@@ -111,16 +111,18 @@ gevc__callbacks_drain(gevc_loop *loop)
 {
     struct ev_loop *ev = loop->ev;
     ev_tstamp start, expiration = -1.0;
-    int count = CALLBACK_CHECK_COUNT;
+    int count = CALLBACK_CHECK_COUNT, was_in_callbacks;
 
     if (PyErr_CheckSignals() < 0) {
-        gevc_loop_set_pending_exc(loop, gevc__exc_take());
-        return;
+        gevc_loop_handle_error(loop, NULL);
+        if (loop->pending_exc != NULL)
+            return;
     }
     ev_timer_stop(ev, &loop->timer0);
     if (loop->cb_head == NULL)
         return;
     start = ev_now(ev);
+    was_in_callbacks = loop->in_callbacks;
     loop->in_callbacks = 1;
     while (loop->cb_head != NULL && loop->pending_exc == NULL) {
         gevc_callback *cb = loop->cb_head;
@@ -146,7 +148,7 @@ gevc__callbacks_drain(gevc_loop *loop)
                 break;
         }
     }
-    loop->in_callbacks = 0;
+    loop->in_callbacks = was_in_callbacks;
     if (loop->cb_head != NULL)
         ev_timer_start(ev, &loop->timer0);
 }

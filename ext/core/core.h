@@ -55,6 +55,10 @@ typedef struct {
     int sigchld_state;             /* 0 unknown, 1 saved, 2 libev's installed */
     struct sigaction sigchld_saved;
     struct sigaction sigchld_libev;
+    /* per signal number: active signal watchers, and the disposition they
+     * displaced (libev leaves SIG_DFL behind; we put Python's back) */
+    int sig_users[NSIG];
+    struct sigaction sig_saved[NSIG];
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;
@@ -132,6 +136,7 @@ typedef struct gevc_loop {
     int wakeup_r, wakeup_w;
     ev_io wakeup_io;
     PyObject *pending_exc;         /* SystemExit/KeyboardInterrupt for run() */
+    PyObject *signal_exc;          /* raised by a signal handler during the poll */
     unsigned int origflags;
     int is_default;
     int running;                   /* nesting depth of run() */

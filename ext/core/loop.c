@@ -27,20 +27,27 @@ loop_acquire(struct ev_loop *ev) EV_NOEXCEPT
     self->tstate = NULL;
     /* CPython's own handler only sets a flag; the poll returning (EINTR) is
      * our chance to run it, so Ctrl-C reaches run() without waiting for the
-     * next timer. */
-    if (PyErr_CheckSignals() < 0)
-        gevc_loop_set_pending_exc(self, gevc__exc_take());
+     * next timer.  The error is routed from loop_invoke_pending, outside
+     * the backend (an error handler may switch greenlets). */
+    if (PyErr_CheckSignals() < 0) {
+        PyObject *exc = gevc__exc_take();
+        if (self->signal_exc == NULL)
+            self->signal_exc = exc;
+        else
+            Py_XDECREF(exc);
+    }
 }
 
 static void
 loop_invoke_pending(struct ev_loop *ev)
 {
     gevc_loop *self = ev_userdata(ev);
-    /* a break requested while the backend polled (a signal seen in
-     * loop_acquire) is lost: libev built with assertions resets its break
-     * state right after the poll, so break again here */
-    if (self != NULL && self->pending_exc != NULL)
-        ev_break(ev, EVBREAK_ONE);
+    if (self != NULL && self->signal_exc != NULL) {
+        PyObject *exc = self->signal_exc;
+        self->signal_exc = NULL;
+        gevc__exc_raise(exc);
+        gevc_loop_handle_error(self, NULL);
+    }
     ev_invoke_pending(ev);
     if (self != NULL)
         gevc_loop_flush_timers(self);
@@ -72,7 +79,7 @@ wakeup_cb(struct ev_loop *ev, ev_io *w, int revents)
     while (read(w->fd, buf, sizeof(buf)) > 0)
         ;
     if (PyErr_CheckSignals() < 0)
-        gevc_loop_set_pending_exc(self, gevc__exc_take());
+        gevc_loop_handle_error(self, NULL);
 }
 
 static void
@@ -256,6 +263,11 @@ loop_handle_error(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs)
         return res;
     }
     if (PyExceptionInstance_Check(value) && is_system_error(value)) {
+        if (self->running == 0) {
+            /* called directly, not from a callback: raise to the caller */
+            PyErr_SetObject((PyObject *)Py_TYPE(value), value);
+            return NULL;
+        }
         gevc_loop_set_pending_exc(self, Py_NewRef(value));
         Py_RETURN_NONE;
     }
@@ -412,6 +424,7 @@ loop_traverse(gevc_loop *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->error_handler);
     Py_VISIT(self->pending_exc);
+    Py_VISIT(self->signal_exc);
     for (Py_ssize_t i = 0; i < self->nfired; i++)
         Py_VISIT(self->fired[i]);
     return gevc__callbacks_traverse(self, visit, arg);
@@ -422,6 +435,7 @@ loop_clear(gevc_loop *self)
 {
     Py_CLEAR(self->error_handler);
     Py_CLEAR(self->pending_exc);
+    Py_CLEAR(self->signal_exc);
     if (self->ev != NULL) {
         gevc__callbacks_clear(self);
         clear_fired(self);

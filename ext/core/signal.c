@@ -1,6 +1,7 @@
-/* The `signal` watcher.  On the default loop libev installs its own handler
- * for the signal (replacing Python's) while the watcher is active, and
- * leaves SIG_DFL behind when the last watcher for it stops, as in gevent. */
+/* The `signal` watcher.  libev installs its own handler for the signal
+ * (replacing Python's) while a watcher is active and leaves SIG_DFL behind
+ * when the last one stops; we restore what was there before, so e.g.
+ * Ctrl-C raises KeyboardInterrupt again afterwards. */
 #include "core.h"
 
 GEVC_TRAMPOLINE(signal_cb, gevc_signal, ev_signal)
@@ -8,13 +9,27 @@ GEVC_TRAMPOLINE(signal_cb, gevc_signal, ev_signal)
 static void
 signal_start(struct ev_loop *ev, gevc_watcher *w)
 {
-    ev_signal_start(ev, &((gevc_signal *)w)->ev);
+    ev_signal *sw = &((gevc_signal *)w)->ev;
+    gevc_state *st = w->loop->st;
+    if (ev_is_active(sw))
+        return;
+    if (st->sig_users[sw->signum]++ == 0)
+        sigaction(sw->signum, NULL, &st->sig_saved[sw->signum]);
+    ev_signal_start(ev, sw);
 }
 
 static void
 signal_stop(struct ev_loop *ev, gevc_watcher *w)
 {
-    ev_signal_stop(ev, &((gevc_signal *)w)->ev);
+    ev_signal *sw = &((gevc_signal *)w)->ev;
+    gevc_state *st = w->loop->st;
+    int active = ev_is_active(sw);
+    ev_signal_stop(ev, sw);
+    if (active && --st->sig_users[sw->signum] == 0) {
+        struct sigaction cur;
+        if (sigaction(sw->signum, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL)
+            sigaction(sw->signum, &st->sig_saved[sw->signum], NULL);
+    }
 }
 
 static int
