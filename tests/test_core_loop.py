@@ -359,3 +359,26 @@ def test_direct_handle_error_of_system_error_raises():
     with pytest.raises(KeyboardInterrupt):
         loop.handle_error(None, KeyboardInterrupt, KeyboardInterrupt(), None)
     loop.destroy()
+
+
+def test_running_a_loop_from_a_second_thread_raises_runtime_error():
+    loop = core.loop(default=False)
+    errors = []
+
+    def from_thread():
+        try:
+            loop.run()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        finally:
+            loop.run_callback_threadsafe(keep.stop)
+    keep = loop.timer(30)
+    keep.start(lambda: None)
+    starter = loop.timer(0)
+    th = threading.Thread(target=from_thread)
+    starter.start(th.start)
+    loop.run()
+    th.join()
+    keep.stop()
+    assert errors == ["the loop is already running in another thread"]
+    loop.destroy()

@@ -140,8 +140,10 @@ typedef struct gevc_loop {
     unsigned int origflags;
     int is_default;
     int running;                   /* nesting depth of run() */
+    unsigned long run_thread;      /* thread inside run(), if running */
     int destroy_pending;           /* destroy() was called inside run() */
     int in_callbacks;              /* timer.start(update=None) updates now */
+    int nidle;                     /* active idle watchers */
     /* timers fired in the current ev_invoke_pending batch, flushed in
      * (priority, deadline, start order) so equal deadlines keep start order */
     struct gevc_timer **fired;

@@ -13,18 +13,25 @@ static void
 loop_release(struct ev_loop *ev) EV_NOEXCEPT
 {
     gevc_loop *self = ev_userdata(ev);
-    if (self != NULL)
-        self->tstate = PyEval_SaveThread();
+    if (self == NULL)
+        return;
+    /* libev polls with a zero timeout while an idle watcher is active or
+     * our 0-second timer is due: no point in handing the GIL around */
+    if (self->nidle > 0 || (self->cb_head != NULL && ev_is_active(&self->timer0)))
+        return;
+    self->tstate = PyEval_SaveThread();
 }
 
 static void
 loop_acquire(struct ev_loop *ev) EV_NOEXCEPT
 {
     gevc_loop *self = ev_userdata(ev);
-    if (self == NULL || self->tstate == NULL)
+    if (self == NULL)
         return;
-    PyEval_RestoreThread(self->tstate);
-    self->tstate = NULL;
+    if (self->tstate != NULL) {
+        PyEval_RestoreThread(self->tstate);
+        self->tstate = NULL;
+    }
     /* CPython's own handler only sets a flag; the poll returning (EINTR) is
      * our chance to run it, so Ctrl-C reaches run() without waiting for the
      * next timer.  The error is routed from loop_invoke_pending, outside
@@ -479,13 +486,20 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
         return NULL;
     if ((nowait = gevc__as_bool(a[0], 0)) < 0 || (once = gevc__as_bool(a[1], 0)) < 0)
         return NULL;
+    if (self->running && self->run_thread != PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError, "the loop is already running in "
+                        "another thread");
+        return NULL;
+    }
     if (nowait)
         flags |= EVRUN_NOWAIT;
     if (once)
         flags |= EVRUN_ONCE;
     Py_INCREF(self);
-    if (self->running == 0)
+    if (self->running == 0) {
+        self->run_thread = PyThread_get_thread_ident();
         wakeup = wakeup_install(self);
+    }
     prev = ev_userdata(self->ev);
     ev_set_userdata(self->ev, self);
     self->running++;

@@ -1,19 +1,30 @@
 /* The argument-less watchers: idle, prepare, check and fork. */
 #include "core.h"
 
-#define SIMPLE_WATCHER(kind, evtype, doc)                                      \
+/* Active idle watchers mean the poll will not block (see loop_release). */
+#define COUNT_NONE(w, d) ((void)0)
+#define COUNT_IDLE(w, d) ((w)->loop->nidle += (d))
+
+#define SIMPLE_WATCHER(kind, evtype, count, doc)                               \
     GEVC_TRAMPOLINE(kind##_cb, gevc_##kind, evtype)                            \
                                                                                \
     static void                                                                \
     kind##_start(struct ev_loop *ev, gevc_watcher *w)                          \
     {                                                                          \
-        evtype##_start(ev, &((gevc_##kind *)w)->ev);                           \
+        evtype *e = &((gevc_##kind *)w)->ev;                                   \
+        if (ev_is_active(e))                                                   \
+            return;                                                            \
+        evtype##_start(ev, e);                                                 \
+        count(w, 1);                                                           \
     }                                                                          \
                                                                                \
     static void                                                                \
     kind##_stop(struct ev_loop *ev, gevc_watcher *w)                           \
     {                                                                          \
-        evtype##_stop(ev, &((gevc_##kind *)w)->ev);                            \
+        evtype *e = &((gevc_##kind *)w)->ev;                                   \
+        if (ev_is_active(e))                                                   \
+            count(w, -1);                                                      \
+        evtype##_stop(ev, e);                                                  \
     }                                                                          \
                                                                                \
     static int                                                                 \
@@ -60,16 +71,16 @@
         .slots = kind##_slots,                                                 \
     };
 
-SIMPLE_WATCHER(idle, ev_idle,
+SIMPLE_WATCHER(idle, ev_idle, COUNT_IDLE,
     "idle(loop, ref=True, priority=None)\n\n"
     "Fire on every iteration in which no other watcher of the same or higher\n"
     "priority is pending; the loop does not block while one is active.")
-SIMPLE_WATCHER(prepare, ev_prepare,
+SIMPLE_WATCHER(prepare, ev_prepare, COUNT_NONE,
     "prepare(loop, ref=True, priority=None)\n\n"
     "Fire at the start of every iteration, before the loop blocks.")
-SIMPLE_WATCHER(check, ev_check,
+SIMPLE_WATCHER(check, ev_check, COUNT_NONE,
     "check(loop, ref=True, priority=None)\n\n"
     "Fire on every iteration right after the loop wakes up.")
-SIMPLE_WATCHER(fork, ev_fork,
+SIMPLE_WATCHER(fork, ev_fork, COUNT_NONE,
     "fork(loop, ref=True, priority=None)\n\n"
     "Fire on the first iteration after loop.reinit() in a forked child.")
