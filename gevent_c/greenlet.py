@@ -223,6 +223,7 @@ class Greenlet(RawGreenlet):
         info = self._formatted_info
         if info is not None:
             return info
+        self._formatted_info = '...'  # a repr of the function may include ours
         func = self._run
         im_self = getattr(func, '__self__', None)
         if im_self is self:

@@ -7,6 +7,7 @@ When the loop runs out of work while the hub's parent is still blocked,
 :class:`LoopExit` is raised in it; unlike gevent the message says which
 greenlet was blocked and on what.
 """
+import functools
 import os
 import sys
 import time
@@ -583,11 +584,11 @@ def spawn_raw(function, *args, **kwargs):
         raise TypeError('function must be callable')
     hub = get_hub()
     if kwargs:
-        run = function
-        function = lambda: run(*args, **kwargs)  # noqa: E731
-        args = ()
-    glet = RawGreenlet(function, hub)
-    hub.loop.run_callback(glet.switch, *args)
+        glet = RawGreenlet(functools.partial(function, *args, **kwargs), hub)
+        hub.loop.run_callback(glet.switch)
+    else:
+        glet = RawGreenlet(function, hub)
+        hub.loop.run_callback(glet.switch, *args)
     return glet
 
 

@@ -1,0 +1,76 @@
+"""Shared fixtures for the hub-layer tests (imported by tests/test_hub*.py etc.).
+
+``lib`` runs a test once against gevent (the reference) and once against
+gevent_c, giving the same module names for both. ``clean_hub`` (autouse in
+the importing modules) destroys the hubs a test created, so every test starts
+with no hub and a fresh loop.
+"""
+import importlib
+import types
+
+import pytest
+
+_SUBMODULES = ('hub', 'greenlet', 'timeout', 'event', 'queue', 'lock', 'pool',
+               'local', 'exceptions')
+
+
+def load(name):
+    """A namespace with the top-level package and its hub-layer submodules."""
+    ns = types.SimpleNamespace(name=name, top=importlib.import_module(name))
+    for sub in _SUBMODULES:
+        setattr(ns, sub, importlib.import_module('%s.%s' % (name, sub)))
+    return ns
+
+
+def _kill_leftovers(hub, getcurrent):
+    """Unwind greenlets a test left blocked, so no frame outlives the hub."""
+    import gc
+    main = getcurrent()
+    greenlet_type = type(main)
+    for obj in gc.get_objects():
+        if isinstance(obj, greenlet_type) and obj is not hub and obj and obj.parent is hub:
+            try:
+                obj.parent = main
+                obj.throw()
+            except BaseException:  # noqa: B036 -- whatever it dies with
+                pass
+
+
+def _destroy_hub(pkg):
+    hub_mod = importlib.import_module(pkg + '.hub')
+    getter = getattr(hub_mod, 'get_hub_if_exists', None) or getattr(hub_mod, '_get_hub')
+    hub = getter()
+    if hub is not None:
+        _kill_leftovers(hub, hub_mod.getcurrent)
+        hub.destroy(destroy_loop=True)
+
+
+@pytest.fixture(autouse=True)
+def clean_hub():
+    """Destroy every hub the test created (gevent_c and, if loaded, gevent)."""
+    import sys
+    yield
+    for pkg in ('gevent_c', 'gevent'):
+        if pkg + '.hub' in sys.modules:
+            _destroy_hub(pkg)
+
+
+@pytest.fixture(params=['gevent', 'gevent_c'])
+def lib(request):
+    """The reference (gevent) and gevent_c, as namespaces of the same modules."""
+    return load(request.param)
+
+
+@pytest.fixture
+def gc_lib():
+    """gevent_c alone, as the same kind of namespace."""
+    return load('gevent_c')
+
+
+@pytest.fixture
+def errors(lib):
+    """Capture what the current hub reports to exception_stream."""
+    import io
+    stream = io.StringIO()
+    lib.hub.get_hub().exception_stream = stream
+    return stream
