@@ -511,9 +511,10 @@ def joinall(greenlets, timeout=None, raise_error=False, count=None):
 
 
 def killall(greenlets, exception=GreenletExit, block=True, timeout=None):
-    """Kill every greenlet in *greenlets*; with *block*, wait up to *timeout*.
+    """Kill every greenlet in *greenlets*; with *block*, wait for them to die.
 
-    Greenlets that have not started never will.
+    Greenlets that have not started never will. Raises Timeout if some are
+    still alive after *timeout* seconds.
     """
     greenlets = list(greenlets)
     if not greenlets:
@@ -525,4 +526,8 @@ def killall(greenlets, exception=GreenletExit, block=True, timeout=None):
         elif not glet.dead:
             get_hub().loop.run_callback(glet.throw, exception)
     if block:
-        wait([g for g in greenlets if hasattr(g, 'rawlink')], timeout=timeout)
+        timer = Timeout._start_new_or_dummy(timeout)
+        try:
+            wait([g for g in greenlets if hasattr(g, 'rawlink')])
+        finally:
+            timer.cancel()

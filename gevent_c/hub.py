@@ -342,7 +342,7 @@ class Hub(RawGreenlet):
         else:
             traceback.print_exception(t, v, tb, file=errstream)
         del tb
-        errstream.write(time.asctime(time.gmtime()) + (' ' if context is not None else '\n'))
+        errstream.write(time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()) + (' ' if context is not None else '\n'))
         if context is not None:
             if not isinstance(context, str):
                 try:

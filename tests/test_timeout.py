@@ -1,0 +1,137 @@
+"""Timeout: raises in its greenlet only, silent mode, never leaks into a later wait."""
+import pytest
+
+from _hubtest import clean_hub, lib, gc_lib  # noqa: F401 -- fixtures
+
+
+def test_timeout_raises_itself_in_a_with_block(lib):
+    with pytest.raises(lib.timeout.Timeout) as info:
+        with lib.timeout.Timeout(0.01) as t:
+            lib.top.sleep(1)
+    assert info.value is t
+
+
+def test_timeout_with_false_exits_silently(lib):
+    reached = []
+    with lib.timeout.Timeout(0.01, False):
+        lib.top.sleep(1)
+        reached.append('no')
+    assert reached == []
+
+
+def test_timeout_with_custom_exception(lib):
+    with pytest.raises(KeyError):
+        with lib.timeout.Timeout(0.01, KeyError('k')):
+            lib.top.sleep(1)
+
+
+def test_timeout_none_never_expires(lib):
+    with lib.timeout.Timeout(None) as t:
+        lib.top.sleep(0.01)
+    assert not t.pending
+
+
+def test_negative_timeout_expires_at_once(lib):
+    with pytest.raises(lib.timeout.Timeout):
+        with lib.timeout.Timeout(-1):
+            lib.top.sleep(1)
+
+
+def test_timeout_is_a_base_exception(lib):
+    assert issubclass(lib.timeout.Timeout, BaseException)
+    assert not issubclass(lib.timeout.Timeout, Exception)
+
+
+def test_timeout_fires_only_in_its_greenlet(lib):
+    outcomes = {}
+
+    def guarded():
+        try:
+            with lib.timeout.Timeout(0.01):
+                lib.top.sleep(1)
+        except lib.timeout.Timeout:
+            outcomes['guarded'] = 'timeout'
+
+    def other():
+        lib.top.sleep(0.03)
+        outcomes['other'] = 'ok'
+
+    lib.top.joinall([lib.top.spawn(guarded), lib.top.spawn(other)])
+    assert outcomes == {'guarded': 'timeout', 'other': 'ok'}
+
+
+def test_cancelled_timeout_does_not_leak_into_a_later_wait(lib):
+    with lib.timeout.Timeout(0.01):
+        pass
+    lib.top.sleep(0.03)  # must not raise
+
+
+def test_timeout_that_expired_while_busy_does_not_fire_later(lib):
+    t = lib.timeout.Timeout.start_new(0.005)
+    try:
+        lib.top.sleep(0.02)
+    except lib.timeout.Timeout as ex:
+        assert ex is t
+    t.cancel()
+    lib.top.sleep(0.02)
+
+
+def test_start_new_and_pending_and_cancel(lib):
+    t = lib.timeout.Timeout.start_new(1)
+    assert t.pending
+    t.cancel()
+    assert not t.pending
+    t.close()
+
+
+def test_starting_twice_raises(lib):
+    t = lib.timeout.Timeout(1)
+    t.start()
+    try:
+        with pytest.raises(AssertionError):
+            t.start()
+    finally:
+        t.close()
+
+
+def test_str_and_repr(lib):
+    assert str(lib.timeout.Timeout(1)) == '1 second'
+    assert str(lib.timeout.Timeout(2)) == '2 seconds'
+    assert str(lib.timeout.Timeout(2, False)) == '2 seconds (silent)'
+    assert 'seconds=3' in repr(lib.timeout.Timeout(3))
+
+
+def test_with_timeout_returns_value_or_timeout_value(lib):
+    assert lib.top.with_timeout(1, lambda: 5) == 5
+    assert lib.top.with_timeout(0.01, lib.top.sleep, 1, timeout_value='late') == 'late'
+    with pytest.raises(lib.timeout.Timeout):
+        lib.top.with_timeout(0.01, lib.top.sleep, 1)
+
+
+def test_timeout_interrupts_every_blocking_primitive(lib):
+    blocking = [
+        lambda: lib.event.Event().wait(),
+        lambda: lib.event.AsyncResult().get(),
+        lambda: lib.queue.Queue().get(),
+        lambda: lib.queue.Channel().put(1),
+        lambda: lib.lock.Semaphore(0).acquire(),
+        lambda: lib.top.spawn(lib.top.sleep, 1).join(),
+    ]
+    for call in blocking:
+        with pytest.raises(lib.timeout.Timeout):
+            with lib.timeout.Timeout(0.005):
+                call()
+
+
+def test_timeout_subclass_can_override_on_expiration(lib):
+    seen = []
+
+    class Recorder(lib.timeout.Timeout):
+        def _on_expiration(self, glet, exc):
+            seen.append(exc)
+            glet.throw(exc)
+
+    with pytest.raises(Recorder):
+        with Recorder(0.005):
+            lib.top.sleep(1)
+    assert len(seen) == 1
