@@ -1,0 +1,168 @@
+"""Semaphore, BoundedSemaphore, DummySemaphore, RLock."""
+import pytest
+
+from _hubtest import clean_hub, lib, gc_lib  # noqa: F401 -- fixtures
+
+
+def test_semaphore_counts_down_and_refuses_when_empty(lib):
+    sem = lib.lock.Semaphore(2)
+    assert sem.acquire() and sem.acquire()
+    assert sem.locked()
+    assert sem.acquire(blocking=False) is False
+    sem.release()
+    assert not sem.locked()
+
+
+def test_semaphore_wakes_waiters_in_fifo_order(lib):
+    sem = lib.lock.Semaphore(0)
+    order = []
+
+    def worker(i):
+        sem.acquire()
+        order.append(i)
+
+    gs = [lib.top.spawn(worker, i) for i in range(5)]
+    lib.top.sleep(0)
+    for _ in range(5):
+        sem.release()
+    lib.top.joinall(gs)
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_semaphore_one_release_wakes_one_waiter(lib):
+    sem = lib.lock.Semaphore(0)
+    woke = []
+    gs = [lib.top.spawn(lambda i=i: (sem.acquire(), woke.append(i))) for i in range(3)]
+    lib.top.sleep(0)
+    sem.release()
+    lib.top.sleep(0.001)
+    assert woke == [0]
+    sem.release()
+    sem.release()
+    lib.top.joinall(gs)
+    assert woke == [0, 1, 2]
+
+
+def test_acquire_timeout_returns_false(lib):
+    sem = lib.lock.Semaphore(0)
+    assert sem.acquire(timeout=0.001) is False
+    assert sem.acquire(True, 0.001) is False
+    sem.release()
+    assert sem.acquire(timeout=0.001) is True
+
+
+def test_wait_returns_counter_without_acquiring(lib):
+    sem = lib.lock.Semaphore(0)
+    lib.top.spawn_later(0.001, sem.release)
+    assert sem.wait() == 1
+    assert sem.counter == 1
+    assert lib.lock.Semaphore(0).wait(timeout=0.001) == 0
+
+
+def test_kill_while_blocked_in_acquire(lib):
+    sem = lib.lock.Semaphore(0)
+    g = lib.top.spawn(sem.acquire)
+    lib.top.sleep(0)
+    g.kill()
+    assert g.dead
+    sem.release()
+    assert sem.acquire(blocking=False) is True
+
+
+def test_timed_out_acquirer_does_not_consume_a_later_release(lib):
+    sem = lib.lock.Semaphore(0)
+    assert sem.acquire(timeout=0.001) is False
+    sem.release()
+    assert sem.counter == 1
+
+
+def test_semaphore_context_manager(lib):
+    sem = lib.lock.Semaphore(1)
+    with sem:
+        assert sem.locked()
+    assert not sem.locked()
+
+
+def test_semaphore_negative_value_raises(lib):
+    with pytest.raises(ValueError):
+        lib.lock.Semaphore(-1)
+
+
+def test_bounded_semaphore_over_release_raises_value_error(lib):
+    sem = lib.lock.BoundedSemaphore(1)
+    with pytest.raises(ValueError):
+        sem.release()
+    sem.acquire()
+    sem.release()
+
+
+def test_semaphore_limits_concurrency(lib):
+    sem = lib.lock.Semaphore(2)
+    active = []
+    peak = []
+
+    def worker():
+        with sem:
+            active.append(1)
+            peak.append(len(active))
+            lib.top.sleep(0.001)
+            active.pop()
+
+    lib.top.joinall([lib.top.spawn(worker) for _ in range(6)])
+    assert max(peak) == 2
+
+
+def test_dummy_semaphore_never_blocks(lib):
+    sem = lib.lock.DummySemaphore()
+    for _ in range(3):
+        assert sem.acquire()
+    assert not sem.locked()
+    with sem:
+        pass
+
+
+def test_rlock_is_reentrant_for_its_owner_only(lib):
+    lock = lib.lock.RLock()
+    assert lock.acquire() and lock.acquire()
+    outcome = []
+    g = lib.top.spawn(lambda: outcome.append(lock.acquire(timeout=0.001)))
+    g.join()
+    assert outcome == [False]
+    lock.release()
+    lock.release()
+    g2 = lib.top.spawn(lambda: outcome.append(lock.acquire(blocking=False)))
+    g2.join()
+    assert outcome == [False, True]
+
+
+def test_rlock_release_by_non_owner_raises(lib):
+    lock = lib.lock.RLock()
+    with pytest.raises(RuntimeError):
+        lock.release()
+    lock.acquire()
+    g = lib.top.spawn(lock.release)
+    g.join()
+    assert isinstance(g.exception, RuntimeError)
+
+
+def test_rlock_context_manager_and_waiter_wakes(lib):
+    lock = lib.lock.RLock()
+    order = []
+
+    def worker(i):
+        with lock:
+            order.append(i)
+            lib.top.sleep(0.001)
+
+    lib.top.joinall([lib.top.spawn(worker, i) for i in range(3)])
+    assert order == [0, 1, 2]
+
+
+def test_kill_while_blocked_in_rlock_acquire(lib):
+    lock = lib.lock.RLock()
+    lock.acquire()
+    g = lib.top.spawn(lock.acquire)
+    lib.top.sleep(0)
+    g.kill()
+    lock.release()
+    assert lock.acquire(blocking=False)
