@@ -328,12 +328,15 @@ def test_destroy_keeps_the_default_loop_for_the_next_hub(gc_lib):
     assert gc_lib.hub.get_hub().loop is loop
 
 
-def test_destroy_unwinds_blocked_greenlets_frames(gc_lib):
+def test_destroy_unwinds_the_hub_greenlet(gc_lib):
     hub = gc_lib.hub.get_hub()
-    g = gc_lib.top.spawn(gc_lib.top.sleep, 30)
+    g = gc_lib.top.spawn(gc_lib.event.Event().wait)  # blocked, but on no watcher
     gc_lib.top.sleep(0)
     hub.destroy(destroy_loop=True)
-    assert hub.dead
+    assert hub.dead and hub.loop is None
+    assert gc_lib.hub.get_hub_if_exists() is None
+    g.parent = gc_lib.hub.getcurrent()
+    g.throw()
 
 
 def test_threadpool_and_resolver_are_lazy_settable_deletable(gc_lib):

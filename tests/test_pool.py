@@ -1,0 +1,231 @@
+"""Group and Pool: membership, size limits, joins, kills, and the map family."""
+import pytest
+
+from _hubtest import clean_hub, lib, gc_lib, errors  # noqa: F401 -- fixtures
+
+
+def test_group_tracks_members_until_they_finish(lib):
+    group = lib.pool.Group()
+    g = group.spawn(lib.top.sleep, 0.001)
+    assert g in group and len(group) == 1
+    assert group.join() is True
+    assert len(group) == 0
+
+
+def test_group_join_timeout_returns_false(lib):
+    group = lib.pool.Group()
+    group.spawn(lib.top.sleep, 1)
+    assert group.join(timeout=0.001) is False
+    group.kill()
+
+
+def test_group_join_raise_error(lib, errors):
+    group = lib.pool.Group()
+    group.spawn(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        group.join(raise_error=True)
+
+
+def test_group_add_discard_start(lib):
+    group = lib.pool.Group()
+    g = lib.greenlet.Greenlet(lambda: 1)
+    group.start(g)
+    assert g in group
+    group.discard(g)
+    assert g not in group
+    g.join()
+
+
+def test_group_kill_kills_every_member(lib):
+    group = lib.pool.Group()
+    gs = [group.spawn(lib.top.sleep, 1) for _ in range(3)]
+    lib.top.sleep(0)
+    group.kill()
+    assert all(g.dead for g in gs) and len(group) == 0
+
+
+def test_group_kill_unstarted_members(lib):
+    group = lib.pool.Group()
+    ran = []
+    gs = [group.spawn(ran.append, i) for i in range(3)]
+    group.kill()
+    assert ran == [] and all(g.dead for g in gs)
+
+
+def test_group_killone(lib):
+    group = lib.pool.Group()
+    a = group.spawn(lib.top.sleep, 1)
+    b = group.spawn(lib.top.sleep, 1)
+    lib.top.sleep(0)
+    group.killone(a)
+    assert a.dead and not b.dead
+    group.kill()
+
+
+def test_pool_negative_size_raises_value_error(lib):
+    with pytest.raises(ValueError):
+        lib.pool.Pool(-1)
+
+
+def test_pool_limits_concurrency_and_blocks_spawn(lib):
+    pool = lib.pool.Pool(2)
+    active = []
+    peak = []
+
+    def worker():
+        active.append(1)
+        peak.append(len(active))
+        lib.top.sleep(0.001)
+        active.pop()
+
+    for _ in range(6):
+        pool.spawn(worker)
+    pool.join()
+    assert max(peak) == 2
+
+
+def test_pool_free_count_full_and_wait_available(lib):
+    pool = lib.pool.Pool(1)
+    assert pool.free_count() == 1 and not pool.full()
+    g = pool.spawn(lib.top.sleep, 0.002)
+    assert pool.free_count() == 0 and pool.full()
+    assert pool.wait_available() >= 1
+    assert pool.free_count() == 1
+    g.join()
+
+
+def test_pool_wait_available_timeout(lib):
+    pool = lib.pool.Pool(1)
+    pool.spawn(lib.top.sleep, 1)
+    pool.wait_available(timeout=0.001)
+    assert pool.full()
+    pool.kill()
+
+
+def test_pool_add_nonblocking_raises_pool_full(lib):
+    pool = lib.pool.Pool(1)
+    pool.spawn(lib.top.sleep, 1)
+    with pytest.raises(lib.pool.PoolFull):
+        pool.add(lib.greenlet.Greenlet(lambda: None), blocking=False)
+    with pytest.raises(lib.pool.PoolFull):
+        pool.add(lib.greenlet.Greenlet(lambda: None), timeout=0.001)
+    assert issubclass(lib.pool.PoolFull, lib.queue.Full)
+    pool.kill()
+
+
+def test_pool_size_none_is_unlimited(lib):
+    pool = lib.pool.Pool()
+    for _ in range(50):
+        pool.spawn(lib.top.sleep, 0)
+    assert pool.free_count() == 1 and not pool.full()
+    pool.join()
+
+
+def test_kill_while_blocked_in_pool_spawn(lib):
+    pool = lib.pool.Pool(1)
+    pool.spawn(lib.top.sleep, 1)
+    blocked = lib.top.spawn(pool.spawn, lambda: None)
+    lib.top.sleep(0)
+    blocked.kill()
+    assert blocked.dead and len(pool) == 1
+    pool.kill()
+    assert pool.free_count() == 1
+
+
+def test_map_returns_results_in_input_order(lib):
+    pool = lib.pool.Pool(3)
+
+    def slow_square(x):
+        lib.top.sleep(0.001 * (5 - x))
+        return x * x
+
+    assert pool.map(slow_square, range(5)) == [0, 1, 4, 9, 16]
+
+
+def test_imap_is_ordered_and_imap_unordered_is_completion_ordered(lib):
+    pool = lib.pool.Pool(5)
+
+    def delayed(x):
+        lib.top.sleep(0.002 * (3 - x))
+        return x
+
+    assert list(pool.imap(delayed, range(3))) == [0, 1, 2]
+    assert list(pool.imap_unordered(delayed, range(3))) == [2, 1, 0]
+
+
+def test_imap_with_several_iterables(lib):
+    pool = lib.pool.Pool(2)
+    assert list(pool.imap(lambda a, b: a + b, [1, 2], [10, 20])) == [11, 22]
+
+
+def test_imap_raises_the_workers_error(lib, errors):
+    pool = lib.pool.Pool(2)
+
+    def maybe_fail(x):
+        if x == 1:
+            raise KeyError(x)
+        return x
+
+    it = pool.imap(maybe_fail, range(3))
+    assert next(it) == 0
+    with pytest.raises(KeyError):
+        next(it)
+
+
+def test_imap_maxsize_bounds_unconsumed_results(lib):
+    pool = lib.pool.Pool(10)
+    started = []
+
+    def record(x):
+        started.append(x)
+        return x
+
+    it = pool.imap(record, range(20), maxsize=2)
+    assert next(it) == 0
+    lib.top.sleep(0.005)
+    assert len(started) < 20
+    assert list(it) == list(range(1, 20))
+
+
+def test_imap_of_empty_iterable(lib):
+    assert list(lib.pool.Pool(2).imap(lambda x: x, [])) == []
+    assert lib.pool.Group().map(lambda x: x, []) == []
+
+
+def test_apply_and_apply_async_and_callbacks(lib):
+    pool = lib.pool.Pool(2)
+    assert pool.apply(lambda a, b=0: a + b, (1,), {'b': 2}) == 3
+    seen = []
+    g = pool.apply_async(lambda: 'async', callback=seen.append)
+    assert g.get() == 'async'
+    lib.top.sleep(0.001)
+    assert seen == ['async']
+    assert pool.apply_cb(lambda: 5, callback=seen.append) == 5
+    lib.top.sleep(0.001)
+    assert seen == ['async', 5]
+
+
+def test_apply_from_inside_a_full_pool_runs_inline(lib):
+    pool = lib.pool.Pool(1)
+    assert pool.spawn(lambda: pool.apply(lambda: 'inner')).get() == 'inner'
+
+
+def test_apply_async_on_a_full_pool_does_not_block(lib):
+    pool = lib.pool.Pool(1)
+    pool.spawn(lib.top.sleep, 0.002)
+    g = pool.apply_async(lambda: 'later')
+    assert g.get() == 'later'
+
+
+def test_map_async_and_map_cb(lib):
+    pool = lib.pool.Pool(2)
+    seen = []
+    g = pool.map_async(lambda x: -x, [1, 2], callback=seen.append)
+    assert g.get() == [-1, -2]
+    assert seen == [[-1, -2]]
+    assert pool.map_cb(abs, [-3], callback=seen.append) == [3]
+
+
+def test_group_spawn_rejects_non_callable(lib):
+    with pytest.raises(TypeError):
+        lib.pool.Group().spawn(3)
