@@ -3,11 +3,14 @@
 A link is a callable run as ``link(self)`` from the hub when the object becomes
 ready. Links run in the order added, once each. One notifier callback per
 object and batch is scheduled on the loop, however many links there are.
+Making the object ready from another native thread (``Event.set``,
+``AsyncResult.set``, ``Semaphore.release``) wakes the waiters' hub safely.
 """
 import sys
 
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
+from gevent_c._hub_local import get_hub_if_exists
 from gevent_c.hub import Waiter
 
 __all__ = ['AbstractLinkable']
@@ -38,6 +41,8 @@ class AbstractLinkable:
         """Call ``callback(self)`` from the hub once this object is ready."""
         if not callable(callback):
             raise TypeError('Expected callable: %r' % (callback,))
+        if self.hub is None:
+            self.hub = get_hub()
         self._links.append(callback)
         self._check_and_notify()
 
@@ -53,7 +58,11 @@ class AbstractLinkable:
             hub = self.hub
             if hub is None:
                 hub = self.hub = get_hub()
-            self._notifier = hub.loop.run_callback(self._notify_links)
+            if get_hub_if_exists() is hub:
+                self._notifier = hub.loop.run_callback(self._notify_links)
+            else:
+                # Made ready from another thread: wake the hub's loop.
+                self._notifier = hub.loop.run_callback_threadsafe(self._notify_links)
 
     def _notify_links(self):
         links = self._links

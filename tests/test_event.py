@@ -181,3 +181,28 @@ def test_link_added_during_notification_runs_in_next_batch(lib):
     lib.top.sleep(0)
     lib.top.sleep(0)
     assert order == ['first', 'second', 'added']
+
+
+def test_event_set_from_a_native_thread_wakes_the_waiting_greenlet(lib):
+    import threading
+    ev = lib.event.Event()
+    keepalive = lib.hub.get_hub().loop.timer(5)  # keep the loop waiting for the thread
+    keepalive.start(lambda: None)
+    t = threading.Timer(0.01, ev.set)
+    t.start()
+    try:
+        assert ev.wait(timeout=5) is True
+    finally:
+        keepalive.stop()
+        t.join()
+
+
+def test_async_result_set_from_a_native_thread(lib):
+    import threading
+    result = lib.event.AsyncResult()
+    t = threading.Timer(0.01, result.set, ('from thread',))
+    t.start()
+    try:
+        assert result.get(timeout=5) == 'from thread'
+    finally:
+        t.join()
