@@ -91,6 +91,16 @@ class SimpleQueue:
 
     __class_getitem__ = classmethod(types.GenericAlias)
 
+    #: True while the stdlib bottleneck methods are the deque-based ones, so
+    #: put/get may touch ``self.queue`` directly.
+    _fast = True
+    _BOTTLENECKS = ('_init', '_get', '_peek', '_put', '_qsize')
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if any(name in cls.__dict__ for name in cls._BOTTLENECKS):
+            cls._fast = False
+
     def __init__(self, maxsize=None, items=()):
         if maxsize is not None and maxsize <= 0:
             maxsize = None
@@ -245,6 +255,8 @@ class SimpleQueue:
 
     def get(self, block=True, timeout=None):
         """Remove and return an item, blocking while empty; Empty on timeout."""
+        if self._fast and self.queue and not self.putters:
+            return self.queue.popleft()
         return self._get_or_peek(self._get, block, timeout)
 
     def get_nowait(self):
@@ -322,6 +334,21 @@ class Queue(SimpleQueue):
         self.unfinished_tasks += 1
         if self.unfinished_tasks == 1:
             self._cond.clear()
+
+    def put(self, item, block=True, timeout=None):
+        """Put *item*, blocking while full; Full if not *block* or after *timeout*."""
+        if self._fast and not self.is_shutdown:
+            queue = self.queue
+            maxsize = self._maxsize
+            if maxsize == -1 or len(queue) < maxsize:
+                queue.append(item)
+                self.unfinished_tasks += 1
+                if self.unfinished_tasks == 1:
+                    self._cond.clear()
+                if self.getters:
+                    self._schedule_unlock()
+                return
+        SimpleQueue.put(self, item, block, timeout)
 
     def task_done(self):
         """Mark one item got earlier as processed (for ``join``)."""

@@ -262,3 +262,17 @@ def test_copy(lib):
     q.put(1)
     c = q.copy()
     assert c.get() == 1 and q.qsize() == 1
+
+
+def test_subclass_overriding_stdlib_bottleneck_methods_is_honoured(lib):
+    class Doubling(lib.queue.Queue):
+        def _put(self, item):
+            self.queue.append(item * 2)
+
+    q = Doubling()
+    q.put(2)
+    assert q.get() == 4
+    g = lib.top.spawn(q.get)
+    lib.top.sleep(0)
+    q.put(5)
+    assert g.get() == 10
