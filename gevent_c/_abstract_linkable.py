@@ -8,7 +8,6 @@ Making the object ready from another native thread (``Event.set``,
 """
 import sys
 
-from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c._hub_local import get_hub_if_exists
 from gevent_c.hub import Waiter

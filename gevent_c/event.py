@@ -9,8 +9,6 @@ a one-shot Event that carries a value or an exception (a future)::
 
 Waiters are woken in the order they started waiting, from the hub.
 """
-import sys
-
 from gevent_c._abstract_linkable import AbstractLinkable
 from gevent_c.timeout import Timeout
 
@@ -184,4 +182,3 @@ class _NotSet:
 
 
 _NOT_SET = _NotSet()
-del sys

@@ -25,7 +25,6 @@ from gevent_c.exceptions import HubDestroyed
 from gevent_c.exceptions import BlockingSwitchOutError
 from gevent_c.exceptions import InvalidSwitchError
 from gevent_c.exceptions import ConcurrentObjectUseError
-from gevent_c import _hub_local
 from gevent_c._hub_local import get_hub
 from gevent_c._hub_local import get_hub_if_exists
 from gevent_c._hub_local import set_hub

@@ -11,7 +11,6 @@ asked. :class:`RLock` is a reentrant lock owned by a greenlet.
 """
 from gevent_c._abstract_linkable import AbstractLinkable
 from gevent_c._greenlet import getcurrent
-from gevent_c.timeout import Timeout
 
 __all__ = ['Semaphore', 'BoundedSemaphore', 'DummySemaphore', 'RLock']
 
@@ -199,6 +198,3 @@ class RLock:
 
     def __exit__(self, t, v, tb):
         self.release()
-
-
-del Timeout
