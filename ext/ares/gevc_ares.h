@@ -1,0 +1,100 @@
+/* Private header of gevent_c._ares: a c-ares channel driven by a
+ * gevent_c._core loop.
+ *
+ * The channel talks to the loop only through the loop's Python API
+ * (loop.io(), loop.timer(), loop.run_callback()), because _core exports no C
+ * API.  c-ares' sockets become io watchers (ARES_OPT_SOCK_STATE_CB) whose
+ * callback is a C function calling ares_process_fd; one timer drives
+ * c-ares' timeouts.
+ *
+ * Results are never handed to Python while c-ares is on the C stack: the
+ * c-ares callbacks only queue (callback, value) pairs in chan->ready, and the
+ * queue is drained from loop context (io/timer callbacks, or a run_callback
+ * scheduled by a query method).  A Python callback may therefore switch
+ * greenlets freely.
+ *
+ * Named gevc_ares.h, not ares.h, so it cannot shadow the system <ares.h>.
+ */
+#ifndef GEVC_ARES_H
+#define GEVC_ARES_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <ares.h>
+
+typedef struct {
+    PyTypeObject *channel_type;
+    PyObject *gaierror;          /* socket.gaierror */
+    PyObject *herror;            /* socket.herror */
+    PyObject *str_io;
+    PyObject *str_timer;
+    PyObject *str_start;
+    PyObject *str_stop;
+    PyObject *str_close;
+    PyObject *str_now;
+    PyObject *str_run_callback;
+    PyObject *str_handle_error;
+    PyObject *str_events;
+    PyObject *str_active;
+    PyObject *kw_ref;            /* ("ref",) */
+    PyObject *kw_pass_events;    /* ("pass_events",) */
+    int lib_initialized;
+} gevc_ares_state;
+
+extern PyModuleDef gevc_ares_module;
+
+typedef struct {
+    PyObject_HEAD
+    ares_channel ch;             /* NULL once destroyed */
+    gevc_ares_state *st;
+    PyObject *loop;
+    PyObject *watchers;          /* dict: fd -> io watcher */
+    PyObject *timer;             /* armed while queries are pending */
+    PyObject *on_io;             /* bound C callables handed to the loop */
+    PyObject *on_timer;
+    PyObject *drain;
+    PyObject *ready;             /* list of (callback, value) to deliver */
+    PyObject *weakrefs;
+    double deadline;             /* loop time the timer fires at */
+    Py_ssize_t pending;          /* queries c-ares still owns */
+    int drain_scheduled;
+} gevc_ares_channel;
+
+/* One in-flight query: the `arg` c-ares hands back to our callback. */
+typedef struct {
+    gevc_ares_channel *chan;     /* strong: a pending query keeps it alive */
+    PyObject *callback;          /* strong */
+    int family;
+    int socktype;
+    int proto;
+    int flags;
+} gevc_ares_request;
+
+/* channel.c */
+extern PyType_Spec gevc_ares_channel_spec;
+gevc_ares_request *gevc_ares_request_new(gevc_ares_channel *chan, PyObject *callback);
+void gevc_ares_request_finish(gevc_ares_request *req, PyObject *value);
+PyObject *gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result);
+int gevc_ares_check_open(gevc_ares_channel *chan);
+
+/* queries.c: the query methods of the channel type */
+#define GEVC_ARES_QUERY(name) \
+    extern const char gevc_ares_##name##_doc[]; \
+    PyObject *gevc_ares_##name(gevc_ares_channel *chan, PyObject *const *args, \
+                               Py_ssize_t nargs, PyObject *kwnames);
+GEVC_ARES_QUERY(gethostbyname)
+GEVC_ARES_QUERY(gethostbyaddr)
+GEVC_ARES_QUERY(getaddrinfo)
+GEVC_ARES_QUERY(getnameinfo)
+#undef GEVC_ARES_QUERY
+
+/* errors.c */
+PyObject *gevc_ares_gaierror(gevc_ares_state *st, int status);
+PyObject *gevc_ares_herror(gevc_ares_state *st, int status);
+int gevc__ares_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames, const char *const *names, int required,
+                     PyObject **out);
+int gevc__ares_int(PyObject *obj, const char *what, int dflt, int *out);
+
+#endif
