@@ -159,6 +159,11 @@ class Waiter:
             self.throw(source.exception)
 
 
+# ext/core may provide the same class in C (same slots, methods and rules);
+# it then replaces this one everywhere, since other modules import it from here.
+Waiter = getattr(_core, 'Waiter', Waiter)
+
+
 class MultipleWaiter(Waiter):
     """A Waiter that queues every value switched to it, for ``iwait``."""
 

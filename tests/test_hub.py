@@ -253,8 +253,13 @@ def test_waiter_throw_before_get_raises_in_get(lib):
         waiter.get()
 
 
-def test_waiter_has_gevents_slots(gc_lib):
-    assert set(gc_lib.hub.Waiter.__slots__) == {'hub', 'greenlet', 'value', '_exception'}
+def test_waiter_has_gevents_attributes(gc_lib):
+    waiter = gc_lib.hub.Waiter()
+    assert waiter.hub is gc_lib.hub.get_hub()
+    assert waiter.greenlet is None and waiter.value is None
+    assert not waiter.ready()
+    with pytest.raises(AttributeError):
+        waiter.unexpected_attribute = 1
 
 
 def test_hub_wait_on_a_timer(lib):
