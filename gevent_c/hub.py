@@ -320,7 +320,12 @@ class Hub(RawGreenlet):
             value = type()
         current = getcurrent()
         if current is self or current is self.parent or self.loop is None:
-            self.parent.throw(value)
+            try:
+                self.parent.throw(value)
+            except HubDestroyed:
+                # Destroyed while suspended here: unwind like any other callback.
+                if self.loop is not None:
+                    self.loop.break_()
             return
         # Raised from another greenlet: make sure it is resumed if the main
         # greenlet survives the error.

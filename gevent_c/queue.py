@@ -110,7 +110,10 @@ class SimpleQueue:
         self.hub = get_hub()
         self._event_unlock = None
         self.is_shutdown = False
-        self._init(maxsize, items)
+        if items:
+            self._init(maxsize, items)
+        else:
+            self._init(maxsize)  # stdlib-style subclasses define _init(self, maxsize)
 
     # The stdlib's four bottleneck methods, overridden by subclasses.
     def _init(self, maxsize, items=()):

@@ -466,3 +466,14 @@ def test_exception_stream_can_be_replaced(gc_lib):
     del hub.exception_stream
     import sys
     assert hub.exception_stream is sys.stderr
+
+
+def test_sigint_while_the_main_greenlet_sleeps_raises_keyboard_interrupt_in_it(lib):
+    import os
+    import signal
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.fail('SIGINT handler replaced by the test runner')
+    hub = lib.hub.get_hub()
+    hub.loop.timer(0.001).start(os.kill, os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        lib.top.sleep(5)

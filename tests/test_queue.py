@@ -276,3 +276,23 @@ def test_subclass_overriding_stdlib_bottleneck_methods_is_honoured(lib):
     lib.top.sleep(0)
     q.put(5)
     assert g.get() == 10
+
+
+def test_stdlib_style_subclass_with_one_argument_init(lib):
+    class ListQueue(lib.queue.Queue):
+        def _init(self, maxsize):
+            self.queue = []
+
+        def _get(self):
+            return self.queue.pop(0)
+
+        def _put(self, item):
+            self.queue.append(item)
+
+        def _qsize(self):
+            return len(self.queue)
+
+    q = ListQueue()
+    q.put(1)
+    q.put(2)
+    assert [q.get(), q.get()] == [1, 2]
