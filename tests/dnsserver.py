@@ -79,7 +79,7 @@ class DNSServer:
     'SERVFAIL' | 'REFUSED' | 'TIMEOUT'}; generate(name) -> records or None for
     names not in the table.  Names are case-insensitive, without a final dot."""
 
-    def __init__(self, records=None, behaviours=None, generate=None, tcp=True):
+    def __init__(self, records=None, behaviours=None, generate=None, tcp=True, port=0):
         self.records = {k.lower().rstrip('.'): list(v) for k, v in (records or {}).items()}
         self.behaviours = {k.lower().rstrip('.'): v for k, v in (behaviours or {}).items()}
         self.generate = generate
@@ -87,7 +87,7 @@ class DNSServer:
         self.count = 0
         self._lock = threading.Lock()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(('127.0.0.1', 0))
+        self.udp.bind(('127.0.0.1', port))
         self.port = self.udp.getsockname()[1]
         self.tcp = None
         if tcp:

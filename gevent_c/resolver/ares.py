@@ -1,0 +1,357 @@
+"""A DNS resolver built on c-ares (gevent_c._ares), driven by the hub's loop.
+
+``Resolver`` answers like libc's resolver, but only the calling greenlet
+waits for a DNS answer; the hub keeps serving others.  To answer exactly
+like libc, only real DNS lookups go to c-ares:
+
+- numeric hosts, ``None`` hosts and ``AI_NUMERICHOST`` (and every argument
+  check: types, ports, service names, flags, families) are handed to libc
+  with ``AI_NUMERICHOST``, which never touches the network;
+- names in the hosts file are answered by libc itself when nsswitch.conf
+  consults ``files`` first (libc then stops at the file);
+- for DNS answers, socket types, protocols and ports come from libc's own
+  expansion of the same arguments, and c-ares supplies the addresses in its
+  RFC 6724 order.
+
+Options come from keyword arguments and, unless ``use_environ=False``, the
+environment: ``GEVENT_C_ARES_SERVERS`` ('ip', 'ip:port' or '[ipv6]:port',
+separated by commas or spaces), ``GEVENT_C_ARES_TIMEOUT`` (seconds),
+``GEVENT_C_ARES_TRIES``, ``GEVENT_C_ARES_NDOTS``, ``GEVENT_C_ARES_UDP_PORT``,
+``GEVENT_C_ARES_TCP_PORT``, ``GEVENT_C_ARES_FLAGS``; keyword arguments win.
+
+    from gevent_c.resolver.ares import Resolver
+    r = Resolver(servers=['127.0.0.1:5353'], timeout=1.0, tries=2)
+    r.getaddrinfo('example.test', 80)   # blocks only this greenlet
+    r.close()
+
+Select it for the hub with ``GEVENT_C_RESOLVER=ares`` or
+``gevent_c.config.resolver = 'ares'``, or set ``hub.resolver = Resolver()``.
+"""
+import os
+import time
+
+import _socket
+from _socket import AF_INET
+from _socket import AF_INET6
+from _socket import AF_UNSPEC
+from _socket import AI_CANONNAME
+from _socket import AI_NUMERICHOST
+from _socket import EAI_AGAIN
+from _socket import EAI_NONAME
+from _socket import NI_NAMEREQD
+from _socket import NI_NUMERICHOST
+from _socket import SOCK_DGRAM
+from _socket import SOCK_STREAM
+from _socket import gaierror
+from _socket import herror
+
+from gevent_c._ares import channel
+from gevent_c.hub import Waiter
+from gevent_c.hub import get_hub
+
+try:
+    from gevent_c.resolver import AbstractResolver as _Base
+except ImportError:  # resolver/__init__.py not written yet
+    _Base = object
+
+__all__ = ['Resolver']
+
+_TRY_AGAIN = 2   # h_errno
+
+_ENV_OPTIONS = (
+    ('servers', 'SERVERS', str),
+    ('timeout', 'TIMEOUT', float),
+    ('tries', 'TRIES', int),
+    ('ndots', 'NDOTS', int),
+    ('udp_port', 'UDP_PORT', int),
+    ('tcp_port', 'TCP_PORT', int),
+    ('flags', 'FLAGS', int),
+)
+
+
+def _environ_options():
+    opts = {}
+    for kwarg, suffix, conv in _ENV_OPTIONS:
+        name = 'GEVENT_C_ARES_' + suffix
+        value = os.environ.get(name, '').strip()
+        if value:
+            try:
+                opts[kwarg] = conv(value)
+            except ValueError:
+                raise ValueError('%s=%r is not a valid %s' % (name, value, conv.__name__)) from None
+    try:
+        from gevent_c._config import config
+    except ImportError:
+        return opts
+    servers = getattr(config, 'resolver_nameservers', None)
+    if servers and 'servers' not in opts:
+        opts['servers'] = servers
+    timeout = getattr(config, 'resolver_timeout', None)
+    if timeout and 'timeout' not in opts:
+        opts['timeout'] = timeout
+    return opts
+
+
+class _HostsFile:
+    """Which names and addresses the hosts file has (re-read when it changes).
+
+    Only used to decide who answers: libc answers hosts-file entries itself,
+    from the file, when nsswitch.conf says ``hosts: files ...``."""
+
+    def __init__(self, path='/etc/hosts', nsswitch='/etc/nsswitch.conf'):
+        self.path = path
+        self.names = {}        # lowercased name -> set of families
+        self.addresses = set()  # packed addresses
+        self._mtime = None
+        self._checked = 0.0
+        self.libc_reads_first = self._files_first(nsswitch)
+
+    @staticmethod
+    def _files_first(path):
+        try:
+            with open(path) as f:
+                for line in f:
+                    parts = line.split('#', 1)[0].split()
+                    if parts and parts[0] == 'hosts:':
+                        return len(parts) > 1 and parts[1] == 'files'
+        except OSError:
+            return True   # glibc's default order is files first
+        return True
+
+    def _refresh(self):
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return
+        self._checked = now
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except OSError:
+            mtime = None
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        names, addresses = {}, set()
+        try:
+            with open(self.path, 'rb') as f:
+                data = f.read().decode('utf-8', 'replace')
+        except OSError:
+            data = ''
+        for line in data.splitlines():
+            parts = line.split('#', 1)[0].split()
+            if len(parts) < 2:
+                continue
+            packed = _pack(parts[0].split('%', 1)[0])
+            if packed is None:
+                continue
+            family = AF_INET if len(packed) == 4 else AF_INET6
+            addresses.add(packed)
+            for name in parts[1:]:
+                names.setdefault(name.lower(), set()).add(family)
+        self.names, self.addresses = names, addresses
+
+    def has_name(self, name, family):
+        """True if libc would answer *name* from the file alone."""
+        if not self.libc_reads_first:
+            return False
+        self._refresh()
+        families = self.names.get(name.lower())
+        if not families:
+            return False
+        return family == AF_UNSPEC or family in families
+
+    def has_address(self, address):
+        if not self.libc_reads_first:
+            return False
+        self._refresh()
+        packed = _pack(address)
+        return packed is not None and packed in self.addresses
+
+
+def _pack(address):
+    for family in (AF_INET, AF_INET6):
+        try:
+            return _socket.inet_pton(family, address)
+        except OSError:
+            pass
+    return None
+
+
+def _host_text(host):
+    """The host as str for lookups (bytes are ASCII/IDNA already)."""
+    if isinstance(host, bytes):
+        return host.decode('ascii', 'replace')
+    return host.encode('idna').decode('ascii')
+
+
+class Resolver(_Base):
+    """c-ares resolver for one hub (see the module docstring).
+
+    Every method blocks only the calling greenlet and raises what the
+    socket module raises for the same input (gaierror/herror with libc's
+    errno, TypeError, OverflowError, ...).  A query is bounded by c-ares'
+    ``timeout`` x ``tries``; wrap calls in ``gevent_c.Timeout`` for less.
+    """
+
+    def __init__(self, hub=None, use_environ=True, **kwargs):
+        if hub is None:
+            hub = get_hub()
+        self.hub = hub
+        if use_environ:
+            for key, value in _environ_options().items():
+                kwargs.setdefault(key, value)
+        self.params = kwargs
+        self.cares = channel(hub.loop, **kwargs)
+        self.pid = os.getpid()
+        self._hosts = _HostsFile()
+        self._templates = {}
+
+    def __repr__(self):
+        return '<%s.%s at %#x cares=%r>' % (type(self).__module__, type(self).__name__,
+                                           id(self), self.cares)
+
+    # -- lifecycle ------------------------------------------------------------
+    def close(self):
+        """Destroy the channel; pending lookups fail with EAI_AGAIN."""
+        ch, self.cares = self.cares, None
+        if ch is not None:
+            ch.destroy()
+
+    def _on_fork(self):
+        """Called by gevent_c.hub.reinit() in a forked child: c-ares' sockets
+        are shared with the parent, so the child gets a channel of its own."""
+        if self.pid == os.getpid() or self.cares is None:
+            return
+        old, self.cares = self.cares, channel(self.hub.loop, **self.params)
+        self.pid = os.getpid()
+        old.destroy()
+
+    def set_servers(self, servers):
+        """Replace the name servers (list of 'ip[:port]' strings or a str)."""
+        self._channel().set_servers(servers)
+        self.params['servers'] = servers
+
+    def _channel(self):
+        ch = self.cares
+        if ch is None:
+            raise ValueError('the resolver is closed')
+        return ch
+
+    def _query(self, method, *args):
+        while True:
+            ch = self._channel()
+            waiter = Waiter(self.hub)
+            getattr(ch, method)(waiter.switch, *args)
+            result = waiter.get()
+            if isinstance(result, BaseException):
+                if ch is not self.cares and self.cares is not None:
+                    continue   # replaced after a fork: ask the new channel
+                raise result
+            return result
+
+    # -- getaddrinfo ----------------------------------------------------------
+    def _combos(self, port, family, type, proto, flags):
+        """libc's (socktype, proto, port) expansion for these arguments."""
+        key = (port, family == AF_INET6, type, proto, flags & ~AI_CANONNAME)
+        try:
+            return self._templates[key]
+        except (KeyError, TypeError):
+            pass
+        host = '::1' if family == AF_INET6 else '127.0.0.1'
+        infos = _socket.getaddrinfo(host, port, family, type, proto,
+                                    (flags & ~AI_CANONNAME) | AI_NUMERICHOST)
+        combos = tuple((info[1], info[2], info[4][1]) for info in infos)
+        try:
+            if len(self._templates) > 512:
+                self._templates.clear()
+            self._templates[key] = combos
+        except TypeError:
+            pass
+        return combos
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        if host is None or flags & AI_NUMERICHOST:
+            return _socket.getaddrinfo(host, port, family, type, proto, flags)
+        try:
+            # numeric hosts, and every argument error, exactly as libc
+            return _socket.getaddrinfo(host, port, family, type, proto, flags | AI_NUMERICHOST)
+        except gaierror as exc:
+            if exc.errno != EAI_NONAME:
+                raise
+        name = _host_text(host)
+        if not name:
+            raise gaierror(EAI_NONAME, 'Name or service not known')
+        if self._hosts.has_name(name, family):
+            return _socket.getaddrinfo(host, port, family, type, proto, flags)
+        combos = self._combos(port, family, type, proto, flags)
+        answers = self._query('getaddrinfo', name, None, family, SOCK_STREAM, 0, flags)
+        result = []
+        canon = flags & AI_CANONNAME
+        for afamily, _, _, canonname, sockaddr in answers:
+            addr = sockaddr[0]
+            for socktype, protocol, aport in combos:
+                if afamily == AF_INET:
+                    sa = (addr, aport)
+                else:
+                    sa = (addr, aport, sockaddr[2], sockaddr[3])
+                result.append((afamily, socktype, protocol,
+                               canonname if canon and not result else '', sa))
+        return result
+
+    # -- gethostbyname ----------------------------------------------------------
+    def _is_numeric(self, host):
+        try:
+            _socket.getaddrinfo(host, None, AF_UNSPEC, SOCK_DGRAM, 0, AI_NUMERICHOST)
+        except gaierror:
+            return False
+        return True
+
+    def gethostbyname(self, hostname, family=AF_INET):
+        if family != AF_INET:
+            return self.getaddrinfo(hostname, None, family, SOCK_DGRAM)[0][4][0]
+        if (not isinstance(hostname, (str, bytes)) or hostname in ('', '<broadcast>') or
+                self._is_numeric(hostname)):
+            return _socket.gethostbyname(hostname)
+        return self.getaddrinfo(hostname, None, AF_INET, SOCK_DGRAM)[0][4][0]
+
+    def gethostbyname_ex(self, hostname, family=AF_INET):
+        if (not isinstance(hostname, (str, bytes)) or hostname in ('', '<broadcast>') or
+                self._is_numeric(hostname)):
+            return _socket.gethostbyname_ex(hostname)
+        name = _host_text(hostname)
+        if self._hosts.has_name(name, AF_INET):
+            return _socket.gethostbyname_ex(hostname)
+        return self._query('gethostbyname', name, family)
+
+    # -- reverse lookups ----------------------------------------------------------
+    def gethostbyaddr(self, ip_address):
+        if not isinstance(ip_address, (str, bytes)) or ip_address in ('', b''):
+            return _socket.gethostbyaddr(ip_address)
+        try:
+            infos = _socket.getaddrinfo(ip_address, None, AF_UNSPEC, SOCK_DGRAM, 0,
+                                        AI_NUMERICHOST)
+        except gaierror:
+            infos = self.getaddrinfo(ip_address, None, AF_UNSPEC, SOCK_DGRAM)
+        address = infos[0][4][0]
+        if self._hosts.has_address(address):
+            return _socket.gethostbyaddr(address)
+        name, aliases, addresses = self._query('gethostbyaddr', address)
+        # c-ares lists every PTR name as an alias; libc only the others
+        return name, [a for a in aliases if a != name], addresses
+
+    def getnameinfo(self, sockaddr, flags):
+        if flags & NI_NUMERICHOST:
+            return _socket.getnameinfo(sockaddr, flags)
+        # the stdlib's own argument checks, numeric host and service
+        numeric, service = _socket.getnameinfo(sockaddr, flags | NI_NUMERICHOST)
+        address = numeric.split('%', 1)[0]
+        if self._hosts.has_address(address):
+            return _socket.getnameinfo(sockaddr, flags)
+        try:
+            name = self._query('gethostbyaddr', address)[0]
+        except herror as exc:
+            if flags & NI_NAMEREQD:
+                if exc.args[0] == _TRY_AGAIN:
+                    raise gaierror(EAI_AGAIN, 'Temporary failure in name resolution') from None
+                raise gaierror(EAI_NONAME, 'Name or service not known') from None
+            return numeric, service
+        return name, service
