@@ -217,10 +217,11 @@ error:
 
 /* ---- loop-side callbacks (bound to the channel, run by the hub) --------- */
 
+/* Bound to a weak reference: an active io watcher is owned by the loop,
+ * and must not keep an otherwise unreachable channel alive. */
 static PyObject *
 chan_on_io(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    gevc_ares_channel *chan = (gevc_ares_channel *)self;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "_on_io(events, fd)");
         return NULL;
@@ -229,12 +230,19 @@ chan_on_io(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     long fd = PyLong_AsLong(args[1]);
     if ((events == -1 || fd == -1) && PyErr_Occurred())
         return NULL;
+    PyObject *obj = PyWeakref_GetObject(self);
+    if (obj == NULL)
+        return NULL;
+    if (obj == Py_None)
+        Py_RETURN_NONE;
+    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(obj);
     if (chan->ch != NULL) {
         ares_process_fd(chan->ch, (events & EVREAD) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
                         (events & EVWRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
     }
     int rc = timer_arm(chan);
     deliver(chan);
+    Py_DECREF(chan);
     if (rc < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -604,8 +612,12 @@ chan_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         return NULL;
     chan->st = st;
     chan->loop = Py_NewRef(loop);
-    if ((chan->watchers = PyDict_New()) == NULL ||
-        (chan->on_io = PyCFunction_New(&on_io_def, (PyObject *)chan)) == NULL ||
+    PyObject *weak = PyWeakref_NewRef((PyObject *)chan, NULL);
+    if (weak == NULL)
+        goto error;
+    chan->on_io = PyCFunction_New(&on_io_def, weak);
+    Py_DECREF(weak);
+    if (chan->on_io == NULL || (chan->watchers = PyDict_New()) == NULL ||
         (chan->on_timer = PyCFunction_New(&on_timer_def, (PyObject *)chan)) == NULL ||
         (chan->drain = PyCFunction_New(&drain_def, (PyObject *)chan)) == NULL)
         goto error;
