@@ -69,6 +69,7 @@ typedef struct {
     int socktype;
     int proto;
     int flags;
+    int hostent;                 /* getaddrinfo answer wanted as a hostent tuple */
 } gevc_ares_request;
 
 /* channel.c */

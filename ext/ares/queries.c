@@ -58,6 +58,8 @@ addr_str(int family, const void *addr)
     return PyUnicode_FromString(buf);
 }
 
+static void addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res);
+
 /* ---- hostent results (gethostbyname, gethostbyaddr) -------------------- */
 
 static PyObject *
@@ -114,12 +116,6 @@ host_cb(void *arg, int status, int timeouts, struct hostent *h, int herr)
 }
 
 static void
-host_cb_gai(void *arg, int status, int timeouts, struct hostent *h)
-{
-    host_cb(arg, status, timeouts, h, 0);
-}
-
-static void
 host_cb_herr(void *arg, int status, int timeouts, struct hostent *h)
 {
     host_cb(arg, status, timeouts, h, 1);
@@ -127,8 +123,8 @@ host_cb_herr(void *arg, int status, int timeouts, struct hostent *h)
 
 const char gevc_ares_gethostbyname_doc[] =
 "gethostbyname(callback, name, family=AF_INET)\n\n"
-"Look name up (hosts file, then DNS).  callback receives\n"
-"(hostname, aliases, addresses) or a socket.gaierror.";
+"Look name up (hosts file, then DNS).  callback receives (canonical name,\n"
+"CNAME aliases, addresses) like socket.gethostbyname_ex, or a gaierror.";
 
 PyObject *
 gevc_ares_gethostbyname(gevc_ares_channel *chan, PyObject *const *args,
@@ -149,7 +145,15 @@ gevc_ares_gethostbyname(gevc_ares_channel *chan, PyObject *const *args,
     gevc_ares_request *req = gevc_ares_request_new(chan, a[0]);
     if (req == NULL)
         goto error;
-    ares_gethostbyname(chan->ch, PyBytes_AS_STRING(name), family, host_cb_gai, req);
+    /* through ares_getaddrinfo: ares_gethostbyname in 1.18 names the first
+     * CNAME target, not the end of the chain, as the host name */
+    struct ares_addrinfo_hints hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_flags = ARES_AI_CANONNAME;
+    req->family = family;
+    req->hostent = 1;
+    ares_getaddrinfo(chan->ch, PyBytes_AS_STRING(name), NULL, &hints, addrinfo_cb, req);
     Py_DECREF(name);
     return gevc_ares_after_call(chan, Py_NewRef(Py_None));
 error:
@@ -305,6 +309,50 @@ error:
     return NULL;
 }
 
+/* (canonical name, CNAME aliases in chain order, addresses) like libc's
+ * gethostbyname_ex. */
+static PyObject *
+addrinfo_hostent(struct ares_addrinfo *res)
+{
+    PyObject *name = NULL, *aliases = NULL, *addrs = NULL, *s = NULL;
+    if ((name = PyUnicode_DecodeFSDefault(canonical_name(res))) == NULL ||
+        (aliases = PyList_New(0)) == NULL || (addrs = PyList_New(0)) == NULL)
+        goto error;
+    for (struct ares_addrinfo_cname *c = res->cnames; c != NULL; c = c->next) {
+        if (c->alias == NULL)
+            continue;
+        if ((s = PyUnicode_DecodeFSDefault(c->alias)) == NULL)
+            goto error;
+        int has = PySequence_Contains(aliases, s);
+        if (has < 0 || (!has && PyList_Append(aliases, s) < 0))
+            goto error;
+        Py_CLEAR(s);
+    }
+    for (struct ares_addrinfo_node *n = res->nodes; n != NULL; n = n->ai_next) {
+        if (n->ai_addr == NULL)
+            continue;
+        if (n->ai_family == AF_INET)
+            s = addr_str(AF_INET, &((struct sockaddr_in *)n->ai_addr)->sin_addr);
+        else if (n->ai_family == AF_INET6)
+            s = addr_str(AF_INET6, &((struct sockaddr_in6 *)n->ai_addr)->sin6_addr);
+        else
+            continue;
+        if (s == NULL)
+            goto error;
+        int has = PySequence_Contains(addrs, s);
+        if (has < 0 || (!has && PyList_Append(addrs, s) < 0))
+            goto error;
+        Py_CLEAR(s);
+    }
+    return Py_BuildValue("(NNN)", name, aliases, addrs);
+error:
+    Py_XDECREF(s);
+    Py_XDECREF(name);
+    Py_XDECREF(aliases);
+    Py_XDECREF(addrs);
+    return NULL;
+}
+
 static void
 addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
@@ -312,6 +360,8 @@ addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res)
     PyObject *value;
     if (status != ARES_SUCCESS || res == NULL)
         value = gevc_ares_gaierror(req->chan->st, status == ARES_SUCCESS ? ARES_ENODATA : status);
+    else if (req->hostent)
+        value = addrinfo_hostent(res);
     else {
         value = addrinfo_list(req, res);
         if (value != NULL && PyList_GET_SIZE(value) == 0)

@@ -27,6 +27,7 @@ separated by commas or spaces), ``GEVENT_C_ARES_TIMEOUT`` (seconds),
 Select it for the hub with ``GEVENT_C_RESOLVER=ares`` or
 ``gevent_c.config.resolver = 'ares'``, or set ``hub.resolver = Resolver()``.
 """
+import operator
 import os
 import time
 
@@ -177,10 +178,21 @@ def _pack(address):
 
 
 def _host_text(host):
-    """The host as str for lookups (bytes are ASCII/IDNA already)."""
-    if isinstance(host, bytes):
-        return host.decode('ascii', 'replace')
-    return host.encode('idna').decode('ascii')
+    """The host as str for lookups (bytes are ASCII/IDNA already).  Like the
+    socket module, which hands libc a C string, a NUL ends the name."""
+    if isinstance(host, str):
+        host = host.encode('idna')
+    return bytes(host).split(b'\0', 1)[0].decode('ascii', 'replace')
+
+
+def _int_or_none(value):
+    """An int flags argument, or None when the socket module must reject it."""
+    if isinstance(value, int):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 class Resolver(_Base):
@@ -269,7 +281,8 @@ class Resolver(_Base):
         return combos
 
     def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
-        if host is None or flags & AI_NUMERICHOST:
+        flags = _int_or_none(flags)
+        if flags is None or host is None or flags & AI_NUMERICHOST:
             return _socket.getaddrinfo(host, port, family, type, proto, flags)
         try:
             # numeric hosts, and every argument error, exactly as libc
@@ -339,10 +352,11 @@ class Resolver(_Base):
         return name, [a for a in aliases if a != name], addresses
 
     def getnameinfo(self, sockaddr, flags):
-        if flags & NI_NUMERICHOST:
+        flags = _int_or_none(flags)
+        if flags is None or flags & NI_NUMERICHOST:
             return _socket.getnameinfo(sockaddr, flags)
         # the stdlib's own argument checks, numeric host and service
-        numeric, service = _socket.getnameinfo(sockaddr, flags | NI_NUMERICHOST)
+        numeric, service = _socket.getnameinfo(sockaddr, (flags & ~NI_NAMEREQD) | NI_NUMERICHOST)
         address = numeric.split('%', 1)[0]
         if self._hosts.has_address(address):
             return _socket.getnameinfo(sockaddr, flags)
