@@ -38,6 +38,16 @@ exc_restore(PyObject *exc)
 #endif
 }
 
+/* obj.<name>(); the C-string form when the module state is already cleared
+ * (a channel collected during interpreter shutdown, after its module). */
+static PyObject *
+call0(PyObject *obj, PyObject *name, const char *cname)
+{
+    if (name != NULL)
+        return PyObject_CallMethodNoArgs(obj, name);
+    return PyObject_CallMethod(obj, cname, NULL);
+}
+
 /* ---- requests --------------------------------------------------------- */
 
 gevc_ares_request *
@@ -142,7 +152,7 @@ timer_stop(gevc_ares_channel *chan)
     if (timer == NULL)
         return 0;
     chan->timer = NULL;
-    PyObject *r = PyObject_CallMethodNoArgs(timer, chan->st->str_stop);
+    PyObject *r = call0(timer, chan->st->str_stop, "stop");
     Py_DECREF(timer);
     if (r == NULL)
         return -1;
@@ -166,7 +176,7 @@ timer_arm(gevc_ares_channel *chan)
     double delay = (double)tvp->tv_sec + (double)tvp->tv_usec / 1e6;
     if (delay < 0.001)
         delay = 0.001;
-    now = PyObject_CallMethodNoArgs(chan->loop, chan->st->str_now);
+    now = call0(chan->loop, chan->st->str_now, "now");
     if (now == NULL)
         return -1;
     double when = PyFloat_AsDouble(now) + delay;
@@ -283,13 +293,13 @@ static PyMethodDef drain_def = {"_drain", (PyCFunction)(void (*)(void))chan_drai
 static int
 watcher_stop(gevc_ares_channel *chan, PyObject *w, int close)
 {
-    PyObject *r = PyObject_CallMethodNoArgs(w, chan->st->str_stop);
+    PyObject *r = call0(w, chan->st->str_stop, "stop");
     if (r == NULL)
         return -1;
     Py_DECREF(r);
     if (!close)
         return 0;
-    r = PyObject_CallMethodNoArgs(w, chan->st->str_close);
+    r = call0(w, chan->st->str_close, "close");
     if (r == NULL)
         return -1;
     Py_DECREF(r);
@@ -534,16 +544,16 @@ static PyObject *
 chan_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"loop", "flags", "timeout", "tries", "ndots",
-                            "udp_port", "tcp_port", "servers", NULL};
+                            "udp_port", "tcp_port", "servers", "lookups", NULL};
     PyObject *loop, *flags = NULL, *timeout = NULL, *tries = NULL, *ndots = NULL;
-    PyObject *udp_port = NULL, *tcp_port = NULL, *servers = NULL;
+    PyObject *udp_port = NULL, *tcp_port = NULL, *servers = NULL, *lookups = NULL;
     struct ares_options opts;
     int optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_FLAGS, given = 0, v;
     gevc_ares_channel *chan = NULL;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOOOOOO:channel", names, &loop,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OOOOOOOO:channel", names, &loop,
                                      &flags, &timeout, &tries, &ndots, &udp_port,
-                                     &tcp_port, &servers))
+                                     &tcp_port, &servers, &lookups))
         return NULL;
     gevc_ares_state *st = PyType_GetModuleState(tp);
     if (st == NULL) {
@@ -600,6 +610,22 @@ chan_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         return NULL;
     if (given)
         optmask |= ARES_OPT_TCP_PORT;
+    if (lookups != NULL && lookups != Py_None) {
+        /* "b" DNS only, "f" hosts file only, "fb"/"bf" both in that order */
+        const char *l = PyUnicode_Check(lookups) ? PyUnicode_AsUTF8(lookups) : NULL;
+        if (l == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "lookups must be str, not %.100s",
+                             Py_TYPE(lookups)->tp_name);
+            return NULL;
+        }
+        if (strcmp(l, "b") && strcmp(l, "f") && strcmp(l, "fb") && strcmp(l, "bf")) {
+            PyErr_SetString(PyExc_ValueError, "lookups must be 'b', 'f', 'fb' or 'bf'");
+            return NULL;
+        }
+        opts.lookups = (char *)l;
+        optmask |= ARES_OPT_LOOKUPS;
+    }
     if (!PyObject_HasAttr(loop, st->str_io) || !PyObject_HasAttr(loop, st->str_timer) ||
         !PyObject_HasAttr(loop, st->str_run_callback)) {
         PyErr_Format(PyExc_TypeError, "channel() needs a gevent_c loop, not %.100s",
@@ -753,10 +779,11 @@ static PyMemberDef chan_members[] = {
 };
 
 PyDoc_STRVAR(chan_doc, "channel(loop, flags=None, timeout=None, tries=None, ndots=None,\n"
-"        udp_port=None, tcp_port=None, servers=None)\n\n"
+"        udp_port=None, tcp_port=None, servers=None, lookups=None)\n\n"
 "A c-ares channel driven by a gevent_c loop: its sockets are io watchers\n"
 "and a timer runs its timeouts.  timeout is in seconds (float); servers is\n"
-"as for set_servers().  Query methods take a callback first and return at\n"
+"as for set_servers(); lookups is c-ares' source order ('fb': hosts file,\n"
+"then DNS; 'b': DNS only).  Query methods take a callback first and return at\n"
 "once; the callback later receives one argument from the loop: the result,\n"
 "or a socket.gaierror/herror instance on failure.");
 

@@ -44,6 +44,8 @@ eai_from_status(int status)
 static PyObject *
 make_error(PyObject *type, int code, const char *msg)
 {
+    if (type == NULL)   /* module state cleared at shutdown */
+        type = PyExc_OSError;
     PyObject *args = Py_BuildValue("(is)", code, msg);
     if (args == NULL)
         return NULL;

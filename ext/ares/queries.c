@@ -17,7 +17,9 @@ static PyObject *
 name_bytes(PyObject *name, const char *what)
 {
     PyObject *b;
-    if (PyUnicode_Check(name))
+    if (PyUnicode_Check(name) && PyUnicode_IS_ASCII(name))
+        b = PyBytes_FromStringAndSize(PyUnicode_DATA(name), PyUnicode_GET_LENGTH(name));
+    else if (PyUnicode_Check(name))
         b = PyUnicode_AsEncodedString(name, "idna", NULL);
     else if (PyBytes_Check(name))
         b = Py_NewRef(name);

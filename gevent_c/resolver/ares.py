@@ -177,11 +177,23 @@ def _pack(address):
     return None
 
 
+def _encode_host(host):
+    """host as the bytes the socket module hands libc (IDNA for str)."""
+    if not isinstance(host, str):
+        return host
+    if host.isascii():
+        # the idna codec's own ASCII path, minus the codec machinery; it
+        # still raises its exact UnicodeError for bad labels
+        raw = host.encode('ascii')
+        labels = raw.split(b'.')
+        if all(0 < len(label) < 64 for label in labels[:-1]) and len(labels[-1]) < 64:
+            return raw
+    return host.encode('idna')
+
+
 def _host_text(host):
-    """The host as str for lookups (bytes are ASCII/IDNA already).  Like the
-    socket module, which hands libc a C string, a NUL ends the name."""
-    if isinstance(host, str):
-        host = host.encode('idna')
+    """The encoded host as str for c-ares.  Like the socket module, which
+    hands libc a C string, a NUL ends the name."""
     return bytes(host).split(b'\0', 1)[0].decode('ascii', 'replace')
 
 
@@ -211,10 +223,13 @@ class Resolver(_Base):
         if use_environ:
             for key, value in _environ_options().items():
                 kwargs.setdefault(key, value)
+        self._hosts = _HostsFile()
+        if self._hosts.libc_reads_first:
+            # hosts-file names never reach c-ares: spare it reading the file
+            kwargs.setdefault('lookups', 'b')
         self.params = kwargs
         self.cares = channel(hub.loop, **kwargs)
         self.pid = os.getpid()
-        self._hosts = _HostsFile()
         self._templates = {}
 
     def __repr__(self):
@@ -284,6 +299,7 @@ class Resolver(_Base):
         flags = _int_or_none(flags)
         if flags is None or host is None or flags & AI_NUMERICHOST:
             return _socket.getaddrinfo(host, port, family, type, proto, flags)
+        host = _encode_host(host)
         try:
             # numeric hosts, and every argument error, exactly as libc
             return _socket.getaddrinfo(host, port, family, type, proto, flags | AI_NUMERICHOST)
@@ -330,7 +346,7 @@ class Resolver(_Base):
         if (not isinstance(hostname, (str, bytes)) or hostname in ('', '<broadcast>') or
                 self._is_numeric(hostname)):
             return _socket.gethostbyname_ex(hostname)
-        name = _host_text(hostname)
+        name = _host_text(_encode_host(hostname))
         if self._hosts.has_name(name, AF_INET):
             return _socket.gethostbyname_ex(hostname)
         return self._query('gethostbyname', name, family)
