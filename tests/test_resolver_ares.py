@@ -389,3 +389,81 @@ def test_resolver_environment_variable_selects_ares(server):
                          timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ['gevent_c.resolver.ares', '10.0.0.1']
+
+
+# ---- leaks ------------------------------------------------------------------------
+
+def _rss_kib():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+
+@pytest.mark.timeout(60)
+def test_lookups_errors_and_channels_leave_nothing_behind(server):
+    hub = get_hub()
+    callback = [].append
+    callback_refs = None
+
+    def quiet(fn, *args):
+        try:
+            fn(*args)
+        except OSError:
+            pass
+
+    def work(n):
+        r = Resolver(servers=[server.address], timeout=0.05, tries=1, use_environ=False)
+        jobs = []
+        for i in range(n):
+            name = ('h%d.bench.test' % i) if i % 3 else ('nx.test' if i % 2 else 'fail.test')
+            jobs.append(gevent_c.spawn(quiet, r.getaddrinfo, name, 80))
+        jobs.append(gevent_c.spawn(quiet, r.gethostbyaddr, '10.0.0.1'))
+        jobs.append(gevent_c.spawn(quiet, r.gethostbyname_ex, 'alias.test'))
+        jobs.append(gevent_c.spawn(quiet, r.getnameinfo, ('10.0.0.99', 80), 0))
+        gevent_c.joinall(jobs, raise_error=True)
+        r.close()
+        ch = _ares.channel(hub.loop, servers=server.address, timeout=5)
+        for _ in range(20):
+            ch.gethostbyname(callback, 'slow.test')
+        ch.destroy()
+        hub.join()
+        callback.__self__.clear()
+        del server.queries[:]   # the in-process server's own log
+
+    work(600)
+    work(600)   # allocator arenas settle after a few rounds
+    gc.collect()
+    blocks, rss = sys.getallocatedblocks(), _rss_kib()
+    callback_refs = sys.getrefcount(callback.__self__)
+    for _ in range(5):
+        work(600)
+    gc.collect()
+    refs_now = sys.getrefcount(callback.__self__)
+    assert refs_now == callback_refs
+    assert sys.getallocatedblocks() - blocks < 2000
+    assert _rss_kib() - rss < 16 * 1024   # loose: catches gross C-side leaks only
+
+
+@pytest.mark.timeout(60)
+def test_forked_child_gets_a_fresh_channel(server):
+    code = textwrap.dedent('''
+        import os, sys
+        import gevent_c
+        from gevent_c.hub import get_hub, reinit
+        from gevent_c.resolver.ares import Resolver
+        hub = get_hub()
+        r = hub.resolver = Resolver(servers=%r, use_environ=False)
+        assert r.gethostbyname('a.test') == '10.0.0.1'
+        parent_channel = r.cares
+        pid = os.fork()
+        if pid == 0:
+            reinit()
+            ok = r.cares is not parent_channel and r.gethostbyname('alias.test') == '10.0.0.1'
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(pid, 0)
+        assert r.cares is parent_channel and r.gethostbyname('alias.test') == '10.0.0.1'
+        r.close()
+        print(os.waitstatus_to_exitcode(status))
+    ''') % (server.address,)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=50)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == '0'
