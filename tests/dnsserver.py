@@ -9,7 +9,9 @@ at all (a timeout).  The wire format is written here, without dnspython.
         ...  # point the resolver at ('127.0.0.1', srv.port)
 
 Run as a script, it measures getaddrinfo of many names against a server in a
-subprocess: ``python3 tests/dnsserver.py bench [N]`` (see benchmark()).
+subprocess: ``python3 tests/dnsserver.py bench [N]`` (the c-ares resolvers), or
+``bench-ns [N]`` (as root: also the thread resolvers, inside namespaces where
+libc reaches the server; see benchmark_in_namespace()).
 """
 import re
 import select
@@ -262,8 +264,8 @@ def bench_generate(name):
             ('AAAA', 'fd00::%x' % n)]
 
 
-def _serve_forever():
-    srv = DNSServer(generate=bench_generate, tcp=False)
+def _serve_forever(port=0):
+    srv = DNSServer(generate=bench_generate, tcp=False, port=port)
     print(srv.port, flush=True)
     srv._serve()
 
@@ -271,21 +273,26 @@ def _serve_forever():
 
 
 def benchmark(n=10000, concurrency=100, family=socket.AF_INET, rounds=3):
-    """getaddrinfo of n distinct names (hN.bench.test) against a server in a
-    subprocess, with `concurrency` greenlets: gevent_c's c-ares resolver,
-    gevent's c-ares resolver (25.9.1) and a libc getaddrinfo thread pool (libc
-    cannot be pointed at the test server, so it resolves numeric hosts: an
-    upper bound of what the thread resolver costs per call).  The resolvers
-    take turns for `rounds` rounds; the best rate of each is kept."""
+    """getaddrinfo of n distinct names (hN.bench.test) with `concurrency`
+    greenlets against a server in a subprocess: gevent_c's c-ares resolver,
+    gevent's c-ares resolver (25.9.1) and, when libc can reach the server
+    (see benchmark_in_namespace), the thread resolvers of gevent_c (if it
+    exists) and gevent.  The resolvers take turns for `rounds` rounds; the
+    best rate of each is kept."""
+    import os
     import subprocess
-    proc = subprocess.Popen([sys.executable, __file__, 'serve'], stdout=subprocess.PIPE)
+    in_namespace = os.environ.get('DNSSERVER_BENCH_PORT53') == '1'
+    cmd = [sys.executable, __file__, 'serve'] + (['53'] if in_namespace else [])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     try:
         port = int(proc.stdout.readline())
-        names = ['h%d.bench.test' % i for i in range(n)]
         results = {}
         code = _BENCH_CHILD % dict(port=port, n=n, conc=concurrency, family=int(family))
+        kinds = ['gevent_c', 'gevent']
+        if in_namespace:
+            kinds += ['gevent_c-thread', 'gevent-thread']
         for _ in range(rounds):
-            for which in ('gevent_c', 'gevent', 'gevent_c-thread'):
+            for which in kinds:
                 out = subprocess.run([sys.executable, '-c', code, which], capture_output=True,
                                      text=True, timeout=600)
                 sys.stdout.write(''.join(line + '\n' for line in out.stdout.splitlines()
@@ -296,15 +303,41 @@ def benchmark(n=10000, concurrency=100, family=socket.AF_INET, rounds=3):
                 for line in out.stdout.splitlines():
                     if line.startswith('RATE'):
                         results[which] = max(results.get(which, 0), float(line.split()[1]))
-        del names
         for which, rate in sorted(results.items()):
             print('best %-16s %8.0f lookups/s' % (which, rate))
-        if 'gevent_c' in results and 'gevent' in results:
-            print('gevent_c ares / gevent ares: %.2fx' % (results['gevent_c'] / results['gevent']))
+        for other in ('gevent', 'gevent_c-thread', 'gevent-thread'):
+            if 'gevent_c' in results and other in results:
+                print('gevent_c ares / %s: %.2fx' % (other, results['gevent_c'] / results[other]))
         return results
     finally:
         proc.kill()
         proc.wait()
+
+
+def benchmark_in_namespace(*args):
+    """Run benchmark() inside private mount and network namespaces (root and
+    unshare needed) where /etc/resolv.conf names 127.0.0.1 and the server
+    listens on port 53, so libc's getaddrinfo (the thread resolvers) reaches
+    it too."""
+    import os
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile('w', suffix='.conf') as conf:
+        conf.write('nameserver 127.0.0.1\noptions timeout:1 attempts:1\n')
+        conf.flush()
+        inner = ('mount --bind %s /etc/resolv.conf && exec %s %s bench-inner %s'
+                 % (conf.name, sys.executable, os.path.abspath(__file__),
+                    ' '.join(str(a) for a in args)))
+        env = dict(os.environ, DNSSERVER_BENCH_PORT53='1')
+        return subprocess.run(['unshare', '-mn', 'sh', '-c', inner], env=env).returncode
+
+
+def _loopback_up():
+    import fcntl
+    with socket.socket() as s:
+        ifreq = struct.pack('16sH14s', b'lo', 0, b'')
+        flags = struct.unpack('16sH14s', fcntl.ioctl(s, 0x8913, ifreq))[1]   # SIOCGIFFLAGS
+        fcntl.ioctl(s, 0x8914, struct.pack('16sH14s', b'lo', flags | 1, b''))  # SIOCSIFFLAGS
 
 
 _BENCH_CHILD = r'''
@@ -316,23 +349,24 @@ if which == 'gevent':
     import gevent
     from gevent.resolver.ares import Resolver
     r = Resolver(servers=['127.0.0.1'], udp_port=port)
-    spawn, joinall = gevent.spawn, gevent.joinall
+elif which == 'gevent-thread':
+    import gevent
+    from gevent.resolver.thread import Resolver
+    r = Resolver()
 elif which == 'gevent_c':
     import gevent_c as gevent
     from gevent_c.resolver.ares import Resolver
     r = Resolver(servers=['127.0.0.1:%%d' %% port])
-    spawn, joinall = gevent.spawn, gevent.joinall
 else:
     import gevent_c as gevent
     from gevent_c.hub import get_hub
     try:
         from gevent_c.resolver.thread import Resolver
-        r = Resolver(hub=get_hub())
     except ImportError as exc:
-        print('thread resolver unavailable:', exc)
+        print('%%-16s unavailable: %%s' %% (which, exc))
         sys.exit(0)
-    names = ['10.%%d.%%d.%%d' %% ((i >> 16) & 255, (i >> 8) & 255, i & 255) for i in range(n)]
-    spawn, joinall = gevent.spawn, gevent.joinall
+    r = Resolver(hub=get_hub())
+spawn, joinall = gevent.spawn, gevent.joinall
 r.getaddrinfo(names[0], 80, family, socket.SOCK_STREAM)
 done = []
 def worker(chunk):
@@ -351,9 +385,12 @@ print('RATE', n / dt)
 
 if __name__ == '__main__':
     if sys.argv[1:2] == ['serve']:
-        _serve_forever()
-    elif sys.argv[1:2] == ['bench']:
-        args = [int(a) for a in sys.argv[2:]]   # n, concurrency, family, rounds
-        benchmark(*args)
+        if sys.argv[2:] == ['53']:
+            _loopback_up()
+        _serve_forever(int(sys.argv[2]) if sys.argv[2:] else 0)
+    elif sys.argv[1:2] in (['bench'], ['bench-inner']):
+        benchmark(*[int(a) for a in sys.argv[2:]])   # n, concurrency, family, rounds
+    elif sys.argv[1:2] == ['bench-ns']:
+        sys.exit(benchmark_in_namespace(*sys.argv[2:]))
     else:
         print(__doc__)
