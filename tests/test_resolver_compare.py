@@ -172,6 +172,9 @@ records = {
     'alias2.test': [('CNAME', 'alias.test')],
     'v6only.test': [('AAAA', '2001:db8::5')],
     'ptronly.test': [('PTR', 'x.test')],
+    'v4only.test': [('A', '10.0.0.4')],
+    'xn--bcher-kva.test': [('A', '10.0.0.5')],
+    'single': [('A', '10.0.0.6')],
     '1.0.0.10.in-addr.arpa': [('PTR', 'a.test')],
 }
 behaviours = {'nx.test': 'NXDOMAIN', 'fail.test': 'SERVFAIL', 'refused.test': 'REFUSED',
@@ -189,6 +192,18 @@ cases = [
     ('getaddrinfo', ('refused.test', 80)),
     ('getaddrinfo', ('slow.test', 80)),
     ('getaddrinfo', ('a.test', 'no-such-service')),
+    ('getaddrinfo', ('a.test.', 80, 0, S.SOCK_STREAM)),
+    ('getaddrinfo', ('bücher.test', 80, S.AF_INET, S.SOCK_STREAM)),
+    ('getaddrinfo', ('single', 80, S.AF_INET, S.SOCK_STREAM)),
+    ('getaddrinfo', ('v4only.test', 80, S.AF_INET6, S.SOCK_STREAM, 0, S.AI_V4MAPPED)),
+    ('getaddrinfo', ('a.test', 80, S.AF_INET6, S.SOCK_STREAM, 0, S.AI_V4MAPPED | S.AI_ALL)),
+    ('getaddrinfo', ('a.test', 80, 0, S.SOCK_STREAM, 0, S.AI_ADDRCONFIG)),
+    ('getaddrinfo', ('a.test', 80, S.AF_INET6, S.SOCK_STREAM, 0, S.AI_V4MAPPED)),
+    ('getaddrinfo', ('b.test', 80, S.AF_INET6, S.SOCK_DGRAM, 0, S.AI_V4MAPPED | S.AI_ALL)),
+    ('getaddrinfo', ('nx.test', 80, S.AF_INET6, S.SOCK_STREAM, 0, S.AI_V4MAPPED)),
+    ('getaddrinfo', ('localhost', 80, S.AF_INET6, S.SOCK_STREAM, 0, S.AI_V4MAPPED)),
+    ('getaddrinfo', ('a.test', 'http', 0, S.SOCK_STREAM, 0, S.AI_NUMERICSERV)),
+    ('getaddrinfo', ('a.test', 80, 0, 0, S.IPPROTO_UDP, S.AI_CANONNAME | S.AI_PASSIVE)),
     ('gethostbyname', ('alias.test',)),
     ('gethostbyname', ('nx.test',)),
     ('gethostbyname_ex', ('alias2.test',)),
@@ -248,4 +263,4 @@ def test_dns_answers_match_libc_in_private_namespaces(tmp_path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report['compared'][0] == 'ares'
-    assert report['diffs'] == []
+    assert report['diffs'] == [], json.dumps(report['diffs'], indent=1)

@@ -35,8 +35,11 @@ import _socket
 from _socket import AF_INET
 from _socket import AF_INET6
 from _socket import AF_UNSPEC
+from _socket import AI_ALL
 from _socket import AI_CANONNAME
 from _socket import AI_NUMERICHOST
+from _socket import AI_NUMERICSERV
+from _socket import AI_V4MAPPED
 from _socket import EAI_AGAIN
 from _socket import EAI_NONAME
 from _socket import NI_NAMEREQD
@@ -150,7 +153,7 @@ class _HostsFile:
                 names.setdefault(name.lower(), set()).add(family)
         self.names, self.addresses = names, addresses
 
-    def has_name(self, name, family):
+    def has_name(self, name, family, v4mapped=False):
         """True if libc would answer *name* from the file alone."""
         if not self.libc_reads_first:
             return False
@@ -158,7 +161,8 @@ class _HostsFile:
         families = self.names.get(name.lower())
         if not families:
             return False
-        return family == AF_UNSPEC or family in families
+        return (family == AF_UNSPEC or family in families or
+                (v4mapped and family == AF_INET6 and AF_INET in families))
 
     def has_address(self, address):
         if not self.libc_reads_first:
@@ -278,14 +282,16 @@ class Resolver(_Base):
     # -- getaddrinfo ----------------------------------------------------------
     def _combos(self, port, family, type, proto, flags):
         """libc's (socktype, proto, port) expansion for these arguments."""
-        key = (port, family == AF_INET6, type, proto, flags & ~AI_CANONNAME)
+        # only the service flag shapes the expansion; address flags
+        # (AI_ADDRCONFIG, AI_V4MAPPED) must not filter the template host
+        flags = (flags & AI_NUMERICSERV) | AI_NUMERICHOST
+        key = (port, family == AF_INET6, type, proto, flags)
         try:
             return self._templates[key]
         except (KeyError, TypeError):
             pass
         host = '::1' if family == AF_INET6 else '127.0.0.1'
-        infos = _socket.getaddrinfo(host, port, family, type, proto,
-                                    (flags & ~AI_CANONNAME) | AI_NUMERICHOST)
+        infos = _socket.getaddrinfo(host, port, family, type, proto, flags)
         combos = tuple((info[1], info[2], info[4][1]) for info in infos)
         try:
             if len(self._templates) > 512:
@@ -309,10 +315,13 @@ class Resolver(_Base):
         name = _host_text(host)
         if not name:
             raise gaierror(EAI_NONAME, 'Name or service not known')
-        if self._hosts.has_name(name, family):
+        if self._hosts.has_name(name, family, flags & AI_V4MAPPED):
             return _socket.getaddrinfo(host, port, family, type, proto, flags)
         combos = self._combos(port, family, type, proto, flags)
-        answers = self._query('getaddrinfo', name, None, family, SOCK_STREAM, 0, flags)
+        if family == AF_INET6 and flags & AI_V4MAPPED:
+            answers = self._v4mapped(name, flags)
+        else:
+            answers = self._query('getaddrinfo', name, None, family, SOCK_STREAM, 0, flags)
         result = []
         canon = flags & AI_CANONNAME
         for afamily, _, _, canonname, sockaddr in answers:
@@ -325,6 +334,26 @@ class Resolver(_Base):
                 result.append((afamily, socktype, protocol,
                                canonname if canon and not result else '', sa))
         return result
+
+    def _v4mapped(self, name, flags):
+        """AF_INET6 with AI_V4MAPPED (c-ares 1.18 ignores the flag): IPv4
+        answers as ::ffff:a.b.c.d, only when there is no IPv6 answer unless
+        AI_ALL asks for both; c-ares' RFC 6724 order is kept."""
+        answers = self._query('getaddrinfo', name, None, AF_UNSPEC, SOCK_STREAM, 0,
+                              flags & ~(AI_V4MAPPED | AI_ALL))
+        v6 = [a for a in answers if a[0] == AF_INET6]
+        if v6 and not flags & AI_ALL:
+            return v6
+        # libc sorts AAAA answers then mapped A answers as one IPv6 list, in
+        # which mapped addresses rank as IPv4 does: keep c-ares' order between
+        # native IPv6 and IPv4, AAAA answers first among the mapped ones
+        native = [a for a in v6 if not a[4][0].startswith('::ffff:')]
+        mapped = [a for a in v6 if a[4][0].startswith('::ffff:')]
+        mapped += [(AF_INET6, a[1], a[2], a[3], ('::ffff:' + a[4][0], 0, 0, 0))
+                   for a in answers if a[0] == AF_INET]
+        if answers and answers[0] in native:
+            return native + mapped
+        return mapped + native
 
     # -- gethostbyname ----------------------------------------------------------
     def _is_numeric(self, host):
