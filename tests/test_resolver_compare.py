@@ -176,9 +176,13 @@ records = {
     'xn--bcher-kva.test': [('A', '10.0.0.5')],
     'single': [('A', '10.0.0.6')],
     '1.0.0.10.in-addr.arpa': [('PTR', 'a.test')],
+    '2.0.0.10.in-addr.arpa': [('PTR', 'b.test'), ('PTR', 'b2.test')],
+    '3.0.0.10.in-addr.arpa': [('A', '10.9.9.9')],
+    '5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa':
+        [('PTR', 'v6only.test')],
 }
 behaviours = {'nx.test': 'NXDOMAIN', 'fail.test': 'SERVFAIL', 'refused.test': 'REFUSED',
-              'slow.test': 'TIMEOUT'}
+              'slow.test': 'TIMEOUT', '8.0.0.10.in-addr.arpa': 'SERVFAIL'}
 cases = [
     ('getaddrinfo', ('a.test', 80)),
     ('getaddrinfo', ('b.test', 'http')),
@@ -214,6 +218,22 @@ cases = [
     ('getnameinfo', (('10.0.0.1', 80), 0)),
     ('getnameinfo', (('10.0.0.7', 80), 0)),
     ('getnameinfo', (('10.0.0.7', 80), S.NI_NAMEREQD)),
+    ('getnameinfo', (('10.0.0.8', 80), S.NI_NAMEREQD)),
+    ('getnameinfo', (('10.0.0.8', 80), 0)),
+    ('getnameinfo', (('10.0.0.1', 80), S.NI_NOFQDN | S.NI_DGRAM)),
+    ('getnameinfo', (('2001:db8::5', 443, 0, 0), 0)),
+    ('getnameinfo', (('a.test', 80), 0)),
+    ('gethostbyname', ('v6only.test',)),
+    ('gethostbyname', ('fail.test',)),
+    ('gethostbyname_ex', ('b.test',)),
+    ('gethostbyname_ex', ('fail.test',)),
+    ('gethostbyaddr', ('10.0.0.2',)),
+    ('gethostbyaddr', ('10.0.0.8',)),
+    ('gethostbyaddr', ('10.0.0.3',)),
+    ('getnameinfo', (('10.0.0.3', 80), 0)),
+    ('getnameinfo', (('10.0.0.3', 80), S.NI_NAMEREQD)),
+    ('gethostbyaddr', ('2001:db8::5',)),
+    ('gethostbyaddr', ('v6only.test',)),
 ]
 def plain(value):
     if isinstance(value, (list, tuple)):

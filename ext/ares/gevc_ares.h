@@ -70,6 +70,8 @@ typedef struct {
     int proto;
     int flags;
     int hostent;                 /* getaddrinfo answer wanted as a hostent tuple */
+    int addrlen;                 /* gethostbyaddr: the address asked about */
+    unsigned char addr[16];
 } gevc_ares_request;
 
 /* channel.c */

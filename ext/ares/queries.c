@@ -4,6 +4,7 @@
 #include "gevc_ares.h"
 
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -62,7 +63,7 @@ addr_str(int family, const void *addr)
 
 static void addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *res);
 
-/* ---- hostent results (gethostbyname, gethostbyaddr) -------------------- */
+/* ---- gethostbyaddr: PTR answers ------------------------------------------ */
 
 static PyObject *
 str_list(char **items)
@@ -80,47 +81,75 @@ str_list(char **items)
     return list;
 }
 
+/* (first PTR name, [other PTR names], [address]) */
 static PyObject *
-hostent_tuple(struct hostent *h)
+ptr_tuple(gevc_ares_request *req, struct hostent *h)
 {
-    PyObject *name = NULL, *aliases = NULL, *addrs = NULL;
-    if ((name = PyUnicode_DecodeFSDefault(h->h_name ? h->h_name : "")) == NULL ||
-        (aliases = str_list(h->h_aliases)) == NULL ||
-        (addrs = PyList_New(0)) == NULL)
-        goto error;
-    for (char **p = h->h_addr_list; p != NULL && *p != NULL; p++) {
-        PyObject *a = addr_str(h->h_addrtype, *p);
-        if (a == NULL || PyList_Append(addrs, a) < 0) {
-            Py_XDECREF(a);
+    PyObject *names = str_list(h->h_aliases), *addrs = NULL, *first = NULL;
+    if (names == NULL)
+        return NULL;
+    if (PyList_GET_SIZE(names) == 0) {
+        /* c-ares names the answer in h_name when it lists no alias */
+        PyObject *n = PyUnicode_DecodeFSDefault(h->h_name ? h->h_name : "");
+        if (n == NULL || PyList_Append(names, n) < 0) {
+            Py_XDECREF(n);
             goto error;
         }
-        Py_DECREF(a);
+        Py_DECREF(n);
     }
-    return Py_BuildValue("(NNN)", name, aliases, addrs);
+    first = Py_NewRef(PyList_GET_ITEM(names, 0));
+    if (PyList_SetSlice(names, 0, 1, NULL) < 0)
+        goto error;
+    PyObject *a = addr_str(req->family, req->addr);
+    if (a == NULL)
+        goto error;
+    addrs = PyList_New(1);
+    if (addrs == NULL) {
+        Py_DECREF(a);
+        goto error;
+    }
+    PyList_SET_ITEM(addrs, 0, a);
+    return Py_BuildValue("(NNN)", first, names, addrs);
 error:
-    Py_XDECREF(name);
-    Py_XDECREF(aliases);
-    Py_XDECREF(addrs);
+    Py_XDECREF(first);
+    Py_DECREF(names);
     return NULL;
 }
 
 static void
-host_cb(void *arg, int status, int timeouts, struct hostent *h, int herr)
+ptr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     gevc_ares_request *req = arg;
+    struct hostent *h = NULL;
     PyObject *value;
+    if (status == ARES_SUCCESS)
+        status = ares_parse_ptr_reply(abuf, alen, req->addr, req->addrlen, req->family, &h);
     if (status != ARES_SUCCESS || h == NULL)
-        value = herr ? gevc_ares_herror(req->chan->st, status)
-                     : gevc_ares_gaierror(req->chan->st, status);
+        value = gevc_ares_herror(req->chan->st, status == ARES_SUCCESS ? ARES_ENOTFOUND : status);
     else
-        value = hostent_tuple(h);
+        value = ptr_tuple(req, h);
+    if (h != NULL)
+        ares_free_hostent(h);
     gevc_ares_request_finish(req, value);
 }
 
+/* "4.3.2.1.in-addr.arpa" / nibbles + "ip6.arpa" */
 static void
-host_cb_herr(void *arg, int status, int timeouts, struct hostent *h)
+reverse_name(int family, const unsigned char *a, char *out, size_t size)
 {
-    host_cb(arg, status, timeouts, h, 1);
+    static const char hex[] = "0123456789abcdef";
+    if (family == AF_INET) {
+        snprintf(out, size, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+        return;
+    }
+    char *p = out;
+    for (int i = 15; i >= 0; i--) {
+        *p++ = hex[a[i] & 15];
+        *p++ = '.';
+        *p++ = hex[a[i] >> 4];
+        *p++ = '.';
+    }
+    strcpy(p, "ip6.arpa");
 }
 
 const char gevc_ares_gethostbyname_doc[] =
@@ -165,8 +194,9 @@ error:
 
 const char gevc_ares_gethostbyaddr_doc[] =
 "gethostbyaddr(callback, address)\n\n"
-"Reverse lookup of a numeric IPv4/IPv6 address (str).  callback receives\n"
-"(hostname, aliases, [address]) or a socket.herror.";
+"PTR lookup (DNS only) of a numeric IPv4/IPv6 address (str).  callback\n"
+"receives (first name, [other names], [address]) or a socket.herror with\n"
+"libc's h_errno (1 unknown host, 2 SERVFAIL/timeout, 4 no PTR record).";
 
 PyObject *
 gevc_ares_gethostbyaddr(gevc_ares_channel *chan, PyObject *const *args,
@@ -192,7 +222,13 @@ gevc_ares_gethostbyaddr(gevc_ares_channel *chan, PyObject *const *args,
     gevc_ares_request *req = gevc_ares_request_new(chan, a[0]);
     if (req == NULL)
         goto error;
-    ares_gethostbyaddr(chan->ch, buf, len, family, host_cb_herr, req);
+    /* a plain PTR query: ares_gethostbyaddr turns SERVFAIL into "not found" */
+    char rname[80];
+    req->family = family;
+    req->addrlen = len;
+    memcpy(req->addr, buf, len);
+    reverse_name(family, buf, rname, sizeof(rname));
+    ares_query(chan->ch, rname, C_IN, T_PTR, ptr_cb, req);
     Py_DECREF(addr);
     return gevc_ares_after_call(chan, Py_NewRef(Py_None));
 error:

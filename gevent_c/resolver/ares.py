@@ -392,9 +392,9 @@ class Resolver(_Base):
         address = infos[0][4][0]
         if self._hosts.has_address(address):
             return _socket.gethostbyaddr(address)
-        name, aliases, addresses = self._query('gethostbyaddr', address)
-        # c-ares lists every PTR name as an alias; libc only the others
-        return name, [a for a in aliases if a != name], addresses
+        name, _others, addresses = self._query('gethostbyaddr', address)
+        # libc keeps the first PTR record only
+        return name, [], addresses
 
     def getnameinfo(self, sockaddr, flags):
         flags = _int_or_none(flags)
@@ -408,9 +408,10 @@ class Resolver(_Base):
         try:
             name = self._query('gethostbyaddr', address)[0]
         except herror as exc:
+            # libc: a failed server is an error even without NI_NAMEREQD
+            if exc.args[0] == _TRY_AGAIN:
+                raise gaierror(EAI_AGAIN, 'Temporary failure in name resolution') from None
             if flags & NI_NAMEREQD:
-                if exc.args[0] == _TRY_AGAIN:
-                    raise gaierror(EAI_AGAIN, 'Temporary failure in name resolution') from None
                 raise gaierror(EAI_NONAME, 'Name or service not known') from None
             return numeric, service
         return name, service
