@@ -467,3 +467,35 @@ def test_forked_child_gets_a_fresh_channel(server):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=50)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == '0'
+
+
+# ---- address order ------------------------------------------------------------------
+
+def test_resolver_sorts_answers_like_c_ares_rfc6724_sort():
+    """The resolver asks c-ares not to sort (AI_NOSORT: c-ares would open a
+    socket per address even for one answer) and sorts several answers
+    itself; the order must be c-ares' own, which the libc comparison checks."""
+    import random
+    from gevent_c.resolver.ares import _rfc6724_sort
+    v4 = ['10.0.0.1', '127.0.0.2', '169.254.1.1', '192.168.1.1', '8.8.8.8', '172.16.0.1']
+    v6 = ['::1', 'fe80::1', '2001:db8::1', '2002::1', 'fc00::1', 'fec0::1', '::ffff:1.2.3.4',
+          '2a00::1', '64:ff9b::1', 'ff02::1', '3ffe::1', '::2']
+    rnd = random.Random(6724)
+    records = {}
+    for i in range(40):
+        addrs = rnd.sample(v4, rnd.randint(0, 4)) + rnd.sample(v6, rnd.randint(1, 5))
+        records['m%d.test' % i] = ([('A', a) for a in addrs if ':' not in a] +
+                                   [('AAAA', a) for a in addrs if ':' in a])
+    hub = get_hub()
+    got = {}
+    with DNSServer(records) as srv:
+        ch = _ares.channel(hub.loop, servers=srv.address, lookups='b')
+        for name in records:
+            for flags in (0, _ares.AI_NOSORT):
+                ch.getaddrinfo(lambda v, key=(name, flags): got.__setitem__(key, v),
+                               name, None, 0, socket.SOCK_STREAM, 0, flags)
+        hub.join()
+        ch.destroy()
+    for name in records:
+        assert not isinstance(got[(name, 0)], Exception), got[(name, 0)]
+        assert _rfc6724_sort(got[(name, _ares.AI_NOSORT)]) == got[(name, 0)], name

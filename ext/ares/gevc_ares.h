@@ -44,6 +44,10 @@ typedef struct {
 
 extern PyModuleDef gevc_ares_module;
 
+/* getaddrinfo flag for ARES_AI_NOSORT, above every glibc AI_* bit: skips
+ * c-ares' RFC 6724 sort, which costs a connected UDP socket per address */
+#define GEVC_AI_NOSORT 0x100000
+
 typedef struct {
     PyObject_HEAD
     ares_channel ch;             /* NULL once destroyed */

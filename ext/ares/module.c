@@ -48,7 +48,8 @@ ares_exec(PyObject *mod)
         PyModule_AddIntConstant(mod, "ARES_FLAG_NOSEARCH", ARES_FLAG_NOSEARCH) < 0 ||
         PyModule_AddIntConstant(mod, "ARES_FLAG_NOALIASES", ARES_FLAG_NOALIASES) < 0 ||
         PyModule_AddIntConstant(mod, "ARES_FLAG_NOCHECKRESP", ARES_FLAG_NOCHECKRESP) < 0 ||
-        PyModule_AddIntConstant(mod, "ARES_FLAG_EDNS", ARES_FLAG_EDNS) < 0)
+        PyModule_AddIntConstant(mod, "ARES_FLAG_EDNS", ARES_FLAG_EDNS) < 0 ||
+        PyModule_AddIntConstant(mod, "AI_NOSORT", GEVC_AI_NOSORT) < 0)
         goto done;
     rc = 0;
 done:

@@ -249,6 +249,7 @@ ares_ai_flags(int flags)
     if (flags & AI_V4MAPPED) r |= ARES_AI_V4MAPPED;
     if (flags & AI_ALL) r |= ARES_AI_ALL;
     if (flags & AI_ADDRCONFIG) r |= ARES_AI_ADDRCONFIG;
+    if (flags & GEVC_AI_NOSORT) r |= ARES_AI_NOSORT;
     return r;
 }
 
@@ -443,7 +444,8 @@ const char gevc_ares_getaddrinfo_doc[] =
 "getaddrinfo(callback, host, port, family=0, socktype=0, proto=0, flags=0)\n\n"
 "ares_getaddrinfo with socket-module arguments.  callback receives a list\n"
 "of (family, socktype, proto, canonname, sockaddr) like socket.getaddrinfo,\n"
-"or a socket.gaierror.  Entries follow c-ares' address order.";
+"or a socket.gaierror.  Entries follow c-ares' RFC 6724 address order,\n"
+"or the answers' order with flags | AI_NOSORT (a gevent_c._ares constant).";
 
 PyObject *
 gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,

@@ -27,6 +27,7 @@ separated by commas or spaces), ``GEVENT_C_ARES_TIMEOUT`` (seconds),
 Select it for the hub with ``GEVENT_C_RESOLVER=ares`` or
 ``gevent_c.config.resolver = 'ares'``, or set ``hub.resolver = Resolver()``.
 """
+import functools
 import operator
 import os
 import time
@@ -49,6 +50,7 @@ from _socket import SOCK_STREAM
 from _socket import gaierror
 from _socket import herror
 
+from gevent_c._ares import AI_NOSORT
 from gevent_c._ares import channel
 from gevent_c.hub import Waiter
 from gevent_c.hub import get_hub
@@ -170,6 +172,119 @@ class _HostsFile:
         self._refresh()
         packed = _pack(address)
         return packed is not None and packed in self.addresses
+
+
+# ---- RFC 6724 destination address ordering ---------------------------------
+#
+# libc sorts getaddrinfo answers this way; c-ares can too, but it opens a
+# connected UDP socket per address even for a single answer, so it is asked
+# not to (AI_NOSORT) and answers with several addresses are sorted here.
+
+# (prefix, length, precedence, label): RFC 6724's default policy table
+_POLICY = sorted([
+    (int.from_bytes(_socket.inet_pton(AF_INET6, prefix), 'big'), length, prec, label)
+    for prefix, length, prec, label in (
+        ('::1', 128, 50, 0), ('::', 0, 40, 1), ('::ffff:0:0', 96, 35, 4),
+        ('2002::', 16, 30, 2), ('2001::', 32, 5, 5), ('fc00::', 7, 3, 13),
+        ('::', 96, 1, 3), ('fec0::', 10, 1, 11), ('3ffe::', 16, 1, 12))
+], key=lambda row: -row[1])
+
+_SCOPE_NODELOCAL, _SCOPE_LINKLOCAL, _SCOPE_SITELOCAL, _SCOPE_GLOBAL = 1, 2, 5, 14
+_MAPPED = 0xffff << 32
+
+
+def _as_int(family, address):
+    """The address as a 128-bit int (IPv4 as ::ffff:a.b.c.d)."""
+    if family == AF_INET:
+        return _MAPPED | int.from_bytes(_socket.inet_pton(AF_INET, address), 'big')
+    return int.from_bytes(_socket.inet_pton(AF_INET6, address.split('%', 1)[0]), 'big')
+
+
+def _policy(value):
+    for prefix, length, prec, label in _POLICY:
+        if (value ^ prefix) >> (128 - length) == 0:
+            return prec, label
+    return 40, 1
+
+
+def _scope(family, value):
+    if family == AF_INET:
+        v4 = value & 0xffffffff
+        if v4 >> 24 == 127 or v4 >> 16 == 0xa9fe:
+            return _SCOPE_LINKLOCAL
+        return _SCOPE_GLOBAL
+    if value >> 120 == 0xff:                  # multicast: its own scope field
+        return (value >> 112) & 0xf
+    if value == 1 or value >> 118 == 0x3fa:   # ::1, fe80::/10
+        return _SCOPE_LINKLOCAL
+    if value >> 118 == 0x3fb:                 # fec0::/10
+        return _SCOPE_SITELOCAL
+    return _SCOPE_GLOBAL
+
+
+def _source(family, sockaddr):
+    """The source address the kernel would use for sockaddr, or None."""
+    try:
+        s = _socket.socket(family, SOCK_DGRAM)
+    except OSError:
+        return None
+    try:
+        s.connect(sockaddr[:1] + (9,) + tuple(sockaddr[2:]))
+        return s.getsockname()
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+def _sort_key_info(answer):
+    family, sockaddr = answer[0], answer[4]
+    dest = _as_int(family, sockaddr[0])
+    src = _source(family, sockaddr)
+    prec, label = _policy(dest)
+    info = {'family': family, 'dest': dest, 'prec': prec, 'label': label,
+            'scope': _scope(family, dest), 'src': None,
+            'src_scope': _SCOPE_NODELOCAL, 'src_label': -1}
+    if src is not None:
+        src_int = _as_int(family, src[0])
+        info['src'] = src_int
+        info['src_scope'] = _scope(family, src_int)
+        info['src_label'] = _policy(src_int)[1]
+    return info
+
+
+def _common_prefix(a, b):
+    return 128 - (a ^ b).bit_length()
+
+
+def _compare(a, b):
+    """<0 when a goes first (RFC 6724 section 6 rules 1, 2, 5, 6, 8, 9)."""
+    if (a['src'] is None) != (b['src'] is None):          # 1: usable first
+        return 1 if a['src'] is None else -1
+    a_match = a['scope'] == a['src_scope']                  # 2: matching scope
+    if a_match != (b['scope'] == b['src_scope']):
+        return -1 if a_match else 1
+    a_match = a['label'] == a['src_label']                  # 5: matching label
+    if a_match != (b['label'] == b['src_label']):
+        return -1 if a_match else 1
+    if a['prec'] != b['prec']:                              # 6: precedence
+        return b['prec'] - a['prec']
+    if a['scope'] != b['scope']:                            # 8: smaller scope
+        return a['scope'] - b['scope']
+    if (a['family'] == b['family'] == AF_INET6 and          # 9: longest prefix
+            a['src'] is not None and b['src'] is not None):
+        diff = _common_prefix(b['dest'], b['src']) - _common_prefix(a['dest'], a['src'])
+        if diff:
+            return diff
+    return 0                                                # 10: keep order
+
+
+def _rfc6724_sort(answers):
+    if len(answers) < 2:
+        return answers
+    keyed = [(_sort_key_info(a), a) for a in answers]
+    keyed.sort(key=functools.cmp_to_key(lambda x, y: _compare(x[0], y[0])))
+    return [a for _, a in keyed]
 
 
 def _pack(address):
@@ -321,26 +436,27 @@ class Resolver(_Base):
         if family == AF_INET6 and flags & AI_V4MAPPED:
             answers = self._v4mapped(name, flags)
         else:
-            answers = self._query('getaddrinfo', name, None, family, SOCK_STREAM, 0, flags)
+            answers = _rfc6724_sort(self._query('getaddrinfo', name, None, family, SOCK_STREAM,
+                                                0, flags | AI_NOSORT))
         result = []
-        canon = flags & AI_CANONNAME
-        for afamily, _, _, canonname, sockaddr in answers:
+        # c-ares put the canonical name on its first answer, before sorting
+        canon = ''.join(a[3] for a in answers) if flags & AI_CANONNAME else ''
+        for afamily, _, _, _, sockaddr in answers:
             addr = sockaddr[0]
             for socktype, protocol, aport in combos:
                 if afamily == AF_INET:
                     sa = (addr, aport)
                 else:
                     sa = (addr, aport, sockaddr[2], sockaddr[3])
-                result.append((afamily, socktype, protocol,
-                               canonname if canon and not result else '', sa))
+                result.append((afamily, socktype, protocol, '' if result else canon, sa))
         return result
 
     def _v4mapped(self, name, flags):
         """AF_INET6 with AI_V4MAPPED (c-ares 1.18 ignores the flag): IPv4
         answers as ::ffff:a.b.c.d, only when there is no IPv6 answer unless
         AI_ALL asks for both; c-ares' RFC 6724 order is kept."""
-        answers = self._query('getaddrinfo', name, None, AF_UNSPEC, SOCK_STREAM, 0,
-                              flags & ~(AI_V4MAPPED | AI_ALL))
+        answers = _rfc6724_sort(self._query('getaddrinfo', name, None, AF_UNSPEC, SOCK_STREAM, 0,
+                                            (flags & ~(AI_V4MAPPED | AI_ALL)) | AI_NOSORT))
         v6 = [a for a in answers if a[0] == AF_INET6]
         if v6 and not flags & AI_ALL:
             return v6
