@@ -10,8 +10,14 @@ like libc, only real DNS lookups go to c-ares:
 - names in the hosts file are answered by libc itself when nsswitch.conf
   consults ``files`` first (libc then stops at the file);
 - for DNS answers, socket types, protocols and ports come from libc's own
-  expansion of the same arguments, and c-ares supplies the addresses in its
-  RFC 6724 order.
+  expansion of the same arguments; c-ares supplies the addresses, which are
+  put in RFC 6724 order here (the order libc and c-ares use) when there are
+  several; AI_V4MAPPED/AI_ALL, which c-ares 1.18 ignores, are done here;
+- reverse lookups are plain PTR queries, so SERVFAIL and missing records
+  keep libc's h_errno.
+
+tests/test_resolver_compare.py checks all of this against libc, for DNS
+answers too (inside private namespaces where libc reaches a test server).
 
 Options come from keyword arguments and, unless ``use_environ=False``, the
 environment: ``GEVENT_C_ARES_SERVERS`` ('ip', 'ip:port' or '[ipv6]:port',
