@@ -284,3 +284,24 @@ def test_dns_answers_match_libc_in_private_namespaces(tmp_path):
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report['compared'][0] == 'ares'
     assert report['diffs'] == [], json.dumps(report['diffs'], indent=1)
+
+
+SOCKET_CASES = [
+    (GAI, ('localhost', 'http')),
+    (GAI, ('127.0.0.1', 80, 0, S.SOCK_STREAM)),
+    (GAI, ('localhost', 80, 0, 0, 0, S.AI_CANONNAME)),
+    (GAI, ('', 80)),
+    ('gethostbyname', ('localhost',)),
+    ('gethostbyname_ex', ('localhost',)),
+    ('gethostbyaddr', ('127.0.0.1',)),
+    ('getnameinfo', (('127.0.0.1', 80), 0)),
+]
+
+
+@pytest.mark.parametrize('case', SOCKET_CASES, ids=case_id)
+def test_gevent_c_socket_functions_through_the_ares_resolver_match_libc(case, server):
+    import gevent_c.socket as gsocket
+    hub = get_hub()
+    hub.resolver = AresResolver(servers=[server.address], use_environ=False)
+    method, args = case
+    assert outcome(getattr(gsocket, method), args) == outcome(getattr(socket, method), args)
