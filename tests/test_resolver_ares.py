@@ -499,3 +499,22 @@ def test_resolver_sorts_answers_like_c_ares_rfc6724_sort():
     for name in records:
         assert not isinstance(got[(name, 0)], Exception), got[(name, 0)]
         assert _rfc6724_sort(got[(name, _ares.AI_NOSORT)]) == got[(name, 0)], name
+
+
+@pytest.mark.timeout(20)
+def test_timeout_or_kill_while_waiting_leaves_the_resolver_usable(resolver):
+    r = Resolver(servers=resolver.params['servers'], timeout=0.3, tries=1, use_environ=False)
+    try:
+        with pytest.raises(gevent_c.Timeout):
+            with gevent_c.Timeout(0.05):
+                r.getaddrinfo('slow.test', 80)
+        job = gevent_c.spawn(r.gethostbyname, 'slow.test')
+        gevent_c.sleep(0.02)
+        job.kill()
+        assert job.dead and job.exception is None   # GreenletExit counts as a result
+        assert r.gethostbyname('a.test') == '10.0.0.1'
+        gevent_c.sleep(0.5)       # the abandoned queries time out unseen
+        assert r.cares.pending == 0
+        assert r.gethostbyname('alias.test') == '10.0.0.1'
+    finally:
+        r.close()
