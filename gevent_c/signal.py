@@ -1,0 +1,100 @@
+"""``signal.signal`` and ``getsignal`` that cooperate with child watching.
+
+Child watchers (``gevent_c.os.waitpid``, ``gevent_c.subprocess``) need
+libev's SIGCHLD handler. Installing a Python SIGCHLD handler with the plain
+``signal.signal`` would replace it and leave them waiting forever. Through
+this module a callable SIGCHLD handler is *not* installed in the process:
+it is remembered and called as ``handler(SIGCHLD, None)`` in a new greenlet
+each time the loop reaps a child, and :func:`getsignal` returns it.
+``SIG_DFL`` is remembered the same way (child watching keeps working);
+``SIG_IGN`` is passed to the process (the kernel then reaps children itself,
+so waiting for one raises ChildProcessError, as with the stdlib) and child
+watching stays off until SIGCHLD is set to something else here. Every other signal goes straight to the stdlib.
+Everything else of ``signal`` is re-exported.
+"""
+import _thread
+import signal as _signal
+import sys as _sys
+
+_real_signal = _signal.signal
+_real_getsignal = _signal.getsignal
+_SIGCHLD = getattr(_signal, 'SIGCHLD', None)
+
+__implements__ = ['signal', 'getsignal', 'set_wakeup_fd']
+__extensions__ = []
+
+set_wakeup_fd = _signal.set_wakeup_fd
+
+_UNSET = object()
+_child_handler = _UNSET
+
+
+def getsignal(signalnum):
+    """Like ``signal.getsignal``; for SIGCHLD, what was set through :func:`signal`."""
+    if signalnum == _SIGCHLD and _SIGCHLD is not None and _child_handler is not _UNSET:
+        return _child_handler
+    return _real_getsignal(signalnum)
+
+
+def signal(signalnum, handler):
+    """Like ``signal.signal``; a SIGCHLD handler is run from the loop instead."""
+    global _child_handler
+    if _SIGCHLD is None or signalnum != _SIGCHLD:
+        return _real_signal(signalnum, handler)
+    if handler not in (_signal.SIG_IGN, _signal.SIG_DFL) and not callable(handler):
+        raise TypeError('signal handler must be signal.SIG_IGN, signal.SIG_DFL, '
+                        'or a callable object')
+    import threading
+    if _thread.get_ident() != threading.main_thread().ident:
+        raise ValueError('signal only works in main thread of the main interpreter')
+    old = getsignal(signalnum)
+    _child_handler = handler
+    loop = _default_loop()
+    if handler == _signal.SIG_IGN:
+        # The process asked the kernel to reap children: hand SIGCHLD back.
+        if loop is not None:
+            loop.reset_sigchld()
+        _real_signal(signalnum, handler)
+    elif _real_getsignal(signalnum) == _signal.SIG_IGN:
+        # Leaving SIG_IGN: children become waitable again; child watching resumes.
+        _real_signal(signalnum, _signal.SIG_DFL)
+        os_mod = _sys.modules.get('gevent_c.os')
+        if loop is not None and os_mod is not None and os_mod._recorder is not None:
+            loop.install_sigchld()
+    return old
+
+
+def _default_loop():
+    hub_mod = _sys.modules.get('gevent_c.hub')
+    hub = hub_mod.get_hub_if_exists() if hub_mod is not None else None
+    if hub is not None and hub.loop is not None and hub.loop.default:
+        return hub.loop
+    return None
+
+
+def _children_ignored():
+    return _child_handler is not _UNSET and _child_handler == _signal.SIG_IGN
+
+
+def _on_child_hook():
+    """Called by gevent_c.os (in the hub or a greenlet) for each reaped child."""
+    handler = _child_handler
+    if handler is _UNSET or not callable(handler):
+        return
+    from gevent_c.greenlet import Greenlet
+    Greenlet.spawn(handler, _SIGCHLD, None)
+
+
+def _copy_signal_names():
+    names = []
+    g = globals()
+    for name in dir(_signal):
+        if name.startswith('_') or name in g:
+            continue
+        g[name] = getattr(_signal, name)
+        names.append(name)
+    return names
+
+
+__imports__ = _copy_signal_names()
+__all__ = __implements__ + __extensions__
