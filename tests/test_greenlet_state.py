@@ -264,3 +264,37 @@ def test_recursion_depth_is_per_greenlet():
     # main still has nearly its whole budget
     assert deep2(limit // 2) == "fine"
     g.switch()
+
+
+@pytest.mark.timeout(60)
+def test_switching_inside_deferred_deallocation_keeps_trashcan_consistent():
+    code = r"""
+from gevent_c._greenlet import greenlet, getcurrent
+main = getcurrent()
+events = []
+class Switcher:
+    def __init__(self, target):
+        self.target = target
+    def __del__(self):
+        events.append("del")
+        self.target.switch()
+def nested(leaf, depth=5000):
+    x = [leaf]
+    for _ in range(depth):
+        x = [x]
+    return x
+def other_run():
+    while True:
+        junk = nested(None)
+        del junk             # trashcan work in this greenlet too
+        main.switch()
+other = greenlet(other_run)
+for i in range(20):
+    x = nested(Switcher(other))
+    del x                    # __del__ switches away mid-deallocation
+print(len(events))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "20"
