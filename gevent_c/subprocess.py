@@ -24,7 +24,6 @@ import errno as _errno
 import io as _io
 import os as _os
 import subprocess as _subprocess
-import sys as _sys
 import time as _time
 
 from gevent_c import os as _gos
@@ -254,6 +253,9 @@ class Popen(_subprocess.Popen):
                 found = _gos._wait_exit(self.pid, timeout)
             except ChildProcessError:
                 found = ()  # reaped by other code; our callback may have the status
+                if self._exit_status is None:
+                    handle, self._exit_handle = self._exit_handle, None
+                    _gos._cancel_on_exit(self.pid, handle)
             if found is None:
                 raise TimeoutExpired(self.args, timeout)
             if found and self.returncode is None:
@@ -321,12 +323,6 @@ class Popen(_subprocess.Popen):
             stream = getattr(self, name)
             data = self._translate_newlines(data, stream.encoding, stream.errors)
         return data
-
-    def __del__(self, _maxsize=_sys.maxsize):
-        handle, self._exit_handle = getattr(self, '_exit_handle', None), None
-        if handle is not None and getattr(self, 'returncode', 0) is not None:
-            _gos._cancel_on_exit(self.pid, handle)
-        _subprocess.Popen.__del__(self)
 
 
 def call(*popenargs, timeout=None, **kwargs):

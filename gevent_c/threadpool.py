@@ -28,6 +28,7 @@ import collections
 import importlib
 import os
 import sys
+import threading as _threading
 
 from gevent_c._hub_local import get_hub
 from gevent_c._hub_local import get_hub_if_exists
@@ -236,6 +237,13 @@ class ThreadPool(GroupMappingMixin):
                     return
                 func, args, kwargs, result = task
                 task = None
+                # threading.settrace/setprofile hooks apply to each task (as in gevent).
+                trace = _threading._trace_hook
+                profile = _threading._profile_hook
+                hooked = trace is not None or profile is not None
+                if hooked:
+                    sys.settrace(trace)
+                    sys.setprofile(profile)
                 try:
                     value = func(*args, **kwargs)
                 except BaseException:  # noqa: B036 -- every failure goes back to the caller
@@ -243,6 +251,10 @@ class ThreadPool(GroupMappingMixin):
                 else:
                     finished.append((result, True, value))
                     value = None
+                finally:
+                    if hooked:
+                        sys.settrace(None)
+                        sys.setprofile(None)
                 func = args = kwargs = result = None
                 send()
         finally:
@@ -333,6 +345,18 @@ class ThreadPool(GroupMappingMixin):
                 self._semaphore.release()
             raise
         return result
+
+    def map(self, func, iterable):
+        """``[func(x) for x in iterable]`` computed in the threads, in order.
+
+        Every item is queued at once (the caller waits for all of them
+        anyway); at most *maxsize* run at a time.
+        """
+        if not callable(func):
+            raise TypeError('func must be callable: %r' % (func,))
+        submit = self._submit
+        results = [submit(func, (item,), {}, False) for item in iterable]
+        return [result.get() for result in results]
 
     def join(self):
         """Block until every submitted task has finished and been delivered."""

@@ -48,6 +48,19 @@ def test_forked_child_has_a_working_hub():
     assert gos.waitpid(pid, 0) == (pid, 7 << 8)
 
 
+@pytest.mark.filterwarnings('ignore:This process.*is multi-threaded:DeprecationWarning')
+def test_forked_child_can_use_the_parents_threadpool():
+    pool = gevent_c.get_hub().threadpool
+    assert pool.apply(abs, (-1,)) == 1  # threads running in the parent
+
+    def code():
+        return pool.apply(_thread.get_ident) != _thread.get_ident() and sum(
+            pool.map(abs, [-1, -2, -3]))
+    pid = child(code)
+    assert gos.waitpid(pid, 0) == (pid, 6 << 8)
+    assert pool.apply(abs, (-2,)) == 2
+
+
 def test_waitpid_blocks_only_the_calling_greenlet():
     r, w = os.pipe()
     pid = child(lambda: len(os.read(r, 1)))

@@ -94,6 +94,39 @@ def test_map_imap_and_imap_unordered(pool):
     assert list(pool.imap(pow, [2, 3], [3, 2])) == [8, 9]
 
 
+def test_map_raises_the_first_failure_in_order(pool, quiet_hub):
+    def maybe_fail(x):
+        if x in (3, 7):
+            raise ValueError(x)
+        return x
+    with pytest.raises(ValueError) as info:
+        pool.map(maybe_fail, range(10))
+    assert info.value.args == (3,)
+    pool.join()
+
+
+def test_threading_trace_hook_is_installed_for_tasks(pool):
+    import threading
+    calls = []
+
+    def tracer(frame, event, arg):
+        if event == 'call' and frame.f_code.co_name == 'traced_task':
+            calls.append(_thread.get_ident())
+        return None
+
+    def traced_task():
+        return 1
+
+    threading.settrace(tracer)
+    try:
+        assert pool.apply(traced_task) == 1
+    finally:
+        threading.settrace(None)
+    assert len(calls) == 1 and calls[0] != _thread.get_ident()
+    assert pool.apply(traced_task) == 1
+    assert len(calls) == 1
+
+
 def test_apply_async_returns_a_greenlet_and_calls_back(pool):
     seen = []
     glet = pool.apply_async(lambda x: x * 3, (5,), callback=seen.append)
