@@ -215,3 +215,50 @@ def test_python_signal_handler_is_back_after_the_watcher_stops():
     """
     res = run_script(code)
     assert res.stdout.strip() == "KeyboardInterrupt", (res.returncode, res.stderr)
+
+
+def test_signal_watched_by_another_loop_raises_value_error():
+    code = """
+    import signal
+    from gevent_c import core
+    a = core.loop(default=False)
+    b = core.loop(default=False)
+    wa = a.signal(signal.SIGUSR2)
+    wa.start(print)
+    wa2 = a.signal(signal.SIGUSR2)
+    wa2.start(print)              # same loop: fine
+    wb = b.signal(signal.SIGUSR2)
+    try:
+        wb.start(print)
+    except ValueError as exc:
+        print("ValueError", "another loop" in str(exc))
+    wa.stop()
+    wa2.stop()
+    wb.start(print)               # free again
+    print(wb.active)
+    wb.stop()
+    """
+    res = run_script(code)
+    assert res.stdout.split() == ["ValueError", "True", "True"], res.stderr
+
+
+def test_destroying_a_loop_releases_its_signals():
+    code = """
+    import os, signal
+    from gevent_c import core
+    a = core.loop(default=False)
+    w = a.signal(signal.SIGUSR2)
+    w.start(print)
+    a.destroy()
+    print(w.active, signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL)
+    b = core.loop(default=False)
+    got = []
+    wb = b.signal(signal.SIGUSR2)
+    wb.start(lambda: (got.append(1), wb.stop()))
+    t = b.timer(0.01)
+    t.start(os.kill, os.getpid(), signal.SIGUSR2)
+    b.run()
+    print(got)
+    """
+    res = run_script(code)
+    assert res.stdout.split() == ["False", "True", "[1]"], res.stderr

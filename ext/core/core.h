@@ -58,6 +58,7 @@ typedef struct {
     /* per signal number: active signal watchers, and the disposition they
      * displaced (libev leaves SIG_DFL behind; we put Python's back) */
     int sig_users[NSIG];
+    struct ev_loop *sig_loop[NSIG];  /* libev attaches a signal to one loop */
     struct sigaction sig_saved[NSIG];
 } gevc_state;
 
@@ -150,6 +151,7 @@ typedef struct gevc_loop {
     Py_ssize_t nfired;
     Py_ssize_t fired_cap;
     uint64_t timer_seq;
+    struct gevc_signal *signals;   /* active signal watchers */
 } gevc_loop;
 
 extern PyType_Spec gevc_loop_spec;
@@ -239,7 +241,13 @@ typedef struct gevc_timer {
     ev_tstamp deadline;            /* expiry libev fires the timer at */
     ev_tstamp fired_at;
 } gevc_timer;
-typedef struct { gevc_watcher base; ev_signal ev; } gevc_signal;
+typedef struct gevc_signal {
+    gevc_watcher base;
+    ev_signal ev;
+    /* the loop's active signal watchers: destroy() must detach them from
+     * libev's process-wide signal table */
+    struct gevc_signal *prev, *next;
+} gevc_signal;
 typedef struct { gevc_watcher base; ev_idle ev; } gevc_idle;
 typedef struct { gevc_watcher base; ev_prepare ev; } gevc_prepare;
 typedef struct { gevc_watcher base; ev_check ev; } gevc_check;

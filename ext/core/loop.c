@@ -360,6 +360,9 @@ loop_do_destroy(gevc_loop *self, int free_ev)
     struct ev_loop *ev = self->ev;
     if (ev == NULL)
         return;
+    /* libev keeps signals attached to this loop in a process-wide table */
+    while (self->signals != NULL)
+        gevc_watcher_stop(&self->signals->base);
     stop_internal(self);
     gevc__callbacks_clear(self);
     clear_fired(self);

@@ -13,9 +13,19 @@ signal_start(struct ev_loop *ev, gevc_watcher *w)
     gevc_state *st = w->loop->st;
     if (ev_is_active(sw))
         return;
-    if (st->sig_users[sw->signum]++ == 0)
+    if (st->sig_users[sw->signum]++ == 0) {
         sigaction(sw->signum, NULL, &st->sig_saved[sw->signum]);
+        st->sig_loop[sw->signum] = ev;
+    }
     ev_signal_start(ev, sw);
+    {
+        gevc_signal *s = (gevc_signal *)w;
+        s->prev = NULL;
+        s->next = w->loop->signals;
+        if (s->next != NULL)
+            s->next->prev = s;
+        w->loop->signals = s;
+    }
 }
 
 static void
@@ -25,6 +35,16 @@ signal_stop(struct ev_loop *ev, gevc_watcher *w)
     gevc_state *st = w->loop->st;
     int active = ev_is_active(sw);
     ev_signal_stop(ev, sw);
+    if (active) {
+        gevc_signal *s = (gevc_signal *)w;
+        if (s->prev != NULL)
+            s->prev->next = s->next;
+        else
+            w->loop->signals = s->next;
+        if (s->next != NULL)
+            s->next->prev = s->prev;
+        s->prev = s->next = NULL;
+    }
     if (active && --st->sig_users[sw->signum] == 0) {
         struct sigaction cur;
         if (sigaction(sw->signum, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL)
@@ -60,6 +80,30 @@ signal_repr_extra(gevc_watcher *self)
     return PyUnicode_FromFormat(" signum=%d", ((gevc_signal *)self)->ev.signum);
 }
 
+PyDoc_STRVAR(signal_start_doc, "start(callback, *args)\n\n"
+"Call callback(*args) each time the signal arrives.  libev attaches a\n"
+"signal to one loop at a time: starting a watcher for a signal another\n"
+"loop watches raises ValueError.");
+static PyObject *
+signal_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    ev_signal *sw = &((gevc_signal *)self)->ev;
+    gevc_state *st = self->loop->st;
+    if (self->loop->ev != NULL && !ev_is_active(sw) &&
+        st->sig_users[sw->signum] > 0 && st->sig_loop[sw->signum] != self->loop->ev) {
+        PyErr_Format(PyExc_ValueError, "signal %d is already watched by "
+                     "another loop", sw->signum);
+        return NULL;
+    }
+    return gevc_watcher_start_common(self, args, nargs, NULL);
+}
+
+static PyMethodDef signal_methods[] = {
+    {"start", (PyCFunction)(void (*)(void))signal_start_method, METH_FASTCALL,
+     signal_start_doc},
+    {NULL},
+};
+
 const gevc_kind gevc_signal_kind = {
     .name = "signal", .init = signal_init, .start = signal_start,
     .stop = signal_stop, .repr_extra = signal_repr_extra,
@@ -92,6 +136,7 @@ static PyType_Slot signal_slots[] = {
     {Py_tp_clear, gevc_watcher_clear},
     {Py_tp_dealloc, gevc_watcher_dealloc},
     {Py_tp_getset, signal_getset},
+    {Py_tp_methods, signal_methods},
     {Py_tp_doc, (void *)signal_doc},
     {0, NULL},
 };
