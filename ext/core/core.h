@@ -168,6 +168,11 @@ gevc_loop_check(gevc_loop *loop)
 void gevc_loop_handle_error(gevc_loop *loop, PyObject *context);
 void gevc_loop_set_pending_exc(gevc_loop *loop, PyObject *exc);
 void gevc__timers_flush(gevc_loop *loop);
+PyObject *gevc_loop_handle_error_method(gevc_loop *self, PyObject *const *args,
+                                        Py_ssize_t nargs);
+int gevc__wakeup_install(gevc_loop *loop);
+void gevc__wakeup_uninstall(gevc_loop *loop);
+void gevc__wakeup_close(gevc_loop *loop);
 
 static inline void
 gevc_loop_flush_timers(gevc_loop *loop)

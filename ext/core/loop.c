@@ -1,11 +1,9 @@
-/* The `loop` type: one libev loop, the GIL hand-off around its backend poll,
- * signal checks, error routing and the watcher factories. */
+/* The `loop` type: one libev loop, the GIL hand-off around its backend
+ * poll, signal checks and the watcher factories.  Error routing lives in
+ * errors.c, the signal wake-up pipe in wakeup.c. */
 #include "core.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- GIL hand-off: dropped only while the backend blocks ------------- */
 
@@ -76,215 +74,6 @@ noop_async_cb(struct ev_loop *ev, ev_async *w, int revents)
 {
 }
 
-/* ---- signal wake-up pipe -------------------------------------------- */
-
-static void
-wakeup_cb(struct ev_loop *ev, ev_io *w, int revents)
-{
-    gevc_loop *self = gevc_container_of(w, gevc_loop, wakeup_io);
-    char buf[64];
-    while (read(w->fd, buf, sizeof(buf)) > 0)
-        ;
-    if (PyErr_CheckSignals() < 0)
-        gevc_loop_handle_error(self, NULL);
-}
-
-static void
-wakeup_close(gevc_loop *self)
-{
-    if (self->wakeup_r < 0)
-        return;
-    if (self->ev != NULL) {
-        ev_ref(self->ev);
-        ev_io_stop(self->ev, &self->wakeup_io);
-    }
-    close(self->wakeup_r);
-    close(self->wakeup_w);
-    self->wakeup_r = self->wakeup_w = -1;
-}
-
-static long
-call_set_wakeup_fd(gevc_loop *self, int fd)
-{
-    PyObject *arg = PyLong_FromLong(fd), *res;
-    long old;
-    if (arg == NULL)
-        return -2;
-    res = PyObject_CallOneArg(self->st->set_wakeup_fd, arg);
-    Py_DECREF(arg);
-    if (res == NULL)
-        return -2;
-    old = PyLong_AsLong(res);
-    Py_DECREF(res);
-    return old;
-}
-
-/* Returns 1 if our pipe is now the process's signal wake-up fd. */
-static int
-wakeup_install(gevc_loop *self)
-{
-    long old;
-    if (PyThread_get_thread_ident() != self->st->main_ident)
-        return 0;
-    if (self->wakeup_r < 0) {
-        int fds[2];
-        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-            return 0;
-        self->wakeup_r = fds[0];
-        self->wakeup_w = fds[1];
-        ev_io_init(&self->wakeup_io, wakeup_cb, fds[0], EV_READ);
-        ev_io_start(self->ev, &self->wakeup_io);
-        ev_unref(self->ev);
-    }
-    old = call_set_wakeup_fd(self, self->wakeup_w);
-    if (old == -2) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (old != -1 && old != self->wakeup_w) {
-        /* somebody else (asyncio, the application) owns it: leave theirs */
-        if (call_set_wakeup_fd(self, (int)old) == -2)
-            PyErr_Clear();
-        return 0;
-    }
-    return 1;
-}
-
-static void
-wakeup_uninstall(gevc_loop *self)
-{
-    long cur = call_set_wakeup_fd(self, -1);
-    if (cur == -2)
-        PyErr_Clear();
-    else if (cur != -1 && cur != self->wakeup_w && call_set_wakeup_fd(self, (int)cur) == -2)
-        PyErr_Clear();
-}
-
-void
-gevc_loop_set_pending_exc(gevc_loop *loop, PyObject *exc)
-{
-    if (exc == NULL)
-        return;
-    if (loop->pending_exc == NULL)
-        loop->pending_exc = exc;
-    else
-        Py_DECREF(exc);
-    if (loop->ev != NULL)
-        ev_break(loop->ev, EVBREAK_ONE);
-}
-
-/* ---- errors ------------------------------------------------------------ */
-
-static int
-is_system_error(PyObject *exc)
-{
-    return PyErr_GivenExceptionMatches(exc, PyExc_SystemExit) ||
-           PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt);
-}
-
-/* Called with an exception set, from a callback the loop invoked. */
-void
-gevc_loop_handle_error(gevc_loop *loop, PyObject *context)
-{
-    PyObject *exc = gevc__exc_take(), *tb, *res;
-    if (exc == NULL)
-        return;
-    if (loop->error_handler == NULL && is_system_error(exc)) {
-        gevc_loop_set_pending_exc(loop, exc);
-        return;
-    }
-    tb = PyException_GetTraceback(exc);
-    Py_INCREF(loop);
-    res = PyObject_CallMethod((PyObject *)loop, "handle_error", "OOOO",
-                              context ? context : Py_None,
-                              (PyObject *)Py_TYPE(exc), exc,
-                              tb ? tb : Py_None);
-    Py_XDECREF(tb);
-    Py_DECREF(exc);
-    if (res != NULL) {
-        Py_DECREF(res);
-    }
-    else {
-        PyObject *exc2 = gevc__exc_take();
-        if (exc2 != NULL && is_system_error(exc2)) {
-            gevc_loop_set_pending_exc(loop, exc2);
-        }
-        else if (exc2 != NULL) {
-            gevc__exc_raise(exc2);
-            PyErr_WriteUnraisable(context ? context : (PyObject *)loop);
-        }
-    }
-    Py_DECREF(loop);
-}
-
-static int
-print_default(gevc_loop *self, PyObject *context, PyObject *type,
-              PyObject *value, PyObject *tb)
-{
-    gevc_state *st = self->st;
-    PyObject *res;
-    if (st->print_exception == NULL) {
-        PyObject *mod = PyImport_ImportModule("traceback");
-        if (mod == NULL)
-            return -1;
-        st->print_exception = PyObject_GetAttrString(mod, "print_exception");
-        Py_DECREF(mod);
-        if (st->print_exception == NULL)
-            return -1;
-    }
-    res = PyObject_CallFunctionObjArgs(st->print_exception, type, value, tb, NULL);
-    if (res == NULL)
-        return -1;
-    Py_DECREF(res);
-    if (context != Py_None) {
-        PyObject *name = PyObject_GetAttrString(type, "__name__");
-        if (name == NULL)
-            return -1;
-        PySys_FormatStderr("%R failed with %U\n", context, name);
-        Py_DECREF(name);
-    }
-    return 0;
-}
-
-PyDoc_STRVAR(handle_error_doc, "handle_error(context, type, value, tb)\n\n"
-"Route an exception raised by a callback.  With an error_handler set, call\n"
-"error_handler.handle_error(context, type, value, tb).  Otherwise\n"
-"SystemExit/KeyboardInterrupt break the loop and are re-raised by run();\n"
-"any other error is printed to stderr with the failing watcher named, and\n"
-"the loop breaks out of the current run() as gevent's does.");
-static PyObject *
-loop_handle_error(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *context, *type, *value, *tb;
-    if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError, "handle_error() takes 4 arguments (%zd "
-                     "given)", nargs);
-        return NULL;
-    }
-    context = args[0]; type = args[1]; value = args[2]; tb = args[3];
-    if (self->error_handler != NULL && self->error_handler != Py_None) {
-        PyObject *handler = Py_NewRef(self->error_handler);
-        PyObject *res = PyObject_CallMethod(handler, "handle_error", "OOOO",
-                                            context, type, value, tb);
-        Py_DECREF(handler);
-        return res;
-    }
-    if (PyExceptionInstance_Check(value) && is_system_error(value)) {
-        if (self->running == 0) {
-            /* called directly, not from a callback: raise to the caller */
-            PyErr_SetObject((PyObject *)Py_TYPE(value), value);
-            return NULL;
-        }
-        gevc_loop_set_pending_exc(self, Py_NewRef(value));
-        Py_RETURN_NONE;
-    }
-    if (print_default(self, context, type, value, tb) < 0)
-        return NULL;
-    if (self->ev != NULL)
-        ev_break(self->ev, EVBREAK_ONE);
-    Py_RETURN_NONE;
-}
-
 /* ---- creation / destruction ------------------------------------------ */
 
 static struct ev_loop *
@@ -327,7 +116,7 @@ start_internal(gevc_loop *self)
 static void
 stop_internal(gevc_loop *self)
 {
-    wakeup_close(self);
+    gevc__wakeup_close(self);
     ev_ref(self->ev);
     ev_prepare_stop(self->ev, &self->prepare);
     ev_timer_stop(self->ev, &self->timer0);
@@ -501,7 +290,7 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
     Py_INCREF(self);
     if (self->running == 0) {
         self->run_thread = PyThread_get_thread_ident();
-        wakeup = wakeup_install(self);
+        wakeup = gevc__wakeup_install(self);
     }
     prev = ev_userdata(self->ev);
     ev_set_userdata(self->ev, self);
@@ -509,7 +298,7 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
     ev_run(self->ev, flags);
     self->running--;
     if (wakeup)
-        wakeup_uninstall(self);
+        gevc__wakeup_uninstall(self);
     if (self->ev != NULL)
         ev_set_userdata(self->ev, prev);
     if (self->destroy_pending && self->running == 0) {
@@ -602,7 +391,7 @@ loop_reinit(gevc_loop *self, PyObject *unused)
     if (gevc_loop_check(self) < 0)
         return NULL;
     /* the pipe is shared with the parent now: make a fresh one on demand */
-    wakeup_close(self);
+    gevc__wakeup_close(self);
     ev_loop_fork(self->ev);
     Py_RETURN_NONE;
 }
@@ -869,6 +658,13 @@ static PyGetSetDef loop_getset[] = {
     {NULL},
 };
 
+PyDoc_STRVAR(handle_error_doc, "handle_error(context, type, value, tb)\n\n"
+"Route an exception raised by a callback.  With an error_handler set, call\n"
+"error_handler.handle_error(context, type, value, tb).  Otherwise\n"
+"SystemExit/KeyboardInterrupt break the loop and are re-raised by run();\n"
+"any other error is printed to stderr with the failing watcher named, and\n"
+"the loop breaks out of the current run() as gevent's does.");
+
 static PyMethodDef loop_methods[] = {
     {"run", (PyCFunction)(void (*)(void))loop_run, METH_FASTCALL | METH_KEYWORDS, run_doc},
     {"break_", (PyCFunction)(void (*)(void))loop_break, METH_FASTCALL, break_doc},
@@ -884,7 +680,7 @@ static PyMethodDef loop_methods[] = {
     {"closing_fd", (PyCFunction)loop_closing_fd, METH_O, closing_fd_doc},
     {"install_sigchld", (PyCFunction)loop_install_sigchld, METH_NOARGS, install_sigchld_doc},
     {"reset_sigchld", (PyCFunction)loop_reset_sigchld, METH_NOARGS, reset_sigchld_doc},
-    {"handle_error", (PyCFunction)(void (*)(void))loop_handle_error, METH_FASTCALL, handle_error_doc},
+    {"handle_error", (PyCFunction)(void (*)(void))gevc_loop_handle_error_method, METH_FASTCALL, handle_error_doc},
     {"run_callback", (PyCFunction)(void (*)(void))loop_run_callback, METH_FASTCALL, run_callback_doc},
     {"run_callback_threadsafe", (PyCFunction)(void (*)(void))loop_run_callback_threadsafe,
      METH_FASTCALL, run_callback_threadsafe_doc},
