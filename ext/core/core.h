@@ -303,6 +303,7 @@ PyObject *gevc_flags_to_list(unsigned int flags);
 int gevc_flags_to_int(PyObject *flags, unsigned int *out);
 int gevc_check_flags(unsigned int flags);
 const char *gevc_backend_name(unsigned int backend);
+int gevc__add_flag_tables(PyObject *mod);
 int gevc_check_fd(int fd);
 void gevc_install_sigchld(gevc_state *st);
 void gevc_reset_sigchld(gevc_state *st);
