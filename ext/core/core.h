@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <signal.h>
 #include <ev.h>
+#include "gevent_c_greenlet.h"
 
 #define gevc_container_of(ptr, type, member) \
     ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -60,6 +61,15 @@ typedef struct {
     int sig_users[NSIG];
     struct ev_loop *sig_loop[NSIG];  /* libev attaches a signal to one loop */
     struct sigaction sig_saved[NSIG];
+    /* the hub's hot paths (waiter.c, hublocal.c, hubprim.c) */
+    const gevc_greenlet_capi *gapi;
+    PyTypeObject *waiter_type;
+    PyTypeObject *hublocal_type;
+    PyObject *waiter_unset;        /* Waiter._exception before delivery */
+    PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
+    PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
+    PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
+             *str_start, *str_stop, *str_loop, *str_hublocal_key;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;
@@ -315,6 +325,29 @@ PyObject *gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind,
         gevc_watcher_fire((gevc_watcher *)gevc_container_of(w, type, ev),  \
                           revents);                                        \
     }
+
+/* ---- hub primitives (waiter.c, hublocal.c, hubprim.c) ---------------- */
+
+typedef struct gevc_waiter {
+    PyObject_HEAD
+    gevc_state *st;
+    PyObject *hub;
+    PyObject *greenlet;            /* NULL: nobody is blocked in get() */
+    PyObject *value;
+    PyObject *exc;                 /* NULL: not ready; None: value; tuple: throw args */
+} gevc_waiter;
+
+extern PyType_Spec gevc_waiter_spec;
+extern PyType_Spec gevc_hublocal_spec;
+extern PyMethodDef gevc_hub_methods[];
+extern PyMethodDef gevc_hublocal_methods[];
+
+gevc_waiter *gevc_waiter_new(gevc_state *st, PyObject *hub);
+PyObject *gevc_waiter_get(gevc_waiter *self);
+PyObject *gevc_hub_switch(gevc_state *st, PyObject *hub);
+PyObject *gevc_hub_get(gevc_state *st);      /* borrowed */
+PyObject *gevc_hub_get_if_exists(gevc_state *st);   /* borrowed, NULL w/o error */
+PyObject *gevc__exception(gevc_state *st, const char *name);  /* new ref */
 
 /* ---- module helpers (module.c) ---------------------------------------- */
 

@@ -277,6 +277,41 @@ import_attr(const char *modname, const char *attr)
     return res;
 }
 
+/* The hub's hot paths: Waiter, the per-thread hub registry, hub_wait. */
+static int
+hub_exec(PyObject *mod, gevc_state *st)
+{
+    /* PyCapsule_Import walks attributes: while the gevent_c package is
+     * still importing us, the submodule must be imported by name first */
+    PyObject *gmod = PyImport_ImportModule("gevent_c._greenlet");
+    if (gmod == NULL)
+        return -1;
+    Py_DECREF(gmod);
+    st->gapi = gevc_greenlet_import();
+    if (st->gapi == NULL)
+        return -1;
+    if (add_type(mod, &st->waiter_type, &gevc_waiter_spec, NULL, "Waiter") < 0 ||
+        add_type(mod, &st->hublocal_type, &gevc_hublocal_spec, NULL, NULL) < 0)
+        return -1;
+    st->waiter_unset = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (st->waiter_unset == NULL ||
+        PyModule_AddObjectRef(mod, "_WAITER_UNSET", st->waiter_unset) < 0)
+        return -1;
+    if ((st->str_switch = PyUnicode_InternFromString("switch")) == NULL ||
+        (st->str_throw = PyUnicode_InternFromString("throw")) == NULL ||
+        (st->str_handle_error = PyUnicode_InternFromString("handle_error")) == NULL ||
+        (st->str_switch_out = PyUnicode_InternFromString("switch_out")) == NULL ||
+        (st->str_start = PyUnicode_InternFromString("start")) == NULL ||
+        (st->str_stop = PyUnicode_InternFromString("stop")) == NULL ||
+        (st->str_loop = PyUnicode_InternFromString("loop")) == NULL ||
+        (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
+        return -1;
+    if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
+        PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
+        return -1;
+    return 0;
+}
+
 static int
 core_exec(PyObject *mod)
 {
@@ -386,7 +421,7 @@ core_exec(PyObject *mod)
         return -1;
     if (gevc__add_flag_tables(mod) < 0)
         return -1;
-    return 0;
+    return hub_exec(mod, st);
 }
 
 static int
@@ -412,6 +447,11 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->stat_result);
     Py_VISIT(st->print_exception);
     Py_VISIT(st->set_wakeup_fd);
+    Py_VISIT(st->waiter_type);
+    Py_VISIT(st->hublocal_type);
+    Py_VISIT(st->waiter_unset);
+    Py_VISIT(st->default_hub_class);
+    Py_VISIT(st->exceptions);
     return 0;
 }
 
@@ -438,6 +478,19 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->stat_result);
     Py_CLEAR(st->print_exception);
     Py_CLEAR(st->set_wakeup_fd);
+    Py_CLEAR(st->waiter_type);
+    Py_CLEAR(st->hublocal_type);
+    Py_CLEAR(st->waiter_unset);
+    Py_CLEAR(st->default_hub_class);
+    Py_CLEAR(st->exceptions);
+    Py_CLEAR(st->str_switch);
+    Py_CLEAR(st->str_throw);
+    Py_CLEAR(st->str_handle_error);
+    Py_CLEAR(st->str_switch_out);
+    Py_CLEAR(st->str_start);
+    Py_CLEAR(st->str_stop);
+    Py_CLEAR(st->str_loop);
+    Py_CLEAR(st->str_hublocal_key);
     return 0;
 }
 

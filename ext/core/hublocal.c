@@ -1,0 +1,255 @@
+/* The per-thread hub registry behind get_hub(): this thread's hub, the loop
+ * stashed for its next hub, and its hub class.  The record lives in the
+ * thread-state dict (so it dies with the thread); a C thread-local caches a
+ * borrowed pointer to it so get_hub() costs a compare. */
+#include "core.h"
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *hub;
+    PyObject *loop;
+    PyObject *hub_class;
+} hublocal;
+
+/* Per-thread state that must be global: valid only while `ts` is the
+ * calling thread's state; the record's dealloc forgets it. */
+static _Thread_local struct {
+    PyThreadState *ts;
+    hublocal *hl;
+} cache;
+
+static hublocal *
+hublocal_get(gevc_state *st)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    PyObject *dict, *hl;
+    if (cache.ts == ts && cache.hl != NULL)
+        return cache.hl;
+    dict = PyThreadState_GetDict();
+    if (dict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "no thread state dict for the hub registry");
+        return NULL;
+    }
+    hl = PyDict_GetItemWithError(dict, st->str_hublocal_key);
+    if (hl == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        hl = st->hublocal_type->tp_alloc(st->hublocal_type, 0);
+        if (hl == NULL)
+            return NULL;
+        if (PyDict_SetItem(dict, st->str_hublocal_key, hl) < 0) {
+            Py_DECREF(hl);
+            return NULL;
+        }
+        Py_DECREF(hl);   /* the dict owns it */
+    }
+    else if (!Py_IS_TYPE(hl, st->hublocal_type)) {
+        PyErr_SetString(PyExc_RuntimeError, "the thread's hub registry was replaced");
+        return NULL;
+    }
+    cache.ts = ts;
+    cache.hl = (hublocal *)hl;
+    return (hublocal *)hl;
+}
+
+PyObject *
+gevc_hub_get_if_exists(gevc_state *st)
+{
+    hublocal *hl = hublocal_get(st);
+    return hl ? hl->hub : NULL;
+}
+
+PyObject *
+gevc_hub_get(gevc_state *st)
+{
+    hublocal *hl = hublocal_get(st);
+    PyObject *cls, *hub;
+    if (hl == NULL)
+        return NULL;
+    if (hl->hub != NULL)
+        return hl->hub;
+    cls = hl->hub_class ? hl->hub_class : st->default_hub_class;
+    if (cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "no hub class: import gevent_c.hub first");
+        return NULL;
+    }
+    Py_INCREF(cls);
+    hub = PyObject_CallNoArgs(cls);
+    Py_DECREF(cls);
+    if (hub == NULL)
+        return NULL;
+    /* creating it may have run Python code that set one already */
+    hl = hublocal_get(st);
+    if (hl == NULL) {
+        Py_DECREF(hub);
+        return NULL;
+    }
+    Py_XSETREF(hl->hub, hub);
+    return hub;
+}
+
+static int
+hublocal_traverse(hublocal *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->hub);
+    Py_VISIT(self->loop);
+    Py_VISIT(self->hub_class);
+    return 0;
+}
+
+static int
+hublocal_clear(hublocal *self)
+{
+    Py_CLEAR(self->hub);
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->hub_class);
+    return 0;
+}
+
+static void
+hublocal_dealloc(hublocal *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (cache.hl == self) {
+        cache.hl = NULL;
+        cache.ts = NULL;
+    }
+    PyObject_GC_UnTrack(self);
+    hublocal_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(hublocal_doc, "Per-thread record of the hub registry (internal).");
+
+static PyType_Slot hublocal_slots[] = {
+    {Py_tp_dealloc, hublocal_dealloc},
+    {Py_tp_traverse, hublocal_traverse},
+    {Py_tp_clear, hublocal_clear},
+    {Py_tp_doc, (void *)hublocal_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_hublocal_spec = {
+    .name = "gevent_c._core._HubLocal",
+    .basicsize = sizeof(hublocal),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = hublocal_slots,
+};
+
+/* ---- module functions -------------------------------------------------- */
+
+static gevc_state *
+mstate(PyObject *mod)
+{
+    return (gevc_state *)PyModule_GetState(mod);
+}
+
+PyDoc_STRVAR(get_hub_doc, "get_hub()\n\nThis thread's hub, created on first use.");
+static PyObject *
+get_hub(PyObject *mod, PyObject *unused)
+{
+    return Py_XNewRef(gevc_hub_get(mstate(mod)));
+}
+
+PyDoc_STRVAR(get_hub_if_exists_doc, "get_hub_if_exists()\n\n"
+             "This thread's hub, or None if none was created yet.");
+static PyObject *
+get_hub_if_exists(PyObject *mod, PyObject *unused)
+{
+    hublocal *hl = hublocal_get(mstate(mod));
+    if (hl == NULL)
+        return NULL;
+    return Py_NewRef(hl->hub ? hl->hub : Py_None);
+}
+
+static PyObject *
+set_field(PyObject *mod, PyObject *value, size_t offset)
+{
+    hublocal *hl = hublocal_get(mstate(mod));
+    PyObject **slot;
+    if (hl == NULL)
+        return NULL;
+    slot = (PyObject **)((char *)hl + offset);
+    Py_XSETREF(*slot, value == Py_None ? NULL : Py_NewRef(value));
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(set_hub_doc, "set_hub(hub)\n\nMake hub this thread's hub (None forgets it).");
+static PyObject *
+set_hub(PyObject *mod, PyObject *hub)
+{
+    return set_field(mod, hub, offsetof(hublocal, hub));
+}
+
+PyDoc_STRVAR(get_loop_doc, "get_loop()\n\n"
+             "The loop stashed for reuse by the next hub of this thread, or None.");
+static PyObject *
+get_loop(PyObject *mod, PyObject *unused)
+{
+    hublocal *hl = hublocal_get(mstate(mod));
+    if (hl == NULL)
+        return NULL;
+    return Py_NewRef(hl->loop ? hl->loop : Py_None);
+}
+
+PyDoc_STRVAR(set_loop_doc, "set_loop(loop)\n\nStash loop for this thread's next hub.");
+static PyObject *
+set_loop(PyObject *mod, PyObject *loop)
+{
+    return set_field(mod, loop, offsetof(hublocal, loop));
+}
+
+PyDoc_STRVAR(get_hub_class_doc, "get_hub_class()\n\n"
+             "The hub class for this thread (the default unless one was set).");
+static PyObject *
+get_hub_class(PyObject *mod, PyObject *unused)
+{
+    gevc_state *st = mstate(mod);
+    hublocal *hl = hublocal_get(st);
+    if (hl == NULL)
+        return NULL;
+    if (hl->hub_class == NULL && st->default_hub_class != NULL)
+        hl->hub_class = Py_NewRef(st->default_hub_class);
+    return Py_NewRef(hl->hub_class ? hl->hub_class : Py_None);
+}
+
+PyDoc_STRVAR(set_hub_class_doc, "set_hub_class(cls)\n\n"
+             "Make cls the class get_hub() instantiates in this thread (None: the default).");
+static PyObject *
+set_hub_class(PyObject *mod, PyObject *cls)
+{
+    if (cls != Py_None && !PyCallable_Check(cls)) {
+        PyErr_Format(PyExc_TypeError, "hub class must be callable, not %R", cls);
+        return NULL;
+    }
+    return set_field(mod, cls, offsetof(hublocal, hub_class));
+}
+
+PyDoc_STRVAR(set_default_hub_class_doc, "set_default_hub_class(cls)\n\n"
+             "Make cls the class that get_hub() instantiates in new threads.");
+static PyObject *
+set_default_hub_class(PyObject *mod, PyObject *cls)
+{
+    gevc_state *st = mstate(mod);
+    if (!PyCallable_Check(cls)) {
+        PyErr_Format(PyExc_TypeError, "hub class must be callable, not %R", cls);
+        return NULL;
+    }
+    Py_XSETREF(st->default_hub_class, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+PyMethodDef gevc_hublocal_methods[] = {
+    {"get_hub", get_hub, METH_NOARGS, get_hub_doc},
+    {"get_hub_if_exists", get_hub_if_exists, METH_NOARGS, get_hub_if_exists_doc},
+    {"set_hub", set_hub, METH_O, set_hub_doc},
+    {"get_loop", get_loop, METH_NOARGS, get_loop_doc},
+    {"set_loop", set_loop, METH_O, set_loop_doc},
+    {"get_hub_class", get_hub_class, METH_NOARGS, get_hub_class_doc},
+    {"set_hub_class", set_hub_class, METH_O, set_hub_class_doc},
+    {"set_default_hub_class", set_default_hub_class, METH_O, set_default_hub_class_doc},
+    {NULL, NULL, 0, NULL},
+};

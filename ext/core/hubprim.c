@@ -1,0 +1,152 @@
+/* The hub's blocking primitives in C: Hub.switch, Hub.wait(watcher) and
+ * sleep(0).  gevent_c/hub.py delegates to these; they block only through
+ * the Waiter and the hub switch of waiter.c. */
+#include "core.h"
+
+static gevc_state *
+mstate(PyObject *mod)
+{
+    return (gevc_state *)PyModule_GetState(mod);
+}
+
+PyDoc_STRVAR(hub_switch_doc, "hub_switch(hub)\n\n"
+"Hub.switch: run the current greenlet's switch_out() hook, if any, then\n"
+"switch to hub.  BlockingSwitchOutError when called from the hub itself.");
+static PyObject *
+hub_switch(PyObject *mod, PyObject *hub)
+{
+    return gevc_hub_switch(mstate(mod), hub);
+}
+
+static PyObject *
+call_method(PyObject *obj, PyObject *name, PyObject *const *args, size_t nargs)
+{
+    PyObject *stack[3] = {obj, nargs > 0 ? args[0] : NULL, nargs > 1 ? args[1] : NULL};
+    return PyObject_VectorcallMethod(name, stack, (nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                     NULL);
+}
+
+static PyObject *
+invalid_switch(gevc_state *st, PyObject *result, gevc_waiter *waiter,
+               PyObject *hub, PyObject *watcher)
+{
+    PyObject *tp = gevc__exception(st, "InvalidSwitchError"), *cur;
+    if (tp == NULL)
+        return NULL;
+    cur = st->gapi->getcurrent_borrowed();
+    if (cur != NULL)
+        PyErr_Format(tp, "Invalid switch into %R: got %R (expected %R; waiting on %R with %R)",
+                     cur, result, (PyObject *)waiter, hub, watcher);
+    Py_DECREF(tp);
+    return NULL;
+}
+
+PyDoc_STRVAR(hub_wait_doc, "hub_wait(hub, watcher)\n\n"
+"Hub.wait: start watcher with a Waiter's switch as callback and block until\n"
+"it fires once; the watcher is stopped however the wait ends.");
+static PyObject *
+hub_wait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    gevc_state *st = mstate(mod);
+    gevc_waiter *waiter;
+    PyObject *hub, *watcher, *sw = NULL, *res = NULL, *stopped, *start_args[2];
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "hub_wait(hub, watcher) takes 2 arguments");
+        return NULL;
+    }
+    hub = args[0];
+    watcher = args[1];
+    waiter = gevc_waiter_new(st, hub);
+    if (waiter == NULL)
+        return NULL;
+    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+    if (sw == NULL)
+        goto done;
+    start_args[0] = sw;
+    start_args[1] = (PyObject *)waiter;
+    res = call_method(watcher, st->str_start, start_args, 2);
+    if (res == NULL)
+        goto done;
+    Py_DECREF(res);
+    res = gevc_waiter_get(waiter);
+    if (res != NULL && res != (PyObject *)waiter) {
+        PyObject *got = res;
+        res = invalid_switch(st, got, waiter, hub, watcher);
+        Py_DECREF(got);
+    }
+    /* stop() whatever happened, keeping the wait's own error */
+    {
+        PyObject *exc = res == NULL ? gevc__exc_take() : NULL;
+        stopped = call_method(watcher, st->str_stop, NULL, 0);
+        if (stopped == NULL) {
+            if (exc != NULL) {
+                PyErr_WriteUnraisable(watcher);
+                gevc__exc_raise(exc);
+            }
+            Py_CLEAR(res);
+        }
+        else {
+            Py_DECREF(stopped);
+            if (exc != NULL)
+                gevc__exc_raise(exc);
+        }
+    }
+    if (res != NULL)
+        Py_SETREF(res, Py_NewRef(Py_None));
+done:
+    Py_XDECREF(sw);
+    Py_DECREF(waiter);
+    return res;
+}
+
+PyDoc_STRVAR(sleep0_doc, "sleep0()\n\n"
+"sleep(0): let every other ready greenlet run once, then return.  Uses a\n"
+"loop callback, no timer.");
+static PyObject *
+sleep0(PyObject *mod, PyObject *unused)
+{
+    gevc_state *st = mstate(mod);
+    PyObject *hub = gevc_hub_get(st), *loop, *sw = NULL, *cb = NULL, *res = NULL;
+    gevc_waiter *waiter;
+    if (hub == NULL)
+        return NULL;
+    Py_INCREF(hub);
+    loop = PyObject_GetAttr(hub, st->str_loop);
+    if (loop == NULL) {
+        Py_DECREF(hub);
+        return NULL;
+    }
+    waiter = gevc_waiter_new(st, hub);
+    if (waiter == NULL)
+        goto done;
+    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+    if (sw == NULL)
+        goto done;
+    if (PyObject_TypeCheck(loop, st->loop_type)) {
+        PyObject *none = Py_None;
+        cb = gevc_loop_run_callback((gevc_loop *)loop, sw, &none, 1);
+    }
+    else {
+        PyErr_Format(PyExc_TypeError, "hub.loop must be a gevent_c loop, not %R", loop);
+    }
+    if (cb == NULL)
+        goto done;
+    res = gevc_waiter_get(waiter);
+    if (res != NULL)
+        Py_SETREF(res, Py_NewRef(Py_None));
+done:
+    Py_XDECREF(cb);
+    Py_XDECREF(sw);
+    Py_XDECREF((PyObject *)waiter);
+    Py_DECREF(loop);
+    Py_DECREF(hub);
+    return res;
+}
+
+PyMethodDef gevc_hub_methods[] = {
+    {"hub_switch", hub_switch, METH_O, hub_switch_doc},
+    {"hub_wait", (PyCFunction)(void (*)(void))hub_wait, METH_FASTCALL, hub_wait_doc},
+    {"sleep0", sleep0, METH_NOARGS, sleep0_doc},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,509 @@
+/* Waiter: the one-shot hand-off between the hub and one blocked greenlet,
+ * and the hub switch every blocking call ends in.  Same slots, methods and
+ * rules as the Python Waiter in gevent_c/hub.py, which it replaces.
+ * Switches go through the _greenlet capsule: no attribute lookups on the
+ * paths that run once per blocking call. */
+#include "core.h"
+
+/* gevent_c.exceptions.<name>: imported on first use, because gevent_c's
+ * package import itself imports _core. */
+PyObject *
+gevc__exception(gevc_state *st, const char *name)
+{
+    if (st->exceptions == NULL) {
+        st->exceptions = PyImport_ImportModule("gevent_c.exceptions");
+        if (st->exceptions == NULL)
+            return NULL;
+    }
+    return PyObject_GetAttrString(st->exceptions, name);
+}
+
+static void
+raise_named(gevc_state *st, const char *name, PyObject *msg)
+{
+    PyObject *tp;
+    if (msg == NULL)
+        return;
+    tp = gevc__exception(st, name);
+    if (tp != NULL)
+        PyErr_SetObject(tp, msg);
+    Py_XDECREF(tp);
+    Py_DECREF(msg);
+}
+
+PyObject *
+gevc_hub_switch(gevc_state *st, PyObject *hub)
+{
+    PyObject *cur = st->gapi->getcurrent_borrowed(), *switch_out;
+    if (cur == NULL)
+        return NULL;
+    if (cur == hub) {
+        raise_named(st, "BlockingSwitchOutError", PyUnicode_FromString(
+            "Impossible to call blocking function in the event loop callback"));
+        return NULL;
+    }
+    /* gevent's hook; a class attribute in practice, so the type's cached
+     * lookup answers without touching the instance */
+    switch_out = _PyType_Lookup(Py_TYPE(cur), st->str_switch_out);
+    if (switch_out != NULL) {
+        PyObject *res = PyObject_CallMethodNoArgs(cur, st->str_switch_out);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+    }
+    if (!GEVC_GREENLET_CHECK(st->gapi, hub)) {
+        PyErr_Format(PyExc_TypeError, "the hub must be a greenlet, not %R", hub);
+        return NULL;
+    }
+    return st->gapi->switch_to(hub, NULL, NULL);
+}
+
+/* The switch or throw into the woken greenlet failed in the hub: report it
+ * as gevent does, with the bound method as context. */
+static int
+report_error(gevc_waiter *self, PyObject *glet, PyObject *name)
+{
+    PyObject *exc = gevc__exc_take(), *ctx, *tb, *res;
+    if (exc == NULL)
+        return 0;
+    if (self->hub == NULL || self->hub == Py_None) {
+        gevc__exc_raise(exc);
+        return -1;
+    }
+    ctx = PyObject_GetAttr(glet, name);
+    if (ctx == NULL) {
+        PyErr_Clear();
+        ctx = Py_NewRef(glet);
+    }
+    tb = PyException_GetTraceback(exc);
+    res = PyObject_CallMethodObjArgs(self->hub, self->st->str_handle_error, ctx,
+                                     (PyObject *)Py_TYPE(exc), exc,
+                                     tb ? tb : Py_None, NULL);
+    Py_XDECREF(tb);
+    Py_DECREF(ctx);
+    Py_DECREF(exc);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+/* 0: deliver to the blocked greenlet; -1: error set.  Only the hub may wake
+ * a greenlet blocked in get(). */
+static int
+check_from_hub(gevc_waiter *self, const char *method)
+{
+    PyObject *cur = self->st->gapi->getcurrent_borrowed();
+    if (cur == NULL)
+        return -1;
+    if (cur != self->hub) {
+        PyErr_Format(PyExc_AssertionError,
+                     "Can only use Waiter.%s method from the Hub greenlet", method);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+tuple_from(PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *t = PyTuple_New(nargs);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(t, i, Py_NewRef(args[i]));
+    return t;
+}
+
+static PyObject *
+deliver_value(gevc_waiter *self, PyObject *value)
+{
+    PyObject *glet = self->greenlet, *args, *res;
+    if (glet == NULL) {
+        Py_XSETREF(self->value, Py_NewRef(value));
+        Py_XSETREF(self->exc, Py_NewRef(Py_None));
+        Py_RETURN_NONE;
+    }
+    if (check_from_hub(self, "switch") < 0)
+        return NULL;
+    args = PyTuple_Pack(1, value);
+    if (args == NULL)
+        return NULL;
+    Py_INCREF(glet);
+    res = self->st->gapi->switch_to(glet, args, NULL);
+    Py_DECREF(args);
+    if (res == NULL && report_error(self, glet, self->st->str_switch) < 0) {
+        Py_DECREF(glet);
+        return NULL;
+    }
+    Py_XDECREF(res);
+    Py_DECREF(glet);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+deliver_exc(gevc_waiter *self, PyObject *throw_args)
+{
+    PyObject *glet = self->greenlet, *meth, *res;
+    if (glet == NULL) {
+        Py_XSETREF(self->exc, Py_NewRef(throw_args));
+        Py_RETURN_NONE;
+    }
+    if (check_from_hub(self, "throw") < 0)
+        return NULL;
+    Py_INCREF(glet);
+    meth = PyObject_GetAttr(glet, self->st->str_throw);
+    res = meth ? PyObject_Call(meth, throw_args, NULL) : NULL;
+    Py_XDECREF(meth);
+    if (res == NULL && report_error(self, glet, self->st->str_throw) < 0) {
+        Py_DECREF(glet);
+        return NULL;
+    }
+    Py_XDECREF(res);
+    Py_DECREF(glet);
+    Py_RETURN_NONE;
+}
+
+gevc_waiter *
+gevc_waiter_new(gevc_state *st, PyObject *hub)
+{
+    gevc_waiter *self = PyObject_GC_New(gevc_waiter, st->waiter_type);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(st->waiter_type);
+    self->st = st;
+    self->hub = Py_NewRef(hub);
+    self->greenlet = NULL;
+    self->value = Py_NewRef(Py_None);
+    self->exc = NULL;
+    PyObject_GC_Track(self);
+    return self;
+}
+
+PyObject *
+gevc_waiter_get(gevc_waiter *self)
+{
+    PyObject *res;
+    if (self->exc != NULL) {
+        PyObject *cur, *meth;
+        if (self->exc == Py_None)
+            return Py_NewRef(self->value ? self->value : Py_None);
+        cur = self->st->gapi->getcurrent_borrowed();
+        if (cur == NULL)
+            return NULL;
+        meth = PyObject_GetAttr(cur, self->st->str_throw);
+        if (meth == NULL)
+            return NULL;
+        res = PyObject_Call(meth, self->exc, NULL);
+        Py_DECREF(meth);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+        Py_RETURN_NONE;
+    }
+    if (self->greenlet != NULL) {
+        raise_named(self->st, "ConcurrentObjectUseError", PyUnicode_FromFormat(
+            "This Waiter is already used by %R", self->greenlet));
+        return NULL;
+    }
+    if (self->hub == NULL || self->hub == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "Waiter.get() needs a hub");
+        return NULL;
+    }
+    self->greenlet = self->st->gapi->getcurrent();
+    if (self->greenlet == NULL)
+        return NULL;
+    /* the hub may drop its last reference to us while we are switched out */
+    Py_INCREF(self);
+    res = gevc_hub_switch(self->st, self->hub);
+    Py_CLEAR(self->greenlet);
+    Py_DECREF(self);
+    return res;
+}
+
+/* ---- the type ---------------------------------------------------------- */
+
+static PyObject *
+waiter_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    gevc_state *st = gevc_state_from_type(tp);
+    gevc_waiter *self;
+    if (st == NULL)
+        return NULL;
+    self = (gevc_waiter *)tp->tp_alloc(tp, 0);
+    if (self == NULL)
+        return NULL;
+    self->st = st;
+    self->value = Py_NewRef(Py_None);
+    return (PyObject *)self;
+}
+
+static int
+waiter_init(gevc_waiter *self, PyObject *args, PyObject *kwargs)
+{
+    static const char *const names[] = {"hub", NULL};
+    PyObject *hub = NULL;
+    if (gevc__parse_tuple("Waiter", args, kwargs, names, 1, 0, &hub) < 0)
+        return -1;
+    if (hub == NULL || hub == Py_None) {
+        hub = gevc_hub_get(self->st);
+        if (hub == NULL)
+            return -1;
+    }
+    Py_XSETREF(self->hub, Py_NewRef(hub));
+    Py_CLEAR(self->greenlet);
+    Py_XSETREF(self->value, Py_NewRef(Py_None));
+    Py_CLEAR(self->exc);
+    return 0;
+}
+
+static int
+waiter_traverse(gevc_waiter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->hub);
+    Py_VISIT(self->greenlet);
+    Py_VISIT(self->value);
+    Py_VISIT(self->exc);
+    return 0;
+}
+
+static int
+waiter_clear(gevc_waiter *self)
+{
+    Py_CLEAR(self->hub);
+    Py_CLEAR(self->greenlet);
+    Py_CLEAR(self->value);
+    Py_CLEAR(self->exc);
+    return 0;
+}
+
+static void
+waiter_dealloc(gevc_waiter *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    waiter_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(switch_doc, "switch(value)\n\n"
+"Deliver value: wake the greenlet blocked in get() (only from the hub), or\n"
+"keep it for the next get().");
+static PyObject *
+waiter_switch(gevc_waiter *self, PyObject *value)
+{
+    return deliver_value(self, value);
+}
+
+PyDoc_STRVAR(switch_args_doc, "switch_args(*args)\n\nswitch(args).");
+static PyObject *
+waiter_switch_args(gevc_waiter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *t = tuple_from(args, nargs), *res;
+    if (t == NULL)
+        return NULL;
+    res = deliver_value(self, t);
+    Py_DECREF(t);
+    return res;
+}
+
+PyDoc_STRVAR(throw_doc, "throw(*exc)\n\n"
+"Deliver an exception: raise it in the greenlet blocked in get() (only from\n"
+"the hub), or keep it for the next get().  Arguments as greenlet.throw.");
+static PyObject *
+waiter_throw(gevc_waiter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *t = tuple_from(args, nargs), *res;
+    if (t == NULL)
+        return NULL;
+    res = deliver_exc(self, t);
+    Py_DECREF(t);
+    return res;
+}
+
+PyDoc_STRVAR(get_doc, "get()\n\n"
+"Block (switch to the hub) until a value or exception is delivered; return\n"
+"or raise it.  If one was delivered already, return or raise at once.");
+static PyObject *
+waiter_get(gevc_waiter *self, PyObject *unused)
+{
+    return gevc_waiter_get(self);
+}
+
+PyDoc_STRVAR(clear_doc, "clear()\n\nForget the delivered value or exception.");
+static PyObject *
+waiter_clear_method(gevc_waiter *self, PyObject *unused)
+{
+    Py_CLEAR(self->greenlet);
+    Py_XSETREF(self->value, Py_NewRef(Py_None));
+    Py_CLEAR(self->exc);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(ready_doc, "ready()\n\nTrue once a value or an exception was delivered.");
+static PyObject *
+waiter_ready(gevc_waiter *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->exc != NULL);
+}
+
+PyDoc_STRVAR(successful_doc, "successful()\n\nTrue if a value (not an exception) was delivered.");
+static PyObject *
+waiter_successful(gevc_waiter *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->exc == Py_None);
+}
+
+static PyObject *
+waiter_call(gevc_waiter *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *source, *exc, *res;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "Waiter() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Waiter", 1, 1, &source))
+        return NULL;
+    exc = PyObject_GetAttrString(source, "exception");
+    if (exc == NULL)
+        return NULL;
+    if (exc == Py_None) {
+        PyObject *value = PyObject_GetAttrString(source, "value");
+        Py_DECREF(exc);
+        if (value == NULL)
+            return NULL;
+        res = deliver_value(self, value);
+        Py_DECREF(value);
+        return res;
+    }
+    args = PyTuple_Pack(1, exc);
+    Py_DECREF(exc);
+    if (args == NULL)
+        return NULL;
+    res = deliver_exc(self, args);
+    Py_DECREF(args);
+    return res;
+}
+
+static PyObject *
+waiter_repr(gevc_waiter *self)
+{
+    PyObject *glet = self->greenlet ? self->greenlet : Py_None, *state, *res;
+    if (self->exc == NULL)
+        state = PyUnicode_FromString("");
+    else if (self->exc == Py_None)
+        state = PyUnicode_FromFormat(" value=%R", self->value ? self->value : Py_None);
+    else
+        state = PyUnicode_FromFormat(" exc_info=%R", self->exc);
+    if (state == NULL)
+        return NULL;
+    res = PyUnicode_FromFormat("<%s at %p greenlet=%R%U>", _PyType_Name(Py_TYPE(self)),
+                               self, glet, state);
+    Py_DECREF(state);
+    return res;
+}
+
+static PyObject *
+get_greenlet(gevc_waiter *self, void *c)
+{
+    return Py_NewRef(self->greenlet ? self->greenlet : Py_None);
+}
+
+static int
+set_greenlet(gevc_waiter *self, PyObject *value, void *c)
+{
+    Py_XSETREF(self->greenlet, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+get_exception(gevc_waiter *self, void *c)
+{
+    return Py_NewRef(self->exc ? self->exc : self->st->waiter_unset);
+}
+
+static int
+set_exception(gevc_waiter *self, PyObject *value, void *c)
+{
+    if (value == NULL || value == self->st->waiter_unset) {
+        Py_CLEAR(self->exc);
+        return 0;
+    }
+    if (value != Py_None && !PyTuple_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "_exception must be None or a tuple");
+        return -1;
+    }
+    Py_XSETREF(self->exc, Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+get_exc_info(gevc_waiter *self, void *c)
+{
+    return Py_NewRef(self->exc ? self->exc : Py_None);
+}
+
+static PyMethodDef waiter_methods[] = {
+    {"switch", (PyCFunction)waiter_switch, METH_O, switch_doc},
+    {"switch_args", (PyCFunction)(void (*)(void))waiter_switch_args, METH_FASTCALL,
+     switch_args_doc},
+    {"throw", (PyCFunction)(void (*)(void))waiter_throw, METH_FASTCALL, throw_doc},
+    {"get", (PyCFunction)waiter_get, METH_NOARGS, get_doc},
+    {"clear", (PyCFunction)waiter_clear_method, METH_NOARGS, clear_doc},
+    {"ready", (PyCFunction)waiter_ready, METH_NOARGS, ready_doc},
+    {"successful", (PyCFunction)waiter_successful, METH_NOARGS, successful_doc},
+    {NULL},
+};
+
+static PyMemberDef waiter_members[] = {
+    {"hub", T_OBJECT, offsetof(gevc_waiter, hub), 0, "The hub that delivers."},
+    {"value", T_OBJECT, offsetof(gevc_waiter, value), 0, "The delivered value."},
+    {NULL},
+};
+
+static PyGetSetDef waiter_getset[] = {
+    {"greenlet", (getter)get_greenlet, (setter)set_greenlet,
+     "The greenlet blocked in get(), or None.", NULL},
+    {"_exception", (getter)get_exception, (setter)set_exception,
+     "None after a value, the throw arguments after an exception, or the\n"
+     "unset marker.", NULL},
+    {"exc_info", (getter)get_exc_info, NULL,
+     "The delivered exception as passed to throw, or None.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(waiter_doc, "Waiter(hub=None)\n\n"
+"A one-shot hand-off between the hub and one blocked greenlet.\n\n"
+"get() blocks the calling greenlet until switch(value) or throw(*exc) is\n"
+"called from the hub (a loop callback); if that happened already, get()\n"
+"returns or raises at once.  switch/throw on a waiter a greenlet is blocked\n"
+"on may only be called from the hub (AssertionError otherwise); a second\n"
+"greenlet calling get() raises ConcurrentObjectUseError.\n\n"
+"    waiter = Waiter()\n"
+"    hub.loop.timer(0.1).start(waiter.switch, 'done')\n"
+"    waiter.get()   # -> 'done', after 0.1 s");
+
+static PyType_Slot waiter_slots[] = {
+    {Py_tp_new, waiter_new},
+    {Py_tp_init, waiter_init},
+    {Py_tp_dealloc, waiter_dealloc},
+    {Py_tp_traverse, waiter_traverse},
+    {Py_tp_clear, waiter_clear},
+    {Py_tp_methods, waiter_methods},
+    {Py_tp_members, waiter_members},
+    {Py_tp_getset, waiter_getset},
+    {Py_tp_call, waiter_call},
+    {Py_tp_repr, waiter_repr},
+    {Py_tp_doc, (void *)waiter_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_waiter_spec = {
+    .name = "gevent_c._core.Waiter",
+    .basicsize = sizeof(gevc_waiter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = waiter_slots,
+};
