@@ -59,3 +59,15 @@ def get_loop():
 
 def set_loop(loop):
     _state.loop = loop
+
+
+# ext/core keeps the same registry in C (get_hub is on every blocking path);
+# its functions replace the ones above.
+try:
+    from gevent_c._core import (  # noqa: F811
+        get_hub, get_hub_if_exists, set_hub, get_loop, set_loop,
+        get_hub_class, set_default_hub_class)
+except ImportError:  # an older _core without the hub primitives
+    pass
+else:
+    get_hub_noargs = get_hub
