@@ -69,7 +69,7 @@ typedef struct {
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
-             *str_start, *str_stop, *str_loop, *str_hublocal_key;
+             *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;

@@ -128,7 +128,10 @@ sleep0(PyObject *mod, PyObject *unused)
         cb = gevc_loop_run_callback((gevc_loop *)loop, sw, &none, 1);
     }
     else {
-        PyErr_Format(PyExc_TypeError, "hub.loop must be a gevent_c loop, not %R", loop);
+        /* a stand-in loop (tests wrap the real one) */
+        PyObject *stack[3] = {loop, sw, Py_None};
+        cb = PyObject_VectorcallMethod(st->str_run_callback, stack,
+                                       3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     }
     if (cb == NULL)
         goto done;

@@ -304,6 +304,7 @@ hub_exec(PyObject *mod, gevc_state *st)
         (st->str_start = PyUnicode_InternFromString("start")) == NULL ||
         (st->str_stop = PyUnicode_InternFromString("stop")) == NULL ||
         (st->str_loop = PyUnicode_InternFromString("loop")) == NULL ||
+        (st->str_run_callback = PyUnicode_InternFromString("run_callback")) == NULL ||
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
         return -1;
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
@@ -490,6 +491,7 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->str_start);
     Py_CLEAR(st->str_stop);
     Py_CLEAR(st->str_loop);
+    Py_CLEAR(st->str_run_callback);
     Py_CLEAR(st->str_hublocal_key);
     return 0;
 }
