@@ -372,6 +372,11 @@ class Hub(RawGreenlet):
             switch_out()
         return RawGreenlet.switch(self)
 
+    if hasattr(_core, 'hub_switch'):
+        def switch(self, _hub_switch=_core.hub_switch):  # noqa: F811
+            """Switch to the hub; refused from inside the hub itself."""
+            return _hub_switch(self)
+
     def switch_out(self):
         raise BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
 
@@ -409,6 +414,11 @@ class Hub(RawGreenlet):
                     % (getcurrent(), result, waiter, self, watcher))
         finally:
             watcher.stop()
+
+    if hasattr(_core, 'hub_wait'):
+        def wait(self, watcher, _hub_wait=_core.hub_wait):  # noqa: F811
+            """Start *watcher* and block until it fires once; always stops it."""
+            _hub_wait(self, watcher)
 
     def cancel_wait(self, watcher, error=cancel_wait_ex, close_watcher=False):
         """Make the greenlet waiting on *watcher* (if any) raise *error*."""
@@ -550,6 +560,9 @@ set_default_hub_class(Hub)
 
 # -- module-level blocking API -------------------------------------------
 
+_sleep0 = getattr(_core, 'sleep0', None)
+
+
 def sleep(seconds=0, ref=True):
     """Block the current greenlet for *seconds* (0: yield once to the others).
 
@@ -557,6 +570,8 @@ def sleep(seconds=0, ref=True):
     uses no timer. A negative value counts as 0. With ``ref=False`` the sleep
     does not keep the loop alive (it may end with LoopExit).
     """
+    if seconds <= 0 and _sleep0 is not None:
+        return _sleep0()
     hub = get_hub()
     loop = hub.loop
     if seconds <= 0:
