@@ -502,6 +502,11 @@ class socket(_Base):
 
     def _real_close(self, _ss=_ss):
         self._drop_events()
+        fd = _fileno(self)
+        loop = self.hub.loop
+        if fd >= 0 and loop is not None:
+            # Wake other watchers of this fd (select, wait_read) so they see EBADF.
+            loop.closing_fd(fd)
         _ss.close(self)
 
     def detach(self):

@@ -1,0 +1,37 @@
+"""Cooperative selectors: :class:`GeventSelector`, also :data:`DefaultSelector`.
+
+``GeventSelector`` is the stdlib's poll-based selector driven by
+:class:`gevent_c.select.poll`, so ``select(timeout)`` lets other greenlets
+run while it waits and otherwise behaves exactly as ``selectors.PollSelector``
+(same keys, events, errors and timeout rounding).
+
+    from gevent_c import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, data='client')
+    for key, events in sel.select(timeout=1.0):
+        ...
+"""
+import selectors as _stdselectors
+
+from gevent_c import select as _gselect
+
+__implements__ = ['DefaultSelector']
+__extensions__ = ['GeventSelector']
+__imports__ = ['BaseSelector', 'SelectorKey', 'EVENT_READ', 'EVENT_WRITE', 'SelectSelector',
+               'PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector']
+__imports__ = [name for name in __imports__ if hasattr(_stdselectors, name)]
+for _name in __imports__:
+    globals()[_name] = getattr(_stdselectors, _name)
+del _name
+__all__ = __implements__ + __extensions__ + __imports__
+
+
+class GeventSelector(_stdselectors._PollLikeSelector):
+    """A selector whose ``select()`` waits on the hub (poll semantics)."""
+
+    _selector_cls = _gselect.poll
+    _EVENT_READ = _gselect._stdselect.POLLIN
+    _EVENT_WRITE = _gselect._stdselect.POLLOUT
+
+
+DefaultSelector = GeventSelector
