@@ -65,11 +65,15 @@ typedef struct {
     const gevc_greenlet_capi *gapi;
     PyTypeObject *waiter_type;
     PyTypeObject *hublocal_type;
+    PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
+    PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
-             *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback;
+             *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
+             *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
+             *str_close, *str_release, *str_run_callback_threadsafe;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;
@@ -335,12 +339,18 @@ typedef struct gevc_waiter {
     PyObject *greenlet;            /* NULL: nobody is blocked in get() */
     PyObject *value;
     PyObject *exc;                 /* NULL: not ready; None: value; tuple: throw args */
+    /* what a C primitive blocked in get() waits on, for LoopExit's message;
+     * such waiters are linked in the thread's list while blocked */
+    PyObject *target;
+    const char *method;
+    struct gevc_waiter *blocked_prev, *blocked_next;
 } gevc_waiter;
 
 extern PyType_Spec gevc_waiter_spec;
 extern PyType_Spec gevc_hublocal_spec;
 extern PyMethodDef gevc_hub_methods[];
 extern PyMethodDef gevc_hublocal_methods[];
+int gevc__linkable_types_init(PyObject *mod, gevc_state *st);
 
 gevc_waiter *gevc_waiter_new(gevc_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);
@@ -348,6 +358,7 @@ PyObject *gevc_hub_switch(gevc_state *st, PyObject *hub);
 PyObject *gevc_hub_get(gevc_state *st);      /* borrowed */
 PyObject *gevc_hub_get_if_exists(gevc_state *st);   /* borrowed, NULL w/o error */
 PyObject *gevc__exception(gevc_state *st, const char *name);  /* new ref */
+gevc_waiter **gevc__blocked_head(gevc_state *st);   /* NULL with error set */
 
 /* ---- module helpers (module.c) ---------------------------------------- */
 

@@ -9,6 +9,7 @@ typedef struct {
     PyObject *hub;
     PyObject *loop;
     PyObject *hub_class;
+    gevc_waiter *blocked;          /* waiters of C primitives blocked now */
 } hublocal;
 
 /* Per-thread state that must be global: valid only while `ts` is the
@@ -50,6 +51,13 @@ hublocal_get(gevc_state *st)
     cache.ts = ts;
     cache.hl = (hublocal *)hl;
     return (hublocal *)hl;
+}
+
+gevc_waiter **
+gevc__blocked_head(gevc_state *st)
+{
+    hublocal *hl = hublocal_get(st);
+    return hl ? &hl->blocked : NULL;
 }
 
 PyObject *
@@ -242,7 +250,24 @@ set_default_hub_class(PyObject *mod, PyObject *cls)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(blocked_on_doc, "_blocked_on(greenlet)\n\n"
+"(object, 'Type.method') if greenlet is blocked in a C primitive of this\n"
+"thread (Event.wait, Semaphore.acquire, ...), else None.  For LoopExit.");
+static PyObject *
+blocked_on(PyObject *mod, PyObject *glet)
+{
+    hublocal *hl = hublocal_get(mstate(mod));
+    if (hl == NULL)
+        return NULL;
+    for (gevc_waiter *w = hl->blocked; w != NULL; w = w->blocked_next) {
+        if (w->greenlet == glet && w->target != NULL)
+            return Py_BuildValue("(Os)", w->target, w->method ? w->method : "wait");
+    }
+    Py_RETURN_NONE;
+}
+
 PyMethodDef gevc_hublocal_methods[] = {
+    {"_blocked_on", blocked_on, METH_O, blocked_on_doc},
     {"get_hub", get_hub, METH_NOARGS, get_hub_doc},
     {"get_hub_if_exists", get_hub_if_exists, METH_NOARGS, get_hub_if_exists_doc},
     {"set_hub", set_hub, METH_O, set_hub_doc},

@@ -305,7 +305,17 @@ hub_exec(PyObject *mod, gevc_state *st)
         (st->str_stop = PyUnicode_InternFromString("stop")) == NULL ||
         (st->str_loop = PyUnicode_InternFromString("loop")) == NULL ||
         (st->str_run_callback = PyUnicode_InternFromString("run_callback")) == NULL ||
+        (st->str_ready = PyUnicode_InternFromString("ready")) == NULL ||
+        (st->str_notify_links = PyUnicode_InternFromString("_notify_links")) == NULL ||
+        (st->str_notify_all = PyUnicode_InternFromString("_notify_all")) == NULL ||
+        (st->str_timer = PyUnicode_InternFromString("timer")) == NULL ||
+        (st->str_update = PyUnicode_InternFromString("update")) == NULL ||
+        (st->str_close = PyUnicode_InternFromString("close")) == NULL ||
+        (st->str_release = PyUnicode_InternFromString("release")) == NULL ||
+        (st->str_run_callback_threadsafe = PyUnicode_InternFromString("run_callback_threadsafe")) == NULL ||
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
+        return -1;
+    if (gevc__linkable_types_init(mod, st) < 0)
         return -1;
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
         PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
@@ -453,6 +463,10 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->waiter_unset);
     Py_VISIT(st->default_hub_class);
     Py_VISIT(st->exceptions);
+    Py_VISIT(st->linkable_type);
+    Py_VISIT(st->event_type);
+    Py_VISIT(st->semaphore_type);
+    Py_VISIT(st->result_type);
     return 0;
 }
 
@@ -492,6 +506,18 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->str_stop);
     Py_CLEAR(st->str_loop);
     Py_CLEAR(st->str_run_callback);
+    Py_CLEAR(st->str_ready);
+    Py_CLEAR(st->str_notify_links);
+    Py_CLEAR(st->str_notify_all);
+    Py_CLEAR(st->str_timer);
+    Py_CLEAR(st->str_update);
+    Py_CLEAR(st->str_close);
+    Py_CLEAR(st->str_release);
+    Py_CLEAR(st->str_run_callback_threadsafe);
+    Py_CLEAR(st->linkable_type);
+    Py_CLEAR(st->event_type);
+    Py_CLEAR(st->semaphore_type);
+    Py_CLEAR(st->result_type);
     Py_CLEAR(st->str_hublocal_key);
     return 0;
 }

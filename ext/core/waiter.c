@@ -176,6 +176,9 @@ gevc_waiter_new(gevc_state *st, PyObject *hub)
     self->greenlet = NULL;
     self->value = Py_NewRef(Py_None);
     self->exc = NULL;
+    self->target = NULL;
+    self->method = NULL;
+    self->blocked_prev = self->blocked_next = NULL;
     PyObject_GC_Track(self);
     return self;
 }
@@ -215,7 +218,34 @@ gevc_waiter_get(gevc_waiter *self)
         return NULL;
     /* the hub may drop its last reference to us while we are switched out */
     Py_INCREF(self);
-    res = gevc_hub_switch(self->st, self->hub);
+    if (self->target != NULL) {
+        gevc_waiter **head = gevc__blocked_head(self->st);
+        if (head == NULL) {
+            Py_CLEAR(self->greenlet);
+            Py_DECREF(self);
+            return NULL;
+        }
+        self->blocked_prev = NULL;
+        self->blocked_next = *head;
+        if (*head != NULL)
+            (*head)->blocked_prev = self;
+        *head = self;
+        res = gevc_hub_switch(self->st, self->hub);
+        if (self->blocked_prev != NULL)
+            self->blocked_prev->blocked_next = self->blocked_next;
+        else {
+            head = gevc__blocked_head(self->st);
+            if (head != NULL && *head == self)
+                *head = self->blocked_next;
+            else
+                PyErr_WriteUnraisable((PyObject *)self);
+        }
+        if (self->blocked_next != NULL)
+            self->blocked_next->blocked_prev = self->blocked_prev;
+        self->blocked_prev = self->blocked_next = NULL;
+    }
+    else
+        res = gevc_hub_switch(self->st, self->hub);
     Py_CLEAR(self->greenlet);
     Py_DECREF(self);
     return res;
@@ -254,6 +284,7 @@ waiter_init(gevc_waiter *self, PyObject *args, PyObject *kwargs)
     Py_CLEAR(self->greenlet);
     Py_XSETREF(self->value, Py_NewRef(Py_None));
     Py_CLEAR(self->exc);
+    Py_CLEAR(self->target);
     return 0;
 }
 
@@ -265,6 +296,7 @@ waiter_traverse(gevc_waiter *self, visitproc visit, void *arg)
     Py_VISIT(self->greenlet);
     Py_VISIT(self->value);
     Py_VISIT(self->exc);
+    Py_VISIT(self->target);
     return 0;
 }
 

@@ -1,0 +1,1087 @@
+/* AbstractLinkable and its hot subclasses in C: Event, Semaphore and
+ * AsyncResult (gevent_c/_abstract_linkable.py, event.py, lock.py import
+ * these when present).  Links are kept in a list and run in the order
+ * added, once each, from one notifier callback per object and batch. */
+#include "core.h"
+
+enum { LK_GENERIC, LK_EVENT, LK_SEM, LK_RESULT };
+
+typedef struct {
+    PyObject_HEAD
+    gevc_state *st;
+    PyObject *hub;                 /* NULL until first needed */
+    PyObject *links;               /* list */
+    PyObject *notifier;            /* the pending loop callback, or NULL */
+    PyObject *weakrefs;
+    int kind;
+} linkable;
+
+typedef struct { linkable base; int flag; } event;
+typedef struct { linkable base; Py_ssize_t counter; } semaphore;
+typedef struct {
+    linkable base;
+    PyObject *value;               /* NULL: not set */
+    PyObject *exc_info;            /* NULL: no exception; else a 3-tuple */
+} result;
+
+/* ---- readiness ---------------------------------------------------------- */
+
+/* 1/0, -1 on error.  The C check applies unless a Python subclass
+ * overrides ready(). */
+static int
+is_ready(linkable *self)
+{
+    PyObject *r;
+    int rc;
+    if (self->kind != LK_GENERIC &&
+        _PyType_Lookup(Py_TYPE(self), self->st->str_ready) == self->st->ready_descr[self->kind]) {
+        switch (self->kind) {
+        case LK_EVENT:
+            return ((event *)self)->flag;
+        case LK_SEM:
+            return ((semaphore *)self)->counter > 0;
+        default:
+            return ((result *)self)->value != NULL || ((result *)self)->exc_info != NULL;
+        }
+    }
+    r = PyObject_CallMethodNoArgs((PyObject *)self, self->st->str_ready);
+    if (r == NULL)
+        return -1;
+    rc = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return rc;
+}
+
+static PyObject *
+hub_of(linkable *self)
+{
+    if (self->hub == NULL || self->hub == Py_None) {
+        PyObject *hub = gevc_hub_get(self->st);
+        if (hub == NULL)
+            return NULL;
+        Py_XSETREF(self->hub, Py_NewRef(hub));
+    }
+    return self->hub;
+}
+
+static int
+check_and_notify(linkable *self)
+{
+    PyObject *hub, *loop, *notify, *cb;
+    int ready;
+    if (self->notifier != NULL || PyList_GET_SIZE(self->links) == 0)
+        return 0;
+    ready = is_ready(self);
+    if (ready <= 0)
+        return ready;
+    hub = hub_of(self);
+    if (hub == NULL)
+        return -1;
+    Py_INCREF(hub);
+    loop = PyObject_GetAttr(hub, self->st->str_loop);
+    notify = loop ? PyObject_GetAttr((PyObject *)self, self->st->str_notify_links) : NULL;
+    if (notify == NULL)
+        cb = NULL;
+    else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop_type))
+        cb = gevc_loop_run_callback((gevc_loop *)loop, notify, NULL, 0);
+    else if (PyErr_Occurred())
+        cb = NULL;
+    else {
+        /* made ready from another thread (or a stand-in loop) */
+        PyObject *name = gevc_hub_get_if_exists(self->st) == hub
+            ? self->st->str_run_callback : self->st->str_run_callback_threadsafe;
+        PyObject *stack[2] = {loop, notify};
+        cb = PyObject_VectorcallMethod(name, stack, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    Py_XDECREF(notify);
+    Py_XDECREF(loop);
+    Py_DECREF(hub);
+    if (cb == NULL)
+        return -1;
+    Py_XSETREF(self->notifier, cb);
+    return 0;
+}
+
+static int
+notify_all(linkable *self)
+{
+    PyObject *v;
+    switch (self->kind) {
+    case LK_SEM:
+        v = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_all);
+        return v == NULL ? 0 : PyObject_IsTrue(v);
+    case LK_GENERIC:
+        v = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_all);
+        return v == NULL ? 1 : PyObject_IsTrue(v);
+    default:
+        return 1;
+    }
+}
+
+static int
+report_link_error(linkable *self, PyObject *link)
+{
+    PyObject *exc = gevc__exc_take(), *ctx, *tb, *res;
+    if (exc == NULL)
+        return 0;
+    ctx = PyTuple_Pack(2, link, (PyObject *)self);
+    if (ctx == NULL || self->hub == NULL) {
+        Py_XDECREF(ctx);
+        gevc__exc_raise(exc);
+        return -1;
+    }
+    tb = PyException_GetTraceback(exc);
+    res = PyObject_CallMethodObjArgs(self->hub, self->st->str_handle_error, ctx,
+                                     (PyObject *)Py_TYPE(exc), exc, tb ? tb : Py_None, NULL);
+    Py_XDECREF(tb);
+    Py_DECREF(ctx);
+    Py_DECREF(exc);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+static int
+run_links(linkable *self)
+{
+    PyObject *links = self->links, *final, *link, *res;
+    int only_while_ready, rc = 0;
+    if (PyList_GET_SIZE(links) == 0)
+        return 0;
+    only_while_ready = notify_all(self);
+    if (only_while_ready < 0)
+        return -1;
+    only_while_ready = !only_while_ready;
+    final = Py_NewRef(PyList_GET_ITEM(links, PyList_GET_SIZE(links) - 1));
+    while (PyList_GET_SIZE(links) > 0) {
+        if (only_while_ready) {
+            int ready = is_ready(self);
+            if (ready < 0) {
+                rc = -1;
+                break;
+            }
+            if (!ready)
+                break;
+        }
+        link = Py_NewRef(PyList_GET_ITEM(links, 0));
+        if (PyList_SetSlice(links, 0, 1, NULL) < 0) {
+            Py_DECREF(link);
+            rc = -1;
+            break;
+        }
+        res = PyObject_CallOneArg(link, (PyObject *)self);
+        if (res == NULL && report_link_error(self, link) < 0) {
+            Py_DECREF(link);
+            rc = -1;
+            break;
+        }
+        Py_XDECREF(res);
+        Py_DECREF(link);
+        if (link == final)
+            break;
+    }
+    Py_DECREF(final);
+    return rc;
+}
+
+static int
+remove_link(linkable *self, PyObject *callback)
+{
+    PyObject *links = self->links;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(links); i++) {
+        PyObject *item = PyList_GET_ITEM(links, i);
+        int eq;
+        if (item == callback)
+            return PyList_SetSlice(links, i, i + 1, NULL);
+        Py_INCREF(item);
+        eq = PyObject_RichCompareBool(item, callback, Py_EQ);
+        Py_DECREF(item);
+        if (eq < 0)
+            return -1;
+        if (eq)
+            return PyList_SetSlice(links, i, i + 1, NULL);
+    }
+    return 0;
+}
+
+/* 1: notified; 0: timed out; -1: error (link removed). */
+static int
+wait_core(linkable *self, PyObject *timeout, const char *method)
+{
+    gevc_state *st = self->st;
+    PyObject *hub = hub_of(self), *sw = NULL, *timer = NULL, *res = NULL;
+    gevc_waiter *waiter;
+    int rc = -1;
+    if (hub == NULL)
+        return -1;
+    waiter = gevc_waiter_new(st, hub);
+    if (waiter == NULL)
+        return -1;
+    waiter->target = Py_NewRef((PyObject *)self);
+    waiter->method = method;
+    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+    if (sw == NULL || PyList_Append(self->links, sw) < 0)
+        goto done;
+    if (check_and_notify(self) < 0)
+        goto unlink;
+    if (timeout != NULL && timeout != Py_None) {
+        PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *started;
+        if (loop == NULL)
+            goto unlink;
+        timer = PyObject_CallMethodOneArg(loop, st->str_timer, timeout);
+        Py_DECREF(loop);
+        if (timer == NULL)
+            goto unlink;
+        {
+            PyObject *stack[4] = {timer, sw, Py_None, Py_True};
+            PyObject *kw = PyTuple_Pack(1, st->str_update);
+            if (kw == NULL)
+                goto unlink;
+            started = PyObject_VectorcallMethod(st->str_start, stack,
+                                                3 | PY_VECTORCALL_ARGUMENTS_OFFSET, kw);
+            Py_DECREF(kw);
+        }
+        if (started == NULL)
+            goto unlink;
+        Py_DECREF(started);
+    }
+    res = gevc_waiter_get(waiter);
+    if (res == NULL)
+        goto unlink;
+    if (res == (PyObject *)self) {
+        rc = 1;
+        goto done;
+    }
+    if (remove_link(self, sw) < 0)
+        goto done;
+    rc = 0;
+    goto done;
+unlink:
+    {
+        PyObject *exc = gevc__exc_take();
+        if (remove_link(self, sw) < 0)
+            PyErr_WriteUnraisable((PyObject *)self);
+        gevc__exc_raise(exc);
+    }
+done:
+    if (timer != NULL) {
+        PyObject *exc = rc < 0 ? gevc__exc_take() : NULL;
+        PyObject *r = PyObject_CallMethodNoArgs(timer, st->str_close);
+        if (r == NULL) {
+            if (exc != NULL)
+                PyErr_WriteUnraisable(timer);
+            else
+                rc = -1;
+        }
+        Py_XDECREF(r);
+        if (exc != NULL)
+            gevc__exc_raise(exc);
+        Py_DECREF(timer);
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(sw);
+    Py_DECREF(waiter);
+    return rc;
+}
+
+/* ---- AbstractLinkable --------------------------------------------------- */
+
+static PyObject *
+linkable_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    gevc_state *st = gevc_state_from_type(tp);
+    linkable *self;
+    if (st == NULL)
+        return NULL;
+    self = (linkable *)tp->tp_alloc(tp, 0);
+    if (self == NULL)
+        return NULL;
+    self->st = st;
+    self->links = PyList_New(0);
+    if (self->links == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->kind = PyType_IsSubtype(tp, st->event_type) ? LK_EVENT
+        : PyType_IsSubtype(tp, st->semaphore_type) ? LK_SEM
+        : PyType_IsSubtype(tp, st->result_type) ? LK_RESULT : LK_GENERIC;
+    return (PyObject *)self;
+}
+
+static int
+linkable_init(linkable *self, PyObject *args, PyObject *kwargs)
+{
+    static const char *const names[] = {"hub", NULL};
+    PyObject *hub = NULL;
+    if (gevc__parse_tuple("AbstractLinkable", args, kwargs, names, 1, 0, &hub) < 0)
+        return -1;
+    Py_XSETREF(self->hub, hub == NULL || hub == Py_None ? NULL : Py_NewRef(hub));
+    return 0;
+}
+
+static int
+linkable_traverse(linkable *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->hub);
+    Py_VISIT(self->links);
+    Py_VISIT(self->notifier);
+    if (self->kind == LK_RESULT) {
+        Py_VISIT(((result *)self)->value);
+        Py_VISIT(((result *)self)->exc_info);
+    }
+    return 0;
+}
+
+static int
+linkable_clear(linkable *self)
+{
+    Py_CLEAR(self->hub);
+    Py_CLEAR(self->notifier);
+    if (self->kind == LK_RESULT) {
+        Py_CLEAR(((result *)self)->value);
+        Py_CLEAR(((result *)self)->exc_info);
+    }
+    /* links stay a list: methods may still run on a cleared object */
+    if (self->links != NULL && PyList_GET_SIZE(self->links))
+        return PyList_SetSlice(self->links, 0, PyList_GET_SIZE(self->links), NULL);
+    return 0;
+}
+
+static void
+linkable_dealloc(linkable *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakrefs != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    Py_CLEAR(self->hub);
+    Py_CLEAR(self->notifier);
+    Py_CLEAR(self->links);
+    if (self->kind == LK_RESULT) {
+        Py_CLEAR(((result *)self)->value);
+        Py_CLEAR(((result *)self)->exc_info);
+    }
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(rawlink_doc, "rawlink(callback)\n\n"
+"Call callback(self) from the hub once this object is ready.");
+static PyObject *
+linkable_rawlink(linkable *self, PyObject *callback)
+{
+    if (!PyCallable_Check(callback)) {
+        PyErr_Format(PyExc_TypeError, "Expected callable: %R", callback);
+        return NULL;
+    }
+    if (hub_of(self) == NULL || PyList_Append(self->links, callback) < 0 ||
+        check_and_notify(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(unlink_doc, "unlink(callback)\n\nRemove callback if it was linked and has not run yet.");
+static PyObject *
+linkable_unlink(linkable *self, PyObject *callback)
+{
+    if (remove_link(self, callback) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(linkcount_doc, "linkcount()\n\nNumber of links waiting for this object.");
+static PyObject *
+linkable_linkcount(linkable *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(PyList_GET_SIZE(self->links));
+}
+
+PyDoc_STRVAR(ready_abstract_doc, "ready()\n\nTrue once waiters would not block; subclasses define it.");
+static PyObject *
+linkable_ready(linkable *self, PyObject *unused)
+{
+    PyErr_SetString(PyExc_NotImplementedError, "ready() is defined by subclasses");
+    return NULL;
+}
+
+PyDoc_STRVAR(check_and_notify_doc, "_check_and_notify()\n\n"
+"Schedule the notifier if there are links and the object is ready.");
+static PyObject *
+linkable_check_and_notify(linkable *self, PyObject *unused)
+{
+    if (check_and_notify(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(notify_links_doc, "_notify_links()\n\n"
+"Run the links present now, in order (the notifier callback).");
+static PyObject *
+linkable_notify_links(linkable *self, PyObject *unused)
+{
+    int rc = run_links(self);
+    Py_CLEAR(self->notifier);
+    if (rc < 0)
+        return NULL;
+    /* links added while notifying run in a following batch */
+    if (check_and_notify(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(wait_core_doc, "_wait_core(timeout)\n\n"
+"Block until notified (True) or timeout seconds pass (False).");
+static PyObject *
+linkable_wait_core(linkable *self, PyObject *timeout)
+{
+    int rc = wait_core(self, timeout, "_wait_core");
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+static PyObject *
+get_links(linkable *self, void *c)
+{
+    return Py_NewRef(self->links);
+}
+
+static int
+set_links(linkable *self, PyObject *value, void *c)
+{
+    if (value == NULL || !PyList_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "_links must be a list");
+        return -1;
+    }
+    Py_SETREF(self->links, Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+get_notifier(linkable *self, void *c)
+{
+    return Py_NewRef(self->notifier ? self->notifier : Py_None);
+}
+
+static int
+set_notifier(linkable *self, PyObject *value, void *c)
+{
+    Py_XSETREF(self->notifier, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+get_hub_attr(linkable *self, void *c)
+{
+    return Py_NewRef(self->hub ? self->hub : Py_None);
+}
+
+static int
+set_hub_attr(linkable *self, PyObject *value, void *c)
+{
+    Py_XSETREF(self->hub, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyMethodDef linkable_methods[] = {
+    {"rawlink", (PyCFunction)linkable_rawlink, METH_O, rawlink_doc},
+    {"unlink", (PyCFunction)linkable_unlink, METH_O, unlink_doc},
+    {"linkcount", (PyCFunction)linkable_linkcount, METH_NOARGS, linkcount_doc},
+    {"ready", (PyCFunction)linkable_ready, METH_NOARGS, ready_abstract_doc},
+    {"_check_and_notify", (PyCFunction)linkable_check_and_notify, METH_NOARGS,
+     check_and_notify_doc},
+    {"_notify_links", (PyCFunction)linkable_notify_links, METH_NOARGS, notify_links_doc},
+    {"_wait_core", (PyCFunction)linkable_wait_core, METH_O, wait_core_doc},
+    {NULL},
+};
+
+static PyGetSetDef linkable_getset[] = {
+    {"hub", (getter)get_hub_attr, (setter)set_hub_attr, "The hub that notifies, or None.", NULL},
+    {"_links", (getter)get_links, (setter)set_links, "The pending links, in order.", NULL},
+    {"_notifier", (getter)get_notifier, (setter)set_notifier,
+     "The scheduled notifier callback, or None.", NULL},
+    {NULL},
+};
+
+static PyMemberDef linkable_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(linkable, weakrefs), READONLY, NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(linkable_doc, "AbstractLinkable(hub=None)\n\n"
+"Base of Event, AsyncResult and Semaphore: an ordered list of links\n"
+"(callables run as link(self) from the hub once the object is ready), one\n"
+"notifier callback per batch, and _wait_core to block until notified.");
+
+static PyType_Slot linkable_slots[] = {
+    {Py_tp_new, linkable_new},
+    {Py_tp_init, linkable_init},
+    {Py_tp_dealloc, linkable_dealloc},
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_methods, linkable_methods},
+    {Py_tp_getset, linkable_getset},
+    {Py_tp_members, linkable_members},
+    {Py_tp_doc, (void *)linkable_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_linkable_spec = {
+    .name = "gevent_c._core.AbstractLinkable",
+    .basicsize = sizeof(linkable),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = linkable_slots,
+};
+
+/* ---- Event -------------------------------------------------------------- */
+
+static int
+event_init(event *self, PyObject *args, PyObject *kwargs)
+{
+    if (!_PyArg_NoKeywords("Event", kwargs) || !_PyArg_NoPositional("Event", args))
+        return -1;
+    self->flag = 0;
+    return 0;
+}
+
+PyDoc_STRVAR(is_set_doc, "is_set()\n\nTrue once set and until cleared.");
+static PyObject *
+event_is_set(event *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->flag);
+}
+
+PyDoc_STRVAR(event_set_doc, "set()\n\nSet the flag and wake every waiting greenlet (from the hub).");
+static PyObject *
+event_set(event *self, PyObject *unused)
+{
+    self->flag = 1;
+    if (check_and_notify(&self->base) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(event_clear_doc, "clear()\n\nReset the flag; later wait() calls block again.");
+static PyObject *
+event_clear(event *self, PyObject *unused)
+{
+    self->flag = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+one_timeout(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"timeout", NULL};
+    PyObject *timeout = NULL;
+    if (gevc__parse(fname, args, nargs, kwnames, names, 1, 0, &timeout) < 0)
+        return NULL;
+    return timeout ? timeout : Py_None;
+}
+
+PyDoc_STRVAR(event_wait_doc, "wait(timeout=None)\n\n"
+"Block until set (True) or timeout seconds pass (False).");
+static PyObject *
+event_wait(event *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *timeout = one_timeout("wait", args, nargs, kwnames);
+    int rc;
+    if (timeout == NULL)
+        return NULL;
+    if (self->flag)
+        Py_RETURN_TRUE;
+    rc = wait_core(&self->base, timeout, "wait");
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+PyDoc_STRVAR(reset_locks_doc, "_reset_internal_locks()\n\nthreading.Event compatibility after fork.");
+static PyObject *
+event_reset_locks(event *self, PyObject *unused)
+{
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+event_repr(event *self)
+{
+    return PyUnicode_FromFormat("<%s %s _links[%zd]>", _PyType_Name(Py_TYPE(self)),
+                                self->flag ? "set" : "unset",
+                                PyList_GET_SIZE(self->base.links));
+}
+
+static PyObject *
+get_flag(event *self, void *c)
+{
+    return PyBool_FromLong(self->flag);
+}
+
+static int
+set_flag(event *self, PyObject *value, void *c)
+{
+    int v = value ? PyObject_IsTrue(value) : 0;
+    if (v < 0)
+        return -1;
+    self->flag = v;
+    return 0;
+}
+
+static PyMethodDef event_methods[] = {
+    {"is_set", (PyCFunction)event_is_set, METH_NOARGS, is_set_doc},
+    {"isSet", (PyCFunction)event_is_set, METH_NOARGS, is_set_doc},
+    {"ready", (PyCFunction)event_is_set, METH_NOARGS, is_set_doc},
+    {"set", (PyCFunction)event_set, METH_NOARGS, event_set_doc},
+    {"clear", (PyCFunction)event_clear, METH_NOARGS, event_clear_doc},
+    {"wait", (PyCFunction)(void (*)(void))event_wait, METH_FASTCALL | METH_KEYWORDS,
+     event_wait_doc},
+    {"_reset_internal_locks", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
+    {NULL},
+};
+
+static PyGetSetDef event_getset[] = {
+    {"_flag", (getter)get_flag, (setter)set_flag, "The flag.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(event_doc, "Event()\n\n"
+"A flag that greenlets can wait to become true.  set() wakes every waiter\n"
+"(in the order they started waiting, from the hub); wait(timeout) blocks\n"
+"until set and returns True, or False if timeout seconds passed first.");
+
+static PyType_Slot event_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_init, event_init},
+    {Py_tp_methods, event_methods},
+    {Py_tp_getset, event_getset},
+    {Py_tp_repr, event_repr},
+    {Py_tp_doc, (void *)event_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_event_spec = {
+    .name = "gevent_c._core.Event",
+    .basicsize = sizeof(event),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = event_slots,
+};
+
+/* ---- Semaphore ---------------------------------------------------------- */
+
+static int
+semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
+{
+    static const char *const names[] = {"value", "hub", NULL};
+    PyObject *a[2] = {NULL, NULL};
+    Py_ssize_t value = 1;
+    if (gevc__parse_tuple("Semaphore", args, kwargs, names, 2, 0, a) < 0)
+        return -1;
+    if (a[0] != NULL) {
+        value = PyNumber_AsSsize_t(a[0], PyExc_OverflowError);
+        if (value == -1 && PyErr_Occurred())
+            return -1;
+    }
+    if (value < 0) {
+        PyErr_SetString(PyExc_ValueError, "semaphore initial value must be >= 0");
+        return -1;
+    }
+    self->counter = value;
+    Py_XSETREF(self->base.hub, a[1] == NULL || a[1] == Py_None ? NULL : Py_NewRef(a[1]));
+    return 0;
+}
+
+PyDoc_STRVAR(locked_doc, "locked()\n\nTrue if acquire() would block.");
+static PyObject *
+semaphore_locked(semaphore *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->counter <= 0);
+}
+
+PyDoc_STRVAR(sem_ready_doc, "ready()\n\nTrue if acquire() would not block.");
+static PyObject *
+semaphore_ready(semaphore *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->counter > 0);
+}
+
+PyDoc_STRVAR(release_doc, "release()\n\n"
+"Return a slot and wake the next waiter; returns the new counter.");
+static PyObject *
+semaphore_release(semaphore *self, PyObject *unused)
+{
+    self->counter++;
+    if (check_and_notify(&self->base) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(self->counter);
+}
+
+PyDoc_STRVAR(sem_wait_doc, "wait(timeout=None)\n\n"
+"Block until a slot is free (without taking it); return the counter.");
+static PyObject *
+semaphore_wait(semaphore *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *timeout = one_timeout("wait", args, nargs, kwnames);
+    if (timeout == NULL)
+        return NULL;
+    if (self->counter <= 0 && wait_core(&self->base, timeout, "wait") < 0)
+        return NULL;
+    return PyLong_FromSsize_t(self->counter);
+}
+
+/* 1 acquired, 0 not, -1 error */
+static int
+acquire(semaphore *self, int blocking, PyObject *timeout)
+{
+    PyObject *zero = NULL;
+    int rc;
+    if (self->counter > 0 && PyList_GET_SIZE(self->base.links) == 0) {
+        self->counter--;
+        return 1;
+    }
+    if (!blocking)
+        return 0;
+    if (timeout != Py_None) {
+        int neg;
+        zero = PyLong_FromLong(0);
+        if (zero == NULL)
+            return -1;
+        neg = PyObject_RichCompareBool(timeout, zero, Py_LT);
+        if (neg < 0) {
+            Py_DECREF(zero);
+            return -1;
+        }
+        if (neg)
+            timeout = zero;
+    }
+    for (;;) {
+        rc = wait_core(&self->base, timeout, "acquire");
+        if (rc <= 0)
+            break;
+        if (self->counter > 0) {
+            self->counter--;
+            break;
+        }
+    }
+    Py_XDECREF(zero);
+    return rc;
+}
+
+PyDoc_STRVAR(acquire_doc, "acquire(blocking=True, timeout=None)\n\n"
+"Take a slot; True on success, False if not blocking or timed out.  Waiters\n"
+"get slots in the order they asked.");
+static PyObject *
+semaphore_acquire(semaphore *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"blocking", "timeout", NULL};
+    PyObject *a[2] = {NULL, NULL};
+    int blocking = 1, rc;
+    if (gevc__parse("acquire", args, nargs, kwnames, names, 2, 0, a) < 0)
+        return NULL;
+    if (a[0] != NULL && (blocking = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    rc = acquire(self, blocking, a[1] ? a[1] : Py_None);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+PyDoc_STRVAR(enter_doc, "__enter__()\n\nacquire().");
+static PyObject *
+semaphore_enter(semaphore *self, PyObject *unused)
+{
+    if (acquire(self, 1, Py_None) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(exit_doc, "__exit__(*exc)\n\nrelease() (through the type, so subclasses' release runs).");
+static PyObject *
+semaphore_exit(semaphore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *r;
+    if (Py_IS_TYPE(self, self->base.st->semaphore_type))
+        r = semaphore_release(self, NULL);
+    else
+        r = PyObject_CallMethodNoArgs((PyObject *)self, self->base.st->str_release);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+semaphore_repr(semaphore *self)
+{
+    return PyUnicode_FromFormat("<%s at %p counter=%zd _links[%zd]>",
+                                _PyType_Name(Py_TYPE(self)), self, self->counter,
+                                PyList_GET_SIZE(self->base.links));
+}
+
+static PyMethodDef semaphore_methods[] = {
+    {"locked", (PyCFunction)semaphore_locked, METH_NOARGS, locked_doc},
+    {"ready", (PyCFunction)semaphore_ready, METH_NOARGS, sem_ready_doc},
+    {"release", (PyCFunction)semaphore_release, METH_NOARGS, release_doc},
+    {"wait", (PyCFunction)(void (*)(void))semaphore_wait, METH_FASTCALL | METH_KEYWORDS,
+     sem_wait_doc},
+    {"acquire", (PyCFunction)(void (*)(void))semaphore_acquire, METH_FASTCALL | METH_KEYWORDS,
+     acquire_doc},
+    {"__enter__", (PyCFunction)semaphore_enter, METH_NOARGS, enter_doc},
+    {"__exit__", (PyCFunction)(void (*)(void))semaphore_exit, METH_FASTCALL, exit_doc},
+    {NULL},
+};
+
+static PyMemberDef semaphore_members[] = {
+    {"counter", T_PYSSIZET, offsetof(semaphore, counter), 0, "Free slots."},
+    {NULL},
+};
+
+PyDoc_STRVAR(semaphore_doc, "Semaphore(value=1, hub=None)\n\n"
+"A counter of free slots: acquire() takes one (blocking while none),\n"
+"release() returns one and wakes the longest waiting greenlet.\n\n"
+"    sem = Semaphore(2)\n"
+"    with sem:\n"
+"        ...   # at most two greenlets here at once");
+
+static PyType_Slot semaphore_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_init, semaphore_init},
+    {Py_tp_methods, semaphore_methods},
+    {Py_tp_members, semaphore_members},
+    {Py_tp_repr, semaphore_repr},
+    {Py_tp_doc, (void *)semaphore_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_semaphore_spec = {
+    .name = "gevent_c._core.Semaphore",
+    .basicsize = sizeof(semaphore),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = semaphore_slots,
+};
+
+/* ---- AsyncResult core: set/get; gevent_c/event.py adds the rest ---------- */
+
+static int
+result_init(result *self, PyObject *args, PyObject *kwargs)
+{
+    if (!_PyArg_NoKeywords("AsyncResult", kwargs) || !_PyArg_NoPositional("AsyncResult", args))
+        return -1;
+    return 0;
+}
+
+PyDoc_STRVAR(result_set_doc, "set(value=None)\n\nStore value and wake every waiter.");
+static PyObject *
+result_set(result *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "set() takes at most 1 argument");
+        return NULL;
+    }
+    Py_XSETREF(self->value, Py_NewRef(nargs ? args[0] : Py_None));
+    if (check_and_notify(&self->base) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(result_ready_doc, "ready()\n\nTrue once a value or an exception was set.");
+static PyObject *
+result_ready(result *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->value != NULL || self->exc_info != NULL);
+}
+
+PyDoc_STRVAR(result_successful_doc, "successful()\n\nTrue if a value (not an exception) was set.");
+static PyObject *
+result_successful(result *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->value != NULL);
+}
+
+static PyObject *
+raise_stored(result *self)
+{
+    PyObject *typ = PyTuple_GET_ITEM(self->exc_info, 0), *val = PyTuple_GET_ITEM(self->exc_info, 1);
+    PyObject *tb = PyTuple_GET_ITEM(self->exc_info, 2);
+    if (val == Py_None) {
+        val = PyObject_CallNoArgs(typ);
+        if (val == NULL)
+            return NULL;
+    }
+    else
+        Py_INCREF(val);
+    if (!PyExceptionInstance_Check(val)) {
+        PyErr_Format(PyExc_TypeError, "stored exception is not an exception: %R", val);
+        Py_DECREF(val);
+        return NULL;
+    }
+    if (tb != Py_None && PyException_SetTraceback(val, tb) < 0) {
+        Py_DECREF(val);
+        return NULL;
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(val), val);
+    Py_DECREF(val);
+    return NULL;
+}
+
+static PyObject *
+raise_timeout(gevc_state *st, PyObject *timeout)
+{
+    PyObject *mod = PyImport_ImportModule("gevent_c.timeout"), *tp, *exc;
+    if (mod == NULL)
+        return NULL;
+    tp = PyObject_GetAttrString(mod, "Timeout");
+    Py_DECREF(mod);
+    if (tp == NULL)
+        return NULL;
+    exc = timeout ? PyObject_CallOneArg(tp, timeout) : PyObject_CallNoArgs(tp);
+    Py_DECREF(tp);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+PyDoc_STRVAR(result_get_doc, "get(block=True, timeout=None)\n\n"
+"Return the value or raise the exception, blocking until set.  With\n"
+"block=False or after timeout seconds, raise Timeout.");
+static PyObject *
+result_get(result *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"block", "timeout", NULL};
+    PyObject *a[2] = {NULL, NULL};
+    int block = 1, rc;
+    if (gevc__parse("get", args, nargs, kwnames, names, 2, 0, a) < 0)
+        return NULL;
+    if (a[0] != NULL && (block = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    if (self->value != NULL)
+        return Py_NewRef(self->value);
+    if (self->exc_info != NULL)
+        return raise_stored(self);
+    if (!block)
+        return raise_timeout(self->base.st, NULL);
+    rc = wait_core(&self->base, a[1], "get");
+    if (rc < 0)
+        return NULL;
+    if (rc == 0)
+        return raise_timeout(self->base.st, a[1] ? a[1] : Py_None);
+    if (self->value != NULL)
+        return Py_NewRef(self->value);
+    if (self->exc_info != NULL)
+        return raise_stored(self);
+    return raise_timeout(self->base.st, NULL);
+}
+
+static PyObject *
+get_value_raw(result *self, void *c)
+{
+    return Py_NewRef(self->value ? self->value : self->base.st->waiter_unset);
+}
+
+static int
+set_value_raw(result *self, PyObject *value, void *c)
+{
+    Py_XSETREF(self->value, value == NULL || value == self->base.st->waiter_unset
+               ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+get_exc_info_raw(result *self, void *c)
+{
+    if (self->exc_info == NULL)
+        return PyTuple_New(0);
+    return Py_NewRef(self->exc_info);
+}
+
+static int
+set_exc_info_raw(result *self, PyObject *value, void *c)
+{
+    if (value == NULL || (PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 0)) {
+        Py_CLEAR(self->exc_info);
+        return 0;
+    }
+    if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 3) {
+        PyErr_SetString(PyExc_TypeError, "_exc_info must be () or a 3-tuple");
+        return -1;
+    }
+    Py_XSETREF(self->exc_info, Py_NewRef(value));
+    return 0;
+}
+
+static PyMethodDef result_methods[] = {
+    {"set", (PyCFunction)(void (*)(void))result_set, METH_FASTCALL, result_set_doc},
+    {"set_result", (PyCFunction)(void (*)(void))result_set, METH_FASTCALL, result_set_doc},
+    {"get", (PyCFunction)(void (*)(void))result_get, METH_FASTCALL | METH_KEYWORDS,
+     result_get_doc},
+    {"ready", (PyCFunction)result_ready, METH_NOARGS, result_ready_doc},
+    {"successful", (PyCFunction)result_successful, METH_NOARGS, result_successful_doc},
+    {NULL},
+};
+
+static PyGetSetDef result_getset[] = {
+    {"_value", (getter)get_value_raw, (setter)set_value_raw,
+     "The value set, or the _core._WAITER_UNSET marker.", NULL},
+    {"_exc_info", (getter)get_exc_info_raw, (setter)set_exc_info_raw,
+     "(type, value, traceback) of the exception set, or ().", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(result_doc, "AsyncResult()\n\n"
+"The hot core of gevent_c.event.AsyncResult: a one-shot value or exception\n"
+"that greenlets can wait for (set/get); the Python subclass adds the rest.");
+
+static PyType_Slot result_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_init, result_init},
+    {Py_tp_methods, result_methods},
+    {Py_tp_getset, result_getset},
+    {Py_tp_doc, (void *)result_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_result_spec = {
+    .name = "gevent_c._core.AsyncResult",
+    .basicsize = sizeof(result),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = result_slots,
+};
+
+int
+gevc__linkable_types_init(PyObject *mod, gevc_state *st)
+{
+    static const char *const methodnames[] = {NULL, "is_set", "ready", "ready"};
+    PyTypeObject *types[4];
+    PyObject *base;
+    st->linkable_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_linkable_spec, NULL);
+    if (st->linkable_type == NULL)
+        return -1;
+    base = (PyObject *)st->linkable_type;
+    st->event_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_event_spec, base);
+    st->semaphore_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_semaphore_spec, base);
+    st->result_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_result_spec, base);
+    if (st->event_type == NULL || st->semaphore_type == NULL || st->result_type == NULL)
+        return -1;
+    types[LK_GENERIC] = st->linkable_type;
+    types[LK_EVENT] = st->event_type;
+    types[LK_SEM] = st->semaphore_type;
+    types[LK_RESULT] = st->result_type;
+    for (int k = LK_EVENT; k <= LK_RESULT; k++) {
+        /* borrowed: the type's dict keeps it; compared by identity */
+        st->ready_descr[k] = PyDict_GetItemString(types[k]->tp_dict, "ready");
+        if (st->ready_descr[k] == NULL) {
+            PyErr_Format(PyExc_SystemError, "no %s", methodnames[k]);
+            return -1;
+        }
+    }
+    if (PyModule_AddObjectRef(mod, "AbstractLinkable", base) < 0 ||
+        PyModule_AddObjectRef(mod, "Event", (PyObject *)st->event_type) < 0 ||
+        PyModule_AddObjectRef(mod, "Semaphore", (PyObject *)st->semaphore_type) < 0 ||
+        PyModule_AddObjectRef(mod, "AsyncResult", (PyObject *)st->result_type) < 0)
+        return -1;
+    return 0;
+}
