@@ -114,3 +114,9 @@ class AbstractLinkable:
             return True
         self.unlink(switch)
         return False
+
+
+# ext/core provides the same base in C (same methods and attributes); it
+# replaces this one, and event.py/lock.py build on it.
+from gevent_c import _core  # noqa: E402
+AbstractLinkable = getattr(_core, 'AbstractLinkable', AbstractLinkable)
