@@ -11,6 +11,7 @@ asked. :class:`RLock` is a reentrant lock owned by a greenlet.
 """
 from gevent_c._abstract_linkable import AbstractLinkable
 from gevent_c._greenlet import getcurrent
+from gevent_c import _core
 
 __all__ = ['Semaphore', 'BoundedSemaphore', 'DummySemaphore', 'RLock']
 
@@ -78,6 +79,10 @@ class Semaphore(AbstractLinkable):
 
     def __exit__(self, t, v, tb):
         self.release()
+
+
+# ext/core provides Semaphore in C (same methods, attributes and rules).
+Semaphore = getattr(_core, 'Semaphore', Semaphore)
 
 
 class BoundedSemaphore(Semaphore):
