@@ -11,6 +11,12 @@ Waiters are woken in the order they started waiting, from the hub.
 """
 from gevent_c._abstract_linkable import AbstractLinkable
 from gevent_c.timeout import Timeout
+from gevent_c import _core
+
+# ext/core provides AsyncResult's hot methods (set/get/ready/successful and
+# the _value/_exc_info storage) in C; the class below then adds the rest.
+_CAsyncResult = getattr(_core, 'AsyncResult', None)
+_C_RESULT_METHODS = ('__init__', 'set', 'set_result', 'get', 'ready', 'successful')
 
 __all__ = ['Event', 'AsyncResult']
 
@@ -58,7 +64,11 @@ class Event(AbstractLinkable):
         pass  # threading.Event compatibility after fork
 
 
-class AsyncResult(AbstractLinkable):
+# ext/core provides Event in C (same methods, attributes and rules).
+Event = getattr(_core, 'Event', Event)
+
+
+class AsyncResult(_CAsyncResult or AbstractLinkable):
     """A one-shot value or exception that greenlets can wait for.
 
     ``get(block=True, timeout=None)`` returns the value or raises the
@@ -66,7 +76,7 @@ class AsyncResult(AbstractLinkable):
     It is also a link target: ``greenlet.link(result)`` copies the outcome.
     """
 
-    __slots__ = ('_value', '_exc_info')
+    __slots__ = ('_value', '_exc_info') if _CAsyncResult is None else ()
 
     def __init__(self):
         AbstractLinkable.__init__(self)
@@ -182,3 +192,9 @@ class _NotSet:
 
 
 _NOT_SET = _NotSet()
+
+if _CAsyncResult is not None:
+    _NOT_SET = _core._WAITER_UNSET
+    for _name in _C_RESULT_METHODS:
+        delattr(AsyncResult, _name)
+    del _name
