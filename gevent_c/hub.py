@@ -198,8 +198,17 @@ def _greenlet_name(glet):
     return _short_repr(glet, 120)
 
 
+_blocked_on = getattr(_core, '_blocked_on', None)
+
+
 def _describe_block(glet):
     """'<glet> is waiting on <what>' from the frames of suspended *glet*."""
+    blocked = _blocked_on(glet) if _blocked_on is not None else None
+    if blocked is not None:
+        # blocked in a C primitive (Event.wait, ...), which has no frame
+        target, method = blocked
+        return '%s is waiting on %s in %s.%s()' % (
+            _greenlet_name(glet), _short_repr(target), type(target).__name__, method)
     frame = getattr(glet, 'gr_frame', None)
     call = None
     while frame is not None:
