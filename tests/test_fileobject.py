@@ -1,0 +1,207 @@
+"""gevent_c.fileobject: FileObjectPosix waits on the hub, FileObjectThread uses the pool."""
+import errno
+import io
+import os
+
+import pytest
+
+from _hubtest import clean_hub  # noqa: F401 -- fixture
+
+import gevent_c
+from gevent_c.fileobject import FileObject, FileObjectBlock, FileObjectPosix, FileObjectThread
+
+
+@pytest.fixture
+def pipe():
+    r, w = os.pipe()
+    fds = [r, w]
+    yield r, w
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def test_file_object_is_the_posix_one():
+    assert FileObject is FileObjectPosix
+
+
+def test_posix_read_waits_cooperatively_for_the_writer(pipe):
+    r, w = pipe
+    reader = FileObjectPosix(r, 'rb')
+    order = []
+
+    def writer():
+        order.append('writer')
+        with FileObjectPosix(w, 'wb') as out:
+            out.write(b'first line\nsecond')
+
+    gevent_c.spawn(writer)
+    assert reader.readline() == b'first line\n'
+    assert order == ['writer']
+    assert reader.read() == b'second'
+    assert reader.read() == b''
+    reader.close()
+    assert reader.closed
+    with pytest.raises(OSError) as info:
+        os.fstat(r)
+    assert info.value.errno == errno.EBADF
+
+
+def test_posix_text_mode_and_iteration(pipe):
+    r, w = pipe
+    reader = FileObjectPosix(r, 'r', encoding='utf-8')
+    writer = FileObjectPosix(w, 'w', encoding='utf-8', newline='\r\n')
+    gevent_c.spawn(lambda: (writer.write('caf\u00e9\nb\n'), writer.close()))
+    assert list(reader) == ['caf\u00e9\n', 'b\n']
+    reader.close()
+
+
+def test_posix_large_write_through_a_pipe_is_not_lost(pipe):
+    r, w = pipe
+    payload = os.urandom(3 << 20)
+    writer = FileObjectPosix(w, 'wb', bufsize=0)
+    reader = FileObjectPosix(r, 'rb')
+
+    def write_all():
+        view = memoryview(payload)
+        while view:
+            n = writer.write(view)
+            view = view[n:]
+        writer.close()
+
+    g = gevent_c.spawn(write_all)
+    assert reader.read() == payload
+    g.get()
+    reader.close()
+
+
+def test_posix_close_false_leaves_the_fd_open_and_blocking_again(pipe):
+    r, w = pipe
+    assert os.get_blocking(r)
+    f = FileObjectPosix(r, 'rb', close=False)
+    assert not os.get_blocking(r)
+    f.close()
+    assert os.get_blocking(r)
+    os.fstat(r)
+
+
+def test_posix_wraps_an_object_with_fileno(pipe):
+    r, w = pipe
+    raw = open(w, 'wb', buffering=0)
+    f = FileObjectPosix(raw, 'wb')
+    f.write(b'via object')
+    f.close()
+    assert raw.closed
+    assert os.read(r, 100) == b'via object'
+
+
+def test_posix_close_while_another_greenlet_reads_raises_ebadf(pipe):
+    r, w = pipe
+    f = FileObjectPosix(r, 'rb', bufsize=0)
+    g = gevent_c.spawn(f.read, 10)
+    gevent_c.sleep(0.01)
+    assert not g.dead
+    f.close()
+    g.join()
+    assert isinstance(g.exception, OSError) and g.exception.errno == errno.EBADF
+
+
+def test_posix_regular_file_read_write_seek(tmp_path):
+    path = tmp_path / 'data'
+    fd = os.open(str(path), os.O_RDWR | os.O_CREAT)
+    f = FileObjectPosix(fd, 'r+b')
+    f.write(b'hello world')
+    f.seek(6)
+    assert f.read() == b'world'
+    assert f.tell() == 11
+    f.close()
+    assert path.read_bytes() == b'hello world'
+
+
+@pytest.mark.parametrize('call', [
+    lambda fd: FileObjectPosix(fd, 'rb').write(b'x'),
+    lambda fd: FileObjectPosix(fd, 'wb').read(),
+    lambda fd: FileObjectPosix(fd, 'rz'),
+    lambda fd: FileObjectPosix(fd, 'r', bufsize=0),
+    lambda fd: FileObjectPosix(fd, 'rb', encoding='utf-8'),
+], ids=['write-on-reader', 'read-on-writer', 'bad-mode', 'unbuffered-text', 'binary-encoding'])
+def test_posix_errors_match_io_open(call, pipe):
+    r, _ = pipe
+
+    def signature(opener):
+        fd = os.dup(r)
+        try:
+            call_fd = opener(fd)
+        except BaseException as exc:  # noqa: B036
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            return type(exc), str(exc)
+        return call_fd
+
+    def ours(fd):
+        return call(fd)
+
+    def ref(fd):
+        mapping = {FileObjectPosix: lambda fd, mode='rb', bufsize=-1, encoding=None: io.open(
+            fd, mode, bufsize, encoding)}
+        return call.__code__ and _with_io_open(call, fd, mapping)
+
+    assert signature(ours) == signature(ref)
+
+
+def _with_io_open(call, fd, mapping):
+    saved = call.__globals__['FileObjectPosix']
+    call.__globals__['FileObjectPosix'] = mapping[FileObjectPosix]
+    try:
+        return call(fd)
+    finally:
+        call.__globals__['FileObjectPosix'] = saved
+
+
+def test_thread_file_object_reads_and_writes_in_the_pool(tmp_path):
+    path = tmp_path / 'thread.txt'
+    with FileObjectThread(str(path), 'w') as f:
+        f.write('one\n')
+        f.writelines(['two\n', 'three\n'])
+    f = FileObjectThread(str(path), 'r')
+    assert f.readline() == 'one\n'
+    assert list(f) == ['two\n', 'three\n']
+    f.close()
+    assert f.closed
+
+
+def test_thread_file_object_does_not_block_the_hub_on_a_pipe(pipe):
+    r, w = pipe
+    f = FileObjectThread(r, 'rb', bufsize=0)
+    ticks = []
+
+    def ticker():
+        for i in range(3):
+            ticks.append(i)
+            gevent_c.sleep(0.001)
+        os.write(w, b'late')
+
+    gevent_c.spawn(ticker)
+    assert f.read(4) == b'late'
+    assert ticks == [0, 1, 2]
+    f.close()
+
+
+def test_thread_file_object_close_false_only_flushes(tmp_path):
+    raw = open(tmp_path / 'keep', 'wb')
+    f = FileObjectThread(raw, 'wb', close=False)
+    f.write(b'kept')
+    f.close()
+    assert not raw.closed
+    raw.close()
+    assert (tmp_path / 'keep').read_bytes() == b'kept'
+
+
+def test_block_file_object_is_a_plain_file(tmp_path):
+    with FileObjectBlock(str(tmp_path / 'b'), 'wb') as f:
+        f.write(b'plain')
+    assert (tmp_path / 'b').read_bytes() == b'plain'
