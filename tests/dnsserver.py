@@ -88,21 +88,37 @@ class DNSServer:
         self.queries = []          # (name, type) in arrival order
         self.count = 0
         self._lock = threading.Lock()
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(('127.0.0.1', port))
+        self.udp, self.tcp = self._bind(port, tcp)
         self.port = self.udp.getsockname()[1]
-        self.tcp = None
-        if tcp:
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                self.tcp.bind(('127.0.0.1', self.port))
-                self.tcp.listen(16)
-            except OSError:
-                self.tcp.close()
-                self.tcp = None
         self._stop_r, self._stop_w = socket.socketpair()
         self._thread = None
+
+    @staticmethod
+    def _bind(port, tcp):
+        """UDP and (optionally) TCP sockets on one port: an ephemeral UDP port
+        may be taken for TCP, so a few are tried."""
+        for _ in range(50):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                udp.bind(('127.0.0.1', port))
+                if not tcp:
+                    return udp, None
+                stream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    stream.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    stream.bind(('127.0.0.1', udp.getsockname()[1]))
+                    stream.listen(16)
+                except OSError:
+                    stream.close()
+                    if port:
+                        raise
+                    udp.close()
+                    continue
+                return udp, stream
+            except OSError:
+                udp.close()
+                raise
+        raise OSError('no port free for both UDP and TCP')
 
     # -- lifecycle --------------------------------------------------------
     def start(self):

@@ -61,10 +61,7 @@ from gevent_c._ares import channel
 from gevent_c.hub import Waiter
 from gevent_c.hub import get_hub
 
-try:
-    from gevent_c.resolver import AbstractResolver as _Base
-except ImportError:  # resolver/__init__.py not written yet
-    _Base = object
+from gevent_c.resolver import AbstractResolver
 
 __all__ = ['Resolver']
 
@@ -332,7 +329,7 @@ def _int_or_none(value):
         return None
 
 
-class Resolver(_Base):
+class Resolver(AbstractResolver):
     """c-ares resolver for one hub (see the module docstring).
 
     Every method blocks only the calling greenlet and raises what the
