@@ -66,6 +66,7 @@ typedef struct {
     PyTypeObject *waiter_type;
     PyTypeObject *hublocal_type;
     PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
+    PyTypeObject *queuebase_type;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
@@ -73,7 +74,9 @@ typedef struct {
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
              *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
              *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
-             *str_close, *str_release, *str_run_callback_threadsafe;
+             *str_close, *str_release, *str_run_callback_threadsafe,
+             *str_fast, *str_unlock, *str_put_slow, *str_get_slow, *str_append,
+             *str_popleft, *str_clear;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;
@@ -351,6 +354,7 @@ extern PyType_Spec gevc_hublocal_spec;
 extern PyMethodDef gevc_hub_methods[];
 extern PyMethodDef gevc_hublocal_methods[];
 int gevc__linkable_types_init(PyObject *mod, gevc_state *st);
+extern PyType_Spec gevc_queuebase_spec;
 
 gevc_waiter *gevc_waiter_new(gevc_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);

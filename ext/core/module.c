@@ -305,6 +305,13 @@ hub_exec(PyObject *mod, gevc_state *st)
         (st->str_stop = PyUnicode_InternFromString("stop")) == NULL ||
         (st->str_loop = PyUnicode_InternFromString("loop")) == NULL ||
         (st->str_run_callback = PyUnicode_InternFromString("run_callback")) == NULL ||
+        (st->str_fast = PyUnicode_InternFromString("_fast")) == NULL ||
+        (st->str_unlock = PyUnicode_InternFromString("_unlock")) == NULL ||
+        (st->str_put_slow = PyUnicode_InternFromString("_put_slow")) == NULL ||
+        (st->str_get_slow = PyUnicode_InternFromString("_get_slow")) == NULL ||
+        (st->str_append = PyUnicode_InternFromString("append")) == NULL ||
+        (st->str_popleft = PyUnicode_InternFromString("popleft")) == NULL ||
+        (st->str_clear = PyUnicode_InternFromString("clear")) == NULL ||
         (st->str_ready = PyUnicode_InternFromString("ready")) == NULL ||
         (st->str_notify_links = PyUnicode_InternFromString("_notify_links")) == NULL ||
         (st->str_notify_all = PyUnicode_InternFromString("_notify_all")) == NULL ||
@@ -315,7 +322,8 @@ hub_exec(PyObject *mod, gevc_state *st)
         (st->str_run_callback_threadsafe = PyUnicode_InternFromString("run_callback_threadsafe")) == NULL ||
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
         return -1;
-    if (gevc__linkable_types_init(mod, st) < 0)
+    if (gevc__linkable_types_init(mod, st) < 0 ||
+        add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0)
         return -1;
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
         PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
@@ -467,6 +475,7 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
     Py_VISIT(st->result_type);
+    Py_VISIT(st->queuebase_type);
     return 0;
 }
 
@@ -506,6 +515,14 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->str_stop);
     Py_CLEAR(st->str_loop);
     Py_CLEAR(st->str_run_callback);
+    Py_CLEAR(st->str_fast);
+    Py_CLEAR(st->str_unlock);
+    Py_CLEAR(st->str_put_slow);
+    Py_CLEAR(st->str_get_slow);
+    Py_CLEAR(st->str_append);
+    Py_CLEAR(st->str_popleft);
+    Py_CLEAR(st->str_clear);
+    Py_CLEAR(st->queuebase_type);
     Py_CLEAR(st->str_ready);
     Py_CLEAR(st->str_notify_links);
     Py_CLEAR(st->str_notify_all);
