@@ -24,6 +24,11 @@ from gevent_c._hub_local import get_hub
 from gevent_c.event import Event
 from gevent_c.exceptions import InvalidSwitchError
 from gevent_c.hub import Waiter
+from gevent_c import _core
+
+# ext/core provides the queues' storage and non-blocking put/get in C; the
+# Python methods below then serve as the slow paths (_put_slow/_get_slow).
+_CQueueBase = getattr(_core, 'QueueBase', None)
 
 Empty = _stdlib_queue.Empty
 Full = _stdlib_queue.Full
@@ -67,10 +72,9 @@ class ItemWaiter(Waiter):
 
 
 def _safe_remove(deq, item):
-    try:
+    # usually already taken by _unlock; a failing remove() costs an exception
+    if item in deq:
         deq.remove(item)
-    except ValueError:
-        pass
 
 
 def _start_timer(hub, timeout, switch):
@@ -79,7 +83,7 @@ def _start_timer(hub, timeout, switch):
     return timer
 
 
-class SimpleQueue:
+class SimpleQueue(_CQueueBase or object):
     """A FIFO queue, unbounded unless *maxsize* > 0.
 
     ``put`` blocks while the queue is full, ``get`` while it is empty; with
@@ -87,7 +91,7 @@ class SimpleQueue:
     """
 
     __slots__ = ('_maxsize', 'getters', 'putters', 'hub', '_event_unlock', 'queue',
-                 'is_shutdown', '__weakref__')
+                 'is_shutdown', '__weakref__') if _CQueueBase is None else ()
 
     __class_getitem__ = classmethod(types.GenericAlias)
 
@@ -310,7 +314,7 @@ class SimpleQueue:
 class Queue(SimpleQueue):
     """A SimpleQueue with ``task_done``/``join`` and ``shutdown`` (3.13 API)."""
 
-    __slots__ = ('_cond', 'unfinished_tasks')
+    __slots__ = ('_cond', 'unfinished_tasks') if _CQueueBase is None else ()
 
     def __init__(self, maxsize=None, items=(), unfinished_tasks=None):
         self._cond = Event()
@@ -386,6 +390,20 @@ class Queue(SimpleQueue):
         for waiter in waiters:
             run_callback(waiter.throw, ShutDown)
 
+
+if _CQueueBase is not None:
+    # QueueBase.put/get take the fast paths and call these for the rest
+    # (blocking, handing over to waiters, subclasses' bottleneck methods,
+    # Queue's task counting included).
+    SimpleQueue._put_slow = SimpleQueue.put
+    del SimpleQueue.put
+    del Queue.put
+
+    def _get_slow(self, block=True, timeout=None):
+        return self._get_or_peek(self._get, block, timeout)
+
+    SimpleQueue._get_slow = _get_slow
+    del SimpleQueue.get, _get_slow
 
 JoinableQueue = Queue
 
