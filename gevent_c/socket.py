@@ -121,7 +121,8 @@ class socket(_Base):
     ``settimeout`` (or ``setdefaulttimeout``) applies as in the stdlib.
     """
 
-    __slots__ = ('hub', 'timeout', '_read_event', '_write_event', '_reader', '_writer')
+    __slots__ = ('hub', 'timeout', '_read_event', '_write_event', '_reader', '_writer',
+                 '_drained')
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         if fileno is None:
@@ -137,6 +138,7 @@ class socket(_Base):
         self.hub = get_hub()
         self._read_event = self._write_event = None
         self._reader = self._writer = None
+        self._drained = False
 
     @classmethod
     def _from_nonblocking_fd(cls, fd, family, type, proto, timeout):
@@ -147,6 +149,7 @@ class socket(_Base):
         self.hub = get_hub()
         self._read_event = self._write_event = None
         self._reader = self._writer = None
+        self._drained = False
         return self
 
     # -- waiting ------------------------------------------------------------
@@ -204,6 +207,7 @@ class socket(_Base):
     def _drop_events(self):
         """Forget the watchers; wake any waiter with EBADF (before a close)."""
         hub = self.hub
+        self._drained = False
         for attr, watcher_attr in (('_reader', '_read_event'), ('_writer', '_write_event')):
             watcher = getattr(self, watcher_attr)
             if watcher is None:
@@ -324,25 +328,42 @@ class socket(_Base):
 
     # -- receiving ----------------------------------------------------------
 
+    # After a short read the kernel buffer is almost surely empty: the next
+    # recv/recv_into waits for readability first instead of paying for a
+    # system call that fails with EAGAIN (request/response traffic).
+
     def recv(self, *args):
         """recv(bufsize[, flags]) -> bytes; b'' at end of stream."""
+        if self._drained and self.timeout != 0.0:
+            self._wait_read()
         while True:
             try:
-                return _recv(self, *args)
+                data = _recv(self, *args)
+                break
             except BlockingIOError:
                 if self.timeout == 0.0:
                     raise
             self._wait_read()
+        self._drained = len(data) < args[0]
+        return data
 
     def recv_into(self, *args, **kwargs):
         """recv_into(buffer[, nbytes[, flags]]) -> number of bytes received."""
+        if self._drained and self.timeout != 0.0:
+            self._wait_read()
         while True:
             try:
-                return _recv_into(self, *args, **kwargs)
+                n = _recv_into(self, *args, **kwargs)
+                break
             except BlockingIOError:
                 if self.timeout == 0.0:
                     raise
             self._wait_read()
+        want = args[1] if len(args) > 1 else kwargs.get('nbytes', 0)
+        if not want:
+            want = len(args[0] if args else kwargs['buffer'])
+        self._drained = n < want
+        return n
 
     def recvfrom(self, *args):
         """recvfrom(bufsize[, flags]) -> (bytes, address)."""
@@ -429,6 +450,9 @@ class socket(_Base):
             sent = _send(self, data, flags)
         except BlockingIOError:
             sent = 0
+        # A reply to what was just sent cannot have arrived yet: the next
+        # recv waits first.
+        self._drained = True
         if type(data) is bytes:
             total = len(data)
             if sent == total:
