@@ -80,10 +80,19 @@ typedef struct {
 
 /* channel.c */
 extern PyType_Spec gevc_ares_channel_spec;
+
+/* driver.c */
 gevc_ares_request *gevc_ares_request_new(gevc_ares_channel *chan, PyObject *callback);
 void gevc_ares_request_finish(gevc_ares_request *req, PyObject *value);
 PyObject *gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result);
 int gevc_ares_check_open(gevc_ares_channel *chan);
+void gevc_ares_deliver(gevc_ares_channel *chan);
+int gevc_ares_timer_stop(gevc_ares_channel *chan);
+int gevc_ares_watcher_stop(gevc_ares_channel *chan, PyObject *w, int close);
+int gevc_ares_bind_callbacks(gevc_ares_channel *chan);
+void gevc_ares_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable);
+PyObject *gevc__ares_exc_save(void);
+void gevc__ares_exc_restore(PyObject *exc);
 
 /* queries.c: the query methods of the channel type */
 #define GEVC_ARES_QUERY(name) \
@@ -99,6 +108,8 @@ GEVC_ARES_QUERY(getnameinfo)
 /* errors.c */
 PyObject *gevc_ares_gaierror(gevc_ares_state *st, int status);
 PyObject *gevc_ares_herror(gevc_ares_state *st, int status);
+
+/* args.c */
 int gevc__ares_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                      PyObject *kwnames, const char *const *names, int required,
                      PyObject **out);

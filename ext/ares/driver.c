@@ -1,0 +1,396 @@
+/* How a channel runs on the loop: requests and their delivery, the timeout
+ * timer, and c-ares' sockets as io watchers (ARES_OPT_SOCK_STATE_CB).  Only
+ * the loop's Python API is used: loop.io(), loop.timer(), loop.run_callback(). */
+#include "gevc_ares.h"
+
+#define EVREAD 1    /* libev's EV_READ / EV_WRITE, as the loop's io() takes them */
+#define EVWRITE 2
+
+/* ---- exception state kept across code that must not disturb it ------- */
+
+PyObject *
+gevc__ares_exc_save(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (t == NULL)
+        return NULL;
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb != NULL && v != NULL)
+        PyException_SetTraceback(v, tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return v;
+#endif
+}
+
+void
+gevc__ares_exc_restore(PyObject *exc)
+{
+    if (exc == NULL)
+        return;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
+/* obj.<name>(); the C-string form when the module state is already cleared
+ * (a channel collected during interpreter shutdown, after its module). */
+static PyObject *
+call0(PyObject *obj, PyObject *name, const char *cname)
+{
+    if (name != NULL)
+        return PyObject_CallMethodNoArgs(obj, name);
+    return PyObject_CallMethod(obj, cname, NULL);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+gevc_ares_request *
+gevc_ares_request_new(gevc_ares_channel *chan, PyObject *callback)
+{
+    gevc_ares_request *req = PyMem_Calloc(1, sizeof(*req));
+    if (req == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    req->chan = (gevc_ares_channel *)Py_NewRef(chan);
+    req->callback = Py_NewRef(callback);
+    chan->pending++;
+    return req;
+}
+
+/* Queue callback(value) for delivery; value is stolen, NULL means "the
+ * exception being raised". Runs inside c-ares callbacks: no Python code. */
+void
+gevc_ares_request_finish(gevc_ares_request *req, PyObject *value)
+{
+    gevc_ares_channel *chan = req->chan;
+    PyObject *item = NULL;
+
+    if (value == NULL)
+        value = gevc__ares_exc_save();
+    if (value == NULL)
+        value = Py_NewRef(Py_None);
+    if (chan->ready == NULL && (chan->ready = PyList_New(0)) == NULL)
+        goto error;
+    item = PyTuple_Pack(2, req->callback, value);
+    if (item == NULL || PyList_Append(chan->ready, item) < 0)
+        goto error;
+    goto done;
+error:
+    PyErr_WriteUnraisable((PyObject *)chan);
+done:
+    Py_XDECREF(item);
+    Py_DECREF(value);
+    chan->pending--;
+    Py_DECREF(req->callback);
+    PyMem_Free(req);
+    Py_DECREF(chan);
+}
+
+int
+gevc_ares_check_open(gevc_ares_channel *chan)
+{
+    if (chan->ch == NULL) {
+        PyErr_SetString(PyExc_ValueError, "c-ares channel is destroyed");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+static void
+report_error(gevc_ares_channel *chan)
+{
+    PyObject *exc = gevc__ares_exc_save();
+    if (exc == NULL)
+        return;
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyObject *args[5] = {chan->loop, (PyObject *)chan, (PyObject *)Py_TYPE(exc),
+                         exc, tb ? tb : Py_None};
+    PyObject *r = PyObject_VectorcallMethod(chan->st->str_handle_error, args,
+                                            5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (r == NULL)
+        PyErr_WriteUnraisable((PyObject *)chan);
+    Py_XDECREF(r);
+    Py_XDECREF(tb);
+    Py_DECREF(exc);
+}
+
+/* Call the queued callbacks.  A callback may switch greenlets and re-enter
+ * the channel, so each batch is detached from chan->ready first. */
+void
+gevc_ares_deliver(gevc_ares_channel *chan)
+{
+    while (chan->ready != NULL && PyList_GET_SIZE(chan->ready) > 0) {
+        PyObject *batch = chan->ready;
+        chan->ready = NULL;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
+            PyObject *item = PyList_GET_ITEM(batch, i);
+            PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 0),
+                                              PyTuple_GET_ITEM(item, 1));
+            if (r == NULL)
+                report_error(chan);
+            Py_XDECREF(r);
+        }
+        Py_DECREF(batch);
+    }
+}
+
+/* ---- the timer ---------------------------------------------------------- */
+
+int
+gevc_ares_timer_stop(gevc_ares_channel *chan)
+{
+    PyObject *timer = chan->timer;
+    if (timer == NULL)
+        return 0;
+    chan->timer = NULL;
+    PyObject *r = call0(timer, chan->st->str_stop, "stop");
+    Py_DECREF(timer);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Keep the timer armed for c-ares' earliest deadline while queries are
+ * pending.  A timer firing too early is harmless (it re-arms), so it is only
+ * restarted when the deadline moves earlier: one restart per burst. */
+static int
+timer_arm(gevc_ares_channel *chan)
+{
+    struct timeval tv, *tvp = NULL;
+    PyObject *now = NULL, *timer = NULL, *r = NULL;
+
+    if (chan->ch != NULL && chan->pending > 0)
+        tvp = ares_timeout(chan->ch, NULL, &tv);
+    if (tvp == NULL)
+        return gevc_ares_timer_stop(chan);
+    double delay = (double)tvp->tv_sec + (double)tvp->tv_usec / 1e6;
+    if (delay < 0.001)
+        delay = 0.001;
+    now = call0(chan->loop, chan->st->str_now, "now");
+    if (now == NULL)
+        return -1;
+    double when = PyFloat_AsDouble(now) + delay;
+    Py_DECREF(now);
+    if (when == -1.0 && PyErr_Occurred())
+        return -1;
+    if (chan->timer != NULL && chan->deadline <= when + 0.0005)
+        return 0;
+    if (gevc_ares_timer_stop(chan) < 0)
+        return -1;
+    timer = PyObject_CallMethod(chan->loop, "timer", "d", delay);
+    if (timer == NULL)
+        return -1;
+    PyObject *args[2] = {timer, chan->on_timer};
+    r = PyObject_VectorcallMethod(chan->st->str_start, args,
+                                  2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (r == NULL) {
+        Py_DECREF(timer);
+        return -1;
+    }
+    Py_DECREF(r);
+    chan->timer = timer;
+    chan->deadline = when;
+    return 0;
+}
+
+/* After a query method: arm the timer, and hand results c-ares produced
+ * synchronously to the loop (never to the calling greenlet directly). */
+PyObject *
+gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result)
+{
+    if (timer_arm(chan) < 0)
+        goto error;
+    if (chan->ready != NULL && PyList_GET_SIZE(chan->ready) > 0 && !chan->drain_scheduled) {
+        PyObject *args[2] = {chan->loop, chan->drain};
+        PyObject *r = PyObject_VectorcallMethod(chan->st->str_run_callback, args,
+                                                2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (r == NULL)
+            goto error;
+        Py_DECREF(r);
+        chan->drain_scheduled = 1;
+    }
+    return result;
+error:
+    Py_XDECREF(result);
+    return NULL;
+}
+
+/* ---- loop-side callbacks (bound to the channel, run by the hub) --------- */
+
+/* Bound to a weak reference (see gevc_ares_bind_callbacks). */
+static PyObject *
+chan_on_io(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_on_io(events, fd)");
+        return NULL;
+    }
+    long events = PyLong_AsLong(args[0]);
+    long fd = PyLong_AsLong(args[1]);
+    if ((events == -1 || fd == -1) && PyErr_Occurred())
+        return NULL;
+    PyObject *obj = PyWeakref_GetObject(self);
+    if (obj == NULL)
+        return NULL;
+    if (obj == Py_None)
+        Py_RETURN_NONE;
+    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(obj);
+    if (chan->ch != NULL) {
+        ares_process_fd(chan->ch, (events & EVREAD) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
+                        (events & EVWRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
+    }
+    int rc = timer_arm(chan);
+    gevc_ares_deliver(chan);
+    Py_DECREF(chan);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+chan_on_timer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    gevc_ares_channel *chan = (gevc_ares_channel *)self;
+    Py_CLEAR(chan->timer);   /* it fired: a one-shot timer is already inactive */
+    if (chan->ch != NULL)
+        ares_process_fd(chan->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    int rc = timer_arm(chan);
+    gevc_ares_deliver(chan);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+chan_drain(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    gevc_ares_channel *chan = (gevc_ares_channel *)self;
+    chan->drain_scheduled = 0;
+    gevc_ares_deliver(chan);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef on_io_def = {"_on_io", (PyCFunction)(void (*)(void))chan_on_io,
+                                METH_FASTCALL, NULL};
+static PyMethodDef on_timer_def = {"_on_timer", (PyCFunction)(void (*)(void))chan_on_timer,
+                                   METH_FASTCALL, NULL};
+static PyMethodDef drain_def = {"_drain", (PyCFunction)(void (*)(void))chan_drain,
+                                METH_FASTCALL, NULL};
+
+/* ---- c-ares sockets as io watchers -------------------------------------- */
+
+int
+gevc_ares_watcher_stop(gevc_ares_channel *chan, PyObject *w, int close)
+{
+    PyObject *r = call0(w, chan->st->str_stop, "stop");
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    if (!close)
+        return 0;
+    r = call0(w, chan->st->str_close, "close");
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+watcher_start(gevc_ares_channel *chan, PyObject *w, PyObject *key)
+{
+    PyObject *args[4] = {w, chan->on_io, key, Py_True};
+    PyObject *r = PyObject_VectorcallMethod(chan->st->str_start, args,
+                                            3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                            chan->st->kw_pass_events);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+sock_state_update(gevc_ares_channel *chan, int fd, int events)
+{
+    int rc = -1;
+    PyObject *key = PyLong_FromLong(fd), *w = NULL, *ev = NULL;
+    if (key == NULL)
+        return -1;
+    w = PyDict_GetItemWithError(chan->watchers, key);
+    if (w == NULL && PyErr_Occurred())
+        goto done;
+    Py_XINCREF(w);
+    if (events == 0) {
+        if (w != NULL && (gevc_ares_watcher_stop(chan, w, 1) < 0 ||
+                          PyDict_DelItem(chan->watchers, key) < 0))
+            goto done;
+        rc = 0;
+        goto done;
+    }
+    if (w != NULL) {
+        /* c-ares changes a socket's interest (TCP writes): restart it */
+        if (gevc_ares_watcher_stop(chan, w, 0) < 0 || (ev = PyLong_FromLong(events)) == NULL ||
+            PyObject_SetAttr(w, chan->st->str_events, ev) < 0 ||
+            watcher_start(chan, w, key) < 0)
+            goto done;
+        rc = 0;
+        goto done;
+    }
+    /* unref'd: the timer, not c-ares' idle sockets, keeps the loop alive */
+    PyObject *args[5] = {chan->loop, key, NULL, Py_False};
+    args[2] = ev = PyLong_FromLong(events);
+    if (ev == NULL)
+        goto done;
+    w = PyObject_VectorcallMethod(chan->st->str_io, args,
+                                  3 | PY_VECTORCALL_ARGUMENTS_OFFSET, chan->st->kw_ref);
+    if (w == NULL || watcher_start(chan, w, key) < 0 ||
+        PyDict_SetItem(chan->watchers, key, w) < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(ev);
+    Py_XDECREF(w);
+    Py_DECREF(key);
+    return rc;
+}
+
+void
+gevc_ares_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+    gevc_ares_channel *chan = data;
+    if (chan->watchers == NULL || chan->loop == NULL)
+        return;
+    PyObject *saved = gevc__ares_exc_save();
+    if (sock_state_update(chan, (int)fd, (readable ? EVREAD : 0) | (writable ? EVWRITE : 0)) < 0)
+        PyErr_WriteUnraisable((PyObject *)chan);
+    gevc__ares_exc_restore(saved);
+}
+
+
+/* The callables handed to the loop.  _on_io holds the channel weakly: an
+ * active io watcher is owned by the loop and must not keep an otherwise
+ * unreachable channel alive. */
+int
+gevc_ares_bind_callbacks(gevc_ares_channel *chan)
+{
+    PyObject *weak = PyWeakref_NewRef((PyObject *)chan, NULL);
+    if (weak == NULL)
+        return -1;
+    chan->on_io = PyCFunction_New(&on_io_def, weak);
+    Py_DECREF(weak);
+    if (chan->on_io == NULL ||
+        (chan->on_timer = PyCFunction_New(&on_timer_def, (PyObject *)chan)) == NULL ||
+        (chan->drain = PyCFunction_New(&drain_def, (PyObject *)chan)) == NULL)
+        return -1;
+    return 0;
+}
