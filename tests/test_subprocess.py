@@ -82,9 +82,13 @@ def test_unbuffered_pipes():
 
 def test_communicate_timeout_then_resume_after_kill():
     proc = py('import time; print("early", flush=True); time.sleep(60)', stdout=gsp.PIPE)
-    with pytest.raises(gsp.TimeoutExpired) as info:
-        proc.communicate(timeout=0.05)
-    assert info.value.timeout == 0.05 and info.value.cmd == proc.args
+    partial = None
+    while not partial:  # until the child has started and printed
+        with pytest.raises(gsp.TimeoutExpired) as info:
+            proc.communicate(timeout=0.05)
+        assert info.value.timeout == 0.05 and info.value.cmd == proc.args
+        partial = info.value.stdout
+    assert partial == b'early\n'  # the output so far, as the stdlib reports it
     proc.kill()
     out, err = proc.communicate()
     assert out == b'early\n' and err is None

@@ -297,10 +297,12 @@ def test_executor_futures_wait_cooperatively():
         assert isinstance(failing.exception(), ValueError)
         with pytest.raises(ValueError):
             failing.result()
-        slow = executor.submit(time.sleep, 0.05)
+        lock.acquire()
+        slow = executor.submit(lock.acquire)
         with pytest.raises(cf.TimeoutError):
             slow.result(timeout=0.001)
-        assert slow.result() is None
+        lock.release()
+        assert slow.result() is True
         futures = [executor.submit(abs, -i) for i in range(5)]
         assert len(gevent_c.wait(futures)) == 5
         done, _ = cf.wait(futures)
