@@ -297,11 +297,12 @@ def test_executor_futures_wait_cooperatively():
         assert isinstance(failing.exception(), ValueError)
         with pytest.raises(ValueError):
             failing.result()
-        lock.acquire()
-        slow = executor.submit(lock.acquire)
+        gate = _thread.allocate_lock()
+        gate.acquire()
+        slow = executor.submit(gate.acquire)
         with pytest.raises(cf.TimeoutError):
             slow.result(timeout=0.001)
-        lock.release()
+        gate.release()
         assert slow.result() is True
         futures = [executor.submit(abs, -i) for i in range(5)]
         assert len(gevent_c.wait(futures)) == 5
