@@ -109,13 +109,16 @@ def nb_write(fd, buf):
 
 
 def tp_read(fd, n):
-    """``os.read(fd, n)`` in the hub's threadpool (for fds that cannot poll)."""
-    return get_hub().threadpool.apply(_real_read, (fd, n))
+    """``os.read(fd, n)`` in the hub's threadpool (for fds that cannot poll).
+
+    Errors are raised here, as by ``os.read``, and not reported by the hub.
+    """
+    return get_hub().threadpool._apply_unreported(_real_read, (fd, n))
 
 
 def tp_write(fd, buf):
     """``os.write(fd, buf)`` in the hub's threadpool."""
-    return get_hub().threadpool.apply(_real_write, (fd, buf))
+    return get_hub().threadpool._apply_unreported(_real_write, (fd, buf))
 
 
 def close(fd):

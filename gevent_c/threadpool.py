@@ -63,6 +63,14 @@ _Empty = _original('_queue', 'Empty')
 _STOP = None
 
 
+def _capture(func, args):
+    """(True, result) or (False, exception) of ``func(*args)``."""
+    try:
+        return True, func(*args)
+    except Exception as exc:  # noqa: BLE001 -- re-raised by the caller
+        return False, exc
+
+
 class ThreadResult(AsyncResult):
     """The outcome of one task submitted with :meth:`ThreadPool.spawn`.
 
@@ -365,6 +373,20 @@ class ThreadPool(GroupMappingMixin):
     def kill(self):
         """Stop every worker thread (each after its current task)."""
         self.size = 0
+
+    def _apply_unreported(self, func, args):
+        """``apply(func, args)`` whose exception is raised in the caller only.
+
+        For library calls whose errors are the caller's business (bad fds,
+        lookup failures): they do not go through ``hub.handle_error``.
+        """
+        ok, value = self.apply(_capture, (func, args))
+        if ok:
+            return value
+        try:
+            raise value
+        finally:
+            value = None
 
     def _apply_immediately(self):
         # From a worker thread (a task calling apply) waiting on our hub

@@ -1,6 +1,7 @@
 """gevent_c.os: fork with a reinitialised hub, cooperative waitpid, fd helpers."""
 import _thread
 import errno
+import io
 import os
 import signal
 import subprocess
@@ -257,8 +258,16 @@ def test_tp_read_and_tp_write_use_the_threadpool():
     finally:
         os.close(r)
         os.close(w)
-    with pytest.raises(OSError):
-        gos.tp_read(r, 1)
+    hub = gevent_c.get_hub()
+    hub.exception_stream = io.StringIO()
+    try:
+        with pytest.raises(OSError):
+            gos.tp_read(r, 1)
+        with pytest.raises(TypeError):
+            gos.tp_write('x', b'')
+        assert hub.exception_stream.getvalue() == ''  # the caller's errors only
+    finally:
+        del hub.exception_stream
 
 
 def test_close_wakes_a_greenlet_waiting_on_the_fd():

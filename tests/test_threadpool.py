@@ -86,6 +86,13 @@ def _raise(exc):
     raise exc
 
 
+def test_apply_unreported_raises_in_the_caller_only(pool, quiet_hub):
+    with pytest.raises(OSError):
+        pool._apply_unreported(os.read, (-1, 1))
+    assert pool._apply_unreported(abs, (-4,)) == 4
+    assert quiet_hub.exception_stream.getvalue() == ''
+
+
 def test_map_imap_and_imap_unordered(pool):
     items = list(range(50))
     assert pool.map(lambda x: x * x, items) == [x * x for x in items]

@@ -27,14 +27,6 @@ _gethostbyaddr = _socket.gethostbyaddr
 _getnameinfo = _socket.getnameinfo
 
 
-def _capture(func, args):
-    """Run in a worker thread: (True, result) or (False, exception)."""
-    try:
-        return True, func(*args)
-    except Exception as exc:  # noqa: BLE001 -- re-raised in the caller
-        return False, exc
-
-
 class Resolver(AbstractResolver):
     """Resolve with libc in ``hub.threadpool`` (see the module docstring)."""
 
@@ -57,13 +49,7 @@ class Resolver(AbstractResolver):
                                           id(self), self.hub._threadpool)
 
     def _call(self, func, *args):
-        ok, value = self.hub.threadpool.apply(_capture, (func, args))
-        if ok:
-            return value
-        try:
-            raise value
-        finally:
-            value = None
+        return self.hub.threadpool._apply_unreported(func, args)
 
     def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
         if is_numeric_host(host):
