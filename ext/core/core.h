@@ -66,7 +66,7 @@ typedef struct {
     PyTypeObject *waiter_type;
     PyTypeObject *hublocal_type;
     PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
-    PyTypeObject *queuebase_type;
+    PyTypeObject *queuebase_type, *itemwaiter_type;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
@@ -76,7 +76,8 @@ typedef struct {
              *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
              *str_close, *str_release, *str_run_callback_threadsafe,
              *str_fast, *str_unlock, *str_put_slow, *str_get_slow, *str_append,
-             *str_popleft, *str_clear;
+             *str_popleft, *str_clear, *str_hub, *str_put, *str_remove, *str_item,
+             *str_unlock_slow;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;
@@ -354,10 +355,11 @@ extern PyType_Spec gevc_hublocal_spec;
 extern PyMethodDef gevc_hub_methods[];
 extern PyMethodDef gevc_hublocal_methods[];
 int gevc__linkable_types_init(PyObject *mod, gevc_state *st);
-extern PyType_Spec gevc_queuebase_spec;
+extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec;
 
 gevc_waiter *gevc_waiter_new(gevc_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);
+PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
 PyObject *gevc_hub_switch(gevc_state *st, PyObject *hub);
 PyObject *gevc_hub_get(gevc_state *st);      /* borrowed */
 PyObject *gevc_hub_get_if_exists(gevc_state *st);   /* borrowed, NULL w/o error */

@@ -305,6 +305,11 @@ hub_exec(PyObject *mod, gevc_state *st)
         (st->str_stop = PyUnicode_InternFromString("stop")) == NULL ||
         (st->str_loop = PyUnicode_InternFromString("loop")) == NULL ||
         (st->str_run_callback = PyUnicode_InternFromString("run_callback")) == NULL ||
+        (st->str_hub = PyUnicode_InternFromString("hub")) == NULL ||
+        (st->str_put = PyUnicode_InternFromString("_put")) == NULL ||
+        (st->str_remove = PyUnicode_InternFromString("remove")) == NULL ||
+        (st->str_item = PyUnicode_InternFromString("item")) == NULL ||
+        (st->str_unlock_slow = PyUnicode_InternFromString("_unlock_slow")) == NULL ||
         (st->str_fast = PyUnicode_InternFromString("_fast")) == NULL ||
         (st->str_unlock = PyUnicode_InternFromString("_unlock")) == NULL ||
         (st->str_put_slow = PyUnicode_InternFromString("_put_slow")) == NULL ||
@@ -323,7 +328,9 @@ hub_exec(PyObject *mod, gevc_state *st)
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
         return -1;
     if (gevc__linkable_types_init(mod, st) < 0 ||
-        add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0)
+        add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0 ||
+        add_type(mod, &st->itemwaiter_type, &gevc_itemwaiter_spec,
+                 (PyObject *)st->waiter_type, "ItemWaiter") < 0)
         return -1;
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
         PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
@@ -476,6 +483,7 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->semaphore_type);
     Py_VISIT(st->result_type);
     Py_VISIT(st->queuebase_type);
+    Py_VISIT(st->itemwaiter_type);
     return 0;
 }
 
@@ -523,6 +531,13 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->str_popleft);
     Py_CLEAR(st->str_clear);
     Py_CLEAR(st->queuebase_type);
+    Py_CLEAR(st->itemwaiter_type);
+    Py_CLEAR(st->str_hub);
+    Py_CLEAR(st->str_put);
+    Py_CLEAR(st->str_remove);
+    Py_CLEAR(st->str_item);
+    Py_CLEAR(st->str_unlock_slow);
+
     Py_CLEAR(st->str_ready);
     Py_CLEAR(st->str_notify_links);
     Py_CLEAR(st->str_notify_all);

@@ -78,6 +78,202 @@ call_slow(queuebase *self, PyObject *name, PyObject *const *args, Py_ssize_t nar
     return res;
 }
 
+/* ---- ItemWaiter: a Waiter for a blocked put, carrying its item --------- */
+
+typedef struct {
+    gevc_waiter base;
+    PyObject *item;
+    PyObject *queue;
+} itemwaiter;
+
+static itemwaiter *
+itemwaiter_new(queuebase *q, PyObject *item)
+{
+    PyTypeObject *tp = q->st->itemwaiter_type;
+    itemwaiter *w = (itemwaiter *)tp->tp_alloc(tp, 0);
+    if (w == NULL)
+        return NULL;
+    w->base.st = q->st;
+    w->base.hub = Py_NewRef(q->hub);
+    w->base.value = Py_NewRef(Py_None);
+    w->base.target = Py_NewRef((PyObject *)q);
+    w->base.method = "put";
+    w->item = Py_NewRef(item);
+    w->queue = Py_NewRef((PyObject *)q);
+    return w;
+}
+
+static int
+itemwaiter_init(itemwaiter *self, PyObject *args, PyObject *kwargs)
+{
+    static const char *const names[] = {"item", "queue", NULL};
+    PyObject *a[2] = {NULL, NULL}, *hub;
+    if (gevc__parse_tuple("ItemWaiter", args, kwargs, names, 2, 2, a) < 0)
+        return -1;
+    hub = PyObject_GetAttr(a[1], self->base.st->str_hub);
+    if (hub == NULL)
+        return -1;
+    Py_XSETREF(self->base.hub, hub);
+    Py_XSETREF(self->item, Py_NewRef(a[0]));
+    Py_XSETREF(self->queue, Py_NewRef(a[1]));
+    return 0;
+}
+
+PyDoc_STRVAR(put_and_switch_doc, "put_and_switch()\n\n"
+"Store the item in the queue (its _put), then wake the blocked putter.");
+static PyObject *
+itemwaiter_put_and_switch(itemwaiter *self, PyObject *unused)
+{
+    PyObject *queue = self->queue, *item = self->item, *res;
+    if (queue == NULL || queue == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "this ItemWaiter already delivered its item");
+        return NULL;
+    }
+    self->queue = NULL;
+    self->item = NULL;
+    res = PyObject_CallMethodOneArg(queue, self->base.st->str_put, item);
+    Py_DECREF(queue);
+    Py_XDECREF(item);
+    if (res == NULL)
+        return NULL;
+    Py_DECREF(res);
+    return gevc_waiter_switch(&self->base, (PyObject *)self);
+}
+
+static int
+itemwaiter_traverse(itemwaiter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->item);
+    Py_VISIT(self->queue);
+    return Py_TYPE(self)->tp_base->tp_traverse((PyObject *)self, visit, arg);
+}
+
+static int
+itemwaiter_clear(itemwaiter *self)
+{
+    Py_CLEAR(self->item);
+    Py_CLEAR(self->queue);
+    return Py_TYPE(self)->tp_base->tp_clear((PyObject *)self);
+}
+
+static void
+itemwaiter_dealloc(itemwaiter *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->item);
+    Py_CLEAR(self->queue);
+    Py_CLEAR(self->base.hub);
+    Py_CLEAR(self->base.greenlet);
+    Py_CLEAR(self->base.value);
+    Py_CLEAR(self->base.exc);
+    Py_CLEAR(self->base.target);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef itemwaiter_methods[] = {
+    {"put_and_switch", (PyCFunction)itemwaiter_put_and_switch, METH_NOARGS, put_and_switch_doc},
+    {NULL},
+};
+
+static PyMemberDef itemwaiter_members[] = {
+    {"item", T_OBJECT, offsetof(itemwaiter, item), 0, "The item to put."},
+    {"queue", T_OBJECT, offsetof(itemwaiter, queue), 0, "The queue to put it in."},
+    {NULL},
+};
+
+PyDoc_STRVAR(itemwaiter_doc, "ItemWaiter(item, queue)\n\n"
+"A Waiter for a put() blocked on a full queue, carrying the item to store.");
+
+static PyType_Slot itemwaiter_slots[] = {
+    {Py_tp_init, itemwaiter_init},
+    {Py_tp_dealloc, itemwaiter_dealloc},
+    {Py_tp_traverse, itemwaiter_traverse},
+    {Py_tp_clear, itemwaiter_clear},
+    {Py_tp_methods, itemwaiter_methods},
+    {Py_tp_members, itemwaiter_members},
+    {Py_tp_doc, (void *)itemwaiter_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_itemwaiter_spec = {
+    .name = "gevent_c._core.ItemWaiter",
+    .basicsize = sizeof(itemwaiter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = itemwaiter_slots,
+};
+
+/* ---- blocking fast paths --------------------------------------------------- */
+
+/* Remove w from deq if it is still there (usually _unlock took it). */
+static int
+discard(queuebase *self, PyObject *deq, PyObject *w)
+{
+    int in = PySequence_Contains(deq, w);
+    PyObject *r;
+    if (in <= 0)
+        return in;
+    r = PyObject_CallMethodOneArg(deq, self->st->str_remove, w);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Block in w.get() with w queued in deq; NULL on error, else new ref to w's
+ * result, which must be w itself. */
+static PyObject *
+block_on(queuebase *self, PyObject *deq, gevc_waiter *w, const char *what)
+{
+    PyObject *res, *r;
+    Py_ssize_t other;
+    r = PyObject_CallMethodOneArg(deq, self->st->str_append, (PyObject *)w);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    other = size_of(deq == self->putters ? self->getters : self->putters);
+    if (other < 0 || (other > 0 && schedule_unlock(self) < 0))
+        res = NULL;
+    else
+        res = gevc_waiter_get(w);
+    {
+        PyObject *exc = res == NULL ? gevc__exc_take() : NULL;
+        if (discard(self, deq, (PyObject *)w) < 0) {
+            if (exc != NULL)
+                PyErr_WriteUnraisable((PyObject *)self);
+            else
+                Py_CLEAR(res);
+        }
+        if (exc != NULL)
+            gevc__exc_raise(exc);
+    }
+    if (res != NULL && res != (PyObject *)w) {
+        PyObject *tp = gevc__exception(self->st, "InvalidSwitchError");
+        if (tp != NULL) {
+            PyErr_Format(tp, "Invalid switch into Queue.%s: %R", what, res);
+            Py_DECREF(tp);
+        }
+        Py_CLEAR(res);
+    }
+    return res;
+}
+
+/* 1: this call may block in C (the common case); 0: leave it to Python
+ * (the hub itself, a timeout, non-blocking, shut down). */
+static int
+may_block_here(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               Py_ssize_t first)
+{
+    PyObject *cur;
+    if (nargs > first || kwnames != NULL || self->is_shutdown || self->hub == NULL ||
+        self->getters == NULL || self->putters == NULL)
+        return 0;
+    cur = self->st->gapi->getcurrent_borrowed();
+    return cur != NULL && cur != self->hub;
+}
+
 PyDoc_STRVAR(put_doc, "put(item, block=True, timeout=None)\n\n"
 "Put item, blocking while the queue is full; Full if not block or after\n"
 "timeout seconds; ShutDown once shut down.");
@@ -92,8 +288,22 @@ queue_put(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     n = size_of(self->queue);
     if (n < 0)
         return NULL;
-    if (self->maxsize != -1 && n >= self->maxsize)
-        return call_slow(self, self->st->str_put_slow, args, nargs, kwnames);
+    if (self->maxsize != -1 && n >= self->maxsize) {
+        itemwaiter *w;
+        if (!may_block_here(self, args, nargs, kwnames, 1)) {
+            PyErr_Clear();
+            return call_slow(self, self->st->str_put_slow, args, nargs, kwnames);
+        }
+        w = itemwaiter_new(self, args[0]);
+        if (w == NULL)
+            return NULL;
+        res = block_on(self, self->putters, &w->base, "put");
+        Py_DECREF(w);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+        Py_RETURN_NONE;
+    }
     res = PyObject_CallMethodOneArg(self->queue, self->st->str_append, args[0]);
     if (res == NULL)
         return NULL;
@@ -122,10 +332,106 @@ queue_get(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         p = size_of(self->putters);
         if (n < 0 || p < 0)
             return NULL;
-        if (n > 0 && p == 0)
+        if (n > 0) {
+            if (p > 0 && schedule_unlock(self) < 0)
+                return NULL;
             return PyObject_CallMethodNoArgs(self->queue, self->st->str_popleft);
+        }
+        if (may_block_here(self, args, nargs, kwnames, 0)) {
+            gevc_waiter *w = gevc_waiter_new(self->st, self->hub);
+            PyObject *res;
+            if (w == NULL)
+                return NULL;
+            w->target = Py_NewRef((PyObject *)self);
+            w->method = "get";
+            res = block_on(self, self->getters, w, "get");
+            Py_DECREF(w);
+            if (res == NULL)
+                return NULL;
+            Py_DECREF(res);
+            return PyObject_CallMethodNoArgs(self->queue, self->st->str_popleft);
+        }
+        if (PyErr_Occurred())
+            return NULL;
     }
     return call_slow(self, self->st->str_get_slow, args, nargs, kwnames);
+}
+
+static PyObject *
+put_item_of(queuebase *self, PyObject *putter)
+{
+    PyObject *item;
+    if (Py_IS_TYPE(putter, self->st->itemwaiter_type)) {
+        itemwaiter *w = (itemwaiter *)putter;
+        item = w->item ? Py_NewRef(w->item) : Py_NewRef(Py_None);
+        Py_CLEAR(w->item);
+        Py_CLEAR(w->queue);
+        return item;
+    }
+    return PyObject_GetAttr(putter, self->st->str_item);
+}
+
+PyDoc_STRVAR(unlock_doc, "_unlock()\n\n"
+"From the hub: move items of blocked putters into the queue and wake them,\n"
+"and hand items to blocked getters, until neither can proceed.");
+static PyObject *
+queue_unlock(queuebase *self, PyObject *unused)
+{
+    Py_CLEAR(self->event_unlock);
+    if (!is_fast(self) || self->queue == NULL || self->getters == NULL || self->putters == NULL)
+        return PyObject_CallMethodNoArgs((PyObject *)self, self->st->str_unlock_slow);
+    for (;;) {
+        int repeat = 0;
+        Py_ssize_t n = size_of(self->queue), np = size_of(self->putters), ng, i;
+        PyObject *w, *r;
+        if (n < 0 || np < 0)
+            return NULL;
+        if (np > 0 && (self->maxsize == -1 || n < self->maxsize)) {
+            PyObject *item;
+            repeat = 1;
+            w = PyObject_CallMethodNoArgs(self->putters, self->st->str_popleft);
+            if (w == NULL)
+                return NULL;
+            item = put_item_of(self, w);
+            r = item ? PyObject_CallMethodOneArg(self->queue, self->st->str_append, item) : NULL;
+            Py_XDECREF(item);
+            if (r == NULL) {
+                Py_DECREF(w);
+                return NULL;
+            }
+            Py_DECREF(r);
+            if (self->cond != NULL && ++self->unfinished_tasks == 1) {
+                r = PyObject_CallMethodNoArgs(self->cond, self->st->str_clear);
+                if (r == NULL) {
+                    Py_DECREF(w);
+                    return NULL;
+                }
+                Py_DECREF(r);
+            }
+            r = PyObject_CallMethodOneArg(w, self->st->str_switch, w);
+            Py_DECREF(w);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
+        ng = size_of(self->getters);
+        i = size_of(self->queue);
+        if (ng < 0 || i < 0)
+            return NULL;
+        if (ng > 0 && i > 0) {
+            repeat = 1;
+            w = PyObject_CallMethodNoArgs(self->getters, self->st->str_popleft);
+            if (w == NULL)
+                return NULL;
+            r = PyObject_CallMethodOneArg(w, self->st->str_switch, w);
+            Py_DECREF(w);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
+        if (!repeat)
+            Py_RETURN_NONE;
+    }
 }
 
 PyDoc_STRVAR(schedule_unlock_doc, "_schedule_unlock()\n\n"
@@ -244,6 +550,7 @@ static PyMethodDef queuebase_methods[] = {
     {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS, put_doc},
     {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS, get_doc},
     {"_schedule_unlock", (PyCFunction)queue_schedule_unlock, METH_NOARGS, schedule_unlock_doc},
+    {"_unlock", (PyCFunction)queue_unlock, METH_NOARGS, unlock_doc},
     {NULL},
 };
 

@@ -115,8 +115,8 @@ tuple_from(PyObject *const *args, Py_ssize_t nargs)
     return t;
 }
 
-static PyObject *
-deliver_value(gevc_waiter *self, PyObject *value)
+PyObject *
+gevc_waiter_switch(gevc_waiter *self, PyObject *value)
 {
     PyObject *glet = self->greenlet, *args, *res;
     if (glet == NULL) {
@@ -326,7 +326,7 @@ PyDoc_STRVAR(switch_doc, "switch(value)\n\n"
 static PyObject *
 waiter_switch(gevc_waiter *self, PyObject *value)
 {
-    return deliver_value(self, value);
+    return gevc_waiter_switch(self, value);
 }
 
 PyDoc_STRVAR(switch_args_doc, "switch_args(*args)\n\nswitch(args).");
@@ -336,7 +336,7 @@ waiter_switch_args(gevc_waiter *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *t = tuple_from(args, nargs), *res;
     if (t == NULL)
         return NULL;
-    res = deliver_value(self, t);
+    res = gevc_waiter_switch(self, t);
     Py_DECREF(t);
     return res;
 }
@@ -406,7 +406,7 @@ waiter_call(gevc_waiter *self, PyObject *args, PyObject *kwargs)
         Py_DECREF(exc);
         if (value == NULL)
             return NULL;
-        res = deliver_value(self, value);
+        res = gevc_waiter_switch(self, value);
         Py_DECREF(value);
         return res;
     }
