@@ -71,6 +71,10 @@ class ItemWaiter(Waiter):
         return self.switch(self)
 
 
+# ext/core provides the same class in C.
+ItemWaiter = getattr(_core, 'ItemWaiter', ItemWaiter)
+
+
 def _safe_remove(deq, item):
     # usually already taken by _unlock; a failing remove() costs an exception
     if item in deq:
@@ -404,6 +408,9 @@ if _CQueueBase is not None:
 
     SimpleQueue._get_slow = _get_slow
     del SimpleQueue.get, _get_slow
+    # the C _unlock serves deque-based queues and calls this for the others
+    SimpleQueue._unlock_slow = SimpleQueue._unlock
+    del SimpleQueue._unlock, SimpleQueue._schedule_unlock
 
 JoinableQueue = Queue
 
