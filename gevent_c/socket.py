@@ -314,13 +314,13 @@ class socket(_Base):
     def connect(self, address):
         """Connect to *address*, waiting cooperatively for the handshake."""
         if self.timeout == 0.0:
-            return _connect(self, address)
+            return _connect(self, _resolve_addr(self, address))
         self._connect_wait(address, False)
 
     def connect_ex(self, address):
         """Like connect() but return an errno instead of raising OSError."""
         if self.timeout == 0.0:
-            return _connect_ex(self, address)
+            return _connect_ex(self, _resolve_addr(self, address))
         try:
             return self._connect_wait(address, True)
         except _timeout_error:
@@ -562,13 +562,15 @@ def _resolve_addr(sock, address):
         return address
     except (OSError, ValueError):
         pass
+    if '%' in host and family == _AF_INET6:
+        return address  # a scoped numeric address: libc parses it without DNS
     port = address[1]
-    info = getaddrinfo(host, port, family, sock.type, 0)
+    # The port stays the caller's, for the stdlib's own checks of it.
+    info = getaddrinfo(host, None, family, _type(sock))
     if not info:
         raise _stdsocket.gaierror('getaddrinfo returns an empty list')
-    resolved = info[0][4]
-    return (resolved[0], port) + tuple(address[2:]) if len(resolved) == 2 else \
-        (resolved[0], port) + tuple(resolved[2:])
+    # As the stdlib: only the host is resolved; flowinfo/scope_id stay the caller's.
+    return (info[0][4][0], port) + address[2:]
 
 
 def socketpair(family=None, type=_socket.SOCK_STREAM, proto=0):

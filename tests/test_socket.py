@@ -821,3 +821,47 @@ def test_blocking_call_from_inside_the_hub_is_refused():
     assert len(seen) == 1
     a.close()
     b.close()
+
+
+def test_named_address_with_a_bad_port_fails_like_the_stdlib(resolver):
+    for port in ('x', 70000, -1):
+        with socket.socket() as ours, stdsocket.socket() as ref:
+            assert exc_signature(ours.connect, ('localhost', port)) == \
+                exc_signature(ref.connect, ('localhost', port))
+
+
+@pytest.mark.skipif(not stdsocket.has_ipv6, reason='no IPv6 in this kernel')
+def test_ipv6_loopback_connect_and_echo():
+    try:
+        srv = socket.socket(stdsocket.AF_INET6)
+        srv.bind(('::1', 0))
+    except OSError:
+        pytest.skip('::1 is not configured')
+    srv.listen()
+    cli = socket.socket(stdsocket.AF_INET6)
+    g = gevent_c.spawn(srv.accept)
+    cli.connect(srv.getsockname()[:2])
+    conn, _ = g.get()
+    cli.sendall(b'v6')
+    assert conn.recv(2) == b'v6'
+    for s in (cli, conn, srv):
+        s.close()
+
+
+def test_short_reads_then_more_data_are_all_received():
+    # After a short read recv waits for readability first; data that is
+    # already there must still come back at once, in order.
+    a, b = socket.socketpair()
+    a.sendall(b'abc')
+    assert b.recv(10) == b'abc'
+    a.sendall(b'def')
+    a.sendall(b'ghi')
+    assert b.recv(3) == b'def'
+    assert b.recv(10) == b'ghi'
+    b.settimeout(0.01)
+    with pytest.raises(TimeoutError):
+        b.recv(10)
+    a.close()
+    assert b.recv(10) == b''
+    assert b.recv(10) == b''
+    b.close()
