@@ -45,6 +45,8 @@ CalledProcessError = _subprocess.CalledProcessError
 CompletedProcess = _subprocess.CompletedProcess
 
 _CHUNK = 256 * 1024
+# Bound now: once monkey-patched, subprocess.Popen is the class below.
+_StdPopen = _subprocess.Popen
 
 
 class _CooperativePipe(_io.RawIOBase):
@@ -211,7 +213,7 @@ def _feed(stream, data):
                 pass
 
 
-class Popen(_subprocess.Popen):
+class Popen(_StdPopen):
     """``subprocess.Popen`` with cooperative pipes, ``wait`` and ``communicate``.
 
     Same constructor and methods as the stdlib class; ``wait(timeout)`` and
@@ -223,7 +225,7 @@ class Popen(_subprocess.Popen):
         self._exit_status = None
         self._exit_handle = None
         self._comm = None
-        _subprocess.Popen.__init__(self, args, bufsize, *more, **kwargs)
+        _StdPopen.__init__(self, args, bufsize, *more, **kwargs)
         if bufsize is None or (self.text_mode and bufsize == 1):
             bufsize = -1
         self.stdin = _cooperative(self.stdin, 'w', bufsize)
@@ -243,7 +245,7 @@ class Popen(_subprocess.Popen):
             self._handle_exitstatus(self._exit_status)
         if self.returncode is not None:
             return self.returncode
-        return _subprocess.Popen._internal_poll(self, _deadstate, _waitpid=_gos.waitpid)
+        return _StdPopen._internal_poll(self, _deadstate, _waitpid=_gos.waitpid)
 
     def _wait(self, timeout):
         if self.returncode is not None:

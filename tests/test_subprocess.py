@@ -216,3 +216,10 @@ def test_child_that_stops_reading_does_not_break_communicate():
     proc = py('import sys; sys.stdin.close(); print("bye")', stdin=gsp.PIPE, stdout=gsp.PIPE)
     out, _ = proc.communicate(b'z' * (4 << 20))
     assert out == b'bye\n' and proc.returncode == 0
+
+
+def test_still_works_when_the_stdlib_name_points_at_it(monkeypatch):
+    # What monkey patching will do: the stdlib's helpers then create ours.
+    monkeypatch.setattr(subprocess, 'Popen', gsp.Popen)
+    assert subprocess.run([PY, '-c', 'print(2)'], capture_output=True).stdout == b'2\n'
+    assert gsp.check_output([PY, '-c', 'print(3)']) == b'3\n'
