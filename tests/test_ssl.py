@@ -347,3 +347,37 @@ def test_ssl_socket_refuses_datagram_sockets_like_the_stdlib(certs):
     with pytest.raises(NotImplementedError):
         client_context(certs).wrap_socket(udp, server_hostname='localhost')
     udp.close()
+
+
+def test_write_timeout_when_the_peer_does_not_read(certs, serve):
+    release = []
+
+    def handler(conn):  # reads nothing until told to
+        while not release:
+            gevent_c.sleep(0.005)
+
+    server = serve(server_context(certs), handler)
+    tls = connect(certs, server)
+    tls.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_SNDBUF, 4096)
+    tls.settimeout(0.05)
+    with pytest.raises(TimeoutError) as info:
+        tls.sendall(b'w' * (8 << 20))
+    assert str(info.value) == 'The write operation timed out'
+    release.append(True)
+    tls.close()
+
+
+def test_unwrap_times_out_when_the_peer_never_answers(certs, serve):
+    release = []
+
+    def handler(conn):
+        while not release:
+            gevent_c.sleep(0.005)
+
+    server = serve(server_context(certs), handler)
+    tls = connect(certs, server)
+    tls.settimeout(0.05)
+    with pytest.raises(TimeoutError):
+        tls.unwrap()
+    release.append(True)
+    tls.close()
