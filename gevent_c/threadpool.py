@@ -246,8 +246,8 @@ class ThreadPool(GroupMappingMixin):
                 func, args, kwargs, result = task
                 task = None
                 # threading.settrace/setprofile hooks apply to each task (as in gevent).
-                trace = _threading._trace_hook
-                profile = _threading._profile_hook
+                trace = getattr(_threading, '_trace_hook', None)
+                profile = getattr(_threading, '_profile_hook', None)
                 hooked = trace is not None or profile is not None
                 if hooked:
                     sys.settrace(trace)
