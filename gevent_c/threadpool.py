@@ -264,7 +264,10 @@ class ThreadPool(GroupMappingMixin):
                         sys.settrace(None)
                         sys.setprofile(None)
                 func = args = kwargs = result = None
-                send()
+                try:
+                    send()
+                except Exception:  # noqa: BLE001 -- the hub's loop was destroyed
+                    return
         finally:
             hub = get_hub_if_exists()
             if hub is not None and hub is not self.hub:
