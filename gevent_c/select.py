@@ -33,7 +33,7 @@ for _name in dir(_stdselect):
 del _name
 _original_select = _stdselect.select
 _original_poll = _stdselect.poll
-_monotonic = __import__('time').monotonic
+from time import monotonic as _monotonic
 
 _POLL_READ = _stdselect.POLLIN | _stdselect.POLLPRI
 _POLL_WRITE = _stdselect.POLLOUT
@@ -48,9 +48,8 @@ def _as_fd(obj):
 def _check_select_timeout(timeout):
     if timeout is None:
         return None
-    if type(timeout) is not float and not isinstance(timeout, int):
-        if not isinstance(timeout, float):
-            raise TypeError('timeout must be a float or None')
+    if not isinstance(timeout, (int, float)):
+        raise TypeError('timeout must be a float or None')
     if timeout != timeout:
         raise ValueError('Invalid value NaN (not a number)')
     if timeout < 0:

@@ -19,8 +19,8 @@ write) the same socket at once raise ConcurrentObjectUseError; ``detach()``
 leaves the descriptor non-blocking (as gevent does). DNS functions ask
 ``get_hub().resolver`` unless the host is a numeric address.
 """
+import io as _io
 import os as _os
-import sys as _sys
 import socket as _stdsocket
 import _socket
 from errno import EAGAIN, EALREADY, EINPROGRESS, EISCONN
@@ -76,7 +76,7 @@ _GiveupOnSendfile = _stdsocket._GiveupOnSendfile
 _intenum_converter = _stdsocket._intenum_converter
 _AddressFamily = _stdsocket.AddressFamily
 _SocketKind = _stdsocket.SocketKind
-_monotonic = __import__('time').monotonic
+from time import monotonic as _monotonic
 _inet_pton = _socket.inet_pton
 _AF_INET = _socket.AF_INET
 _AF_INET6 = _socket.AF_INET6
@@ -485,7 +485,7 @@ class socket(_Base):
         sockno = self.fileno()
         try:
             fileno = file.fileno()
-        except (AttributeError, __import__('io').UnsupportedOperation) as err:
+        except (AttributeError, _io.UnsupportedOperation) as err:
             raise _GiveupOnSendfile(err)
         try:
             fsize = _os.fstat(fileno).st_size

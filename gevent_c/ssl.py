@@ -18,7 +18,6 @@ friends) wrap sockets into this class. Every other name is the stdlib's.
 """
 import functools
 import ssl as _ssl
-import sys as _sys
 import warnings as _warnings
 
 from gevent_c import socket as _gsocket
@@ -31,7 +30,7 @@ __implements__ = [
 if hasattr(_ssl, 'wrap_socket'):
     __implements__.append('wrap_socket')
 __extensions__ = []
-_stdsocket = __import__('socket')
+import socket as _stdsocket
 # ssl's own names only: not the socket-module names it imported, not modules.
 __imports__ = [name for name in dir(_ssl)
                if not name.startswith('__') and name not in __implements__
@@ -46,7 +45,7 @@ _SSLWantReadError = _ssl.SSLWantReadError
 _SSLWantWriteError = _ssl.SSLWantWriteError
 _SSLError = _ssl.SSLError
 _SSL_ERROR_EOF = _ssl.SSL_ERROR_EOF
-_monotonic = __import__('time').monotonic
+from time import monotonic as _monotonic
 _timeout_error = _gsocket.timeout
 
 
@@ -199,4 +198,3 @@ if hasattr(_ssl, 'wrap_socket'):
                                    do_handshake_on_connect=do_handshake_on_connect,
                                    suppress_ragged_eofs=suppress_ragged_eofs)
 
-del _sys
