@@ -369,24 +369,29 @@ def fork_gevent():
     return pid
 
 
-def fork_and_watch(callback=None, ref=False, *args, **kwargs):
-    """fork_gevent(), and in the parent watch the child.
+def fork_and_watch(callback=None, loop=None, ref=False, fork=fork_gevent):
+    """*fork*() (default :func:`fork_gevent`), and in the parent watch the child.
 
     *callback(watcher)* runs in the hub when the child exits (``watcher``
     has ``pid``, ``rpid``, ``rstatus``); *ref* True keeps the loop running
-    until then. The status stays available to :func:`waitpid`.
+    until then. The status stays available to :func:`waitpid`. *loop* is
+    accepted for gevent's signature; children are always watched on the
+    default loop.
     """
-    pid = fork_gevent(*args, **kwargs)
+    pid = fork()
     if pid:
         _watch_child(pid, callback, ref)
     return pid
 
 
 def fork(*args, **kwargs):
-    """``os.fork()`` with a reinitialised hub in the child and a watched child."""
+    """``os.fork()`` with a reinitialised hub in the child and a watched child.
+
+    Takes :func:`fork_and_watch`'s optional arguments.
+    """
     if _config.disable_watch_children:
-        return fork_gevent(*args, **kwargs)
-    return fork_and_watch(None, False, *args, **kwargs)
+        return fork_gevent()
+    return fork_and_watch(*args, **kwargs)
 
 
 if _real_forkpty is not None:
@@ -397,9 +402,9 @@ if _real_forkpty is not None:
             _reinit()
         return pid, master_fd
 
-    def forkpty_and_watch(callback=None, ref=False, *args, **kwargs):
-        """forkpty_gevent(), watching the child like fork_and_watch."""
-        pid, master_fd = forkpty_gevent(*args, **kwargs)
+    def forkpty_and_watch(callback=None, loop=None, ref=False, forkpty=forkpty_gevent):
+        """*forkpty*(), watching the child like :func:`fork_and_watch`."""
+        pid, master_fd = forkpty()
         if pid:
             _watch_child(pid, callback, ref)
         return pid, master_fd
@@ -407,8 +412,8 @@ if _real_forkpty is not None:
     def forkpty(*args, **kwargs):
         """``os.forkpty()`` with a reinitialised hub in the child, watched."""
         if _config.disable_watch_children:
-            return forkpty_gevent(*args, **kwargs)
-        return forkpty_and_watch(None, False, *args, **kwargs)
+            return forkpty_gevent()
+        return forkpty_and_watch(*args, **kwargs)
 
 
 if _real_posix_spawn is not None:

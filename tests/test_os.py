@@ -163,7 +163,8 @@ def test_waitpid_bad_input_matches_the_stdlib():
 
 def test_fork_and_watch_calls_back_with_the_status():
     seen = []
-    pid = gos.fork_and_watch(lambda w: seen.append((w.pid, w.rpid, w.rstatus)), ref=True)
+    # gevent's signature: (callback, loop, ref, fork)
+    pid = gos.fork_and_watch(lambda w: seen.append((w.pid, w.rpid, w.rstatus)), None, True)
     if pid == 0:
         os._exit(9)
     while not seen:
