@@ -21,6 +21,7 @@ stdlib's object. Creating a process still blocks the hub briefly: the stdlib
 waits for ``exec`` to succeed or fail.
 """
 import errno as _errno
+import functools as _functools
 import io as _io
 import os as _os
 import subprocess as _subprocess
@@ -221,6 +222,7 @@ class Popen(_StdPopen):
     object should be used from the thread that created it.
     """
 
+    @_functools.wraps(_StdPopen.__init__)  # same signature as the stdlib's
     def __init__(self, args, bufsize=-1, *more, **kwargs):
         self._exit_status = None
         self._exit_handle = None

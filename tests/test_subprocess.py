@@ -223,3 +223,11 @@ def test_still_works_when_the_stdlib_name_points_at_it(monkeypatch):
     monkeypatch.setattr(subprocess, 'Popen', gsp.Popen)
     assert subprocess.run([PY, '-c', 'print(2)'], capture_output=True).stdout == b'2\n'
     assert gsp.check_output([PY, '-c', 'print(3)']) == b'3\n'
+
+
+def test_signatures_match_the_stdlib():
+    import inspect
+    for name in ('Popen', 'call', 'check_call', 'check_output', 'run', 'getoutput',
+                 'getstatusoutput'):
+        assert inspect.signature(getattr(gsp, name)) == \
+            inspect.signature(getattr(subprocess, name)), name
