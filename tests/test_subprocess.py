@@ -231,3 +231,20 @@ def test_signatures_match_the_stdlib():
                  'getstatusoutput'):
         assert inspect.signature(getattr(gsp, name)) == \
             inspect.signature(getattr(subprocess, name)), name
+
+
+def test_popen_in_a_thread_with_its_own_hub():
+    import threading
+    outcome = {}
+
+    def run():
+        try:
+            proc = py('print(5)', stdout=gsp.PIPE)
+            outcome['result'] = (proc.communicate(), proc.returncode)
+        finally:
+            gevent_c.get_hub().destroy(True)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert outcome['result'] == ((b'5\n', None), 0)
