@@ -46,6 +46,7 @@ class _StartState:
 
 
 _start_completed_event = _StartState('start completed')
+_SUCCESS = (None, None, None)  # _exc_info of every successful greenlet
 _cancelled_start_event = _StartState('start cancelled')
 
 
@@ -333,10 +334,10 @@ class Greenlet(RawGreenlet):
         finally:
             self.__dict__.pop('_run', None)
             self.args = ()
-            self.kwargs = {}
+            self.kwargs.clear()  # no new dict (and GC-tracked object) per greenlet
 
     def _report_result(self, result):
-        self._exc_info = (None, None, None)
+        self._exc_info = _SUCCESS
         self.value = result
         if self._links and self._notifier is None:
             self._notifier = self.parent.loop.run_callback(self._notify_links)
