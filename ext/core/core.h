@@ -66,7 +66,7 @@ typedef struct {
     PyTypeObject *waiter_type;
     PyTypeObject *hublocal_type;
     PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
-    PyTypeObject *queuebase_type, *itemwaiter_type;
+    PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
@@ -355,7 +355,7 @@ extern PyType_Spec gevc_hublocal_spec;
 extern PyMethodDef gevc_hub_methods[];
 extern PyMethodDef gevc_hublocal_methods[];
 int gevc__linkable_types_init(PyObject *mod, gevc_state *st);
-extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec;
+extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
 
 gevc_waiter *gevc_waiter_new(gevc_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);

@@ -330,7 +330,9 @@ hub_exec(PyObject *mod, gevc_state *st)
     if (gevc__linkable_types_init(mod, st) < 0 ||
         add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0 ||
         add_type(mod, &st->itemwaiter_type, &gevc_itemwaiter_spec,
-                 (PyObject *)st->waiter_type, "ItemWaiter") < 0)
+                 (PyObject *)st->waiter_type, "ItemWaiter") < 0 ||
+        add_type(mod, &st->multiwaiter_type, &gevc_multiwaiter_spec,
+                 (PyObject *)st->waiter_type, "MultipleWaiter") < 0)
         return -1;
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
         PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
@@ -484,6 +486,7 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->result_type);
     Py_VISIT(st->queuebase_type);
     Py_VISIT(st->itemwaiter_type);
+    Py_VISIT(st->multiwaiter_type);
     return 0;
 }
 
@@ -532,6 +535,7 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->str_clear);
     Py_CLEAR(st->queuebase_type);
     Py_CLEAR(st->itemwaiter_type);
+    Py_CLEAR(st->multiwaiter_type);
     Py_CLEAR(st->str_hub);
     Py_CLEAR(st->str_put);
     Py_CLEAR(st->str_remove);

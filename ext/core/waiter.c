@@ -539,3 +539,128 @@ PyType_Spec gevc_waiter_spec = {
              Py_TPFLAGS_IMMUTABLETYPE,
     .slots = waiter_slots,
 };
+
+/* ---- MultipleWaiter: queues every value switched to it (for iwait) ---- */
+
+typedef struct {
+    gevc_waiter base;
+    PyObject *values;              /* list */
+} multiwaiter;
+
+static int
+multiwaiter_init(multiwaiter *self, PyObject *args, PyObject *kwargs)
+{
+    if (waiter_init(&self->base, args, kwargs) < 0)
+        return -1;
+    Py_XSETREF(self->values, PyList_New(0));
+    return self->values == NULL ? -1 : 0;
+}
+
+PyDoc_STRVAR(multi_switch_doc, "switch(value)\n\n"
+"Queue value and wake the greenlet blocked in get() (from the hub).");
+static PyObject *
+multiwaiter_switch(multiwaiter *self, PyObject *value)
+{
+    if (self->values == NULL) {
+        PyErr_SetString(PyExc_ValueError, "MultipleWaiter was not initialized");
+        return NULL;
+    }
+    if (PyList_Append(self->values, value) < 0)
+        return NULL;
+    return gevc_waiter_switch(&self->base, Py_True);
+}
+
+PyDoc_STRVAR(multi_get_doc, "get()\n\n"
+"Return the oldest queued value, blocking until one is switched in.");
+static PyObject *
+multiwaiter_get(multiwaiter *self, PyObject *unused)
+{
+    PyObject *item;
+    if (self->values == NULL) {
+        PyErr_SetString(PyExc_ValueError, "MultipleWaiter was not initialized");
+        return NULL;
+    }
+    if (PyList_GET_SIZE(self->values) == 0) {
+        PyObject *r = gevc_waiter_get(&self->base);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+        Py_CLEAR(self->base.greenlet);
+        Py_XSETREF(self->base.value, Py_NewRef(Py_None));
+        Py_CLEAR(self->base.exc);
+        if (PyList_GET_SIZE(self->values) == 0) {
+            PyErr_SetString(PyExc_IndexError, "pop from empty list");
+            return NULL;
+        }
+    }
+    item = Py_NewRef(PyList_GET_ITEM(self->values, 0));
+    if (PyList_SetSlice(self->values, 0, 1, NULL) < 0) {
+        Py_DECREF(item);
+        return NULL;
+    }
+    return item;
+}
+
+static int
+multiwaiter_traverse(multiwaiter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->values);
+    return waiter_traverse(&self->base, visit, arg);
+}
+
+static int
+multiwaiter_clear(multiwaiter *self)
+{
+    Py_CLEAR(self->values);
+    return waiter_clear(&self->base);
+}
+
+static void
+multiwaiter_dealloc(multiwaiter *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    multiwaiter_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+get_values(multiwaiter *self, void *c)
+{
+    return Py_NewRef(self->values ? self->values : Py_None);
+}
+
+static PyMethodDef multiwaiter_methods[] = {
+    {"switch", (PyCFunction)multiwaiter_switch, METH_O, multi_switch_doc},
+    {"get", (PyCFunction)multiwaiter_get, METH_NOARGS, multi_get_doc},
+    {NULL},
+};
+
+static PyGetSetDef multiwaiter_getset[] = {
+    {"_values", (getter)get_values, NULL, "Values switched in and not yet got.", NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(multiwaiter_doc, "MultipleWaiter(hub=None)\n\n"
+"A Waiter that queues every value switched to it; get() returns them in\n"
+"order, blocking while there is none (used by iwait).");
+
+static PyType_Slot multiwaiter_slots[] = {
+    {Py_tp_init, multiwaiter_init},
+    {Py_tp_dealloc, multiwaiter_dealloc},
+    {Py_tp_traverse, multiwaiter_traverse},
+    {Py_tp_clear, multiwaiter_clear},
+    {Py_tp_methods, multiwaiter_methods},
+    {Py_tp_getset, multiwaiter_getset},
+    {Py_tp_doc, (void *)multiwaiter_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_multiwaiter_spec = {
+    .name = "gevent_c._core.MultipleWaiter",
+    .basicsize = sizeof(multiwaiter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = multiwaiter_slots,
+};
