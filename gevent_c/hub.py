@@ -184,6 +184,9 @@ class MultipleWaiter(Waiter):
         return self._values.pop(0)
 
 
+MultipleWaiter = getattr(_core, 'MultipleWaiter', MultipleWaiter)
+
+
 def _short_repr(obj, limit=80):
     try:
         text = repr(obj)
