@@ -1,88 +1,92 @@
-"""A tour of gevent_c's event loop (gevent_c.core), printed line by line.
+"""gevent_c in one screen: the gevent API, on our own C coroutines and loop.
 
-The loop waits for events and calls the callbacks you registered:
+Written exactly as a gevent program, with ``import gevent_c as gevent``:
 
-- two timers (one fires once, one repeats),
-- an io watcher that echoes a message across a socketpair,
-- a signal watcher that catches a SIGUSR1 this process sends itself,
-- run_callback, for "call this soon, before waiting again".
+1. an echo server on 127.0.0.1 serving 200 clients at once, each in its own
+   greenlet, all on one thread;
+2. a Queue feeding a Pool of workers that run shell commands through the
+   cooperative subprocess module while the server keeps serving;
+3. a Timeout cutting a slow operation short;
+4. a DNS lookup answered without blocking the other greenlets.
 
-loop.run() returns by itself once no watcher is left active, in well under
-a second.  Run it with `make run` or `python3 examples/demo.py`.
+Run it with ``make run`` (or ``python3 examples/demo.py`` after ``make build``).
 """
-import os
-import signal
-import socket
 import time
 
-from gevent_c import core
+import gevent_c as gevent
+from gevent_c import socket, subprocess
+from gevent_c.pool import Pool
+from gevent_c.queue import Queue
 
 START = time.monotonic()
 
 
-def say(what):
-    print("[%5.0f ms] %s" % ((time.monotonic() - START) * 1000, what), flush=True)
+def say(msg):
+    print('[%5.0f ms] %s' % ((time.monotonic() - START) * 1000, msg), flush=True)
+
+
+def echo_server(listener, served):
+    """Accept connections forever; each client gets its own greenlet."""
+    def handle(conn):
+        with conn:
+            while True:
+                data = conn.recv(1024)
+                if not data:
+                    break
+                conn.sendall(data.upper())
+        served.append(1)
+
+    while True:
+        conn, _ = listener.accept()
+        gevent.spawn(handle, conn)
+
+
+def client(port, n):
+    with socket.create_connection(('127.0.0.1', port)) as sock:
+        sock.sendall(b'hello from client %d' % n)
+        return sock.recv(1024)
+
+
+def run_command(cmd):
+    out = subprocess.check_output(cmd, shell=True, text=True)
+    return '%s -> %s' % (cmd, out.strip())
 
 
 def main():
-    loop = core.loop(default=True)   # the process's default loop (it gets signals)
-    say("%s, backend %s" % (core.get_version(), loop.backend))
+    say('gevent_c %s: one thread, many greenlets' % gevent.__version__)
 
-    # 1. run_callback: runs on the next loop iteration, in FIFO order
-    loop.run_callback(say, "run_callback: first queued, first run")
-    loop.run_callback(say, "run_callback: second")
+    # 1. Echo server and 200 concurrent clients.
+    listener = socket.create_server(('127.0.0.1', 0))
+    port = listener.getsockname()[1]
+    served = []
+    server = gevent.spawn(echo_server, listener, served)
+    clients = [gevent.spawn(client, port, n) for n in range(200)]
+    gevent.joinall(clients, raise_error=True)
+    say('echo: %d clients answered, e.g. %r' % (len(clients), clients[7].value))
 
-    # 2. timers: one-shot after 50 ms, and a repeating one every 20 ms
-    once = loop.timer(0.05)
-    once.start(say, "timer: one-shot fired after 50 ms")
+    # 2. A queue of jobs, a pool of 3 workers, subprocesses that do not block.
+    jobs = Queue()
+    for cmd in ('echo one', 'sleep 0.1; echo two', 'echo three', 'uname -s'):
+        jobs.put(cmd)
+    pool = Pool(3)
+    for line in pool.imap(run_command, [jobs.get() for _ in range(jobs.qsize())]):
+        say('pool: ' + line)
 
-    ticks = []
-    repeat = loop.timer(0.02, 0.02)
+    # 3. A Timeout raises in the greenlet that exceeded it, and nowhere else.
+    try:
+        with gevent.Timeout(0.05):
+            gevent.sleep(10)
+    except gevent.Timeout as t:
+        say('timeout: sleep(10) cut short by %s' % (t,))
 
-    def tick():
-        ticks.append(1)
-        say("timer: repeating tick %d" % len(ticks))
-        if len(ticks) == 3:
-            repeat.stop()          # stopped watchers no longer keep run() going
-    repeat.start(tick)
+    # 4. DNS through the hub's resolver (a thread pool by default).
+    addr = socket.gethostbyname('localhost')
+    say('dns: localhost is %s' % addr)
 
-    # 3. io: `left` echoes in upper case whatever arrives; `right` prints it
-    left, right = socket.socketpair()
-    left.setblocking(False)
-    right.setblocking(False)
-    echo = loop.io(left.fileno(), core.READ)
-    reply = loop.io(right.fileno(), core.READ)
-
-    def on_left_readable():
-        data = left.recv(100)
-        say("io: left got %r, echoing it back" % data)
-        left.sendall(data.upper())
-        echo.stop()
-
-    def on_right_readable():
-        say("io: right got the echo %r" % right.recv(100))
-        reply.stop()
-    echo.start(on_left_readable)
-    reply.start(on_right_readable)
-    send_later = loop.timer(0.03)
-    send_later.start(right.sendall, b"hello, loop")
-
-    # 4. signal: SIGUSR1 sent by ourselves after 70 ms
-    usr1 = loop.signal(signal.SIGUSR1)
-
-    def on_usr1():
-        say("signal: caught SIGUSR1")
-        usr1.stop()
-    usr1.start(on_usr1)
-    kill_later = loop.timer(0.07)
-    kill_later.start(os.kill, os.getpid(), signal.SIGUSR1)
-
-    say("loop.run(): waiting for events")
-    loop.run()
-    say("loop.run() returned: nothing left to wait for")
-    left.close()
-    right.close()
+    server.kill()
+    listener.close()
+    say('done: %d connections served, no threads per client' % len(served))
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     main()

@@ -1,0 +1,35 @@
+"""The examples a newcomer runs first (``make run``) keep working."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'examples')
+
+
+def run_example(name):
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.timeout(90)
+def test_demo_serves_every_client_and_runs_every_step():
+    out = run_example('demo.py')
+    assert 'echo: 200 clients answered' in out
+    for word in ('one', 'two', 'three', 'Linux'):
+        assert '-> %s' % word in out
+    assert 'timeout: sleep(10) cut short' in out
+    assert 'dns: localhost is 127.0.0.1' in out
+    assert 'done: 200 connections served' in out
+
+
+@pytest.mark.timeout(90)
+def test_core_tour_shows_every_watcher_and_ends_by_itself():
+    out = run_example('core_tour.py')
+    for step in ('run_callback: first queued, first run', 'timer: one-shot fired',
+                 "io: right got the echo b'HELLO, LOOP'", 'signal: caught SIGUSR1',
+                 'loop.run() returned: nothing left to wait for'):
+        assert step in out
