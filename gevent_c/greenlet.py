@@ -292,7 +292,7 @@ class Greenlet(RawGreenlet):
     def start(self):
         """Schedule it to run at the next loop iteration (once)."""
         if self._start_event is None:
-            self._start_event = self.parent.loop.run_callback(self.switch)
+            self._start_event = self.parent.loop.run_callback(type(self).switch, self)
 
     def start_later(self, seconds):
         """Schedule it to run after *seconds*."""
@@ -305,7 +305,9 @@ class Greenlet(RawGreenlet):
     def spawn(cls, *args, **kwargs):
         """Create and start a greenlet: ``spawn(func, *args, **kwargs)``."""
         glet = cls(*args, **kwargs)
-        glet._start_event = glet.parent.loop.run_callback(glet.switch)
+        # the unbound method plus the greenlet as argument: no bound-method
+        # object (one more for the garbage collector) per greenlet
+        glet._start_event = glet.parent.loop.run_callback(cls.switch, glet)
         return glet
 
     @classmethod
@@ -340,7 +342,7 @@ class Greenlet(RawGreenlet):
         self._exc_info = _SUCCESS
         self.value = result
         if self._links and self._notifier is None:
-            self._notifier = self.parent.loop.run_callback(self._notify_links)
+            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
 
     def _report_error(self, exc_info):
         if isinstance(exc_info[1], GreenletExit):
@@ -348,7 +350,7 @@ class Greenlet(RawGreenlet):
             return
         self._exc_info = (exc_info[0], exc_info[1], exc_info[2])
         if self._links and self._notifier is None:
-            self._notifier = self.parent.loop.run_callback(self._notify_links)
+            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
         self.parent.handle_error(self, *exc_info)
 
     def _handle_death_before_start(self, exception):
@@ -441,7 +443,7 @@ class Greenlet(RawGreenlet):
             raise TypeError('Expected callable: %r' % (callback,))
         self._links.append(callback)
         if self._notifier is None and self.ready():
-            self._notifier = self.parent.loop.run_callback(self._notify_links)
+            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
 
     def link(self, callback, SpawnedLink=SpawnedLink):
         """Call ``callback(self)`` in a new coroutine when it finishes."""
@@ -457,10 +459,11 @@ class Greenlet(RawGreenlet):
 
     def unlink(self, callback):
         """Remove *callback* if it has not run yet."""
-        try:
-            self._links.remove(callback)
-        except ValueError:
-            pass
+        links = self._links
+        # usually it already ran (joinall/iwait unlink everything they
+        # linked): a failing remove() would cost an exception each time
+        if links and callback in links:
+            links.remove(callback)
 
     def unlink_all(self):
         """Remove every link."""
