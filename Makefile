@@ -34,6 +34,7 @@ test: deps build  ## THE test command: pytest on python3, greenlet tests also on
 test312:  ## the coroutine-type tests on CPython 3.12 (separate venv)
 	@if [ ! -x $(PY312) ]; then echo "test312: $(PY312) missing" >&2; exit 1; fi
 	@[ -x $(VENV312)/bin/python ] || $(PY312) -m venv $(VENV312)
+	$(VENV312)/bin/python -m pip install -q 'setuptools>=68' wheel
 	$(VENV312)/bin/python -m pip install -q -e '.[test]'
 	$(VENV312)/bin/python setup.py -q build_ext --inplace --build-temp build/temp312
 	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS) tests/test_greenlet_*.py
