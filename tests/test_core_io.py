@@ -2,6 +2,8 @@
 import errno
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -189,3 +191,34 @@ def test_nonblocking_echo_over_socketpair(loop, pair):
     b.sendall(b"hello")
     loop.run()
     assert got == [b"HELLO"]
+
+
+@pytest.mark.timeout(30)
+def test_callback_queued_by_a_watcher_fed_after_the_drain_does_not_wait_for_the_poll():
+    # A prepare watcher runs after the loop drained its callbacks; it feeds
+    # an io event (closing_fd), whose callback queues a callback.  The poll
+    # that follows must not block on it (it used to sleep ~60 s, libev's
+    # longest wait).  Run in a child so a regression fails instead of hanging.
+    code = r'''
+import os, sys
+from gevent_c import core
+loop = core.loop(default=False)
+r, w = os.pipe()
+io = loop.io(r, core.READ)
+prep = loop.prepare()
+log = []
+def on_io():
+    io.stop()
+    loop.run_callback(log.append, 'callback')
+def on_prepare():
+    prep.stop()
+    loop.closing_fd(r)
+io.start(on_io)
+prep.start(on_prepare)
+loop.run()
+print(log)
+'''
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=20)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['callback']"

@@ -54,8 +54,14 @@ loop_invoke_pending(struct ev_loop *ev)
         gevc_loop_handle_error(self, NULL);
     }
     ev_invoke_pending(ev);
-    if (self != NULL)
-        gevc_loop_flush_timers(self);
+    if (self == NULL)
+        return;
+    gevc_loop_flush_timers(self);
+    /* A watcher run after this iteration's drain (one fed by closing_fd or
+     * feed(), or any watcher of the prepare phase) may have queued
+     * callbacks: the poll must not block on them. */
+    if (self->cb_head != NULL && !ev_is_active(&self->timer0))
+        ev_timer_start(ev, &self->timer0);
 }
 
 static void
