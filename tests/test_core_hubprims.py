@@ -394,3 +394,30 @@ def test_crash_prone_paths_in_a_subprocess():
         print('ok')
     ''')
     assert out.strip() == 'ok'
+
+
+# -- sleep in C ------------------------------------------------------------------
+
+def test_c_sleep_yields_for_zero_and_negative_and_delegates_the_rest():
+    assert gevent_c.sleep is _core.sleep
+    order = []
+    for arg in (0, -1, 0.0, -0.5, False):
+        gevent_c.spawn(order.append, arg)
+        gevent_c.sleep(arg)
+    assert order == [0, -1, 0.0, -0.5, False]
+    gevent_c.sleep(0.001, ref=True)
+    gevent_c.sleep(seconds=0)
+    with pytest.raises(TypeError):
+        gevent_c.sleep('1')
+    with pytest.raises(TypeError):
+        _core._set_sleep_fallback(42)
+
+
+def test_notifier_is_the_class_function_with_the_object_as_argument():
+    ev = event.Event()
+    ev.rawlink(lambda e: None)
+    ev.set()
+    notifier = ev._notifier
+    assert notifier.args == (ev,)
+    gevent_c.sleep(0)
+    assert ev._notifier is None

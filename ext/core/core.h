@@ -71,6 +71,7 @@ typedef struct {
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
+    PyObject *py_sleep;            /* hub.py's sleep, for timed sleeps */
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
              *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
              *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,

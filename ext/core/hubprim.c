@@ -120,16 +120,24 @@ sleep0(PyObject *mod, PyObject *unused)
     waiter = gevc_waiter_new(st, hub);
     if (waiter == NULL)
         goto done;
-    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
-    if (sw == NULL)
-        goto done;
     if (PyObject_TypeCheck(loop, st->loop_type)) {
-        PyObject *none = Py_None;
-        cb = gevc_loop_run_callback((gevc_loop *)loop, sw, &none, 1);
+        /* Waiter.switch's descriptor called as switch(waiter, None): no
+         * bound-method object per sleep */
+        PyObject *descr = _PyType_Lookup(st->waiter_type, st->str_switch);
+        PyObject *cargs[2] = {(PyObject *)waiter, Py_None};
+        if (descr == NULL) {
+            PyErr_SetString(PyExc_SystemError, "Waiter.switch is missing");
+            goto done;
+        }
+        cb = gevc_loop_run_callback((gevc_loop *)loop, descr, cargs, 2);
     }
     else {
         /* a stand-in loop (tests wrap the real one) */
-        PyObject *stack[3] = {loop, sw, Py_None};
+        PyObject *stack[3] = {loop, NULL, Py_None};
+        sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+        if (sw == NULL)
+            goto done;
+        stack[1] = sw;
         cb = PyObject_VectorcallMethod(st->str_run_callback, stack,
                                        3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     }
@@ -147,7 +155,51 @@ done:
     return res;
 }
 
+static int
+is_zero_or_less(PyObject *seconds)
+{
+    if (PyLong_CheckExact(seconds))
+        return _PyLong_Sign(seconds) <= 0;
+    if (PyFloat_CheckExact(seconds))
+        return PyFloat_AS_DOUBLE(seconds) <= 0.0;
+    return 0;
+}
+
+PyDoc_STRVAR(sleep_doc, "sleep(seconds=0, ref=True)\n\n"
+"Block the current greenlet for seconds (0 or less: yield once to the\n"
+"others, with no timer).  Other values go to the Python implementation\n"
+"registered with _set_sleep_fallback.");
+static PyObject *
+hub_sleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    gevc_state *st = mstate(mod);
+    if (nargs == 0 && kwnames == NULL)
+        return sleep0(mod, NULL);
+    if (nargs >= 1 && nargs <= 2 && kwnames == NULL && is_zero_or_less(args[0]))
+        return sleep0(mod, NULL);
+    if (st->py_sleep == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "sleep: no fallback registered");
+        return NULL;
+    }
+    return PyObject_Vectorcall(st->py_sleep, args, (size_t)nargs, kwnames);
+}
+
+PyDoc_STRVAR(set_sleep_fallback_doc, "_set_sleep_fallback(func)\n\n"
+"The Python sleep() that sleep() calls for positive or unusual arguments.");
+static PyObject *
+set_sleep_fallback(PyObject *mod, PyObject *func)
+{
+    if (!PyCallable_Check(func)) {
+        PyErr_Format(PyExc_TypeError, "Expected callable, not %R", func);
+        return NULL;
+    }
+    Py_XSETREF(mstate(mod)->py_sleep, Py_NewRef(func));
+    Py_RETURN_NONE;
+}
+
 PyMethodDef gevc_hub_methods[] = {
+    {"sleep", (PyCFunction)(void (*)(void))hub_sleep, METH_FASTCALL | METH_KEYWORDS, sleep_doc},
+    {"_set_sleep_fallback", set_sleep_fallback, METH_O, set_sleep_fallback_doc},
     {"hub_switch", hub_switch, METH_O, hub_switch_doc},
     {"hub_wait", (PyCFunction)(void (*)(void))hub_wait, METH_FASTCALL, hub_wait_doc},
     {"sleep0", sleep0, METH_NOARGS, sleep0_doc},

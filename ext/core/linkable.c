@@ -67,7 +67,7 @@ hub_of(linkable *self)
 static int
 check_and_notify(linkable *self)
 {
-    PyObject *hub, *loop, *notify, *cb;
+    PyObject *hub, *loop, *notify = NULL, *cb, *func;
     int ready;
     if (self->notifier != NULL || PyList_GET_SIZE(self->links) == 0)
         return 0;
@@ -79,12 +79,20 @@ check_and_notify(linkable *self)
         return -1;
     Py_INCREF(hub);
     loop = PyObject_GetAttr(hub, self->st->str_loop);
-    notify = loop ? PyObject_GetAttr((PyObject *)self, self->st->str_notify_links) : NULL;
-    if (notify == NULL)
+    if (loop == NULL)
         cb = NULL;
-    else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop_type))
-        cb = gevc_loop_run_callback((gevc_loop *)loop, notify, NULL, 0);
+    else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop_type)
+             && (func = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_links)) != NULL
+             && (PyCFunction_Check(func) || PyFunction_Check(func) ||
+                 Py_IS_TYPE(func, &PyMethodDescr_Type))) {
+        /* the class's function with self as argument: no bound-method
+         * object per notification */
+        PyObject *arg = (PyObject *)self;
+        cb = gevc_loop_run_callback((gevc_loop *)loop, func, &arg, 1);
+    }
     else if (PyErr_Occurred())
+        cb = NULL;
+    else if ((notify = PyObject_GetAttr((PyObject *)self, self->st->str_notify_links)) == NULL)
         cb = NULL;
     else {
         /* made ready from another thread (or a stand-in loop) */

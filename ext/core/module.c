@@ -480,6 +480,7 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->waiter_unset);
     Py_VISIT(st->default_hub_class);
     Py_VISIT(st->exceptions);
+    Py_VISIT(st->py_sleep);
     Py_VISIT(st->linkable_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
@@ -518,6 +519,7 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->waiter_unset);
     Py_CLEAR(st->default_hub_class);
     Py_CLEAR(st->exceptions);
+    Py_CLEAR(st->py_sleep);
     Py_CLEAR(st->str_switch);
     Py_CLEAR(st->str_throw);
     Py_CLEAR(st->str_handle_error);
