@@ -596,6 +596,12 @@ def sleep(seconds=0, ref=True):
             hub.wait(timer)
 
 
+if hasattr(_core, '_set_sleep_fallback'):
+    # sleep(0) entirely in C; timed sleeps come back to the function above
+    _core._set_sleep_fallback(sleep)
+    sleep = _core.sleep  # noqa: F811
+
+
 def idle(priority=0):
     """Block until the loop has nothing else to do (an idle watcher fires)."""
     hub = get_hub()
