@@ -194,18 +194,22 @@ def test_nonblocking_echo_over_socketpair(loop, pair):
 
 
 @pytest.mark.timeout(30)
-def test_callback_queued_by_a_watcher_fed_after_the_drain_does_not_wait_for_the_poll():
-    # A prepare watcher runs after the loop drained its callbacks; it feeds
-    # an io event (closing_fd), whose callback queues a callback.  The poll
-    # that follows must not block on it (it used to sleep ~60 s, libev's
-    # longest wait).  Run in a child so a regression fails instead of hanging.
+@pytest.mark.parametrize('prepare_pri, io_pri', [
+    (core.MAXPRI, core.MINPRI),   # io runs after the drain, queues a callback
+    (core.MINPRI, 0),             # io fed after its priority's turn: stays pending
+])
+def test_event_fed_in_the_prepare_phase_is_handled_without_waiting_for_the_poll(prepare_pri, io_pri):
+    # A prepare watcher feeds an io event (closing_fd); the io callback
+    # queues a callback.  Neither may wait for the next poll, which would
+    # block for libev's longest wait (~60 s).  Run in a child so a
+    # regression fails instead of hanging.
     code = r'''
 import os, sys
 from gevent_c import core
 loop = core.loop(default=False)
 r, w = os.pipe()
-io = loop.io(r, core.READ)
-prep = loop.prepare()
+io = loop.io(r, core.READ, priority=%d)
+prep = loop.prepare(priority=%d)
 log = []
 def on_io():
     io.stop()
@@ -217,7 +221,7 @@ io.start(on_io)
 prep.start(on_prepare)
 loop.run()
 print(log)
-'''
+''' % (io_pri, prepare_pri)
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, timeout=20)
     assert proc.returncode == 0, proc.stderr

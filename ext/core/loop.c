@@ -59,8 +59,9 @@ loop_invoke_pending(struct ev_loop *ev)
     gevc_loop_flush_timers(self);
     /* A watcher run after this iteration's drain (one fed by closing_fd or
      * feed(), or any watcher of the prepare phase) may have queued
-     * callbacks: the poll must not block on them. */
-    if (self->cb_head != NULL && !ev_is_active(&self->timer0))
+     * callbacks, or fed an event after its priority's turn: the poll must
+     * not block on either. */
+    if ((self->cb_head != NULL || ev_pending_count(ev) > 0) && !ev_is_active(&self->timer0))
         ev_timer_start(ev, &self->timer0);
 }
 
