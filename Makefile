@@ -27,17 +27,17 @@ build:  ## compile the C extensions in place (DEBUG=1: -O0 -g, assertions on)
 run: deps build  ## the demo
 	$(PYTHON) examples/demo.py
 
-test: deps build  ## THE test command: pytest on python3, greenlet tests also on 3.12
+test: deps build  ## THE test command: the suite on python3 (3.11), then on 3.12
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 	$(MAKE) test312
 
-test312:  ## the coroutine-type tests on CPython 3.12 (separate venv)
+test312:  ## the suite on CPython 3.12 (separate venv)
 	@if [ ! -x $(PY312) ]; then echo "test312: $(PY312) missing" >&2; exit 1; fi
 	@[ -x $(VENV312)/bin/python ] || $(PY312) -m venv $(VENV312)
 	$(VENV312)/bin/python -m pip install -q 'setuptools>=68' wheel
 	$(VENV312)/bin/python -m pip install -q -e '.[test]'
 	$(VENV312)/bin/python setup.py -q build_ext --inplace --build-temp build/temp312
-	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS) tests/test_greenlet_*.py
+	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: deps build  ## time gevent_c against gevent, greenlet, asyncio and uvloop
 	$(PYTHON) -m pip install -q -e '.[bench]'
