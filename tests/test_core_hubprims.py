@@ -421,3 +421,22 @@ def test_notifier_is_the_class_function_with_the_object_as_argument():
     assert notifier.args == (ev,)
     gevent_c.sleep(0)
     assert ev._notifier is None
+
+
+def test_python_subclasses_of_the_c_waiters_are_collected():
+    class IW(_core.ItemWaiter):
+        pass
+
+    class MW(_core.MultipleWaiter):
+        pass
+
+    q = queue.Queue(1)
+    iw = IW(1, q)
+    iw.cycle = iw
+    mw = MW()
+    mw.switch(1)
+    assert mw.get() == 1
+    mw.cycle = mw
+    before = count(IW), count(MW)
+    del iw, mw
+    assert (count(IW), count(MW)) == (before[0] - 1, before[1] - 1)

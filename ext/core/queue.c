@@ -145,7 +145,8 @@ itemwaiter_traverse(itemwaiter *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->item);
     Py_VISIT(self->queue);
-    return Py_TYPE(self)->tp_base->tp_traverse((PyObject *)self, visit, arg);
+    /* the Waiter part: named, since tp_base of a Python subclass is us */
+    return self->base.st->waiter_type->tp_traverse((PyObject *)self, visit, arg);
 }
 
 static int
@@ -153,7 +154,7 @@ itemwaiter_clear(itemwaiter *self)
 {
     Py_CLEAR(self->item);
     Py_CLEAR(self->queue);
-    return Py_TYPE(self)->tp_base->tp_clear((PyObject *)self);
+    return self->base.st->waiter_type->tp_clear((PyObject *)self);
 }
 
 static void

@@ -230,16 +230,12 @@ gevc_waiter_get(gevc_waiter *self)
         if (*head != NULL)
             (*head)->blocked_prev = self;
         *head = self;
+        /* resumed in this thread, whose record (and so head) still lives */
         res = gevc_hub_switch(self->st, self->hub);
         if (self->blocked_prev != NULL)
             self->blocked_prev->blocked_next = self->blocked_next;
-        else {
-            head = gevc__blocked_head(self->st);
-            if (head != NULL && *head == self)
-                *head = self->blocked_next;
-            else
-                PyErr_WriteUnraisable((PyObject *)self);
-        }
+        else if (*head == self)
+            *head = self->blocked_next;
         if (self->blocked_next != NULL)
             self->blocked_next->blocked_prev = self->blocked_prev;
         self->blocked_prev = self->blocked_next = NULL;
