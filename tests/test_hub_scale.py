@@ -1,5 +1,6 @@
 """Scale and leaks: 100,000 concurrent greenlets; no growth over many spawn/join."""
 import gc
+import os
 
 import pytest
 
@@ -36,13 +37,20 @@ def _spawn_join_batches(lib, batches, size=1000):
     lib.top.sleep(0)
 
 
-@pytest.mark.timeout(90)
-def test_spawn_and_join_leaves_no_objects_behind(gc_lib):
+def _rss_bytes():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+@pytest.mark.timeout(120)
+def test_a_million_spawn_and_join_leave_no_objects_or_memory_behind(gc_lib):
     _spawn_join_batches(gc_lib, 20)
-    before = _live_objects()
-    _spawn_join_batches(gc_lib, 180)
-    after = _live_objects()
+    before, rss_before = _live_objects(), _rss_bytes()
+    _spawn_join_batches(gc_lib, 1000)       # 1,000,000 greenlets
+    after, rss_after = _live_objects(), _rss_bytes()
     assert after - before < 200, (before, after)
+    # 16 bytes leaked per greenlet would be 16 MB
+    assert rss_after - rss_before < 8 * 1024 * 1024, (rss_before, rss_after)
 
 
 @pytest.mark.timeout(60)
