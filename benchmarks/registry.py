@@ -10,6 +10,7 @@ family     implementations            what the body receives
 core       gevent_c, gevent           the loop module (``loop``, watchers)
 coroutine  gevent_c, greenlet         the module (``greenlet``, ``getcurrent``)
 hub        gevent_c, gevent           the package, submodules on attribute
+blocking   blocking                   the stdlib module (``socket``)
 asyncio    asyncio, uvloop            ``arun(coro)``: run on a fresh loop
 ========== ========================== =====================================
 
@@ -26,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 
 #: Column order of the report: gevent_c first, then the references.
-IMPL_ORDER = ("gevent_c", "gevent", "greenlet", "asyncio", "uvloop")
+IMPL_ORDER = ("gevent_c", "gevent", "greenlet", "blocking", "asyncio", "uvloop")
 
 #: unit -> (label in tables, what one operation means)
 UNITS = {
@@ -127,6 +128,9 @@ FAMILIES = {
     "hub": {
         "gevent_c": lambda: Api("gevent_c"),
         "gevent": lambda: Api("gevent"),
+    },
+    "blocking": {
+        "blocking": lambda: _import("socket"),
     },
     "asyncio": {
         "asyncio": lambda: _asyncio_runner(None),

@@ -15,7 +15,9 @@ LEGEND = (
     "operation; B/obj: resident memory per object. Lower is better in "
     "every column. speed-up = reference / gevent_c, where the reference is "
     "gevent (core, hub, io) or greenlet (coroutine): above 1 gevent_c is that "
-    "many times faster (or smaller), below 1 it is slower. n/a: "
+    "many times faster (or smaller), below 1 it is slower. blocking: "
+    "plain stdlib blocking sockets with the sender in a thread "
+    "(io.socketpair_bulk only). n/a: "
     "the implementation is missing or failed (reason in the notes)."
 )
 
@@ -140,7 +142,7 @@ def plot(data, path):
     workloads = [w for w in data["workloads"]
                  if w["reference"] and w["impls"][w["reference"]]["median"]]
     impls = columns(data)
-    colors = dict(zip(IMPL_ORDER, ("#d62728", "#1f77b4", "#1f77b4", "#7f7f7f", "#2ca02c")))
+    colors = dict(zip(IMPL_ORDER, ("#d62728", "#1f77b4", "#1f77b4", "#9467bd", "#7f7f7f", "#2ca02c")))
     height = 0.8 / max(1, len(impls) - 1)
     fig, ax = plt.subplots(figsize=(10, 1.0 + 0.55 * max(1, len(workloads))))
     labels_done = set()

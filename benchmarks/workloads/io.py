@@ -1,19 +1,20 @@
 """Socket workloads: gevent_c.socket against gevent.socket, asyncio, uvloop.
 
 The "hub" bodies use gevent's socket module through the package
-(``gevent.socket``); the "asyncio" bodies use streams (echo) and the loop's
+(``gevent.socket``); the "blocking" body (bulk only) uses the stdlib's
+blocking sockets with the sender in a thread; the "asyncio" bodies use streams (echo) and the loop's
 ``sock_*`` methods (bulk), which is what the same program looks like there.
 Connections are made before the clock starts; only the traffic is timed.
 """
 import asyncio
 import socket as stdsocket
+import threading
 from time import perf_counter as clock
 
 from ..registry import check, workload
 
 CONNECTIONS = 100
 MESSAGE = b"x" * 64
-CHUNK = 64 * 1024
 
 w = workload("io.tcp_echo",
              f"TCP echo over loopback, {CONNECTIONS} connections x N/{CONNECTIONS} "
@@ -122,35 +123,68 @@ def tcp_echo_asyncio(arun, n):
     return arun(main())
 
 
+BULK_CHUNK = 1024 * 1024
+BULK_MIB = 256
+
 w = workload("io.socketpair_bulk",
-             f"bulk transfer over a socketpair, sendall of {CHUNK // 1024} KiB "
-             "chunks (per chunk)",
-             n=20_000, quick_n=1_000)
+             f"bulk transfer over a socketpair: sendall of "
+             f"{BULK_CHUNK // (1024 * 1024)} MiB chunks, recv_into a "
+             f"preallocated {BULK_CHUNK // (1024 * 1024)} MiB buffer, "
+             f"{BULK_MIB} MiB per run (per MiB); 'blocking' is the stdlib "
+             "with a sender thread",
+             n=BULK_MIB, quick_n=32)
+
+
+def _receive_all(recv_into, total):
+    buf = bytearray(BULK_CHUNK)
+    received = 0
+    while received < total:
+        got = recv_into(buf)
+        if not got:
+            break
+        received += got
+    return received
 
 
 @w.body("hub")
 def socketpair_bulk(gevent, n):
     a, b = gevent.socket.socketpair()
-    total = n * CHUNK
-    chunk = b"y" * CHUNK
+    total = n * BULK_CHUNK
+    chunk = b"y" * BULK_CHUNK
 
     def sender():
         sendall = a.sendall
         for _ in range(n):
             sendall(chunk)
 
-    buf = bytearray(CHUNK)
-    recv_into = b.recv_into
-    received = 0
     gevent.sleep(0)
     t0 = clock()
     g = gevent.spawn(sender)
-    while received < total:
-        got = recv_into(buf)
-        if not got:
-            break
-        received += got
+    received = _receive_all(b.recv_into, total)
     g.join()
+    elapsed = clock() - t0
+    a.close()
+    b.close()
+    check(received == total, f"received {received} of {total} bytes")
+    return elapsed
+
+
+@w.body("blocking")
+def socketpair_bulk_blocking(socket, n):
+    a, b = socket.socketpair()
+    total = n * BULK_CHUNK
+    chunk = b"y" * BULK_CHUNK
+
+    def sender():
+        sendall = a.sendall
+        for _ in range(n):
+            sendall(chunk)
+
+    thread = threading.Thread(target=sender)
+    t0 = clock()
+    thread.start()
+    received = _receive_all(b.recv_into, total)
+    thread.join()
     elapsed = clock() - t0
     a.close()
     b.close()
@@ -160,8 +194,8 @@ def socketpair_bulk(gevent, n):
 
 @w.body("asyncio")
 def socketpair_bulk_asyncio(arun, n):
-    total = n * CHUNK
-    chunk = b"y" * CHUNK
+    total = n * BULK_CHUNK
+    chunk = b"y" * BULK_CHUNK
 
     async def main():
         loop = asyncio.get_running_loop()
@@ -173,7 +207,7 @@ def socketpair_bulk_asyncio(arun, n):
             for _ in range(n):
                 await loop.sock_sendall(a, chunk)
 
-        buf = bytearray(CHUNK)
+        buf = bytearray(BULK_CHUNK)
         received = 0
         t0 = clock()
         task = loop.create_task(sender())
