@@ -90,8 +90,9 @@ def test_loop_flags_pick_the_backend(flags, backend):
     try:
         assert loop.backend == backend
         assert loop.backend_int == getattr(core, "BACKEND_" + backend.upper())
-        assert "noenv" in loop.origflags and "forkcheck" in loop.origflags
-        assert loop.origflags_int & 0x3000000 == 0x3000000
+        # no forkcheck: an after-fork hook re-arms loops, not a getpid() per iteration
+        assert "noenv" in loop.origflags and "forkcheck" not in loop.origflags
+        assert loop.origflags_int & 0x3000000 == 0x1000000
     finally:
         loop.destroy()
 
@@ -271,6 +272,51 @@ def test_reinit_after_fork_runs_fork_watchers():
     """
     res = run_script(code)
     assert res.stdout.strip() == "0", res.stderr
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("default", [True, False])
+def test_loop_works_in_child_after_plain_fork_without_reinit(default):
+    # The epoll set is shared with the parent until the backend is re-made:
+    # the child's fork watcher must fire and its own io must be seen, and the
+    # parent's loop must still see its io afterwards.
+    code = """
+    import os
+    from gevent_c import core
+    loop = core.loop("epoll", default=%r)
+    r0, w0 = os.pipe()
+    seen = []
+    parent_io = loop.io(r0, 1)
+    parent_io.start(lambda: (seen.append("parent"), os.read(r0, 1), parent_io.stop()))
+    f = loop.fork()
+    f.start(seen.append, "fork")
+    f.ref = False
+    loop.run(once=True, nowait=True)
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        parent_io.stop()
+        r1, w1 = os.pipe()
+        io = loop.io(r1, 1)
+        io.start(lambda: (seen.append("io"), io.stop()))
+        os.write(w1, b"x")
+        loop.run()
+        os.write(report_w, ",".join(seen).encode())
+        os._exit(0)
+    os.close(report_w)
+    child = b""
+    while True:
+        data = os.read(report_r, 100)
+        if not data:
+            break
+        child += data
+    _, status = os.waitpid(pid, 0)
+    os.write(w0, b"x")
+    loop.run()
+    print(child.decode(), os.waitstatus_to_exitcode(status), ",".join(seen))
+    """ % default
+    res = run_script(code)
+    assert res.stdout.split() == ["fork,io", "0", "parent"], res.stderr
 
 
 @pytest.mark.timeout(30)

@@ -51,6 +51,7 @@ typedef struct {
     PyObject *set_wakeup_fd;       /* signal.set_wakeup_fd */
     unsigned long main_ident;      /* thread that runs Python signal handlers */
     struct gevc_loop *default_loop;  /* borrowed; the live wrapper of ev_default_loop */
+    struct gevc_loop *live_loops;  /* borrowed; every loop not yet destroyed */
     /* SIGCHLD disposition: what the process had before ev_default_loop, and
      * libev's handler, so child watchers can install libev's on demand. */
     int sigchld_state;             /* 0 unknown, 1 saved, 2 libev's installed */
@@ -191,6 +192,9 @@ typedef struct gevc_loop {
     Py_ssize_t fired_cap;
     uint64_t timer_seq;
     struct gevc_signal *signals;   /* active signal watchers */
+    /* st->live_loops membership, so a fork child re-arms every backend */
+    struct gevc_loop *live_next;
+    struct gevc_loop **live_pprev;  /* NULL when not linked */
 } gevc_loop;
 
 extern PyType_Spec gevc_loop_spec;
@@ -212,6 +216,7 @@ PyObject *gevc_loop_handle_error_method(gevc_loop *self, PyObject *const *args,
 int gevc__wakeup_install(gevc_loop *loop);
 void gevc__wakeup_uninstall(gevc_loop *loop);
 void gevc__wakeup_close(gevc_loop *loop);
+void gevc_loops_after_fork(gevc_state *st);
 
 static inline void
 gevc_loop_flush_timers(gevc_loop *loop)

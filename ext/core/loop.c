@@ -149,6 +149,45 @@ clear_fired(gevc_loop *self)
     PyMem_Free(fired);
 }
 
+static void
+live_link(gevc_loop *self)
+{
+    gevc_state *st = self->st;
+    self->live_next = st->live_loops;
+    if (self->live_next != NULL)
+        self->live_next->live_pprev = &self->live_next;
+    self->live_pprev = &st->live_loops;
+    st->live_loops = self;
+}
+
+static void
+live_unlink(gevc_loop *self)
+{
+    if (self->live_pprev == NULL)
+        return;
+    *self->live_pprev = self->live_next;
+    if (self->live_next != NULL)
+        self->live_next->live_pprev = self->live_pprev;
+    self->live_next = NULL;
+    self->live_pprev = NULL;
+}
+
+/* Runs in the child right after os.fork() (os.register_at_fork, with the
+ * GIL): instead of EVFLAG_FORKCHECK's getpid() on every iteration, every
+ * live loop re-creates its backend once, on its next iteration. */
+void
+gevc_loops_after_fork(gevc_state *st)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    for (gevc_loop *l = st->live_loops; l != NULL; l = l->live_next) {
+        /* a loop polling in another (now gone) thread may be mid-update:
+         * only flag it */
+        if (!(l->running && l->run_thread != me))
+            gevc__wakeup_close(l);
+        ev_loop_fork(l->ev);
+    }
+}
+
 /* Detach from libev: afterwards every operation raises ValueError. */
 static void
 loop_do_destroy(gevc_loop *self, int free_ev)
@@ -162,6 +201,7 @@ loop_do_destroy(gevc_loop *self, int free_ev)
     stop_internal(self);
     gevc__callbacks_clear(self);
     clear_fired(self);
+    live_unlink(self);
     self->ev = NULL;
     if (self->is_default) {
         if (self->st->default_loop == self)
@@ -192,7 +232,9 @@ loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     }
     if (gevc_flags_to_int(a[0], &flags) < 0 || gevc_check_flags(flags) < 0)
         return NULL;
-    flags |= EVFLAG_NOENV | EVFLAG_FORKCHECK;
+    /* no EVFLAG_FORKCHECK: the module's after-fork hook re-arms the loops
+     * (gevc_loops_after_fork), which costs nothing per iteration */
+    flags |= EVFLAG_NOENV;
     is_default = (a[1] == NULL || a[1] == Py_None) ? 1 : PyObject_IsTrue(a[1]);
     if (is_default < 0)
         return NULL;
@@ -221,6 +263,7 @@ loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         st->default_loop = self;
     }
     start_internal(self);
+    live_link(self);
     return (PyObject *)self;
 }
 
@@ -727,7 +770,7 @@ loop_repr(gevc_loop *self)
 PyDoc_STRVAR(loop_doc, "loop(flags=None, default=None)\n\n"
 "A libev event loop.  flags: an int, a comma-separated string or a list of\n"
 "names ('epoll', 'poll', 'select', 'noenv', 'forkcheck', 'noinotify',\n"
-"'signalfd', 'nosigmask'); EVFLAG_NOENV|EVFLAG_FORKCHECK are always added.\n"
+"'signalfd', 'nosigmask'); EVFLAG_NOENV is always added; every loop is re-armed in the child after os.fork().\n"
 "default=None or True: the process's default loop (the only one that may\n"
 "own child watchers); default=False: a new loop.");
 

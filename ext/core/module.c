@@ -126,6 +126,16 @@ events_to_str(PyObject *mod, PyObject *events)
     return gevc_events_to_str((int)v);
 }
 
+PyDoc_STRVAR(after_fork_child_doc, "_after_fork_child()\n\n"
+             "Registered with os.register_at_fork(after_in_child=...): re-arm "
+             "every live loop's backend (ev_loop_fork) in the new child.");
+static PyObject *
+after_fork_child(PyObject *mod, PyObject *unused)
+{
+    gevc_loops_after_fork(PyModule_GetState(mod));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"get_version", get_version, METH_NOARGS, get_version_doc},
     {"get_header_version", get_header_version, METH_NOARGS, get_header_version_doc},
@@ -137,6 +147,7 @@ static PyMethodDef module_methods[] = {
     {"_flags_to_list", flags_to_list, METH_O, flags_to_list_doc},
     {"_check_flags", check_flags, METH_O, check_flags_doc},
     {"_events_to_str", events_to_str, METH_O, events_to_str_doc},
+    {"_after_fork_child", after_fork_child, METH_NOARGS, after_fork_child_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -340,6 +351,37 @@ hub_exec(PyObject *mod, gevc_state *st)
     return 0;
 }
 
+/* The hook holds the module (through the bound function) for the life of
+ * the interpreter, as os.register_at_fork keeps its callables. */
+static int
+register_after_fork(PyObject *mod)
+{
+    PyObject *hook, *reg, *kw = NULL, *empty = NULL, *res = NULL;
+    int rc = -1;
+
+    hook = PyObject_GetAttrString(mod, "_after_fork_child");
+    if (hook == NULL)
+        return -1;
+    reg = import_attr("os", "register_at_fork");
+    if (reg == NULL)
+        goto error;
+    kw = Py_BuildValue("{sO}", "after_in_child", hook);
+    empty = PyTuple_New(0);
+    if (kw == NULL || empty == NULL)
+        goto error;
+    res = PyObject_Call(reg, empty, kw);
+    if (res == NULL)
+        goto error;
+    rc = 0;
+error:
+    Py_XDECREF(res);
+    Py_XDECREF(empty);
+    Py_XDECREF(kw);
+    Py_XDECREF(reg);
+    Py_DECREF(hook);
+    return rc;
+}
+
 static int
 core_exec(PyObject *mod)
 {
@@ -447,7 +489,7 @@ core_exec(PyObject *mod)
         add_int(mod, "EVBREAK_ALL", EVBREAK_ALL) < 0 ||
         add_int(mod, "LIBEV_EMBED", 0) < 0)
         return -1;
-    if (gevc__add_flag_tables(mod) < 0)
+    if (gevc__add_flag_tables(mod) < 0 || register_after_fork(mod) < 0)
         return -1;
     return hub_exec(mod, st);
 }
