@@ -198,7 +198,7 @@ def workload(name, title, *, n, quick_n, unit="ns", warmup=True):
 
 
 def all_workloads():
-    """Every workload, in declaration order (core, coroutine, hub, io)."""
+    """Every workload, in declaration order (core, coroutine, dns, hub, io)."""
     from . import workloads  # noqa: F401  (registers on import)
     return list(_REGISTRY.values())
 

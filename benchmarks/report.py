@@ -14,7 +14,7 @@ LEGEND = (
     "Medians of {reps}, each in a fresh process. ns/op: time per "
     "operation; B/obj: resident memory per object. Lower is better in "
     "every column. speed-up = reference / gevent_c, where the reference is "
-    "gevent (core, hub, io) or greenlet (coroutine): above 1 gevent_c is that "
+    "gevent (core, dns, hub, io) or greenlet (coroutine): above 1 gevent_c is that "
     "many times faster (or smaller), below 1 it is slower. blocking: "
     "plain stdlib blocking sockets with the sender in a thread "
     "(io.socketpair_bulk only). n/a: "

@@ -3,7 +3,7 @@
 Every measurement is a fresh ``python -m benchmarks.worker`` process, so
 no implementation sees another's imports, caches or heap. For each workload
 the implementations alternate within every repetition (gevent_c, reference,
-asyncio, uvloop, then again, the starting one rotating), so slow drift of
+blocking, asyncio, uvloop, then again, the starting one rotating), so drift of
 the machine spreads over all of them instead of landing on one. An
 implementation that is missing, fails, crashes or times out is recorded as
 n/a with the reason, and its remaining repetitions of that workload are

@@ -1,11 +1,12 @@
 """The benchmark harness runs, writes its files and survives broken gevent_c.
 
-One quick run of two cheap workloads, in a subprocess, against a stand-in
+One quick run of three cheap workloads, in a subprocess, against a stand-in
 gevent_c package placed first on the path: its ``_core`` cannot be imported,
 its ``_greenlet`` kills the process with SIGSEGV on import and its ``sleep``
 never returns. (The
 stand-in modules must exist: the editable install's finder would otherwise
-supply the real ones.) No timing is checked.
+supply the real ones.) The blocking bulk body and the dns body (against
+the test DNS server) also run once on tiny N. No timing is checked.
 """
 import json
 import os
@@ -120,3 +121,51 @@ def test_only_pattern_matching_nothing_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "no workload matches" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ---- workloads with a column or a server of their own --------------------
+# In process, on tiny N, through the registry: the bodies run, not the clock.
+
+def load(name, impl):
+    from benchmarks import registry
+    return registry.get(name).load(impl)
+
+
+@pytest.mark.timeout(30)
+def test_socketpair_bulk_has_a_blocking_stdlib_column():
+    from benchmarks import registry
+    w = registry.get("io.socketpair_bulk")
+    assert w.impls[:2] == ["gevent_c", "gevent"]
+    assert "blocking" in w.impls
+    assert w.reference == "gevent"
+    body, api = load("io.socketpair_bulk", "blocking")
+    assert api.socket is __import__("socket").socket
+    assert body(api, 2) > 0
+
+
+@pytest.mark.timeout(30)
+def test_blocking_column_appears_in_the_table():
+    from benchmarks import report
+    rec = {"samples": [2.0], "na": None, "median": 2.0}
+    data = {"meta": {"reps": 1},
+            "workloads": [{"name": "io.socketpair_bulk", "unit": "ns",
+                           "impls": {"gevent_c": rec, "gevent": rec,
+                                     "blocking": dict(rec, median=1.0)},
+                           "speedup": 1.0}]}
+    lines = report.text_table(data).splitlines()
+    assert lines[0].split() == ["workload", "unit", "gevent_c", "gevent",
+                                "blocking", "speed-up"]
+    assert lines[2].split() == ["io.socketpair_bulk", "ns/op", "2.00", "2.00",
+                                "1.00", "1.00x"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("impl", ["gevent_c", "gevent"])
+def test_dns_workload_resolves_through_ares_against_the_test_server(impl):
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", "dns.getaddrinfo_ares", impl, "50"],
+        cwd=REPO, capture_output=True, text=True, timeout=50)
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith("BENCH-RESULT "), proc.stderr
+    result = json.loads(line[len("BENCH-RESULT "):])
+    assert result.get("ops") == 50 and result["value"] > 0, result
