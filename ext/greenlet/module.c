@@ -91,7 +91,20 @@ mod_gettrace(PyObject *module, PyObject *unused)
     return Py_NewRef(th->tracefunc ? th->tracefunc : Py_None);
 }
 
+PyDoc_STRVAR(datastack_spares_doc,
+"_datastack_spares()\n--\n\n"
+"Number of freed interpreter data-stack chunks kept for reuse (a few at\n"
+"most, process-wide); for tests.");
+
+static PyObject *
+mod_datastack_spares(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromLong(gevc_pystate_spare_count());
+}
+
 static PyMethodDef module_methods[] = {
+    {"_datastack_spares", mod_datastack_spares, METH_NOARGS,
+     datastack_spares_doc},
     {"getcurrent", mod_getcurrent, METH_NOARGS, getcurrent_doc},
     {"settrace", mod_settrace, METH_O, settrace_doc},
     {"gettrace", mod_gettrace, METH_NOARGS, gettrace_doc},
@@ -262,6 +275,8 @@ module_exec(PyObject *module)
 {
     gevc_state *st = gevc__module_state(module);
     static const char *copied[] = {"getcurrent", "settrace", "gettrace"};
+
+    gevc_pystate_wrap_arena();
 
     st->GreenletExit = PyErr_NewExceptionWithDoc(
         "gevent_c._greenlet.GreenletExit", greenlet_exit_doc,

@@ -8,15 +8,17 @@
 #include <Python.h>
 #include "internal/pycore_frame.h"
 #include "pystate.h"
+#include <stdatomic.h>
 #include <string.h>
 
 /* Root data-stack chunks we hand to starting greenlets.  They are our own
    malloc'ed blocks, smaller than CPython's 16 KiB: CPython never pops a root
    chunk, and when one fills it pushes one of its own on top (and pops that
    one again with its own allocator), so the size is ours to choose.  A
-   small block keeps a suspended greenlet's resident memory small.  But a
-   greenlet that keeps crossing the end of its root chunk would make CPython
-   map and unmap a chunk each time, so once greenlets of a thread are seen
+   small block keeps a suspended greenlet's resident memory small.  A
+   greenlet that keeps crossing the end of its root chunk makes CPython
+   allocate and free a chunk each time; the spare chunks kept by the arena
+   wrapper below make that cheap.  And once greenlets of a thread are seen
    suspended past their root chunk, later ones get bigger chunks. */
 #define ROOT_CHUNK_MIN 1024
 #define ROOT_CHUNK_MAX (16 * 1024)
@@ -24,6 +26,10 @@
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 /* ===================== CPython 3.11 ===================================== */
 #define HAVE_SECTION 1
+
+/* Size of the chunks push_chunk() in Python/pystate.c takes from the arena
+   allocator (DATA_STACK_CHUNK_SIZE there; not in any header). */
+#define CPY_CHUNK_SIZE (16 * 1024)
 
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
@@ -91,6 +97,9 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 #elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
 /* ===================== CPython 3.12 ===================================== */
 #define HAVE_SECTION 1
+
+/* As for 3.11: DATA_STACK_CHUNK_SIZE in Python/pystate.c. */
+#define CPY_CHUNK_SIZE (16 * 1024)
 
 static void expose_live(gevc_pystate *s);
 
@@ -245,6 +254,96 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
 #endif
 
 /* ===================== common to all versions =========================== */
+
+/* Spare data-stack chunks, kept by wrapping the arena allocator.
+ *
+ * A long-lived greenlet whose frames keep crossing the end of its small root
+ * chunk and coming back before it blocks (a pool's spawning loop) makes
+ * CPython allocate a 16 KiB chunk and free it again each time, and the arena
+ * allocator maps and unmaps it: a system call pair per crossing.  The chunk
+ * is pushed and popped inside the eval loop, where no greenlet code runs, so
+ * the only place to step in is the allocator CPython calls.  We chain to the
+ * one installed before us and keep a few freed blocks of exactly the chunk
+ * size for the next request; every other size (obmalloc arenas are 256 KiB
+ * or 1 MiB) goes straight through.
+ *
+ * The arena allocator is one per process, so this cache is too: a global
+ * that must be global.  It stays tiny (SPARE_CHUNKS blocks) and is never
+ * uninstalled, since extension modules are never unloaded and blocks handed
+ * out through it may be freed at any time until exit.
+ *
+ * In 3.11 and 3.12 the arena allocator runs with the GIL held (obmalloc's
+ * new_arena/free arena under pymalloc, push_chunk and
+ * _PyThreadState_PopFrame in the eval loop) except in a few places: 3.11
+ * frees a dead thread's chunks in tstate_delete_common(), which
+ * PyThreadState_Delete() may run without the GIL, and 3.12 interpreters
+ * with their own GIL share this allocator.  So the slots are taken and
+ * filled with atomic operations and no lock; each slot holds one block and
+ * an exchange hands it to exactly one caller. */
+#define SPARE_CHUNKS 4
+
+static PyObjectArenaAllocator base_arena;
+static _Atomic(void *) spare_chunks[SPARE_CHUNKS];
+static atomic_int arena_wrapped;
+
+static void *
+spare_alloc(void *ctx, size_t size)
+{
+    if (size == CPY_CHUNK_SIZE) {
+        for (int i = 0; i < SPARE_CHUNKS; i++) {
+            void *p;
+            if (atomic_load_explicit(&spare_chunks[i],
+                                     memory_order_relaxed) == NULL)
+                continue;
+            p = atomic_exchange_explicit(&spare_chunks[i], NULL,
+                                         memory_order_acquire);
+            if (p != NULL)
+                return p;
+        }
+    }
+    return base_arena.alloc(base_arena.ctx, size);
+}
+
+static void
+spare_free(void *ctx, void *p, size_t size)
+{
+    if (size == CPY_CHUNK_SIZE && p != NULL) {
+        for (int i = 0; i < SPARE_CHUNKS; i++) {
+            void *empty = NULL;
+            if (atomic_load_explicit(&spare_chunks[i],
+                                     memory_order_relaxed) != NULL)
+                continue;
+            if (atomic_compare_exchange_strong_explicit(
+                    &spare_chunks[i], &empty, p, memory_order_release,
+                    memory_order_relaxed))
+                return;
+        }
+    }
+    base_arena.free(base_arena.ctx, p, size);
+}
+
+/* Called from module exec with the GIL held; the first import in the
+   process installs the wrapper, later ones (other interpreters) find it. */
+void
+gevc_pystate_wrap_arena(void)
+{
+    PyObjectArenaAllocator mine = {NULL, spare_alloc, spare_free};
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&arena_wrapped, &expected, 1))
+        return;
+    PyObject_GetArenaAllocator(&base_arena);
+    PyObject_SetArenaAllocator(&mine);
+}
+
+/* Blocks the wrapper holds now (for tests). */
+int
+gevc_pystate_spare_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < SPARE_CHUNKS; i++)
+        n += atomic_load(&spare_chunks[i]) != NULL;
+    return n;
+}
 
 static void *
 chunk_take(gevc_chunk_cache *cache)

@@ -65,6 +65,12 @@ void gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
                          gevc_chunk_cache *cache);
 void gevc_pystate_cache_clear(gevc_chunk_cache *cache);
 
+/* Install (once per process) the arena-allocator wrapper that keeps a few
+   freed data-stack chunks for reuse; GIL held. */
+void gevc_pystate_wrap_arena(void);
+/* How many freed data-stack chunks the wrapper holds. */
+int gevc_pystate_spare_count(void);
+
 /* The suspended greenlet's top frame object (new ref) or None.
    [lo, hi) is the greenlet's C stack slice; read_stack copies bytes from
    it wherever they currently are. */
