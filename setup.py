@@ -83,11 +83,13 @@ def sources(folder):
     return found
 
 
-# extension module -> (folder, system libraries it links, extra include folders)
+# extension module -> (folder, system libraries it links, extra include
+# folders).  ext/common holds helpers that _core and _ares share: a module
+# that lists it also compiles its .c files.
 MODULES = [
     ("gevent_c._greenlet", "greenlet", [], []),
-    ("gevent_c._core", "core", ["ev"], ["ext/greenlet"]),
-    ("gevent_c._ares", "ares", ["cares"], ["ext/core", "ext/greenlet"]),
+    ("gevent_c._core", "core", ["ev"], ["ext/common", "ext/greenlet"]),
+    ("gevent_c._ares", "ares", ["cares"], ["ext/common"]),
 ]
 
 
@@ -124,6 +126,8 @@ def extensions():
         srcs = sources(folder)
         if not srcs:
             continue
+        srcs += [c for d in extra_inc if d == "ext/common"
+                 for c in sorted(glob.glob(os.path.join(d, "*.c")))]
         ext = Extension(name, srcs,
                         include_dirs=[os.path.join("ext", folder)] + extra_inc,
                         extra_compile_args=cflags,

@@ -304,10 +304,10 @@ chan_traverse(gevc_ares_channel *chan, visitproc visit, void *arg)
 static int
 chan_clear(gevc_ares_channel *chan)
 {
-    PyObject *saved = gevc__ares_exc_save();
+    PyObject *saved = gevc__exc_take();
     if (shutdown_channel(chan) < 0)
         PyErr_WriteUnraisable((PyObject *)chan);
-    gevc__ares_exc_restore(saved);
+    gevc__exc_raise(saved);
     Py_CLEAR(chan->watchers);
     Py_CLEAR(chan->timer);
     Py_CLEAR(chan->on_io);

@@ -6,39 +6,6 @@
 #define EVREAD 1    /* libev's EV_READ / EV_WRITE, as the loop's io() takes them */
 #define EVWRITE 2
 
-/* ---- exception state kept across code that must not disturb it ------- */
-
-PyObject *
-gevc__ares_exc_save(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *t, *v, *tb;
-    PyErr_Fetch(&t, &v, &tb);
-    if (t == NULL)
-        return NULL;
-    PyErr_NormalizeException(&t, &v, &tb);
-    if (tb != NULL && v != NULL)
-        PyException_SetTraceback(v, tb);
-    Py_XDECREF(t);
-    Py_XDECREF(tb);
-    return v;
-#endif
-}
-
-void
-gevc__ares_exc_restore(PyObject *exc)
-{
-    if (exc == NULL)
-        return;
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(exc);
-#else
-    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
-#endif
-}
-
 /* obj.<name>(); the C-string form when the module state is already cleared
  * (a channel collected during interpreter shutdown, after its module). */
 static PyObject *
@@ -74,7 +41,7 @@ gevc_ares_request_finish(gevc_ares_request *req, PyObject *value)
     PyObject *item = NULL;
 
     if (value == NULL)
-        value = gevc__ares_exc_save();
+        value = gevc__exc_take();
     if (value == NULL)
         value = Py_NewRef(Py_None);
     if (chan->ready == NULL && (chan->ready = PyList_New(0)) == NULL)
@@ -109,7 +76,7 @@ gevc_ares_check_open(gevc_ares_channel *chan)
 static void
 report_error(gevc_ares_channel *chan)
 {
-    PyObject *exc = gevc__ares_exc_save();
+    PyObject *exc = gevc__exc_take();
     if (exc == NULL)
         return;
     PyObject *tb = PyException_GetTraceback(exc);
@@ -370,10 +337,10 @@ gevc_ares_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable
     gevc_ares_channel *chan = data;
     if (chan->watchers == NULL || chan->loop == NULL)
         return;
-    PyObject *saved = gevc__ares_exc_save();
+    PyObject *saved = gevc__exc_take();
     if (sock_state_update(chan, (int)fd, (readable ? EVREAD : 0) | (writable ? EVWRITE : 0)) < 0)
         PyErr_WriteUnraisable((PyObject *)chan);
-    gevc__ares_exc_restore(saved);
+    gevc__exc_raise(saved);
 }
 
 

@@ -23,6 +23,8 @@
 #include <structmember.h>
 #include <ares.h>
 
+#include "gevc_common.h"
+
 typedef struct {
     PyTypeObject *channel_type;
     PyObject *gaierror;          /* socket.gaierror */
@@ -91,8 +93,6 @@ int gevc_ares_timer_stop(gevc_ares_channel *chan);
 int gevc_ares_watcher_stop(gevc_ares_channel *chan, PyObject *w, int close);
 int gevc_ares_bind_callbacks(gevc_ares_channel *chan);
 void gevc_ares_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable);
-PyObject *gevc__ares_exc_save(void);
-void gevc__ares_exc_restore(PyObject *exc);
 
 /* queries.c: the query methods of the channel type */
 #define GEVC_ARES_QUERY(name) \
@@ -110,9 +110,6 @@ PyObject *gevc_ares_gaierror(gevc_ares_state *st, int status);
 PyObject *gevc_ares_herror(gevc_ares_state *st, int status);
 
 /* args.c */
-int gevc__ares_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                     PyObject *kwnames, const char *const *names, int required,
-                     PyObject **out);
 int gevc__ares_int(PyObject *obj, const char *what, int dflt, int *out);
 
 #endif

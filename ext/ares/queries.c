@@ -164,7 +164,7 @@ gevc_ares_gethostbyname(gevc_ares_channel *chan, PyObject *const *args,
     static const char *const names[] = {"callback", "name", "family", NULL};
     PyObject *a[3], *name = NULL;
     int family;
-    if (gevc__ares_parse("gethostbyname", args, nargs, kwnames, names, 2, a) < 0 ||
+    if (gevc__parse("gethostbyname", args, nargs, kwnames, names, GEVC_NNAMES(names), 2, a) < 0 ||
         check_callback(a[0]) < 0 || gevc__ares_int(a[2], "family", AF_INET, &family) < 0)
         return NULL;
     if (family != AF_INET && family != AF_INET6 && family != AF_UNSPEC) {
@@ -206,7 +206,7 @@ gevc_ares_gethostbyaddr(gevc_ares_channel *chan, PyObject *const *args,
     PyObject *a[2], *addr = NULL;
     unsigned char buf[sizeof(struct in6_addr)];
     int family = AF_INET, len = 4;
-    if (gevc__ares_parse("gethostbyaddr", args, nargs, kwnames, names, 2, a) < 0 ||
+    if (gevc__parse("gethostbyaddr", args, nargs, kwnames, names, GEVC_NNAMES(names), 2, a) < 0 ||
         check_callback(a[0]) < 0 || (addr = name_bytes(a[1], "address")) == NULL)
         return NULL;
     if (inet_pton(AF_INET, PyBytes_AS_STRING(addr), buf) != 1) {
@@ -457,7 +457,7 @@ gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,
     struct ares_addrinfo_hints hints;
     int family, socktype, proto, flags;
 
-    if (gevc__ares_parse("getaddrinfo", args, nargs, kwnames, names, 2, a) < 0 ||
+    if (gevc__parse("getaddrinfo", args, nargs, kwnames, names, GEVC_NNAMES(names), 2, a) < 0 ||
         check_callback(a[0]) < 0 ||
         gevc__ares_int(a[3], "family", 0, &family) < 0 ||
         gevc__ares_int(a[4], "socktype", 0, &socktype) < 0 ||
@@ -546,7 +546,7 @@ gevc_ares_getnameinfo(gevc_ares_channel *chan, PyObject *const *args,
     } u;
     ares_socklen_t salen;
 
-    if (gevc__ares_parse("getnameinfo", args, nargs, kwnames, names, 2, a) < 0 ||
+    if (gevc__parse("getnameinfo", args, nargs, kwnames, names, GEVC_NNAMES(names), 2, a) < 0 ||
         check_callback(a[0]) < 0 || gevc__ares_int(a[2], "flags", 0, &flags) < 0)
         return NULL;
     if (!PyTuple_Check(a[1]) || PyTuple_GET_SIZE(a[1]) < 2 || PyTuple_GET_SIZE(a[1]) > 4) {

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <signal.h>
 #include <ev.h>
+
+#include "gevc_common.h"
 #include "gevent_c_greenlet.h"
 
 #define gevc_container_of(ptr, type, member) \
@@ -111,47 +113,9 @@ gevc_state_from_type(PyTypeObject *tp)
     return mod ? (gevc_state *)PyModule_GetState(mod) : NULL;
 }
 
-/* ---- exceptions (3.12 deprecates the fetch/restore triple) ----------- */
+/* ---- argument parsing (gevc__parse and the exception helpers are in
+ * ext/common/gevc_common.h) ------------------------------------------ */
 
-/* Take the raised exception (new reference, normalized, traceback set). */
-static inline PyObject *
-gevc__exc_take(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *t, *v, *tb;
-    PyErr_Fetch(&t, &v, &tb);
-    if (t == NULL)
-        return NULL;
-    PyErr_NormalizeException(&t, &v, &tb);
-    if (tb != NULL && v != NULL)
-        PyException_SetTraceback(v, tb);
-    Py_XDECREF(t);
-    Py_XDECREF(tb);
-    return v;
-#endif
-}
-
-/* Re-raise an exception taken with gevc__exc_take (steals the reference). */
-static inline void
-gevc__exc_raise(PyObject *exc)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(exc);
-#else
-    PyObject *tb = PyException_GetTraceback(exc);
-    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
-#endif
-}
-
-/* ---- argument parsing for METH_FASTCALL | METH_KEYWORDS -------------- */
-
-/* Fill out[0..nnames-1] with borrowed references (NULL when absent).
- * Positional arguments beyond max_pos are refused. */
-int gevc__parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                PyObject *kwnames, const char *const *names, int max_pos,
-                int required, PyObject **out);
 int gevc__parse_tuple(const char *fname, PyObject *args, PyObject *kwargs,
                       const char *const *names, int max_pos, int required,
                       PyObject **out);

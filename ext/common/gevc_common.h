@@ -1,0 +1,68 @@
+/* Helpers shared by the C extensions gevent_c._core and gevent_c._ares:
+ * keyword-aware argument parsing for METH_FASTCALL entry points and taking
+ * or re-raising the current exception across versions.  The .c files here
+ * are compiled into each extension that uses them (setup.py). */
+#ifndef GEVC_COMMON_H
+#define GEVC_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* ---- exceptions (3.12 deprecates the fetch/restore triple) ----------- */
+
+/* Take the raised exception (new reference, normalized, traceback set). */
+static inline PyObject *
+gevc__exc_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (t == NULL)
+        return NULL;
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb != NULL && v != NULL)
+        PyException_SetTraceback(v, tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return v;
+/* Number of names in a NULL-terminated static names[] array: the usual
+ * max_pos when every parameter may be given by position. */
+#define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
+
+#endif
+}
+
+/* Re-raise an exception taken with gevc__exc_take (steals the reference;
+ * NULL, nothing was raised, is a no-op). */
+static inline void
+gevc__exc_raise(PyObject *exc)
+{
+    if (exc == NULL)
+        return;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
+/* Number of names in a NULL-terminated static names[] array: the usual
+ * max_pos when every parameter may be given by position. */
+#define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
+
+#endif
+}
+
+/* ---- argument parsing for METH_FASTCALL | METH_KEYWORDS -------------- */
+
+/* Fill out[0..nnames-1] with borrowed references (NULL when absent).
+ * Positional arguments beyond max_pos are refused. */
+int gevc__parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames, const char *const *names, int max_pos,
+                int required, PyObject **out);
+
+/* Number of names in a NULL-terminated static names[] array: the usual
+ * max_pos when every parameter may be given by position. */
+#define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
+
+#endif
