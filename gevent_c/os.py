@@ -125,16 +125,8 @@ def close(fd):
     """Close *fd*, first waking greenlets waiting on it (they get EBADF)."""
     hub = get_hub_if_exists()
     if hub is not None and hub.loop is not None and isinstance(fd, int) and fd >= 0:
-        if hub.loop.closing_fd(fd):
-            # Waiters woken by the fed events may queue callbacks after this
-            # iteration's callback run; a due timer keeps the next poll from
-            # blocking before they run.
-            hub.loop.timer(0.0, ref=False).start(_noop)
+        hub.loop.closing_fd(fd)
     _real_close(fd)
-
-
-def _noop():
-    pass
 
 
 # -- the record of child exit statuses ---------------------------------------
