@@ -87,7 +87,32 @@ def _start_timer(hub, timeout, switch):
     return timer
 
 
-class SimpleQueue(_CQueueBase or object):
+class _Unlocking:
+    """What SimpleQueue and Channel share: one ``_unlock`` callback per batch
+    of hand-offs, and iteration until a ``StopIteration`` item is got."""
+
+    __slots__ = ()
+
+    def _schedule_unlock(self):
+        if self._event_unlock is None:
+            self._event_unlock = self.hub.loop.run_callback(self._unlock)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        result = self.get()
+        if result is StopIteration:
+            raise result
+        return result
+
+
+# QueueBase (C), when present, comes before _Unlocking so its fast
+# _schedule_unlock takes precedence.
+_SIMPLEQUEUE_BASES = (_CQueueBase, _Unlocking) if _CQueueBase is not None else (_Unlocking,)
+
+
+class SimpleQueue(*_SIMPLEQUEUE_BASES):
     """A FIFO queue, unbounded unless *maxsize* > 0.
 
     ``put`` blocks while the queue is full, ``get`` while it is empty; with
@@ -301,19 +326,6 @@ class SimpleQueue(_CQueueBase or object):
             if not repeat:
                 return
 
-    def _schedule_unlock(self):
-        if self._event_unlock is None:
-            self._event_unlock = self.hub.loop.run_callback(self._unlock)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        result = self.get()
-        if result is StopIteration:
-            raise result
-        return result
-
 
 class Queue(SimpleQueue):
     """A SimpleQueue with ``task_done``/``join`` and ``shutdown`` (3.13 API)."""
@@ -410,7 +422,7 @@ if _CQueueBase is not None:
     del SimpleQueue.get, _get_slow
     # the C _unlock serves deque-based queues and calls this for the others
     SimpleQueue._unlock_slow = SimpleQueue._unlock
-    del SimpleQueue._unlock, SimpleQueue._schedule_unlock
+    del SimpleQueue._unlock
 
 JoinableQueue = Queue
 
@@ -468,7 +480,7 @@ class LifoQueue(Queue):
         return self.queue[-1]
 
 
-class Channel:
+class Channel(_Unlocking):
     """An unbuffered queue: ``put`` blocks until a ``get`` takes the item."""
 
     __slots__ = ('getters', 'putters', 'hub', '_event_unlock', '__weakref__')
@@ -570,16 +582,3 @@ class Channel:
             item, putter = self.putters.popleft()
             getter.switch(item)
             putter.switch(putter)
-
-    def _schedule_unlock(self):
-        if self._event_unlock is None:
-            self._event_unlock = self.hub.loop.run_callback(self._unlock)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        result = self.get()
-        if result is StopIteration:
-            raise result
-        return result
