@@ -71,22 +71,6 @@ start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
     ts->trash_delete_nesting = 0;
 }
 
-/* PyThreadState_GetFrame makes the frame object for us (the function that
-   does it is not exported); point the thread at the suspended frames for
-   that one call. */
-static PyFrameObject *
-top_frame_object(gevc_pystate *s, PyThreadState *ts)
-{
-    _PyCFrame tmp, *saved = ts->cframe;
-    PyFrameObject *f;
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.current_frame = s->top_frame;
-    ts->cframe = &tmp;
-    f = PyThreadState_GetFrame(ts);
-    ts->cframe = saved;
-    return f;
-}
-
 /* Frames of a 3.11 greenlet all live in its data stack: nothing to hide. */
 static void
 expose_frames(gevc_pystate *s, const char *lo, const char *hi,
@@ -233,6 +217,13 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 }
 
 
+
+#else
+#error "gevent_c._greenlet: this CPython version is not supported yet (add a section to ext/greenlet/pystate.c)"
+#endif
+
+/* ---- shared by the versions with a _PyCFrame (3.11, 3.12) ------------- */
+#if PY_VERSION_HEX < 0x030D0000
 /* PyThreadState_GetFrame makes the frame object for us (the function that
    does it is not exported); point the thread at the suspended frames for
    that one call. */
@@ -248,9 +239,6 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
     ts->cframe = saved;
     return f;
 }
-
-#else
-#error "gevent_c._greenlet: this CPython version is not supported yet (add a section to ext/greenlet/pystate.c)"
 #endif
 
 /* ===================== common to all versions =========================== */
