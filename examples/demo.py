@@ -56,7 +56,9 @@ def main():
     say('gevent_c %s: one thread, many greenlets' % gevent.__version__)
 
     # 1. Echo server and 200 concurrent clients.
-    listener = socket.create_server(('127.0.0.1', 0))
+    # a backlog above the 200 clients that connect at once, so no SYN is
+    # dropped and retried a second later
+    listener = socket.create_server(('127.0.0.1', 0), backlog=512)
     port = listener.getsockname()[1]
     served = []
     server = gevent.spawn(echo_server, listener, served)
