@@ -27,10 +27,6 @@ gevc__exc_take(void)
     Py_XDECREF(t);
     Py_XDECREF(tb);
     return v;
-/* Number of names in a NULL-terminated static names[] array: the usual
- * max_pos when every parameter may be given by position. */
-#define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
-
 #endif
 }
 
@@ -46,10 +42,6 @@ gevc__exc_raise(PyObject *exc)
 #else
     PyObject *tb = PyException_GetTraceback(exc);
     PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, tb);
-/* Number of names in a NULL-terminated static names[] array: the usual
- * max_pos when every parameter may be given by position. */
-#define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
-
 #endif
 }
 
