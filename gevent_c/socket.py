@@ -25,6 +25,7 @@ import socket as _stdsocket
 import _socket
 from errno import EAGAIN, EALREADY, EINPROGRESS, EISCONN
 
+from gevent_c import _core
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError, InvalidSwitchError
@@ -51,13 +52,9 @@ __all__ = __implements__ + __extensions__ + __imports__
 
 _Base = _stdsocket.socket
 _ss = _socket.socket
-_recv = _ss.recv
-_recv_into = _ss.recv_into
 _recvfrom = _ss.recvfrom
 _recvfrom_into = _ss.recvfrom_into
-_send = _ss.send
 _sendto = _ss.sendto
-_raw_sendall = _ss.sendall
 _connect = _ss.connect
 _connect_ex = _ss.connect_ex
 _accept = _ss._accept
@@ -112,7 +109,7 @@ def _throw_if_waiting(sock, attr, glet, error):
         glet.throw(error)
 
 
-class socket(_Base):
+class socket(_core.SocketMethods, _Base):
     """A cooperative ``socket.socket``; same constructor and methods.
 
     ``socket(family=AF_INET, type=SOCK_STREAM, proto=0, fileno=None)``.
@@ -154,55 +151,9 @@ class socket(_Base):
 
     # -- waiting ------------------------------------------------------------
 
-    def _wait_read(self, timeout=None, message='timed out'):
-        if self._reader is not None:
-            _raise_concurrent(self._reader)
-        watcher = self._read_event
-        if watcher is None:
-            watcher = self._read_event = self.hub.loop.io(_fileno(self), 1)
-        glet = getcurrent()
-        self._reader = glet
-        try:
-            self._block(watcher, glet, timeout, message)
-        finally:
-            self._reader = None
-
-    def _wait_write(self, timeout=None, message='timed out'):
-        if self._writer is not None:
-            _raise_concurrent(self._writer)
-        watcher = self._write_event
-        if watcher is None:
-            watcher = self._write_event = self.hub.loop.io(_fileno(self), 2)
-        glet = getcurrent()
-        self._writer = glet
-        try:
-            self._block(watcher, glet, timeout, message)
-        finally:
-            self._writer = None
-
-    def _block(self, watcher, glet, timeout, message):
-        hub = self.hub
-        if timeout is None:
-            timeout = self.timeout
-        watcher.start(glet.switch, watcher)
-        if timeout is None:
-            try:
-                result = hub.switch()
-            finally:
-                watcher.stop()
-        else:
-            timer = hub.loop.timer(timeout)
-            timer.start(glet.switch, timer, update=True)
-            try:
-                result = hub.switch()
-            finally:
-                watcher.stop()
-                timer.stop()
-            if result is timer:
-                raise _timeout_error(message)
-        if result is not watcher:
-            raise InvalidSwitchError('Invalid switch into %s: got %r (expected %r)'
-                                     % (glet, result, watcher))
+    # _wait_read(timeout=None, message='timed out') and _wait_write(...):
+    # block until readable / writable, in C (gevent_c._core.SocketMethods),
+    # as are recv, recv_into, send and sendall.
 
     def _drop_events(self):
         """Forget the watchers; wake any waiter with EBADF (before a close)."""
@@ -328,43 +279,6 @@ class socket(_Base):
 
     # -- receiving ----------------------------------------------------------
 
-    # After a short read the kernel buffer is almost surely empty: the next
-    # recv/recv_into waits for readability first instead of paying for a
-    # system call that fails with EAGAIN (request/response traffic).
-
-    def recv(self, *args):
-        """recv(bufsize[, flags]) -> bytes; b'' at end of stream."""
-        if self._drained and self.timeout != 0.0:
-            self._wait_read()
-        while True:
-            try:
-                data = _recv(self, *args)
-                break
-            except BlockingIOError:
-                if self.timeout == 0.0:
-                    raise
-            self._wait_read()
-        self._drained = len(data) < args[0]
-        return data
-
-    def recv_into(self, *args, **kwargs):
-        """recv_into(buffer[, nbytes[, flags]]) -> number of bytes received."""
-        if self._drained and self.timeout != 0.0:
-            self._wait_read()
-        while True:
-            try:
-                n = _recv_into(self, *args, **kwargs)
-                break
-            except BlockingIOError:
-                if self.timeout == 0.0:
-                    raise
-            self._wait_read()
-        want = args[1] if len(args) > 1 else kwargs.get('nbytes', 0)
-        if not want:
-            want = len(args[0] if args else kwargs['buffer'])
-        self._drained = n < want
-        return n
-
     def recvfrom(self, *args):
         """recvfrom(bufsize[, flags]) -> (bytes, address)."""
         while True:
@@ -408,16 +322,6 @@ class socket(_Base):
 
     # -- sending ------------------------------------------------------------
 
-    def send(self, *args):
-        """send(data[, flags]) -> number of bytes sent."""
-        while True:
-            try:
-                return _send(self, *args)
-            except BlockingIOError:
-                if self.timeout == 0.0:
-                    raise
-            self._wait_write()
-
     def sendto(self, *args):
         """sendto(data[, flags], address) -> number of bytes sent."""
         if args:
@@ -440,44 +344,6 @@ class socket(_Base):
                     if self.timeout == 0.0:
                         raise
                 self._wait_write()
-
-    def sendall(self, data, flags=0):
-        """Send all of *data*; the timeout bounds the whole call, as in the stdlib."""
-        timeout = self.timeout
-        if timeout == 0.0:
-            return _raw_sendall(self, data, flags)
-        try:
-            sent = _send(self, data, flags)
-        except BlockingIOError:
-            sent = 0
-        # A reply to what was just sent cannot have arrived yet: the next
-        # recv waits first.
-        self._drained = True
-        if type(data) is bytes:
-            total = len(data)
-            if sent == total:
-                return None
-            view = memoryview(data)
-        else:
-            view = memoryview(data).cast('B')
-            total = len(view)
-            if sent == total:
-                return None
-        deadline = None if timeout is None else _monotonic() + timeout
-        with view:
-            while sent < total:
-                if deadline is None:
-                    self._wait_write()
-                else:
-                    left = deadline - _monotonic()
-                    if left <= 0:
-                        raise _timeout_error('timed out')
-                    self._wait_write(left)
-                try:
-                    sent += _send(self, view[sent:], flags)
-                except BlockingIOError:
-                    pass
-        return None
 
     def _sendfile_use_sendfile(self, file, offset=0, count=None):
         # The stdlib version polls in the kernel; this one waits on the hub.
@@ -545,6 +411,7 @@ class socket(_Base):
                                                self.timeout)
 
 
+_core._socket_setup(socket)
 SocketType = socket
 
 

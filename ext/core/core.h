@@ -31,6 +31,8 @@ struct gevc_timer;
 
 /* ---- module state ---------------------------------------------------- */
 
+#define GEVC_SOCK_NSLOTS 7
+
 typedef struct {
     PyTypeObject *loop_type;
     PyTypeObject *callback_type;
@@ -82,6 +84,16 @@ typedef struct {
              *str_fast, *str_unlock, *str_put_slow, *str_get_slow, *str_append,
              *str_popleft, *str_clear, *str_hub, *str_put, *str_remove, *str_item,
              *str_unlock_slow;
+    /* gevent_c.socket.socket's hot methods (sockio.c): its class, the
+     * offsets of its __slots__, _socket.socket's own methods */
+    PyTypeObject *socketmethods_type;
+    struct {
+        PyTypeObject *cls;         /* the newest registered */
+        PyObject *classes;         /* list: every class registered */
+        Py_ssize_t off[GEVC_SOCK_NSLOTS];
+        PyObject *recv, *recv_into, *send, *sendall;
+    } sock;
+    PyObject *str_io, *str_timed_out;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;
@@ -335,6 +347,13 @@ PyObject *gevc_hub_get(gevc_state *st);      /* borrowed */
 PyObject *gevc_hub_get_if_exists(gevc_state *st);   /* borrowed, NULL w/o error */
 PyObject *gevc__exception(gevc_state *st, const char *name);  /* new ref */
 gevc_waiter **gevc__blocked_head(gevc_state *st);   /* NULL with error set */
+
+/* ---- cooperative socket methods (sockio.c) ---------------------------- */
+
+extern PyType_Spec gevc_socketmethods_spec;
+extern PyMethodDef gevc_sockio_methods[];
+int gevc__sockio_traverse(gevc_state *st, visitproc visit, void *arg);
+void gevc__sockio_clear(gevc_state *st);
 
 /* ---- module helpers (module.c) ---------------------------------------- */
 

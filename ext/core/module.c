@@ -348,6 +348,12 @@ hub_exec(PyObject *mod, gevc_state *st)
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
         PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
         return -1;
+    if (add_type(mod, &st->socketmethods_type, &gevc_socketmethods_spec, NULL,
+                 "SocketMethods") < 0 ||
+        PyModule_AddFunctions(mod, gevc_sockio_methods) < 0 ||
+        (st->str_io = PyUnicode_InternFromString("io")) == NULL ||
+        (st->str_timed_out = PyUnicode_InternFromString("timed out")) == NULL)
+        return -1;
     return 0;
 }
 
@@ -530,7 +536,7 @@ core_traverse(PyObject *mod, visitproc visit, void *arg)
     Py_VISIT(st->queuebase_type);
     Py_VISIT(st->itemwaiter_type);
     Py_VISIT(st->multiwaiter_type);
-    return 0;
+    return gevc__sockio_traverse(st, visit, arg);
 }
 
 static int
@@ -599,6 +605,7 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->semaphore_type);
     Py_CLEAR(st->result_type);
     Py_CLEAR(st->str_hublocal_key);
+    gevc__sockio_clear(st);
     return 0;
 }
 

@@ -1,0 +1,338 @@
+"""The socket methods written in C (gevent_c._core.SocketMethods).
+
+recv, recv_into, send, sendall, _wait_read and _wait_write of
+gevent_c.socket.socket run in C and reach the socket's __slots__ directly.
+These tests cover what only that path has: its argument shapes, the sizes
+where it switches buffers or releases the GIL, hand-over to stdlib methods
+for unusual arguments, watchers and loops that are not gevent_c's own, and
+its refusal of objects that are not gevent_c sockets.
+"""
+import socket as stdsocket
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from _hubtest import clean_hub  # noqa: F401 -- fixture
+
+import gevent_c
+from gevent_c import _core, socket
+from gevent_c._hub_local import set_hub
+from gevent_c.hub import Hub
+
+
+def outcome(func, *args, **kwargs):
+    try:
+        return 'returned', func(*args, **kwargs)
+    except BaseException as exc:  # noqa: B036 -- comparing whatever is raised
+        return type(exc), getattr(exc, 'errno', None), str(exc)
+
+
+def pair(mod):
+    a, b = mod.socketpair()
+    return a, b
+
+
+# -- arguments: the same results and errors as the stdlib ----------------------
+
+CALLS = [
+    ('recv', (4,), {}), ('recv', (4, 0), {}), ('recv', (0,), {}),
+    ('recv', (4.0,), {}), ('recv', (4,), {'flags': 0}), ('recv', (4, 2 ** 40), {}),
+    ('recv', (-1,), {}), ('recv', (2 ** 70,), {}), ('recv', (4, 'x'), {}),
+    ('recv', (), {}), ('recv', (1, 2, 3), {}),
+    ('recv_into', (bytearray(8),), {}), ('recv_into', (bytearray(8), 2), {}),
+    ('recv_into', (bytearray(8), 0, 0), {}), ('recv_into', (bytearray(8), -1), {}),
+    ('recv_into', (bytearray(8), 9), {}), ('recv_into', (bytearray(8), 'x'), {}),
+    ('recv_into', (b'ro',), {}), ('recv_into', (), {'buffer': bytearray(8)}),
+    ('recv_into', (bytearray(8),), {'nbytes': 3}), ('recv_into', (memoryview(bytearray(8))[::2],), {}),
+    ('send', (b'abc',), {}), ('send', (bytearray(b'abc'), 0), {}), ('send', ('text',), {}),
+    ('send', (b'abc', 'x'), {}), ('send', (b'abc',), {'flags': 0}), ('send', (), {}),
+    ('send', (memoryview(b'abcdef')[::2],), {}),
+    ('sendall', (b'abc',), {}), ('sendall', (memoryview(b'abc'),), {}), ('sendall', ('text',), {}),
+    ('sendall', (b'abc', 'x'), {}), ('sendall', (b'abc', 2 ** 40), {}), ('sendall', (), {}),
+    ('sendall', (memoryview(b'abcdef')[::2],), {}),
+]
+
+
+@pytest.mark.parametrize('name,args,kwargs', CALLS,
+                         ids=['%s-%d' % (c[0], i) for i, c in enumerate(CALLS)])
+def test_every_argument_shape_behaves_like_the_stdlib(name, args, kwargs):
+    results = []
+    for mod in (socket, stdsocket):
+        a, b = pair(mod)
+        b.sendall(b'0123456789')
+        a.settimeout(1)
+        with a, b:
+            results.append(outcome(getattr(a, name), *args, **kwargs))
+    assert results[0] == results[1]
+
+
+def test_recv_returns_what_the_stdlib_returns_for_each_size():
+    for size in (0, 1, 64, 8191, 8192, 8193, 65535, 65536, 200_000):
+        got = []
+        for mod in (socket, stdsocket):
+            a, b = pair(mod)
+            with a, b:
+                b.sendall(b'x' * 100_000)
+                got.append(a.recv(size))
+        assert got[0] == got[1], size
+
+
+def test_sendall_and_recv_into_keyword_arguments():
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(data=b'hello', flags=0)
+        buf = bytearray(5)
+        assert b.recv_into(buf, nbytes=5) == 5 and buf == b'hello'
+
+
+def test_large_transfers_release_the_gil_for_other_threads():
+    a, b = socket.socketpair()
+    total = 32 * 1024 * 1024
+    ticks = []
+    stop = threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            ticks.append(1)
+            stop.wait(0.0005)
+
+    thread = threading.Thread(target=counter)
+    thread.start()
+    try:
+        sender = gevent_c.spawn(a.sendall, b'z' * total)
+        received = 0
+        buf = bytearray(1024 * 1024)
+        while received < total:
+            received += b.recv_into(buf)
+        sender.join()
+    finally:
+        stop.set()
+        thread.join()
+        a.close()
+        b.close()
+    assert received == total and sender.successful()
+    assert ticks
+
+
+# -- waiting --------------------------------------------------------------------
+
+def test_wait_read_and_write_take_a_timeout_and_message():
+    a, b = socket.socketpair()
+    with a, b:
+        with pytest.raises(stdsocket.timeout, match='nothing came'):
+            a._wait_read(0.01, 'nothing came')
+        a._wait_write(0.5)
+        b.send(b'x')
+        a._wait_read(timeout=0.5)
+        assert a.recv(1) == b'x'
+        with pytest.raises(TypeError):
+            a._wait_read('soon')
+        with pytest.raises(TypeError):
+            a._wait_read(bogus=1)
+
+
+def test_waits_switch_through_an_overridden_greenlet_switch():
+    calls = []
+
+    class Traced(gevent_c.Greenlet):
+        def switch(self, *args, **kwargs):
+            calls.append(args)
+            return gevent_c.Greenlet.switch(self, *args, **kwargs)
+
+    a, b = socket.socketpair()
+    with a, b:
+        g = Traced(a.recv, 3)
+        g.start()
+        gevent_c.sleep(0)
+        b.send(b'abc')
+        assert g.get(timeout=2) == b'abc'
+        watcher = a._read_event
+    assert watcher is not None and (watcher,) in calls
+
+
+class _Watcher:
+    """A watcher from a loop that is not gevent_c's: forwards to a real one."""
+
+    def __init__(self, real, log):
+        self.real, self.log = real, log
+
+    def start(self, callback, *args, update=None):
+        self.log.append(('start', update))
+        self.real.start(callback, *args)
+
+    def stop(self):
+        self.log.append(('stop', None))
+        self.real.stop()
+
+    def close(self):
+        self.real.close()
+
+
+class _Loop:
+    def __init__(self, real):
+        self.real, self.log = real, []
+
+    def io(self, fd, events):
+        return _Watcher(self.real.io(fd, events), self.log)
+
+    def timer(self, seconds):
+        return _Watcher(self.real.timer(seconds), self.log)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_sockets_wait_on_a_loop_that_is_not_gevent_c_s():
+    loop = _Loop(_core.loop())
+    hub = Hub(loop=loop)
+    set_hub(hub)
+    try:
+        a, b = socket.socketpair()
+        with a, b:
+            reader = gevent_c.spawn(a.recv, 5)
+            gevent_c.sleep(0)
+            b.sendall(b'hello')
+            assert reader.get(timeout=2) == b'hello'
+            a.settimeout(0.01)
+            with pytest.raises(stdsocket.timeout):
+                a.recv(1)
+    finally:
+        hub.destroy(destroy_loop=True)
+    assert ('start', None) in loop.log and ('stop', None) in loop.log
+    assert ('start', True) in loop.log    # the timer is started with update=True
+
+
+# -- objects that are not gevent_c sockets ----------------------------------------
+
+def run_isolated(code):
+    """Run *code* in a fresh interpreter: a crash fails the test, not the run."""
+    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_the_c_methods_refuse_other_objects():
+    out = run_isolated('''
+        import socket as stdsocket
+        from gevent_c import _core, socket
+
+        class Bare(_core.SocketMethods):
+            pass
+
+        class Unrelated(_core.SocketMethods, stdsocket.socket):
+            pass
+
+        for obj in (Bare(), Unrelated()):
+            for name in ('recv', 'recv_into', 'send', 'sendall', '_wait_read', '_wait_write'):
+                try:
+                    getattr(obj, name)(1)
+                except TypeError as exc:
+                    assert 'is not a gevent_c.socket.socket' in str(exc), exc
+                else:
+                    raise AssertionError(name)
+        try:
+            _core.SocketMethods.recv(object(), 1)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError('object() accepted')
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
+
+
+def test_socket_setup_refuses_classes_it_cannot_serve():
+    out = run_isolated('''
+        import socket as stdsocket
+        from gevent_c import _core
+
+        class NoSlots(_core.SocketMethods, stdsocket.socket):
+            pass
+
+        class NotASocket(_core.SocketMethods):
+            __slots__ = ('hub', 'timeout', '_read_event', '_write_event', '_reader',
+                         '_writer', '_drained')
+
+        for cls in (int, stdsocket.socket, NoSlots, NotASocket, 'x'):
+            try:
+                _core._socket_setup(cls)
+            except TypeError:
+                pass
+            else:
+                raise AssertionError(cls)
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
+
+
+def test_a_reloaded_socket_module_keeps_old_and_new_sockets_working():
+    out = run_isolated('''
+        import importlib
+        import gevent_c.socket as mod
+
+        old_a, old_b = mod.socketpair()
+        importlib.reload(mod)
+        new_a, new_b = mod.socketpair()
+        assert type(new_a) is not type(old_a)
+        for a, b in ((old_a, old_b), (new_a, new_b)):
+            a.sendall(b'ping')
+            assert b.recv(4) == b'ping'
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
+
+
+# -- nothing leaks ------------------------------------------------------------------
+
+def _rss_kib():
+    import resource
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def test_waits_timeouts_and_errors_leak_nothing():
+    import gc
+    a, b = socket.socketpair()
+    payload = b'p' * 100
+    buf = bytearray(100)
+    hub = gevent_c.get_hub()
+
+    def work(n):
+        for _ in range(n):
+            reader = gevent_c.spawn(a.recv, 100)
+            gevent_c.sleep(0)                  # reader waits in C
+            b.sendall(payload)
+            reader.join()
+            b.send(payload)
+            a.recv_into(buf)
+            a.settimeout(0.0)
+            try:
+                a.recv(1)                      # BlockingIOError
+            except BlockingIOError:
+                pass
+            a.settimeout(0.0001)
+            try:
+                a.recv(1)                      # a timer, then TimeoutError
+            except stdsocket.timeout:
+                pass
+            a.settimeout(None)
+            try:
+                a.recv('x')                    # the stdlib's TypeError
+            except TypeError:
+                pass
+
+    with a, b:
+        work(200)
+        gc.collect()
+        refs = [sys.getrefcount(o) for o in (payload, buf, hub, a, b)]
+        objs = len(gc.get_objects())
+        rss = _rss_kib()
+        work(1500)
+        gc.collect()
+        assert [sys.getrefcount(o) for o in (payload, buf, hub, a, b)] == refs
+        assert len(gc.get_objects()) - objs < 100
+        assert _rss_kib() - rss < 16 * 1024
