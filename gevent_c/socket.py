@@ -6,7 +6,10 @@ system call; only when the kernel answers EWOULDBLOCK does the greenlet wait
 on the socket's own io watcher (created on first need, then reused), so other
 greenlets run meanwhile. ``settimeout``/``gettimeout``/``setblocking`` behave
 as the stdlib's: a timeout raises ``socket.timeout`` (TimeoutError) with the
-stdlib's message, a timeout of 0 raises BlockingIOError.
+stdlib's message, a timeout of 0 raises BlockingIOError. The hot methods
+(recv, recv_into, send, sendall and the waits under every method) are
+written in C: ``gevent_c._core.SocketMethods``, a base class of
+:class:`socket`.
 
     from gevent_c import socket
     conn = socket.create_connection(('127.0.0.1', 8000), timeout=5)

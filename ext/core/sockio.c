@@ -729,29 +729,23 @@ check_layout(PyTypeObject *ss_type)
 {
     PyObject *probe = PyObject_CallNoArgs((PyObject *)ss_type), *fileno, *res;
     long fd;
+    int head_fd;
     if (probe == NULL)
         return -1;
+    head_fd = SOCK_FD(probe);
     fileno = PyObject_CallMethod(probe, "fileno", NULL);
     fd = fileno ? PyLong_AsLong(fileno) : -1;
     Py_XDECREF(fileno);
-    res = PyObject_CallMethod(probe, "close", NULL);
-    if (fd == -1 && PyErr_Occurred()) {
-        Py_XDECREF(res);
-        Py_DECREF(probe);
+    res = fd == -1 && PyErr_Occurred() ? NULL : PyObject_CallMethod(probe, "close", NULL);
+    Py_DECREF(probe);
+    if (res == NULL)
         return -1;
-    }
-    if (res == NULL) {
-        Py_DECREF(probe);
-        return -1;
-    }
     Py_DECREF(res);
-    if (fd != SOCK_FD(probe) && SOCK_FD(probe) != -1) {
-        Py_DECREF(probe);
+    if (fd != head_fd) {
         PyErr_SetString(PyExc_RuntimeError,
                         "_socket.socket does not start with its descriptor");
         return -1;
     }
-    Py_DECREF(probe);
     return 0;
 }
 
