@@ -55,8 +55,6 @@ __all__ = __implements__ + __extensions__ + __imports__
 
 _Base = _stdsocket.socket
 _ss = _socket.socket
-_recvfrom = _ss.recvfrom
-_recvfrom_into = _ss.recvfrom_into
 _sendto = _ss.sendto
 _connect = _ss.connect
 _connect_ex = _ss.connect_ex
@@ -156,7 +154,8 @@ class socket(_core.SocketMethods, _Base):
 
     # _wait_read(timeout=None, message='timed out') and _wait_write(...):
     # block until readable / writable, in C (gevent_c._core.SocketMethods),
-    # as are recv, recv_into, send and sendall.
+    # as are recv, recv_into, recvfrom, recvfrom_into, recvmsg, recvmsg_into,
+    # send, sendall and sendmsg.
 
     def _drop_events(self):
         """Forget the watchers; wake any waiter with EBADF (before a close)."""
@@ -282,47 +281,6 @@ class socket(_core.SocketMethods, _Base):
 
     # -- receiving ----------------------------------------------------------
 
-    def recvfrom(self, *args):
-        """recvfrom(bufsize[, flags]) -> (bytes, address)."""
-        while True:
-            try:
-                return _recvfrom(self, *args)
-            except BlockingIOError:
-                if self.timeout == 0.0:
-                    raise
-            self._wait_read()
-
-    def recvfrom_into(self, *args, **kwargs):
-        """recvfrom_into(buffer[, nbytes[, flags]]) -> (nbytes, address)."""
-        while True:
-            try:
-                return _recvfrom_into(self, *args, **kwargs)
-            except BlockingIOError:
-                if self.timeout == 0.0:
-                    raise
-            self._wait_read()
-
-    if hasattr(_ss, 'recvmsg'):
-        def recvmsg(self, *args):
-            """recvmsg(bufsize[, ancbufsize[, flags]]) -> (data, ancdata, msg_flags, address)."""
-            while True:
-                try:
-                    return _ss.recvmsg(self, *args)
-                except BlockingIOError:
-                    if self.timeout == 0.0:
-                        raise
-                self._wait_read()
-
-        def recvmsg_into(self, *args):
-            """recvmsg_into(buffers[, ancbufsize[, flags]]) -> (nbytes, ancdata, msg_flags, address)."""
-            while True:
-                try:
-                    return _ss.recvmsg_into(self, *args)
-                except BlockingIOError:
-                    if self.timeout == 0.0:
-                        raise
-                self._wait_read()
-
     # -- sending ------------------------------------------------------------
 
     def sendto(self, *args):
@@ -336,17 +294,6 @@ class socket(_core.SocketMethods, _Base):
                 if self.timeout == 0.0:
                     raise
             self._wait_write()
-
-    if hasattr(_ss, 'sendmsg'):
-        def sendmsg(self, *args):
-            """sendmsg(buffers[, ancdata[, flags[, address]]]) -> number of bytes sent."""
-            while True:
-                try:
-                    return _ss.sendmsg(self, *args)
-                except BlockingIOError:
-                    if self.timeout == 0.0:
-                        raise
-                self._wait_write()
 
     def _sendfile_use_sendfile(self, file, offset=0, count=None):
         # The stdlib version polls in the kernel; this one waits on the hub.

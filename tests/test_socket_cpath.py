@@ -53,6 +53,12 @@ CALLS = [
     ('sendall', (b'abc',), {}), ('sendall', (memoryview(b'abc'),), {}), ('sendall', ('text',), {}),
     ('sendall', (b'abc', 'x'), {}), ('sendall', (b'abc', 2 ** 40), {}), ('sendall', (), {}),
     ('sendall', (memoryview(b'abcdef')[::2],), {}),
+    ('recvfrom', (4,), {}), ('recvfrom', ('x',), {}), ('recvfrom', (4,), {'flags': 0}),
+    ('recvfrom_into', (bytearray(8),), {}), ('recvfrom_into', (bytearray(8), 9), {}),
+    ('recvfrom_into', (), {'buffer': bytearray(8), 'nbytes': 2}),
+    ('recvmsg', (4,), {}), ('recvmsg', (4, 0, 0), {}), ('recvmsg', (-1,), {}),
+    ('recvmsg_into', ([bytearray(3), bytearray(3)],), {}), ('recvmsg_into', ([b'ro'],), {}),
+    ('sendmsg', ([b'ab', b'cd'],), {}), ('sendmsg', ('text',), {}), ('sendmsg', ([b'x'], [], 0), {}),
 ]
 
 
@@ -78,6 +84,41 @@ def test_recv_returns_what_the_stdlib_returns_for_each_size():
                 b.sendall(b'x' * 100_000)
                 got.append(a.recv(size))
         assert got[0] == got[1], size
+
+
+@pytest.mark.parametrize('name,args', [
+    ('recvfrom', (5,)), ('recvfrom_into', (bytearray(5),)), ('recvmsg', (5,)),
+    ('recvmsg_into', ([bytearray(5)],)),
+])
+def test_receive_calls_wait_while_other_greenlets_run(name, args):
+    a, b = socket.socketpair()
+    with a, b:
+        reader = gevent_c.spawn(getattr(a, name), *args)
+        gevent_c.sleep(0)
+        assert not reader.ready()          # waiting on the hub, not in the kernel
+        b.sendall(b'hello')
+        result = reader.get(timeout=2)
+    first = result[0]
+    assert first == b'hello' or first == 5
+
+
+def test_sendmsg_waits_for_room_in_the_kernel_buffer():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_SNDBUF, 4096)
+        chunk = b'm' * 65536
+        sent = []
+
+        def writer():
+            for _ in range(20):
+                sent.append(a.sendmsg([chunk]))
+
+        g = gevent_c.spawn(writer)
+        received = 0
+        while received < 20 * 65536 and not (g.ready() and received >= sum(sent)):
+            received += len(b.recv(65536))
+        g.get(timeout=5)
+        assert received == sum(sent) and all(sent)
 
 
 def test_sendall_and_recv_into_keyword_arguments():

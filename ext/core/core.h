@@ -32,6 +32,7 @@ struct gevc_timer;
 /* ---- module state ---------------------------------------------------- */
 
 #define GEVC_SOCK_NSLOTS 7
+#define GEVC_SOCK_NMETHODS 9
 
 typedef struct {
     PyTypeObject *loop_type;
@@ -91,7 +92,7 @@ typedef struct {
         PyTypeObject *cls;         /* the newest registered */
         PyObject *classes;         /* list: every class registered */
         Py_ssize_t off[GEVC_SOCK_NSLOTS];
-        PyObject *recv, *recv_into, *send, *sendall;
+        PyObject *meth[GEVC_SOCK_NMETHODS];
     } sock;
     PyObject *str_io, *str_timed_out;
 } gevc_state;

@@ -1,5 +1,7 @@
 /* The cooperative socket's hot paths: recv, recv_into, send, sendall and
- * the waits under them (_wait_read, _wait_write).
+ * the waits under them (_wait_read, _wait_write); recvfrom, recvfrom_into,
+ * recvmsg, recvmsg_into and sendmsg, which are the stdlib's methods in a
+ * wait-and-retry loop.
  *
  * gevent_c.socket.socket lists SocketMethods first among its bases and
  * keeps its state in __slots__ (hub, timeout, the two io watchers, the
@@ -31,6 +33,17 @@ _Static_assert(S_COUNT == GEVC_SOCK_NSLOTS, "gevc_state.sock.off has one entry a
 static const char *const slot_names[S_COUNT] = {
     "hub", "timeout", "_read_event", "_write_event", "_reader", "_writer",
     "_drained",
+};
+
+/* _socket.socket's own methods, called for unusual arguments and for the
+ * methods that are only a retry loop around them */
+enum { M_RECV, M_RECV_INTO, M_SEND, M_SENDALL, M_RECVFROM, M_RECVFROM_INTO,
+       M_RECVMSG, M_RECVMSG_INTO, M_SENDMSG, M_COUNT };
+_Static_assert(M_COUNT == GEVC_SOCK_NMETHODS, "gevc_state.sock.meth has one entry a method");
+
+static const char *const meth_names[M_COUNT] = {
+    "recv", "recv_into", "send", "sendall", "recvfrom", "recvfrom_into",
+    "recvmsg", "recvmsg_into", "sendmsg",
 };
 
 /* The head of CPython's PySocketSockObject (Modules/socketmodule.h). */
@@ -437,7 +450,7 @@ sock_recv(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     if (kwnames != NULL || nargs < 1 || nargs > 2 || !PyLong_CheckExact(args[0]) ||
         (nargs == 2 && !small_int(args[1], &flags))) {
         set_drained(st, self, 0);
-        return retry_stdlib(st, self, st->sock.recv, args, nargs, kwnames, 0);
+        return retry_stdlib(st, self, st->sock.meth[M_RECV], args, nargs, kwnames, 0);
     }
     len = PyLong_AsSsize_t(args[0]);
     if (len == -1 && PyErr_Occurred())
@@ -485,7 +498,7 @@ sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) {
         PyErr_Clear();
         set_drained(st, self, 0);
-        return retry_stdlib(st, self, st->sock.recv_into, args, nargs, kwnames, 0);
+        return retry_stdlib(st, self, st->sock.meth[M_RECV_INTO], args, nargs, kwnames, 0);
     }
     if (nargs >= 2 && (want = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred())
         goto error;
@@ -555,7 +568,7 @@ sock_send(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         (nargs == 2 && !small_int(args[1], &flags)) ||
         PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         PyErr_Clear();
-        return retry_stdlib(st, self, st->sock.send, args, nargs, kwnames, 1);
+        return retry_stdlib(st, self, st->sock.meth[M_SEND], args, nargs, kwnames, 1);
     }
     while ((n = send_some(SOCK_FD(self), view.buf, view.len, flags)) < 0) {
         if (after_failure(st, self, 1, errno) < 0) {
@@ -588,21 +601,21 @@ sock_sendall(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     /* positional: the stdlib's signature, and its errors for a wrong count;
      * data= and flags= are gevent's */
     if (kwnames == NULL && (nargs < 1 || nargs > 2))
-        return retry_stdlib(st, self, st->sock.sendall, args, nargs, NULL, 1);
+        return retry_stdlib(st, self, st->sock.meth[M_SENDALL], args, nargs, NULL, 1);
     if (gevc__parse("sendall", args, nargs, kwnames, names, 2, 1, a) < 0 ||
         sock_timeout(st, self, &timeout) < 0)
         return NULL;
     if (a[1] != NULL && !small_int(a[1], &flags)) {
         PyObject *stack[2] = {a[0], a[1]};
         /* the stdlib's parser says what is wrong with flags */
-        return retry_stdlib(st, self, st->sock.sendall, stack, 2, NULL, 1);
+        return retry_stdlib(st, self, st->sock.meth[M_SENDALL], stack, 2, NULL, 1);
     }
     if (timeout == 0.0 || PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) {
         /* non-blocking, or not a bytes-like object: the stdlib's sendall
          * does it and raises what it raises */
         PyObject *stack[2] = {a[0], a[1]};
         PyErr_Clear();
-        return retry_stdlib(st, self, st->sock.sendall, stack, a[1] ? 2 : 1, NULL, 1);
+        return retry_stdlib(st, self, st->sock.meth[M_SENDALL], stack, a[1] ? 2 : 1, NULL, 1);
     }
     /* a reply to what is sent now cannot be there yet: the next recv waits */
     set_drained(st, self, 1);
@@ -639,6 +652,43 @@ error:
     PyBuffer_Release(&view);
     return NULL;
 }
+
+/* ---- the methods that are the stdlib's in a retry loop ----------------- */
+
+#define RETRY_METHOD(fname, index, which)                                       \
+    static PyObject *                                                           \
+    fname(PyObject *self, PyTypeObject *defcls, PyObject *const *args,          \
+          Py_ssize_t nargs, PyObject *kwnames)                                  \
+    {                                                                           \
+        gevc_state *st = state_of(defcls);                                      \
+        if (check_self(st, self) < 0)                                           \
+            return NULL;                                                        \
+        if (st->sock.meth[index] == NULL) {                                     \
+            PyErr_SetString(PyExc_AttributeError, meth_names[index]);           \
+            return NULL;                                                        \
+        }                                                                       \
+        return retry_stdlib(st, self, st->sock.meth[index], args, nargs,        \
+                            kwnames, which);                                    \
+    }
+
+RETRY_METHOD(sock_recvfrom, M_RECVFROM, 0)
+RETRY_METHOD(sock_recvfrom_into, M_RECVFROM_INTO, 0)
+RETRY_METHOD(sock_recvmsg, M_RECVMSG, 0)
+RETRY_METHOD(sock_recvmsg_into, M_RECVMSG_INTO, 0)
+RETRY_METHOD(sock_sendmsg, M_SENDMSG, 1)
+
+PyDoc_STRVAR(recvfrom_doc, "recvfrom(bufsize[, flags]) -> (bytes, address)\n\n"
+"As recv(), with the sender's address.");
+PyDoc_STRVAR(recvfrom_into_doc, "recvfrom_into(buffer[, nbytes[, flags]]) -> (nbytes, address)\n\n"
+"As recv_into(), with the sender's address.");
+PyDoc_STRVAR(recvmsg_doc, "recvmsg(bufsize[, ancbufsize[, flags]]) -> "
+"(data, ancdata, msg_flags, address)\n\n"
+"Receive data and ancillary data; waits on the hub as recv() does.");
+PyDoc_STRVAR(recvmsg_into_doc, "recvmsg_into(buffers[, ancbufsize[, flags]]) -> "
+"(nbytes, ancdata, msg_flags, address)\n\n"
+"As recvmsg(), into the given buffers.");
+PyDoc_STRVAR(sendmsg_doc, "sendmsg(buffers[, ancdata[, flags[, address]]]) -> number of bytes sent\n\n"
+"Send data and ancillary data; waits on the hub as send() does.");
 
 /* ---- the waits, for the methods written in Python ---------------------- */
 
@@ -697,6 +747,11 @@ static PyMethodDef socketmethods_methods[] = {
     SOCK_METHOD("recv_into", sock_recv_into, recv_into_doc),
     SOCK_METHOD("send", sock_send, send_doc),
     SOCK_METHOD("sendall", sock_sendall, sendall_doc),
+    SOCK_METHOD("recvfrom", sock_recvfrom, recvfrom_doc),
+    SOCK_METHOD("recvfrom_into", sock_recvfrom_into, recvfrom_into_doc),
+    SOCK_METHOD("recvmsg", sock_recvmsg, recvmsg_doc),
+    SOCK_METHOD("recvmsg_into", sock_recvmsg_into, recvmsg_into_doc),
+    SOCK_METHOD("sendmsg", sock_sendmsg, sendmsg_doc),
     SOCK_METHOD("_wait_read", sock_wait_read, wait_read_doc),
     SOCK_METHOD("_wait_write", sock_wait_write, wait_write_doc),
     {NULL, NULL, 0, NULL},
@@ -704,8 +759,9 @@ static PyMethodDef socketmethods_methods[] = {
 
 PyDoc_STRVAR(socketmethods_doc, "SocketMethods\n\n"
 "The hot methods of gevent_c.socket.socket, in C: recv, recv_into, send,\n"
-"sendall, _wait_read, _wait_write.  A base class of that socket only;\n"
-"its methods refuse any other object.");
+"sendall, recvfrom, recvfrom_into, recvmsg, recvmsg_into, sendmsg,\n"
+"_wait_read, _wait_write.  A base class of that socket only; its methods\n"
+"refuse any other object.");
 
 static PyType_Slot socketmethods_slots[] = {
     {Py_tp_doc, (void *)socketmethods_doc},
@@ -759,8 +815,7 @@ socket_setup(PyObject *mod, PyObject *cls)
 {
     gevc_state *st = (gevc_state *)PyModule_GetState(mod);
     PyObject *sockmod = NULL, *ss_type = NULL, *res = NULL;
-    PyObject *meths[4] = {NULL, NULL, NULL, NULL};
-    static const char *const meth_names[4] = {"recv", "recv_into", "send", "sendall"};
+    PyObject *meths[M_COUNT] = {NULL};
     Py_ssize_t off[S_COUNT];
 
     if (!PyType_Check(cls) ||
@@ -795,9 +850,14 @@ socket_setup(PyObject *mod, PyObject *cls)
         off[i] = ((PyMemberDescrObject *)d)->d_member->offset;
         Py_DECREF(d);
     }
-    for (int i = 0; i < 4; i++)
-        if ((meths[i] = PyObject_GetAttrString(ss_type, meth_names[i])) == NULL)
+    for (int i = 0; i < M_COUNT; i++) {
+        if ((meths[i] = PyObject_GetAttrString(ss_type, meth_names[i])) != NULL)
+            continue;
+        /* recvmsg and friends are missing on some platforms */
+        if (i < M_RECVMSG || !PyErr_ExceptionMatches(PyExc_AttributeError))
             goto done;
+        PyErr_Clear();
+    }
     if (st->sock.classes == NULL && (st->sock.classes = PyList_New(0)) == NULL)
         goto done;
     if (PyList_GET_SIZE(st->sock.classes) && memcmp(st->sock.off, off, sizeof(off)) != 0) {
@@ -809,14 +869,13 @@ socket_setup(PyObject *mod, PyObject *cls)
         goto done;
     memcpy(st->sock.off, off, sizeof(off));
     Py_XSETREF(st->sock.cls, (PyTypeObject *)Py_NewRef(cls));
-    Py_XSETREF(st->sock.recv, meths[0]);
-    Py_XSETREF(st->sock.recv_into, meths[1]);
-    Py_XSETREF(st->sock.send, meths[2]);
-    Py_XSETREF(st->sock.sendall, meths[3]);
-    memset(meths, 0, sizeof(meths));
+    for (int i = 0; i < M_COUNT; i++) {
+        Py_XSETREF(st->sock.meth[i], meths[i]);
+        meths[i] = NULL;
+    }
     res = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < M_COUNT; i++)
         Py_XDECREF(meths[i]);
     Py_XDECREF(ss_type);
     Py_XDECREF(sockmod);
@@ -834,10 +893,8 @@ gevc__sockio_traverse(gevc_state *st, visitproc visit, void *arg)
     Py_VISIT(st->socketmethods_type);
     Py_VISIT(st->sock.cls);
     Py_VISIT(st->sock.classes);
-    Py_VISIT(st->sock.recv);
-    Py_VISIT(st->sock.recv_into);
-    Py_VISIT(st->sock.send);
-    Py_VISIT(st->sock.sendall);
+    for (int i = 0; i < M_COUNT; i++)
+        Py_VISIT(st->sock.meth[i]);
     return 0;
 }
 
@@ -847,10 +904,8 @@ gevc__sockio_clear(gevc_state *st)
     Py_CLEAR(st->socketmethods_type);
     Py_CLEAR(st->sock.cls);
     Py_CLEAR(st->sock.classes);
-    Py_CLEAR(st->sock.recv);
-    Py_CLEAR(st->sock.recv_into);
-    Py_CLEAR(st->sock.send);
-    Py_CLEAR(st->sock.sendall);
+    for (int i = 0; i < M_COUNT; i++)
+        Py_CLEAR(st->sock.meth[i]);
     Py_CLEAR(st->str_io);
     Py_CLEAR(st->str_timed_out);
 }
