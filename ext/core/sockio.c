@@ -384,6 +384,20 @@ wait_if_drained(gevc_state *st, PyObject *self)
     return sock_wait(st, self, 0, timeout, st->str_timed_out);
 }
 
+/* recv(2) or send(2), with the GIL released for the copy of a large
+ * transfer (the fd never blocks, so small ones keep it) */
+static ssize_t
+transfer(int fd, void *buf, Py_ssize_t len, int flags, int sending)
+{
+    ssize_t n;
+    if (len < GIL_FREE_MIN)
+        return sending ? send(fd, buf, (size_t)len, flags) : recv(fd, buf, (size_t)len, flags);
+    Py_BEGIN_ALLOW_THREADS
+    n = sending ? send(fd, buf, (size_t)len, flags) : recv(fd, buf, (size_t)len, flags);
+    Py_END_ALLOW_THREADS
+    return n;
+}
+
 /* ---- receiving -------------------------------------------------------- */
 
 /* One recv(2) of at most SMALL_RECV bytes, through a stack buffer.  Out of
@@ -411,14 +425,7 @@ recv_large(int fd, Py_ssize_t len, int flags, PyObject **out)
         errno = 0;
         return -1;
     }
-    if (len >= GIL_FREE_MIN) {
-        Py_BEGIN_ALLOW_THREADS
-        n = recv(fd, PyBytes_AS_STRING(bytes), (size_t)len, flags);
-        Py_END_ALLOW_THREADS
-    }
-    else {
-        n = recv(fd, PyBytes_AS_STRING(bytes), (size_t)len, flags);
-    }
+    n = transfer(fd, PyBytes_AS_STRING(bytes), len, flags, 0);
     if (n < 0) {
         int err = errno;
         Py_DECREF(bytes);
@@ -514,17 +521,7 @@ sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     }
     if (wait_if_drained(st, self) < 0)
         goto error;
-    for (;;) {
-        if (want >= GIL_FREE_MIN) {
-            Py_BEGIN_ALLOW_THREADS
-            n = recv(SOCK_FD(self), view.buf, (size_t)want, flags);
-            Py_END_ALLOW_THREADS
-        }
-        else {
-            n = recv(SOCK_FD(self), view.buf, (size_t)want, flags);
-        }
-        if (n >= 0)
-            break;
+    while ((n = transfer(SOCK_FD(self), view.buf, want, flags, 0)) < 0) {
         if (after_failure(st, self, 0, errno) < 0)
             goto error;
     }
@@ -537,18 +534,6 @@ error:
 }
 
 /* ---- sending ---------------------------------------------------------- */
-
-static ssize_t
-send_some(int fd, const char *buf, Py_ssize_t len, int flags)
-{
-    ssize_t n;
-    if (len < GIL_FREE_MIN)
-        return send(fd, buf, (size_t)len, flags);
-    Py_BEGIN_ALLOW_THREADS
-    n = send(fd, buf, (size_t)len, flags);
-    Py_END_ALLOW_THREADS
-    return n;
-}
 
 PyDoc_STRVAR(send_doc, "send(data[, flags]) -> number of bytes sent\n\n"
 "Send what the kernel takes now, at least one byte; waits on the hub while\n"
@@ -570,7 +555,7 @@ sock_send(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         PyErr_Clear();
         return retry_stdlib(st, self, st->sock.meth[M_SEND], args, nargs, kwnames, 1);
     }
-    while ((n = send_some(SOCK_FD(self), view.buf, view.len, flags)) < 0) {
+    while ((n = transfer(SOCK_FD(self), view.buf, view.len, flags, 1)) < 0) {
         if (after_failure(st, self, 1, errno) < 0) {
             PyBuffer_Release(&view);
             return NULL;
@@ -622,8 +607,8 @@ sock_sendall(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     if (timeout > 0)
         deadline = monotonic() + timeout;
     for (;;) {
-        ssize_t n = send_some(SOCK_FD(self), (const char *)view.buf + sent,
-                              view.len - sent, flags);
+        ssize_t n = transfer(SOCK_FD(self), (char *)view.buf + sent, view.len - sent,
+                             flags, 1);
         double left = -1.0;
         if (n >= 0) {
             sent += n;
