@@ -21,7 +21,7 @@ import os as _os
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError, InvalidSwitchError
-from gevent_c.hub import cancel_wait_ex
+from gevent_c.hub import _raisable, cancel_wait_ex
 
 __all__ = ['FileObjectPosix', 'FileObjectThread', 'FileObjectBlock', 'FileObject']
 
@@ -183,7 +183,7 @@ class GreenFileDescriptorIO(_io.RawIOBase):
 
     def _throw_if_waiting(self, index, glet):
         if self._waiters[index] is glet:
-            glet.throw(cancel_wait_ex)
+            glet.throw(_raisable(cancel_wait_ex))
 
 
 class _FileObjectBase:

@@ -53,6 +53,17 @@ _NONE = _NoValue()
 cancel_wait_ex = IOError(EBADF, 'File descriptor was closed in another greenlet')
 
 
+def _raisable(error):
+    """*error*, or a new copy when it is the shared ``cancel_wait_ex``.
+
+    A raised instance keeps the traceback of every raise: the one shared
+    instance would gain a frame with each cancelled wait, for ever.
+    """
+    if error is cancel_wait_ex:
+        return OSError(*cancel_wait_ex.args)
+    return error
+
+
 class Waiter:
     """A one-shot hand-off between the hub and one blocked greenlet.
 
@@ -447,7 +458,7 @@ class Hub(RawGreenlet):
         if active:
             waiter = getattr(cb, '__self__', None)
             if waiter is not None:
-                waiter.throw(error)
+                waiter.throw(_raisable(error))
 
     def join(self, timeout=None):
         """From the parent: run the loop until it has nothing left to do.

@@ -32,7 +32,7 @@ from gevent_c import _core
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError, InvalidSwitchError
-from gevent_c.hub import cancel_wait_ex
+from gevent_c.hub import _raisable, cancel_wait_ex
 
 __implements__ = [
     'create_connection', 'socket', 'SocketType', 'fromfd', 'socketpair',
@@ -107,7 +107,7 @@ def _throw_if_waiting(sock, attr, glet, error):
     # The greenlet may have been woken another way since close() (a Timeout,
     # a kill): only throw into it while it still waits on this socket.
     if getattr(sock, attr) is glet:
-        glet.throw(error)
+        glet.throw(_raisable(error))
 
 
 class socket(_core.SocketMethods, _Base):

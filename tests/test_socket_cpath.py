@@ -377,3 +377,138 @@ def test_waits_timeouts_and_errors_leak_nothing():
         assert [sys.getrefcount(o) for o in (payload, buf, hub, a, b)] == refs
         assert len(gc.get_objects()) - objs < 100
         assert _rss_kib() - rss < 16 * 1024
+
+
+# -- edge cases found in review --------------------------------------------------------
+
+@pytest.mark.parametrize('flags', [stdsocket.MSG_NOSIGNAL, 'keyword', False],
+                         ids=['msgflag', 'keyword', 'bool'])
+def test_sendall_with_flags_of_any_int_type_sends_each_byte_once(flags):
+    a, b = socket.socketpair()
+    data = bytes(range(256)) * 4096                 # 1 MiB, more than the buffer
+    got = bytearray()
+
+    def reader():
+        while len(got) < len(data):
+            chunk = b.recv(65536)
+            if not chunk:
+                break
+            got.extend(chunk)
+
+    with a, b:
+        a.settimeout(5)
+        g = gevent_c.spawn(reader)
+        if flags == 'keyword':
+            a.sendall(data, flags=stdsocket.MSG_NOSIGNAL)
+        else:
+            a.sendall(data, flags)
+        a.shutdown(stdsocket.SHUT_WR)
+        g.get(timeout=5)
+        assert b.recv(1) == b''                     # nothing beyond the 1 MiB
+    assert got == data
+
+
+def test_sendall_with_bad_flags_sends_nothing_and_fails_like_the_stdlib():
+    results = []
+    for mod in (socket, stdsocket):
+        a, b = mod.socketpair()
+        with a, b:
+            b.setblocking(False)
+            results.append(outcome(a.sendall, b'data', 'x'))
+            results.append(outcome(b.recv, 10))
+    assert results[:2] == results[2:]
+
+
+def test_recv_of_zero_bytes_returns_at_once_like_the_stdlib():
+    for timeout in (None, 5.0, 0.0):
+        a, b = socket.socketpair()
+        with a, b:
+            a.settimeout(timeout)
+            a.sendall(b'x')                         # marks the socket drained
+            b.sendall(b'y')
+            assert a.recv(0) == b''
+            assert a.recv_into(bytearray(0)) == 0
+            assert a.recv_into(bytearray(4), 0, 0) == 1   # nbytes 0: the buffer's size
+    a, b = socket.socketpair()
+    a.close()
+    b.close()
+    ref = stdsocket.socket()
+    ref.close()
+    assert outcome(a.recv, 0) == outcome(ref.recv, 0)
+    assert outcome(a.recv_into, bytearray(0)) == outcome(ref.recv_into, bytearray(0))
+
+
+def test_msg_trunc_never_returns_more_than_was_asked():
+    out = run_isolated('''
+        import socket as std, time
+        from gevent_c import socket
+        r = socket.socket(std.AF_INET, std.SOCK_DGRAM)
+        r.bind(('127.0.0.1', 0))
+        s = socket.socket(std.AF_INET, std.SOCK_DGRAM)
+        for size, ask in ((60000, 10), (8000, 10), (60000, 20000), (100, 200)):
+            s.sendto(b'A' * size, r.getsockname())
+            data = r.recv(ask, std.MSG_TRUNC)
+            assert data == b'A' * min(size, ask), (size, ask, len(data))
+        s.sendto(b'B' * 5000, r.getsockname())
+        buf = bytearray(10)
+        assert r.recv_into(buf, 10, std.MSG_TRUNC) == 5000 and buf == b'B' * 10
+        r.close(); s.close()
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
+
+
+def test_a_descriptor_made_blocking_elsewhere_still_waits_on_the_hub():
+    import os
+    a, b = socket.socketpair()
+    with a, b:
+        os.set_blocking(a.fileno(), True)           # as another handle on it could
+        reader = gevent_c.spawn(a.recv, 5)
+        gevent_c.sleep(0)
+        assert not reader.ready()                   # waiting on the hub, not in recv(2)
+        b.sendall(b'hello')
+        assert reader.get(timeout=2) == b'hello'
+        writer = gevent_c.spawn(a.sendall, b'w' * (4 * 1024 * 1024))
+        gevent_c.sleep(0)
+        assert not writer.ready()                   # the buffer is full: waiting on the hub
+        received = 0
+        while received < 4 * 1024 * 1024:
+            received += len(b.recv(1024 * 1024))
+        writer.get(timeout=5)
+
+
+def test_msg_dontwait_raises_instead_of_waiting_like_the_stdlib():
+    for mod in (socket, stdsocket):
+        a, b = mod.socketpair()
+        with a, b:
+            a.settimeout(None)
+            with pytest.raises(BlockingIOError):
+                a.recv(10, stdsocket.MSG_DONTWAIT)
+            with pytest.raises(BlockingIOError):
+                a.recv_into(bytearray(10), 10, stdsocket.MSG_DONTWAIT)
+
+
+def test_wait_timeout_messages_are_passed_whole():
+    a, b = socket.socketpair()
+    with a, b:
+        for message in (('a', 'b'), None, 'plain'):
+            with pytest.raises(stdsocket.timeout) as info:
+                a._wait_read(0.001, message)
+            assert info.value.args == (message,)
+
+
+def test_a_cancelled_wait_raises_a_new_ebadf_error_each_time():
+    from gevent_c.hub import cancel_wait_ex
+    seen = []
+    for _ in range(3):
+        a, b = socket.socketpair()
+        g = gevent_c.spawn(a.recv, 1)
+        gevent_c.sleep(0)
+        a.close()
+        g.join()
+        b.close()
+        assert isinstance(g.exception, OSError) and g.exception.errno == 9
+        assert g.exception.args == cancel_wait_ex.args
+        seen.append(g.exception)
+    assert len({id(e) for e in seen}) == 3
+    assert cancel_wait_ex.__traceback__ is None     # the shared instance never grows

@@ -246,26 +246,39 @@ raise_invalid_switch(gevc_state *st, PyObject *glet, PyObject *got, PyObject *wa
     return -1;
 }
 
+static int
+raise_timeout(PyObject *message)
+{
+    /* an instance: a tuple or None message must not become the args */
+    PyObject *exc = PyObject_CallOneArg(PyExc_TimeoutError, message);
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_TimeoutError, exc);
+        Py_DECREF(exc);
+    }
+    return -1;
+}
+
 /* Block the current greenlet until the fd is ready for `which` (0 read,
  * 1 write) or `timeout` seconds pass (< 0: no limit); then TimeoutError
  * with `message`.  0 when ready, -1 with an exception. */
 static int
 sock_wait(gevc_state *st, PyObject *self, int which, double timeout, PyObject *message)
 {
-    int gi = which ? S_WRITER : S_READER, rc = -1;
+    int gi = which ? S_WRITER : S_READER, rc = -1, stopped;
     PyObject *busy = SLOT(st, self, gi), *hub = SLOT(st, self, S_HUB);
-    PyObject *watcher, *timer = NULL, *glet, *res = NULL;
+    PyObject *watcher, *timer = NULL, *glet = NULL, *res = NULL;
 
     if (busy != NULL && busy != Py_None)
         return raise_concurrent(st, busy);
     if (hub == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "hub");
+        PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute 'hub'",
+                     Py_TYPE(self)->tp_name);
         return -1;
     }
     Py_INCREF(hub);
     watcher = sock_watcher(st, self, which);
-    glet = st->gapi->getcurrent();
-    if (watcher == NULL || glet == NULL || start_switching(st, watcher, glet, 0) < 0)
+    if (watcher == NULL || (glet = st->gapi->getcurrent()) == NULL ||
+        start_switching(st, watcher, glet, 0) < 0)
         goto done;
     if (timeout >= 0) {
         PyObject *secs = PyFloat_FromDouble(timeout);
@@ -279,14 +292,19 @@ sock_wait(gevc_state *st, PyObject *self, int which, double timeout, PyObject *m
     slot_set(st, self, gi, glet);
     res = gevc_hub_switch(st, hub);
     slot_set(st, self, gi, Py_None);
-    if (stop_watcher(st, watcher) < 0 || (timer && stop_watcher(st, timer) < 0))
+    /* both, whatever happens to the first: a running timer would switch
+     * into this greenlet later */
+    stopped = stop_watcher(st, watcher);
+    if (timer != NULL && stop_watcher(st, timer) < 0)
+        stopped = -1;
+    if (stopped < 0)
         Py_CLEAR(res);
     if (res == NULL)
         goto done;
     if (res == watcher)
         rc = 0;
     else if (timer != NULL && res == timer)
-        PyErr_SetObject(PyExc_TimeoutError, message);
+        raise_timeout(message);
     else
         raise_invalid_switch(st, glet, res, watcher);
 done:
@@ -298,64 +316,112 @@ done:
     return rc;
 }
 
-/* After a failed system call: 1 to try again (EINTR, or EAGAIN once the
- * fd is ready), -1 with an exception. */
+/* The socket's timeout for one call.  As in the stdlib's sock_call_ex,
+ * it is a deadline for the whole call: each wait gets what is left. */
+typedef struct {
+    double timeout;                /* < 0: none; 0: non-blocking */
+    double deadline;               /* 0 until the first wait (or sendall's start) */
+} budget;
+
 static int
-after_failure(gevc_state *st, PyObject *self, int which, int err)
+budget_init(gevc_state *st, PyObject *self, budget *b)
 {
-    double timeout;
-    if (err == EINTR)
-        return PyErr_CheckSignals() < 0 ? -1 : 1;
-    if (err != EAGAIN && err != EWOULDBLOCK) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    if (sock_timeout(st, self, &timeout) < 0)
-        return -1;
-    if (timeout == 0.0) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return sock_wait(st, self, which, timeout, st->str_timed_out) < 0 ? -1 : 1;
+    b->deadline = 0.0;
+    return sock_timeout(st, self, &b->timeout);
 }
 
-/* Call the stdlib's `meth` (self, *args, **kw) until it stops raising
- * BlockingIOError, waiting for `which` in between.  Bound first, so that
- * argument errors read "recv() ..." exactly as the stdlib's do. */
+/* Wait for `which` within the budget: 0 ready, -1 with an exception. */
+static int
+budget_wait(gevc_state *st, PyObject *self, int which, budget *b)
+{
+    double left = b->timeout;
+    if (b->timeout > 0) {
+        double now = monotonic();
+        if (b->deadline == 0.0)
+            b->deadline = now + b->timeout;
+        else if ((left = b->deadline - now) <= 0)
+            return raise_timeout(st->str_timed_out);
+    }
+    return sock_wait(st, self, which, left, st->str_timed_out);
+}
+
+static int
+raise_errno(int err)
+{
+    errno = err;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+}
+
+/* After a failed system call: 1 to try again (EINTR, or EAGAIN once the
+ * fd is ready), -1 with an exception.  `dontwait`: the caller's
+ * MSG_DONTWAIT, which makes EAGAIN an error as on a non-blocking socket. */
+static int
+after_failure(gevc_state *st, PyObject *self, int which, int err, budget *b,
+              int dontwait)
+{
+    if (err == EINTR)
+        return PyErr_CheckSignals() < 0 ? -1 : 1;
+    if ((err != EAGAIN && err != EWOULDBLOCK) || b->timeout == 0.0 || dontwait)
+        return raise_errno(err);
+    return budget_wait(st, self, which, b) < 0 ? -1 : 1;
+}
+
+/* Call the stdlib's `meth` (self, *args, **kw); while it raises
+ * BlockingIOError and the socket has a timeout, wait for `which` and call
+ * it again (which < 0: call it once).  Bound first, so that argument
+ * errors read "recv() ..." exactly as the stdlib's do. */
 static PyObject *
-retry_stdlib(gevc_state *st, PyObject *self, PyObject *meth, PyObject *const *args,
-             Py_ssize_t nargs, PyObject *kwnames, int which)
+call_stdlib(gevc_state *st, PyObject *self, PyObject *meth, PyObject *const *args,
+            Py_ssize_t nargs, PyObject *kwnames, int which)
 {
     PyObject *res, *bound = Py_TYPE(meth)->tp_descr_get(meth, self, (PyObject *)Py_TYPE(self));
-    double timeout;
+    budget b;
 
     if (bound == NULL)
         return NULL;
+    b.deadline = 0.0;
     for (;;) {
+        PyObject *exc;
         res = PyObject_Vectorcall(bound, args, (size_t)nargs, kwnames);
-        if (res != NULL || !PyErr_ExceptionMatches(PyExc_BlockingIOError))
+        if (res != NULL || which < 0 || !PyErr_ExceptionMatches(PyExc_BlockingIOError))
             break;
-        if (sock_timeout(st, self, &timeout) < 0 || timeout == 0.0)
+        exc = gevc__exc_take();
+        if (sock_timeout(st, self, &b.timeout) < 0) {
+            Py_DECREF(exc);
             break;
-        PyErr_Clear();
-        if (sock_wait(st, self, which, timeout, st->str_timed_out) < 0)
+        }
+        if (b.timeout == 0.0) {
+            gevc__exc_raise(exc);
+            break;
+        }
+        Py_DECREF(exc);
+        if (budget_wait(st, self, which, &b) < 0)
             break;
     }
     Py_DECREF(bound);
     return res;
 }
 
-/* An exact int argument that fits a C int, or 0 to take the stdlib path. */
+/* The stdlib parser's "i": an index that fits a C int.  0 (no exception)
+ * when it is not one: the stdlib's own call then says what is wrong. */
 static int
 small_int(PyObject *o, int *out)
 {
     int overflow;
     long v;
-    if (!PyLong_CheckExact(o))
-        return 0;
-    v = PyLong_AsLongAndOverflow(o, &overflow);
+    if (PyLong_CheckExact(o)) {
+        v = PyLong_AsLongAndOverflow(o, &overflow);
+    }
+    else {
+        PyObject *index = PyIndex_Check(o) ? PyNumber_Index(o) : NULL;
+        if (index == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        v = PyLong_AsLongAndOverflow(index, &overflow);
+        Py_DECREF(index);
+    }
     if (overflow || v < INT_MIN || v > INT_MAX)
         return 0;
     *out = (int)v;
@@ -372,24 +438,21 @@ set_drained(gevc_state *st, PyObject *self, int drained)
  * readability first rather than pay for a recv that fails with EAGAIN
  * (request/response traffic). */
 static int
-wait_if_drained(gevc_state *st, PyObject *self)
+wait_if_drained(gevc_state *st, PyObject *self, budget *b, int flags)
 {
-    double timeout;
-    if (SLOT(st, self, S_DRAINED) != Py_True)
+    if (SLOT(st, self, S_DRAINED) != Py_True || b->timeout == 0.0 || (flags & MSG_DONTWAIT))
         return 0;
-    if (sock_timeout(st, self, &timeout) < 0)
-        return -1;
-    if (timeout == 0.0)
-        return 0;
-    return sock_wait(st, self, 0, timeout, st->str_timed_out);
+    return budget_wait(st, self, 0, b);
 }
 
-/* recv(2) or send(2), with the GIL released for the copy of a large
- * transfer (the fd never blocks, so small ones keep it) */
+/* recv(2) or send(2) that never blocks, whatever the file's mode (another
+ * handle on it may have made it blocking): the GIL is released only for
+ * the copy of a large transfer */
 static ssize_t
 transfer(int fd, void *buf, Py_ssize_t len, int flags, int sending)
 {
     ssize_t n;
+    flags |= MSG_DONTWAIT;
     if (len < GIL_FREE_MIN)
         return sending ? send(fd, buf, (size_t)len, flags) : recv(fd, buf, (size_t)len, flags);
     Py_BEGIN_ALLOW_THREADS
@@ -407,10 +470,11 @@ static Py_NO_INLINE int
 recv_small(int fd, Py_ssize_t len, int flags, PyObject **out)
 {
     char buf[SMALL_RECV];
-    ssize_t n = recv(fd, buf, (size_t)len, flags);
+    ssize_t n = recv(fd, buf, (size_t)len, flags | MSG_DONTWAIT);
     if (n < 0)
         return -1;
-    *out = PyBytes_FromStringAndSize(buf, n);
+    /* MSG_TRUNC answers the datagram's whole length */
+    *out = PyBytes_FromStringAndSize(buf, n < len ? n : len);
     if (*out == NULL)
         errno = 0;
     return *out == NULL ? -1 : 0;
@@ -432,7 +496,7 @@ recv_large(int fd, Py_ssize_t len, int flags, PyObject **out)
         errno = err;
         return -1;
     }
-    if (n != len && _PyBytes_Resize(&bytes, n) < 0) {
+    if (n < len && _PyBytes_Resize(&bytes, n) < 0) {
         errno = 0;
         return -1;
     }
@@ -451,13 +515,14 @@ sock_recv(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     PyObject *data = NULL;
     Py_ssize_t len;
     int flags = 0, r;
+    budget b;
 
     if (check_self(st, self) < 0)
         return NULL;
     if (kwnames != NULL || nargs < 1 || nargs > 2 || !PyLong_CheckExact(args[0]) ||
         (nargs == 2 && !small_int(args[1], &flags))) {
         set_drained(st, self, 0);
-        return retry_stdlib(st, self, st->sock.meth[M_RECV], args, nargs, kwnames, 0);
+        return call_stdlib(st, self, st->sock.meth[M_RECV], args, nargs, kwnames, 0);
     }
     len = PyLong_AsSsize_t(args[0]);
     if (len == -1 && PyErr_Occurred())
@@ -466,7 +531,9 @@ sock_recv(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         PyErr_SetString(PyExc_ValueError, "negative buffersize in recv");
         return NULL;
     }
-    if (wait_if_drained(st, self) < 0)
+    if (len == 0)                  /* the stdlib makes no call either */
+        return PyBytes_FromStringAndSize(NULL, 0);
+    if (budget_init(st, self, &b) < 0 || wait_if_drained(st, self, &b, flags) < 0)
         return NULL;
     do {
         int fd = SOCK_FD(self);
@@ -476,7 +543,7 @@ sock_recv(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
             break;
         if (errno == 0)
             return NULL;
-        r = after_failure(st, self, 0, errno);
+        r = after_failure(st, self, 0, errno, &b, flags & MSG_DONTWAIT);
     } while (r > 0);
     if (data == NULL)
         return NULL;
@@ -496,6 +563,7 @@ sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     Py_ssize_t want = 0;
     ssize_t n;
     int flags = 0;
+    budget b;
 
     if (check_self(st, self) < 0)
         return NULL;
@@ -505,7 +573,7 @@ sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) {
         PyErr_Clear();
         set_drained(st, self, 0);
-        return retry_stdlib(st, self, st->sock.meth[M_RECV_INTO], args, nargs, kwnames, 0);
+        return call_stdlib(st, self, st->sock.meth[M_RECV_INTO], args, nargs, kwnames, 0);
     }
     if (nargs >= 2 && (want = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred())
         goto error;
@@ -519,10 +587,14 @@ sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         PyErr_SetString(PyExc_ValueError, "buffer too small for requested bytes");
         goto error;
     }
-    if (wait_if_drained(st, self) < 0)
+    if (want == 0) {               /* the stdlib makes no call either */
+        PyBuffer_Release(&view);
+        return PyLong_FromLong(0);
+    }
+    if (budget_init(st, self, &b) < 0 || wait_if_drained(st, self, &b, flags) < 0)
         goto error;
     while ((n = transfer(SOCK_FD(self), view.buf, want, flags, 0)) < 0) {
-        if (after_failure(st, self, 0, errno) < 0)
+        if (after_failure(st, self, 0, errno, &b, flags & MSG_DONTWAIT) < 0)
             goto error;
     }
     PyBuffer_Release(&view);
@@ -546,6 +618,7 @@ sock_send(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     Py_buffer view;
     ssize_t n;
     int flags = 0;
+    budget b;
 
     if (check_self(st, self) < 0)
         return NULL;
@@ -553,10 +626,14 @@ sock_send(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         (nargs == 2 && !small_int(args[1], &flags)) ||
         PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         PyErr_Clear();
-        return retry_stdlib(st, self, st->sock.meth[M_SEND], args, nargs, kwnames, 1);
+        return call_stdlib(st, self, st->sock.meth[M_SEND], args, nargs, kwnames, 1);
+    }
+    if (budget_init(st, self, &b) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
     }
     while ((n = transfer(SOCK_FD(self), view.buf, view.len, flags, 1)) < 0) {
-        if (after_failure(st, self, 1, errno) < 0) {
+        if (after_failure(st, self, 1, errno, &b, flags & MSG_DONTWAIT) < 0) {
             PyBuffer_Release(&view);
             return NULL;
         }
@@ -575,60 +652,54 @@ sock_sendall(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
 {
     static const char *const names[] = {"data", "flags", NULL};
     gevc_state *st = state_of(defcls);
-    PyObject *a[2];
+    PyObject *a[2], *stack[2];
     Py_buffer view;
     Py_ssize_t sent = 0;
-    double timeout, deadline = 0.0;
     int flags = 0;
+    budget b;
 
     if (check_self(st, self) < 0)
         return NULL;
     /* positional: the stdlib's signature, and its errors for a wrong count;
      * data= and flags= are gevent's */
     if (kwnames == NULL && (nargs < 1 || nargs > 2))
-        return retry_stdlib(st, self, st->sock.meth[M_SENDALL], args, nargs, NULL, 1);
+        return call_stdlib(st, self, st->sock.meth[M_SENDALL], args, nargs, NULL, -1);
     if (gevc__parse("sendall", args, nargs, kwnames, names, 2, 1, a) < 0 ||
-        sock_timeout(st, self, &timeout) < 0)
+        budget_init(st, self, &b) < 0)
         return NULL;
-    if (a[1] != NULL && !small_int(a[1], &flags)) {
-        PyObject *stack[2] = {a[0], a[1]};
-        /* the stdlib's parser says what is wrong with flags */
-        return retry_stdlib(st, self, st->sock.meth[M_SENDALL], stack, 2, NULL, 1);
-    }
-    if (timeout == 0.0 || PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) {
-        /* non-blocking, or not a bytes-like object: the stdlib's sendall
-         * does it and raises what it raises */
-        PyObject *stack[2] = {a[0], a[1]};
+    stack[0] = a[0];
+    stack[1] = a[1];
+    /* Never in a retry loop: the stdlib's sendall does not say how much it
+     * sent before BlockingIOError.  Called once, for a non-blocking socket
+     * (what it does is right then), or for flags or data it refuses before
+     * sending anything (its error is the one to raise). */
+    if (b.timeout == 0.0 || (a[1] != NULL && !small_int(a[1], &flags)) ||
+        PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) {
         PyErr_Clear();
-        return retry_stdlib(st, self, st->sock.meth[M_SENDALL], stack, a[1] ? 2 : 1, NULL, 1);
+        return call_stdlib(st, self, st->sock.meth[M_SENDALL], stack, a[1] ? 2 : 1, NULL, -1);
     }
     /* a reply to what is sent now cannot be there yet: the next recv waits */
     set_drained(st, self, 1);
-    if (timeout > 0)
-        deadline = monotonic() + timeout;
+    if (b.timeout > 0)
+        b.deadline = monotonic() + b.timeout;
     for (;;) {
         ssize_t n = transfer(SOCK_FD(self), (char *)view.buf + sent, view.len - sent,
                              flags, 1);
-        double left = -1.0;
         if (n >= 0) {
             sent += n;
             if (sent >= view.len)
                 break;
-        }
-        else if (errno == EINTR) {
+            /* a partial write may mean a signal came: its handler runs now */
             if (PyErr_CheckSignals() < 0)
                 goto error;
-            continue;
         }
-        else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            PyErr_SetFromErrno(PyExc_OSError);
+        else if (after_failure(st, self, 1, errno, &b, 0) < 0) {
             goto error;
         }
-        if (timeout > 0 && (left = deadline - monotonic()) <= 0) {
-            PyErr_SetObject(PyExc_TimeoutError, st->str_timed_out);
-            goto error;
+        else {
+            continue;              /* ready again: no wait below */
         }
-        if (sock_wait(st, self, 1, left, st->str_timed_out) < 0)
+        if (budget_wait(st, self, 1, &b) < 0)
             goto error;
     }
     PyBuffer_Release(&view);
@@ -652,7 +723,7 @@ error:
             PyErr_SetString(PyExc_AttributeError, meth_names[index]);           \
             return NULL;                                                        \
         }                                                                       \
-        return retry_stdlib(st, self, st->sock.meth[index], args, nargs,        \
+        return call_stdlib(st, self, st->sock.meth[index], args, nargs,        \
                             kwnames, which);                                    \
     }
 
@@ -768,7 +839,8 @@ PyType_Spec gevc_socketmethods_spec = {
 static int
 check_layout(PyTypeObject *ss_type)
 {
-    PyObject *probe = PyObject_CallNoArgs((PyObject *)ss_type), *fileno, *res;
+    PyObject *probe = PyObject_CallFunction((PyObject *)ss_type, "ii", AF_UNIX, SOCK_STREAM);
+    PyObject *fileno, *res;
     long fd;
     int head_fd;
     if (probe == NULL)
@@ -825,8 +897,11 @@ socket_setup(PyObject *mod, PyObject *cls)
                 goto done;
             PyErr_Clear();
         }
+        /* an object slot of cls itself or of a base: its offset is valid
+         * in every instance */
         if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+            ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX ||
+            !PyType_IsSubtype((PyTypeObject *)cls, PyDescr_TYPE(d))) {
             PyErr_Format(PyExc_TypeError, "%R.%s must be a __slots__ entry", cls,
                          slot_names[i]);
             Py_XDECREF(d);
