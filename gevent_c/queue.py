@@ -66,6 +66,7 @@ class ItemWaiter(Waiter):
 
     def put_and_switch(self):
         self.queue._put(self.item)
+        self.queue._did_put_task()
         self.queue = None
         self.item = None
         return self.switch(self)

@@ -78,10 +78,14 @@ run_one(gevc_loop *loop, gevc_callback *cb)
             goto done;
         }
     }
+    /* owned for the call: the callback may stop() itself (after setting
+     * its .callback again), which clears argv */
     for (Py_ssize_t i = 0; i < n; i++)
-        stack[i + 1] = cb->argv[i];
+        stack[i + 1] = Py_NewRef(cb->argv[i]);
     res = PyObject_Vectorcall(func, stack + 1,
                               (size_t)n | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_DECREF(stack[i + 1]);
     if (stack != small)
         PyMem_Free(stack);
     if (res == NULL)
@@ -159,12 +163,15 @@ gevc__callbacks_clear(gevc_loop *loop)
     while (loop->cb_head != NULL) {
         gevc_callback *cb = loop->cb_head;
         loop->cb_head = cb->next;
+        /* a __del__ run by the release may queue a callback: not behind
+         * this dying one */
+        if (loop->cb_head == NULL)
+            loop->cb_tail = NULL;
         cb->next = NULL;
         if (loop->ev != NULL)
             ev_unref(loop->ev);
         Py_DECREF(cb);
     }
-    loop->cb_tail = NULL;
 }
 
 int

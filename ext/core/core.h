@@ -94,7 +94,7 @@ typedef struct {
         Py_ssize_t off[GEVC_SOCK_NSLOTS];
         PyObject *meth[GEVC_SOCK_NMETHODS];
     } sock;
-    PyObject *str_io, *str_timed_out;
+    PyObject *str_io, *str_timed_out, *str_did_put_task;
 } gevc_state;
 
 extern PyModuleDef gevc_core_module;

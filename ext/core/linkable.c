@@ -160,6 +160,7 @@ run_links(linkable *self)
     only_while_ready = notify_all(self);
     if (only_while_ready < 0)
         return -1;
+    Py_INCREF(links);
     only_while_ready = !only_while_ready;
     final = Py_NewRef(PyList_GET_ITEM(links, PyList_GET_SIZE(links) - 1));
     while (PyList_GET_SIZE(links) > 0) {
@@ -190,27 +191,35 @@ run_links(linkable *self)
             break;
     }
     Py_DECREF(final);
+    Py_DECREF(links);
     return rc;
 }
 
 static int
 remove_link(linkable *self, PyObject *callback)
 {
-    PyObject *links = self->links;
+    PyObject *links = Py_NewRef(self->links);
+    int rc = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(links); i++) {
         PyObject *item = PyList_GET_ITEM(links, i);
         int eq;
-        if (item == callback)
-            return PyList_SetSlice(links, i, i + 1, NULL);
+        if (item == callback) {
+            rc = PyList_SetSlice(links, i, i + 1, NULL);
+            break;
+        }
         Py_INCREF(item);
         eq = PyObject_RichCompareBool(item, callback, Py_EQ);
+        if (eq > 0 && i < PyList_GET_SIZE(links) && PyList_GET_ITEM(links, i) == item)
+            rc = PyList_SetSlice(links, i, i + 1, NULL);
         Py_DECREF(item);
-        if (eq < 0)
-            return -1;
-        if (eq)
-            return PyList_SetSlice(links, i, i + 1, NULL);
+        if (eq != 0) {
+            if (eq < 0)
+                rc = -1;
+            break;
+        }
     }
-    return 0;
+    Py_DECREF(links);
+    return rc;
 }
 
 /* 1: notified; 0: timed out; -1: error (link removed). */

@@ -352,7 +352,8 @@ hub_exec(PyObject *mod, gevc_state *st)
                  "SocketMethods") < 0 ||
         PyModule_AddFunctions(mod, gevc_sockio_methods) < 0 ||
         (st->str_io = PyUnicode_InternFromString("io")) == NULL ||
-        (st->str_timed_out = PyUnicode_InternFromString("timed out")) == NULL)
+        (st->str_timed_out = PyUnicode_InternFromString("timed out")) == NULL ||
+        (st->str_did_put_task = PyUnicode_InternFromString("_did_put_task")) == NULL)
         return -1;
     return 0;
 }
@@ -606,6 +607,7 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->result_type);
     Py_CLEAR(st->str_hublocal_key);
     gevc__sockio_clear(st);
+    Py_CLEAR(st->str_did_put_task);
     return 0;
 }
 

@@ -120,7 +120,8 @@ itemwaiter_init(itemwaiter *self, PyObject *args, PyObject *kwargs)
 }
 
 PyDoc_STRVAR(put_and_switch_doc, "put_and_switch()\n\n"
-"Store the item in the queue (its _put), then wake the blocked putter.");
+"Store the item in the queue (its _put and _did_put_task), then wake the\n"
+"blocked putter.");
 static PyObject *
 itemwaiter_put_and_switch(itemwaiter *self, PyObject *unused)
 {
@@ -131,9 +132,14 @@ itemwaiter_put_and_switch(itemwaiter *self, PyObject *unused)
     }
     self->queue = NULL;
     self->item = NULL;
-    res = PyObject_CallMethodOneArg(queue, self->base.st->str_put, item);
-    Py_DECREF(queue);
+    res = PyObject_CallMethodOneArg(queue, self->base.st->str_put, item ? item : Py_None);
     Py_XDECREF(item);
+    /* counted as put() counts it (Queue's unfinished_tasks) */
+    if (res != NULL) {
+        Py_DECREF(res);
+        res = PyObject_CallMethodNoArgs(queue, self->base.st->str_did_put_task);
+    }
+    Py_DECREF(queue);
     if (res == NULL)
         return NULL;
     Py_DECREF(res);
@@ -178,9 +184,33 @@ static PyMethodDef itemwaiter_methods[] = {
     {NULL},
 };
 
-static PyMemberDef itemwaiter_members[] = {
-    {"item", T_OBJECT, offsetof(itemwaiter, item), 0, "The item to put."},
-    {"queue", T_OBJECT, offsetof(itemwaiter, queue), 0, "The queue to put it in."},
+/* Object attributes that may be replaced but not deleted: the C code reads
+ * them after a switch and must never find NULL there.  The closure is the
+ * field's offset; an unset field reads as None. */
+static PyObject *
+get_field(PyObject *self, void *offset)
+{
+    PyObject *v = *(PyObject **)((char *)self + (Py_ssize_t)offset);
+    return Py_NewRef(v ? v : Py_None);
+}
+
+static int
+set_field(PyObject *self, PyObject *value, void *offset)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "this attribute cannot be deleted");
+        return -1;
+    }
+    Py_XSETREF(*(PyObject **)((char *)self + (Py_ssize_t)offset), Py_NewRef(value));
+    return 0;
+}
+
+#define FIELD(name, type, member, doc) \
+    {name, get_field, set_field, doc, (void *)offsetof(type, member)}
+
+static PyGetSetDef itemwaiter_getset[] = {
+    FIELD("item", itemwaiter, item, "The item to put."),
+    FIELD("queue", itemwaiter, queue, "The queue to put it in."),
     {NULL},
 };
 
@@ -193,7 +223,7 @@ static PyType_Slot itemwaiter_slots[] = {
     {Py_tp_traverse, itemwaiter_traverse},
     {Py_tp_clear, itemwaiter_clear},
     {Py_tp_methods, itemwaiter_methods},
-    {Py_tp_members, itemwaiter_members},
+    {Py_tp_getset, itemwaiter_getset},
     {Py_tp_doc, (void *)itemwaiter_doc},
     {0, NULL},
 };
@@ -230,9 +260,12 @@ block_on(queuebase *self, PyObject *deq, gevc_waiter *w, const char *what)
 {
     PyObject *res, *r;
     Py_ssize_t other;
+    Py_INCREF(deq);   /* the queue may drop it while we are switched out */
     r = PyObject_CallMethodOneArg(deq, self->st->str_append, (PyObject *)w);
-    if (r == NULL)
+    if (r == NULL) {
+        Py_DECREF(deq);
         return NULL;
+    }
     Py_DECREF(r);
     other = size_of(deq == self->putters ? self->getters : self->putters);
     if (other < 0 || (other > 0 && schedule_unlock(self) < 0))
@@ -258,6 +291,7 @@ block_on(queuebase *self, PyObject *deq, gevc_waiter *w, const char *what)
         }
         Py_CLEAR(res);
     }
+    Py_DECREF(deq);
     return res;
 }
 
@@ -556,11 +590,6 @@ static PyMethodDef queuebase_methods[] = {
 };
 
 static PyMemberDef queuebase_members[] = {
-    {"queue", T_OBJECT, offsetof(queuebase, queue), 0, "The items (a deque by default)."},
-    {"getters", T_OBJECT, offsetof(queuebase, getters), 0, "Waiters blocked in get."},
-    {"putters", T_OBJECT, offsetof(queuebase, putters), 0, "Waiters blocked in put."},
-    {"hub", T_OBJECT, offsetof(queuebase, hub), 0, "The hub that runs _unlock."},
-    {"_cond", T_OBJECT, offsetof(queuebase, cond), 0, "Queue: set when every task is done."},
     {"unfinished_tasks", T_PYSSIZET, offsetof(queuebase, unfinished_tasks), 0,
      "Items put and not yet marked done (Queue)."},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(queuebase, weakrefs), READONLY, NULL},
@@ -568,6 +597,11 @@ static PyMemberDef queuebase_members[] = {
 };
 
 static PyGetSetDef queuebase_getset[] = {
+    FIELD("queue", queuebase, queue, "The items (a deque by default)."),
+    FIELD("getters", queuebase, getters, "Waiters blocked in get."),
+    FIELD("putters", queuebase, putters, "Waiters blocked in put."),
+    FIELD("hub", queuebase, hub, "The hub that runs _unlock."),
+    FIELD("_cond", queuebase, cond, "Queue: set when every task is done."),
     {"_maxsize", (getter)get_maxsize_raw, (setter)set_maxsize_raw,
      "Capacity, -1 for unbounded.", NULL},
     {"is_shutdown", (getter)get_shutdown, (setter)set_shutdown, "True once shut down.", NULL},

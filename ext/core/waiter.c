@@ -303,6 +303,7 @@ waiter_clear(gevc_waiter *self)
     Py_CLEAR(self->greenlet);
     Py_CLEAR(self->value);
     Py_CLEAR(self->exc);
+    Py_CLEAR(self->target);
     return 0;
 }
 
