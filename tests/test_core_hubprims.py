@@ -414,6 +414,7 @@ def test_c_sleep_yields_for_zero_and_negative_and_delegates_the_rest():
 
 
 def test_notifier_is_the_class_function_with_the_object_as_argument():
+    gevent_c.get_hub()              # without a hub in the thread, links run at once
     ev = event.Event()
     ev.rawlink(lambda e: None)
     ev.set()
@@ -440,3 +441,90 @@ def test_python_subclasses_of_the_c_waiters_are_collected():
     before = count(IW), count(MW)
     del iw, mw
     assert (count(IW), count(MW)) == (before[0] - 1, before[1] - 1)
+
+
+def test_links_run_at_once_in_a_thread_without_a_hub():
+    import threading
+    from gevent_c._hub_local import get_hub_if_exists
+    seen = []
+
+    def worker():
+        result = event.AsyncResult()
+        result.rawlink(lambda r: seen.append(('link', r.value)))
+        seen.append('linked')
+        result.set(42)
+        seen.append(('hub', get_hub_if_exists()))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == ['linked', ('link', 42), ('hub', None)]
+
+
+def test_a_stray_switch_into_a_wait_raises_invalid_switch_error():
+    from gevent_c.exceptions import InvalidSwitchError
+    ev = event.Event()
+    waiter = gevent_c.spawn(ev.wait)
+    gevent_c.sleep(0)
+    gevent_c.get_hub().loop.run_callback(waiter.switch, 'bogus')
+    waiter.join(timeout=2)
+    assert isinstance(waiter.exception, InvalidSwitchError)
+    assert "Event.wait(): 'bogus'" in str(waiter.exception)
+    assert ev.linkcount() == 0
+
+
+def test_nonblocking_acquire_takes_a_slot_freed_for_queued_waiters():
+    from gevent_c.lock import Semaphore
+    sem = Semaphore(0)
+    order = []
+    waiter = gevent_c.spawn(lambda: order.append(sem.acquire()))
+    gevent_c.sleep(0)
+    sem.release()                   # the slot is promised to nobody yet
+    assert not sem.locked()
+    assert sem.acquire(blocking=False) is True
+    sem.release()
+    waiter.join(timeout=2)
+    assert order == [True]
+
+
+def test_wait_on_a_set_event_queues_behind_greenlets_still_to_be_woken():
+    ev = event.Event()
+    order = []
+
+    def blocked(name):
+        ev.wait()
+        order.append(name)
+
+    gevent_c.spawn(blocked, 'blocked-1')
+    gevent_c.spawn(blocked, 'blocked-2')
+    gevent_c.sleep(0)
+    ev.set()
+    late = gevent_c.spawn(blocked, 'late')
+    gevent_c.joinall([late], timeout=2)
+    gevent_c.sleep(0)
+    assert order == ['blocked-1', 'blocked-2', 'late']
+
+
+def test_async_result_set_takes_value_by_keyword_and_semaphore_a_whole_float():
+    from gevent_c.lock import Semaphore
+    result = event.AsyncResult()
+    result.set(value=3)
+    assert result.get() == 3
+    result.set_result(value=4)
+    assert result.get() == 4
+    assert Semaphore(2.0).counter == 2
+    with pytest.raises(TypeError):
+        Semaphore(1.5)
+    with pytest.raises(ValueError):
+        Semaphore(-1.0)
+
+
+def test_notify_links_called_by_hand_only_schedules_the_notifier():
+    ev = event.Event()
+    ran = []
+    ev.rawlink(ran.append)
+    ev._notify_links()              # nothing pending: no links run, none lost
+    assert ran == [] and ev.linkcount() == 1
+    ev.set()
+    gevent_c.sleep(0)
+    assert ran == [ev]

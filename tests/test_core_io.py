@@ -226,3 +226,33 @@ print(log)
                           text=True, timeout=20)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['callback']"
+
+
+def test_a_timer_of_the_same_iteration_may_free_a_pending_io_watcher():
+    import textwrap
+    code = textwrap.dedent('''
+        import socket, time
+        from gevent_c import _core
+        loop = _core.loop(default=False)
+        holder, ran = {}, []
+        def on_timer():
+            w = holder.pop('io')
+            w.stop()
+            del w                       # the last reference: freed here
+        a, b = socket.socketpair()
+        b.send(b'x')
+        io = loop.io(a.fileno(), 1)
+        io.start(ran.append, 'io')
+        holder['io'] = io
+        del io
+        t = loop.timer(0.001)
+        t.start(on_timer)
+        time.sleep(0.01)                # both are due in the same iteration
+        loop.run(once=True)
+        a.close(); b.close(); loop.destroy()
+        print('ok', ran)
+    ''')
+    proc = subprocess.run([sys.executable, '-X', 'dev', '-c', code],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['ok', '[]']

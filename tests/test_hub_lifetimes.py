@@ -164,6 +164,7 @@ def test_a_running_callback_that_stops_itself_keeps_its_arguments():
     out = run_isolated('''
         import gevent_c
         from gevent_c.event import Event
+        gevent_c.get_hub()
         e = Event()
         def link(ev):
             cb = ev._notifier

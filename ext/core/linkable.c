@@ -74,6 +74,20 @@ check_and_notify(linkable *self)
     ready = is_ready(self);
     if (ready <= 0)
         return ready;
+    if ((self->hub == NULL || self->hub == Py_None) &&
+        gevc_hub_get_if_exists(self->st) == NULL) {
+        PyObject *r;
+        if (PyErr_Occurred())
+            return -1;
+        /* No hub in this thread, so no greenlet can be waiting here and
+         * nothing else runs: the links run now, as in gevent. */
+        Py_XSETREF(self->notifier, Py_NewRef(Py_True));
+        r = PyObject_CallMethodNoArgs((PyObject *)self, self->st->str_notify_links);
+        if (self->notifier == Py_True)
+            Py_CLEAR(self->notifier);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
     hub = hub_of(self);
     if (hub == NULL)
         return -1;
@@ -272,7 +286,18 @@ wait_core(linkable *self, PyObject *timeout, const char *method)
     }
     if (remove_link(self, sw) < 0)
         goto done;
-    rc = 0;
+    if (timer != NULL && res == Py_None) {
+        rc = 0;                    /* the timer's switch(None) */
+        goto done;
+    }
+    {
+        PyObject *tp = gevc__exception(st, "InvalidSwitchError");
+        if (tp != NULL) {
+            PyErr_Format(tp, "Invalid switch into %s.%s(): %R",
+                         _PyType_Name(Py_TYPE(self)), method, res);
+            Py_DECREF(tp);
+        }
+    }
     goto done;
 unlink:
     {
@@ -361,8 +386,9 @@ linkable_clear(linkable *self)
         Py_CLEAR(((result *)self)->exc_info);
     }
     /* links stay a list: methods may still run on a cleared object */
-    if (self->links != NULL && PyList_GET_SIZE(self->links))
-        return PyList_SetSlice(self->links, 0, PyList_GET_SIZE(self->links), NULL);
+    if (self->links != NULL && PyList_GET_SIZE(self->links) &&
+        PyList_SetSlice(self->links, 0, PyList_GET_SIZE(self->links), NULL) < 0)
+        PyErr_Clear();             /* no memory for the slice: keep them */
     return 0;
 }
 
@@ -393,8 +419,7 @@ linkable_rawlink(linkable *self, PyObject *callback)
         PyErr_Format(PyExc_TypeError, "Expected callable: %R", callback);
         return NULL;
     }
-    if (hub_of(self) == NULL || PyList_Append(self->links, callback) < 0 ||
-        check_and_notify(self) < 0)
+    if (PyList_Append(self->links, callback) < 0 || check_and_notify(self) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -438,7 +463,14 @@ PyDoc_STRVAR(notify_links_doc, "_notify_links()\n\n"
 static PyObject *
 linkable_notify_links(linkable *self, PyObject *unused)
 {
-    int rc = run_links(self);
+    int rc;
+    if (self->notifier == NULL) {
+        /* not from the notifier (called by hand): only start one */
+        if (check_and_notify(self) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    rc = run_links(self);
     Py_CLEAR(self->notifier);
     if (rc < 0)
         return NULL;
@@ -606,7 +638,9 @@ event_wait(event *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
     int rc;
     if (timeout == NULL)
         return NULL;
-    if (self->flag)
+    /* set, and no notification pending: True now.  While one is pending,
+     * the greenlets that blocked before set() are woken first (gevent). */
+    if (self->flag && self->base.notifier == NULL)
         Py_RETURN_TRUE;
     rc = wait_core(&self->base, timeout, "wait");
     return rc < 0 ? NULL : PyBool_FromLong(rc);
@@ -687,6 +721,16 @@ PyType_Spec gevc_event_spec = {
 /* ---- Semaphore ---------------------------------------------------------- */
 
 static int
+is_whole_float(PyObject *o)
+{
+    double d;
+    if (!PyFloat_Check(o))
+        return 0;
+    d = PyFloat_AS_DOUBLE(o);
+    return d > -1e15 && d < 1e15 && d == (double)(long long)d;
+}
+
+static int
 semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
 {
     static const char *const names[] = {"value", "hub", NULL};
@@ -694,7 +738,10 @@ semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
     Py_ssize_t value = 1;
     if (gevc__parse_tuple("Semaphore", args, kwargs, names, 2, 0, a) < 0)
         return -1;
-    if (a[0] != NULL) {
+    if (a[0] != NULL && is_whole_float(a[0])) {
+        value = (Py_ssize_t)PyFloat_AS_DOUBLE(a[0]);   /* Semaphore(2.0), as gevent takes it */
+    }
+    else if (a[0] != NULL) {
         value = PyNumber_AsSsize_t(a[0], PyExc_OverflowError);
         if (value == -1 && PyErr_Occurred())
             return -1;
@@ -752,7 +799,9 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
 {
     PyObject *zero = NULL;
     int rc;
-    if (self->counter > 0 && PyList_GET_SIZE(self->base.links) == 0) {
+    /* blocking acquires queue behind earlier waiters (FIFO); a try-lock
+     * takes a free slot, as locked() promises */
+    if (self->counter > 0 && (!blocking || PyList_GET_SIZE(self->base.links) == 0)) {
         self->counter--;
         return 1;
     }
@@ -889,13 +938,13 @@ result_init(result *self, PyObject *args, PyObject *kwargs)
 
 PyDoc_STRVAR(result_set_doc, "set(value=None)\n\nStore value and wake every waiter.");
 static PyObject *
-result_set(result *self, PyObject *const *args, Py_ssize_t nargs)
+result_set(result *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (nargs > 1) {
-        PyErr_SetString(PyExc_TypeError, "set() takes at most 1 argument");
+    static const char *const names[] = {"value", NULL};
+    PyObject *value = NULL;
+    if (gevc__parse("set", args, nargs, kwnames, names, 1, 0, &value) < 0)
         return NULL;
-    }
-    Py_XSETREF(self->value, Py_NewRef(nargs ? args[0] : Py_None));
+    Py_XSETREF(self->value, Py_NewRef(value ? value : Py_None));
     if (check_and_notify(&self->base) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -1029,8 +1078,9 @@ set_exc_info_raw(result *self, PyObject *value, void *c)
 }
 
 static PyMethodDef result_methods[] = {
-    {"set", (PyCFunction)(void (*)(void))result_set, METH_FASTCALL, result_set_doc},
-    {"set_result", (PyCFunction)(void (*)(void))result_set, METH_FASTCALL, result_set_doc},
+    {"set", (PyCFunction)(void (*)(void))result_set, METH_FASTCALL | METH_KEYWORDS, result_set_doc},
+    {"set_result", (PyCFunction)(void (*)(void))result_set, METH_FASTCALL | METH_KEYWORDS,
+     result_set_doc},
     {"get", (PyCFunction)(void (*)(void))result_get, METH_FASTCALL | METH_KEYWORDS,
      result_get_doc},
     {"ready", (PyCFunction)result_ready, METH_NOARGS, result_ready_doc},

@@ -305,9 +305,16 @@ deactivated:
 void
 gevc_watcher_fire(gevc_watcher *self, int revents)
 {
-    /* timers of this batch that libev invoked before us come first */
+    /* timers of this batch that libev invoked before us come first; one
+     * of them may drop the last reference to this watcher */
+    if (self->loop->nfired == 0) {
+        gevc_watcher_call(self, revents);
+        return;
+    }
+    Py_INCREF(self);
     gevc_loop_flush_timers(self->loop);
     gevc_watcher_call(self, revents);
+    Py_DECREF(self);
 }
 
 /* ---- GC ---------------------------------------------------------------- */
