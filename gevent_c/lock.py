@@ -1,8 +1,8 @@
 """Semaphores and locks for greenlets.
 
 :class:`Semaphore` and :class:`BoundedSemaphore` block the calling greenlet
-(not the thread) until a slot is free; waiters get slots in the order they
-asked. :class:`RLock` is a reentrant lock owned by a greenlet.
+(not the thread) until a slot is free; blocked waiters get slots in the
+order they asked (``acquire(blocking=False)`` takes any free slot). :class:`RLock` is a reentrant lock owned by a greenlet.
 :class:`DummySemaphore` never blocks. All are context managers::
 
     sem = Semaphore(2)
@@ -60,7 +60,9 @@ class Semaphore(AbstractLinkable):
 
     def acquire(self, blocking=True, timeout=None):
         """Take a slot; True on success, False if not blocking or timed out."""
-        if self.counter > 0 and not self._links:
+        # blocking acquires queue behind earlier waiters; a try-lock takes
+        # a free slot (as in ext/core/linkable.c)
+        if self.counter > 0 and (not blocking or not self._links):
             self.counter -= 1
             return True
         if not blocking:
