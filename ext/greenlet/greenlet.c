@@ -202,6 +202,8 @@ greenlet_dealloc(GreenletObject *self)
     greenlet_clear(self);
     Py_CLEAR(self->parent);
     Py_CLEAR(self->main);
+    if (G_ACTIVE(self) && !G_IS_MAIN(self) && G_STARTED(self))
+        gevc_pystate_abandon(&self->py);
     gevc_pystate_dealloc(&self->py);
     PyMem_Free(self->stack_copy);
     tp->tp_free(self);

@@ -59,7 +59,7 @@ struct gevc_thread {
     PyThreadState *tstate;
     /* hand-off between the two sides of a switch */
     GreenletObject *switch_from;    /* borrowed */
-    GreenletObject *switch_to;      /* borrowed */
+    GreenletObject *switch_to;      /* strong: becomes current there */
     GreenletObject *origin;         /* strong, read by the resumed side */
     PyObject *args;                 /* NULL: an exception is pending */
     PyObject *kwargs;

@@ -37,6 +37,7 @@ save_frames(gevc_pystate *s, PyThreadState *ts)
     _PyCFrame *cf = ts->cframe;
     s->cframe = cf;
     s->top_frame = cf->current_frame;
+    s->visible_frame = s->top_frame;  /* 3.11 keeps every frame in the data stack */
     s->py_depth = ts->recursion_limit - ts->recursion_remaining;
     s->trash_nesting = ts->trash_delete_nesting;
     return cf->use_tracing;
@@ -87,12 +88,26 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 
 static void expose_live(gevc_pystate *s);
 
+/* The current frame can be the entry frame of a _PyEval_EvalFrameDefault
+   call, which lives on the C stack: a greenlet that switches out there
+   must never show it, since other greenlets overwrite that memory.  Read
+   only at switch-out, while the stack is in place. */
+static _PyInterpreterFrame *
+first_complete(_PyInterpreterFrame *f)
+{
+    while (f != NULL && (f->owner == FRAME_OWNED_BY_CSTACK ||
+                         _PyFrame_IsIncomplete(f)))
+        f = f->previous;
+    return f;
+}
+
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
 {
     _PyCFrame *cf = ts->cframe;
     s->cframe = cf;
     s->top_frame = cf->current_frame;
+    s->visible_frame = first_complete(s->top_frame);
     expose_live(s);
     s->py_depth = ts->py_recursion_limit - ts->py_recursion_remaining;
     s->c_depth = C_RECURSION_LIMIT - ts->c_recursion_remaining;
@@ -169,7 +184,7 @@ undo_expose(gevc_pystate *s)
 static void
 expose_live(gevc_pystate *s)
 {
-    _PyInterpreterFrame *f = s->top_frame;
+    _PyInterpreterFrame *f = s->visible_frame;
     while (f != NULL) {
         _PyInterpreterFrame *prev = f->previous;
         if (prev != NULL && prev->owner == FRAME_OWNED_BY_CSTACK) {
@@ -184,20 +199,26 @@ expose_live(gevc_pystate *s)
     }
 }
 
+static int
+in_slice(const void *p, const char *lo, const char *hi)
+{
+    return (const char *)p >= lo && (const char *)p < hi;
+}
+
 /* The same relinking for gr_frame, reading the slice from wherever its
    bytes are now; normally a no-op, unless recording a link failed for lack
-   of memory at switch-out. */
+   of memory at switch-out.  Frames in [lo, hi) are only read through
+   `reader`, and none of them is ever a frame we start from or relink. */
 static void
 expose_frames(gevc_pystate *s, const char *lo, const char *hi,
               gevc_stack_reader reader, void *g)
 {
-    _PyInterpreterFrame *f = s->top_frame;
-    while (f != NULL) {
+    _PyInterpreterFrame *f = s->visible_frame;
+    while (f != NULL && !in_slice(f, lo, hi)) {
         _PyInterpreterFrame *prev = f->previous;
         _PyInterpreterFrame copy;
         int moved = 0;
-        while (prev != NULL && (const char *)prev >= lo &&
-               (const char *)prev < hi) {
+        while (prev != NULL && in_slice(prev, lo, hi)) {
             reader(g, (const char *)prev, &copy, sizeof(copy));
             prev = copy.previous;
             moved = 1;
@@ -233,7 +254,7 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
     _PyCFrame tmp, *saved = ts->cframe;
     PyFrameObject *f;
     memset(&tmp, 0, sizeof(tmp));
-    tmp.current_frame = s->top_frame;
+    tmp.current_frame = s->visible_frame;
     ts->cframe = &tmp;
     f = PyThreadState_GetFrame(ts);
     ts->cframe = saved;
@@ -484,6 +505,7 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     ts->datastack_top = NULL;
     ts->datastack_limit = NULL;
     s->top_frame = NULL;
+    s->visible_frame = NULL;
     s->cframe = NULL;
 }
 
@@ -494,7 +516,7 @@ gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
     PyFrameObject *f;
     int gc_was_on;
 
-    if (s->top_frame == NULL)
+    if (s->visible_frame == NULL)
         Py_RETURN_NONE;
     expose_frames(s, lo, hi, reader, g);
     /* A collection while the frame object is allocated could run code
@@ -558,6 +580,48 @@ gevc_pystate_clear(gevc_pystate *s)
     Py_CLEAR(s->exc_tb);
     Py_CLEAR(s->context);
     Py_CLEAR(s->trash_later);
+}
+
+/* A live frame object points into the chunk it describes: then the
+   chunks are leaked rather than freed under it.  So are they when the
+   chain leaves the data stack (a generator's frame, or on 3.12 a C-stack
+   frame if relinking failed): what lies beyond cannot be read safely. */
+static int
+frames_referenced(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->visible_frame;
+    while (f != NULL) {
+        _PyStackChunk *c = s->datastack_chunk;
+        while (c != NULL && !((char *)f > (char *)c &&
+                              (char *)f < (char *)c + c->size))
+            c = c->previous;
+        if (c == NULL)
+            return 1;
+        if (f->frame_obj != NULL)
+            return 1;
+        f = f->previous;
+    }
+    return 0;
+}
+
+void
+gevc_pystate_abandon(gevc_pystate *s)
+{
+    _PyStackChunk *c = s->datastack_chunk;
+    if (c != NULL && !frames_referenced(s)) {
+        while (c != NULL) {
+            _PyStackChunk *prev = c->previous;
+            if (c == s->own_chunk)
+                PyMem_RawFree(c);
+            else
+                arena_free(c);
+            c = prev;
+        }
+    }
+    s->datastack_chunk = s->own_chunk = NULL;
+    s->datastack_top = s->datastack_limit = NULL;
+    s->top_frame = s->visible_frame = NULL;
+    s->cframe = NULL;
 }
 
 void

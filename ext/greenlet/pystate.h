@@ -13,6 +13,7 @@
 typedef struct gevc_pystate {
     void *cframe;               /* _PyCFrame* (3.10-3.12) */
     void *top_frame;            /* _PyInterpreterFrame* (3.11+) */
+    void *visible_frame;        /* first complete frame under top_frame */
     int py_depth;               /* Python recursion depth */
     int c_depth;                /* C recursion depth (3.12+) */
     int trash_nesting;          /* trashcan delete nesting (<= 3.12) */
@@ -88,5 +89,8 @@ int gevc_pystate_set_context(gevc_pystate *s, PyThreadState *ts,
 int gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg);
 void gevc_pystate_clear(gevc_pystate *s);
 void gevc_pystate_dealloc(gevc_pystate *s);
+/* A suspended greenlet that will never run again (its thread exited, or
+   the interpreter is finalizing): free its data stack. */
+void gevc_pystate_abandon(gevc_pystate *s);
 
 #endif

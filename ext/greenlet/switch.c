@@ -128,8 +128,9 @@ resumed(gevc_thread *th)
     GreenletObject *me = th->switch_to;
     me->stack_start = RUNNING_START;
     gevc_pystate_restore(&me->py, th->tstate, th->carry);
-    th->origin = th->current;   /* the reference moves */
-    th->current = (GreenletObject *)Py_NewRef(me);
+    assert(th->origin == NULL);
+    th->origin = th->current;   /* the references move */
+    th->current = me;
 }
 
 static void
@@ -150,16 +151,20 @@ undo_save(gevc_thread *th)
         gevc_pystate_restore(&cur->py, th->tstate, th->carry);
 }
 
-/* Returns 0 once this greenlet runs again, -1 if it could not switch. */
+/* *tp is a strong reference; the switch hands it to the side that runs
+   next (it becomes th->current there), so it is NULL once this greenlet
+   runs again.  Returns 0 then, -1 if it could not switch (*tp kept). */
 static int
-switch_stack(gevc_thread *th, GreenletObject *target)
+switch_stack(gevc_thread *th, GreenletObject **tp)
 {
     void *r;
     save_current(th);
     th->switch_from = th->current;
-    th->switch_to = target;
+    th->switch_to = *tp;
+    *tp = NULL;
     r = gevc__switch_stack(th, switch_cb);
     if (r == SWITCH_FAILED) {
+        *tp = th->switch_to;
         undo_save(th);
         PyErr_NoMemory();
         return -1;
@@ -283,32 +288,37 @@ take_greenlet_exit(gevc_thread *th)
     return val ? val : Py_NewRef(Py_None);
 }
 
+static PyObject *switch_owned(gevc_thread *th, GreenletObject **tp,
+                              PyObject *args, PyObject *kwargs, int single);
+
 static void __attribute__((noreturn))
 bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
           gevc_cframe_storage *cframe)
 {
     PyObject *args, *kwargs, *result = NULL;
-    GreenletObject *p;
+    GreenletObject *origin, *p;
     int single;
 
     gevc_pystate_start(&self->py, th->tstate, cframe, th->carry, &th->chunks,
                        self->py.context);
     Py_CLEAR(self->py.context);
     self->stack_start = RUNNING_START;
-    th->origin = th->current;
-    th->current = (GreenletObject *)Py_NewRef(self);
+    /* both references move; origin stays local because the trace function
+       may switch, and the other side of that switch sets th->origin */
+    origin = th->current;
+    th->current = self;
     args = th->args;
     kwargs = th->kwargs;
     single = th->single;
     th->args = th->kwargs = NULL;
     if (th->tracefunc != NULL) {
         PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
-        if (call_trace(th, ev, th->origin, self) < 0) {
+        if (call_trace(th, ev, origin, self) < 0) {
             Py_CLEAR(args);
             Py_CLEAR(kwargs);
         }
     }
-    Py_CLEAR(th->origin);
+    Py_DECREF(origin);
 
     if (args != NULL) {
         if (run == NULL)
@@ -332,23 +342,34 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     self->stack_copy = NULL;
     self->stack_saved = self->stack_cap = 0;
     /* Hand the result (or the pending exception) to the first parent that
-       takes it; a parent we cannot switch to passes it further up. */
-    for (p = self->parent; p != NULL; p = p->parent) {
-        PyObject *r = gevc__switch(th, p, result, NULL, 1);
+       takes it; a parent we cannot switch to passes it further up.  A
+       successful switch consumes the reference to p, since this frame never
+       runs again. */
+    p = (GreenletObject *)Py_XNewRef(self->parent);
+    while (p != NULL) {
+        PyObject *r = switch_owned(th, &p, result, NULL, 1);
         Py_XDECREF(r);   /* only reached if that switch failed */
         result = NULL;
+        Py_SETREF(p, (GreenletObject *)Py_XNewRef(p->parent));
     }
+    /* The parents can be re-parented to another thread while we ran; the
+       thread's main greenlet always takes the error rather than an abort. */
+    p = (GreenletObject *)Py_NewRef(th->main);
+    Py_XDECREF(switch_owned(th, &p, NULL, NULL, 1));
     PyErr_Print();
     Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
 }
 
-/* Returns 0 when the caller runs again, 1 if `g` got started while its run
-   attribute was looked up, -1 on error. */
+/* *tp (strong) is the greenlet to start; the start hands the reference to
+   it, as switch_stack does.  Returns 0 when the caller runs again, 1 if the
+   greenlet got started while its run attribute was looked up, -1 on error;
+   *tp is kept unless 0 is returned. */
 static __attribute__((noinline)) int
-start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
+start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
                PyObject *args, PyObject *kwargs, int single)
 {
     gevc_cframe_storage cframe;
+    GreenletObject *g = *tp;
     PyObject *run = NULL;
     void *r;
 
@@ -366,6 +387,13 @@ start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
             return 1;
         }
     }
+    /* the lookup ran Python code, which may have re-parented g */
+    if (gevc__check_thread(th, g) < 0) {
+        Py_XDECREF(run);
+        goto error;
+    }
+    if (g->main != th->main)
+        Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
     Py_CLEAR(g->run);
     th->args = args;
     th->kwargs = kwargs;
@@ -377,10 +405,12 @@ start_greenlet(gevc_thread *th, GreenletObject *g, char *mark,
                                           : th->current->stack_prev;
     th->switch_from = th->current;
     th->switch_to = g;
+    *tp = NULL;
     r = gevc__switch_stack(th, switch_cb);
     if (r == SWITCH_STARTED)
         bootstrap(th, g, run, &cframe);
     if (r == SWITCH_FAILED) {
+        *tp = g;
         undo_save(th);
         g->stack_stop = NULL;
         g->run = run;
@@ -398,10 +428,21 @@ error:
     return -1;
 }
 
+/* An unstarted greenlet runs in the thread of its first started ancestor
+   (or of the root of its chain): its parents may have been moved to
+   another thread after it was made. */
+static GreenletObject *
+lineage_main(GreenletObject *g)
+{
+    while (!G_STARTED(g) && g->parent != NULL)
+        g = g->parent;
+    return G_MAIN_OF(g);
+}
+
 int
 gevc__check_thread(gevc_thread *th, GreenletObject *target)
 {
-    GreenletObject *m = G_MAIN_OF(target);
+    GreenletObject *m = lineage_main(target);
     if (m == th->main)
         return 0;
     if (m == NULL)
@@ -418,25 +459,36 @@ gevc__check_thread(gevc_thread *th, GreenletObject *target)
     return -1;
 }
 
-/* Switch to target with args/kwargs (stolen); args NULL throws the pending
-   exception; `single` means args is one value, not a tuple (the common
-   g.switch(x), passed without packing it).  Returns what this greenlet is
-   given when it runs again. */
-PyObject *
-gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
+static GreenletObject *
+own_parent(GreenletObject *g)
+{
+    GreenletObject *p = (GreenletObject *)Py_NewRef(g->parent);
+    Py_DECREF(g);
+    return p;
+}
+
+/* gevc__switch with *tp a strong reference to the target, which a
+   successful switch consumes (*tp is NULL then) and a failed one leaves to
+   the caller (*tp may then be a parent of the original target).  Python
+   code runs before the switch (run lookups, reprs, finalizers of dead
+   greenlets), so every greenlet used here is held. */
+static PyObject *
+switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
              PyObject *kwargs, int single)
 {
     char mark;   /* a starting greenlet's slice ends here */
     int rc;
 
-    if (gevc__check_thread(th, target) < 0) {
+    if (gevc__check_thread(th, *tp) < 0) {
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
         return NULL;
     }
     for (;;) {
-        while (G_DEAD(target) && target->parent != NULL)
-            target = target->parent;
+        GreenletObject *target;
+        while (G_DEAD(*tp) && (*tp)->parent != NULL)
+            *tp = own_parent(*tp);
+        target = *tp;
         if (G_DEAD(target)) {
             /* only after the GC cleared it: no parent chain left */
             PyErr_SetString(th->st->error,
@@ -449,14 +501,15 @@ gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
             th->args = args;
             th->kwargs = kwargs;
             th->single = single;
-            th->origin = (GreenletObject *)Py_NewRef(target);
+            th->origin = target;
+            *tp = NULL;
             break;
         }
         if (G_STARTED(target)) {
             th->args = args;
             th->kwargs = kwargs;
             th->single = single;
-            if (switch_stack(th, target) < 0) {
+            if (switch_stack(th, tp) < 0) {
                 th->args = th->kwargs = NULL;
                 Py_XDECREF(args);
                 Py_XDECREF(kwargs);
@@ -464,13 +517,27 @@ gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
             }
             break;
         }
-        rc = start_greenlet(th, target, &mark, args, kwargs, single);
+        rc = start_greenlet(th, tp, &mark, args, kwargs, single);
         if (rc < 0)
             return NULL;
         if (rc == 0)
             break;
     }
     return switched_in(th);
+}
+
+/* Switch to target with args/kwargs (stolen); args NULL throws the pending
+   exception; `single` means args is one value, not a tuple (the common
+   g.switch(x), passed without packing it).  Returns what this greenlet is
+   given when it runs again. */
+PyObject *
+gevc__switch(gevc_thread *th, GreenletObject *target, PyObject *args,
+             PyObject *kwargs, int single)
+{
+    GreenletObject *t = (GreenletObject *)Py_NewRef(target);
+    PyObject *r = switch_owned(th, &t, args, kwargs, single);
+    Py_XDECREF(t);
+    return r;
 }
 
 static int

@@ -1,0 +1,234 @@
+"""Crashes and leaks found in review of gevent_c._greenlet: each scenario
+runs in a fresh interpreter, so a crash fails the test instead of pytest."""
+import subprocess
+import sys
+import textwrap
+
+PRELUDE = """
+import gc, sys, threading
+from gevent_c._greenlet import greenlet, getcurrent, GreenletExit, error
+import gevent_c._greenlet as GL
+"""
+
+
+def run_isolated(code, env=None):
+    """Run *code* in a fresh interpreter: a crash fails the test, not the run."""
+    proc = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_gr_frame_of_greenlet_suspended_in_a_c_stack_entry_frame():
+    # On 3.12 the current frame is the C-stack entry frame while a function
+    # C called returns; the switch here happens from a weakref callback.
+    out = run_isolated('''
+        import weakref
+        main = getcurrent()
+        class Obj: pass
+        def g_run():
+            obj = Obj()
+            g_run.wr = weakref.ref(obj, main.switch)
+            return 'done'
+        g = greenlet(g_run)
+        g.switch()
+        def nest(n):   # each level overwrites more of g's stack slice
+            if n == 0:
+                return g.gr_frame
+            return list(map(lambda _: nest(n - 1), [0]))[0]
+        for depth in (0, 1, 5, 20):
+            f = nest(depth)
+            assert f is None or f.f_code.co_name == 'g_run', f
+        print(g.switch())
+    ''')
+    assert out == 'done\n'
+
+
+def test_gr_frame_of_greenlet_suspended_in_a_kill_started_from_c():
+    out = run_isolated('''
+        main = getcurrent()
+        def victim_run():
+            try:
+                killer.switch()
+            except GreenletExit:
+                main.switch('in kill')
+                raise
+        def f(_):
+            v = greenlet(victim_run)
+            v.switch()
+            return 1          # v dies here, killed while C called f
+        def killer_run():
+            return list(map(f, [0]))
+        killer = greenlet(killer_run)
+        assert killer.switch() == 'in kill'
+        def nest(n):
+            if n == 0:
+                return killer.gr_frame
+            return list(map(lambda _: nest(n - 1), [0]))[0]
+        for d in (0, 2, 5):
+            fr = nest(d)
+            print(fr.f_code.co_name, fr.f_back)
+        print(killer.switch())
+    ''')
+    assert out.splitlines() == ['killer_run None'] * 3 + ['[1]']
+
+
+def test_unstarted_greenlet_whose_parent_moved_to_another_thread_raises():
+    out = run_isolated('''
+        ready = threading.Event(); stop = threading.Event()
+        box = {}
+        def t():
+            box['main'] = getcurrent()
+            ready.set(); stop.wait()
+        th = threading.Thread(target=t); th.start(); ready.wait()
+        P = greenlet(lambda *a: 'P ran')
+        g = greenlet(lambda: 'g ran', parent=P)
+        P.parent = box['main']
+        try:
+            g.switch()
+        except error as e:
+            print(str(e).splitlines()[0])
+        print(g, P)
+        stop.set(); th.join()
+    ''')
+    assert out.splitlines()[0] == 'Cannot switch to a different thread'
+    assert 'pending' in out.splitlines()[1]
+
+
+def test_parent_moved_to_another_thread_by_run_lookup_raises():
+    out = run_isolated('''
+        ready = threading.Event(); stop = threading.Event()
+        box = {}
+        def t():
+            box['main'] = getcurrent()
+            ready.set(); stop.wait()
+        th = threading.Thread(target=t); th.start(); ready.wait()
+        class G(greenlet):
+            @property
+            def run(self):
+                P.parent = box['main']
+                return lambda: 'g ran'
+        P = greenlet(lambda *a: 'P ran')
+        g = G(parent=P)
+        try:
+            g.switch()
+        except error as e:
+            print(str(e).splitlines()[0])
+        stop.set(); th.join()
+    ''')
+    assert out.splitlines() == ['Cannot switch to a different thread']
+
+
+def test_finished_greenlet_whose_parents_moved_away_raises_in_main():
+    out = run_isolated('''
+        ready = threading.Event(); stop = threading.Event()
+        box = {}
+        def t():
+            box['main'] = getcurrent()
+            ready.set(); stop.wait()
+        th = threading.Thread(target=t); th.start(); ready.wait()
+        P = greenlet(lambda *a: 'P ran')
+        def g_run():
+            P.parent = box['main']      # while g runs: no parent left here
+            return 'g ran'
+        g = greenlet(g_run, parent=P)
+        try:
+            g.switch()
+        except error as e:
+            print(str(e).splitlines()[0])
+        print(g.dead)
+        stop.set(); th.join()
+    ''')
+    assert out.splitlines() == ['Cannot switch to a different thread', 'True']
+
+
+def test_greenlets_of_an_exited_thread_free_their_data_stacks():
+    out = run_isolated('''
+        import tracemalloc
+        def worker(keep):
+            m = getcurrent()
+            def run():
+                def deeper(n):   # past the root chunk
+                    if n:
+                        return deeper(n - 1)
+                    m.switch()
+                deeper(60)
+            for i in range(300):
+                g = greenlet(run); g.switch(); keep.append(g)
+        def round_():
+            keep = []
+            t = threading.Thread(target=worker, args=(keep,)); t.start(); t.join()
+            del keep
+            gc.collect()
+        round_()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        round_()
+        print(tracemalloc.get_traced_memory()[0] - before)
+    ''')
+    # 300 leaked root chunks would be at least 300 KiB
+    assert int(out) < 100 * 1024, out
+
+
+def test_suspended_greenlet_with_a_live_frame_object_keeps_it_readable():
+    out = run_isolated('''
+        frames = []
+        def worker():
+            m = getcurrent()
+            def run():
+                x = 'local'
+                frames.append(sys._getframe())
+                m.switch()
+            greenlet(run).switch()
+        t = threading.Thread(target=worker); t.start(); t.join()
+        gc.collect()
+        junk = [bytearray(1024) for i in range(1000)]
+        print(frames[0].f_code.co_name, frames[0].f_lineno > 0)
+        frames.clear()
+    ''')
+    assert out == 'run True\n'
+
+
+def test_trace_function_switching_during_a_start_leaks_no_reference():
+    out = run_isolated('''
+        def tracer(event, args):
+            origin, target = args
+            if event == 'switch' and target is globals().get('child') \\
+                    and origin is o and not hasattr(tracer, 'done'):
+                tracer.done = True
+                helper.switch()
+        def helper_run():
+            child.switch()
+        def origin_run():
+            global child
+            child = greenlet(lambda: 'child done')
+            return child.switch()
+        helper = greenlet(helper_run)
+        o = greenlet(origin_run)
+        GL.settrace(tracer)
+        before = sys.getrefcount(o)
+        r = o.switch()
+        GL.settrace(None)
+        del child, helper
+        gc.collect()
+        print(r, sys.getrefcount(o) - before)
+    ''')
+    assert out == 'child done 0\n'
+
+
+def test_parent_freed_by_its_run_lookup_is_held_until_started():
+    env = dict(__import__('os').environ, PYTHONMALLOC='debug')
+    out = run_isolated('''
+        main = getcurrent()
+        class P(greenlet):
+            @property
+            def run(self):
+                d.parent = main          # drops the last reference to this P
+                return lambda *a: ('P ran', a)
+        d = greenlet(lambda: 'd result')
+        d.parent = P()
+        gc.collect()
+        print(d.switch())
+        junk = [greenlet(len) for i in range(100)]
+    ''', env=env)
+    assert out == "('P ran', ('d result',))\n"
