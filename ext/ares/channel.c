@@ -2,6 +2,11 @@
  * (driver.c runs it on the loop). */
 #include "gevc_ares.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* ---- servers ------------------------------------------------------------ */
 
 /* servers as a list: a str is split on commas and whitespace */
@@ -27,59 +32,129 @@ servers_list(PyObject *servers)
     return list;
 }
 
+/* "1-65535", digits only */
 static int
-set_servers(gevc_ares_channel *chan, PyObject *servers)
+parse_port(const char *s, int *port)
 {
-    PyObject *seq = NULL, *sep = NULL, *joined = NULL;
-    int rc = -1;
-
-    if ((seq = servers_list(servers)) == NULL)
+    char *end;
+    if (*s < '0' || *s > '9')
         return -1;
-    Py_ssize_t n = PyList_GET_SIZE(seq);
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v < 1 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+/* 'a.b.c.d', 'a.b.c.d:port', 'ipv6', '[ipv6]' or '[ipv6]:port' into node,
+ * checked with libc's inet_pton: c-ares 1.18's own parser accepts garbage
+ * (and leaves the address uninitialised for over-long tokens). */
+static int
+parse_server(const char *s, struct ares_addr_port_node *node)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *port = NULL, *colon = strchr(s, ':');
+    size_t len = strlen(s);
+    int v6 = colon != NULL;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return -1;
+        port = close[1] == ':' ? close + 2 : NULL;
+        len = (size_t)(close - s - 1);
+        s++;
+    }
+    else if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+        port = colon + 1;
+        len = (size_t)(colon - s);
+        v6 = 0;
+    }
+    if (len >= sizeof(host))
+        return -1;
+    memcpy(host, s, len);
+    host[len] = '\0';
+    struct in6_addr a6;
+    if (v6 && inet_pton(AF_INET6, host, &a6) == 1) {
+        node->family = AF_INET6;
+        memcpy(&node->addr.addr6, &a6, sizeof(a6));
+    }
+    else if (!v6 && inet_pton(AF_INET, host, &node->addr.addr4) == 1)
+        node->family = AF_INET;
+    else
+        return -1;
+    if (port != NULL && parse_port(port, &node->udp_port) < 0)
+        return -1;
+    node->tcp_port = node->udp_port;
+    return 0;
+}
+
+/* The servers as a c-ares list (PyMem_Free it); ValueError for a bad one. */
+static struct ares_addr_port_node *
+server_nodes(PyObject *seq)
+{
+    Py_ssize_t n = PyList_GET_SIZE(seq), size;
     if (n == 0) {
         PyErr_SetString(PyExc_ValueError, "servers must name at least one server");
-        goto done;
+        return NULL;
+    }
+    struct ares_addr_port_node *nodes = PyMem_Calloc((size_t)n, sizeof(*nodes));
+    if (nodes == NULL) {
+        PyErr_NoMemory();
+        return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(seq, i);
         if (!PyUnicode_Check(item)) {
             PyErr_Format(PyExc_TypeError, "server addresses must be str, not %.100s",
                          Py_TYPE(item)->tp_name);
-            goto done;
+            goto error;
         }
-        Py_ssize_t len = PyUnicode_GET_LENGTH(item);
-        if (len == 0 || PyUnicode_FindChar(item, ',', 0, len, 1) >= 0 ||
-            PyUnicode_FindChar(item, '\0', 0, len, 1) >= 0) {
+        const char *text = PyUnicode_AsUTF8AndSize(item, &size);
+        if (text == NULL)
+            goto error;
+        if (strlen(text) != (size_t)size || parse_server(text, &nodes[i]) < 0) {
             PyErr_Format(PyExc_ValueError, "bad server address %R", item);
-            goto done;
+            goto error;
         }
+        nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
     }
-    if ((sep = PyUnicode_FromString(",")) == NULL ||
-        (joined = PyUnicode_Join(sep, seq)) == NULL)
-        goto done;
-    const char *csv = PyUnicode_AsUTF8(joined);
-    if (csv == NULL)
-        goto done;
-    int status = ares_set_servers_ports_csv(chan->ch, csv);
+    return nodes;
+error:
+    PyMem_Free(nodes);
+    return NULL;
+}
+
+static int
+set_servers(gevc_ares_channel *chan, PyObject *servers)
+{
+    PyObject *seq = servers_list(servers);
+    if (seq == NULL)
+        return -1;
+    struct ares_addr_port_node *nodes = server_nodes(seq);
+    Py_DECREF(seq);
+    if (nodes == NULL)
+        return -1;
+    GEVC_ARES_ENTER(chan);
+    int status = ares_set_servers_ports(chan->ch, nodes);
+    gevc_ares_leave(chan);
+    PyMem_Free(nodes);
     if (status == ARES_ENOTIMP) {
         PyErr_SetString(PyExc_RuntimeError,
                         "c-ares cannot change servers while queries are pending");
-        goto done;
+        return -1;
     }
     if (status == ARES_ENOMEM) {
         PyErr_NoMemory();
-        goto done;
+        return -1;
     }
     if (status != ARES_SUCCESS) {
-        PyErr_Format(PyExc_ValueError, "bad server address in %R", servers);
-        goto done;
+        PyErr_Format(PyExc_ValueError, "c-ares refused servers %R: %s",
+                     servers, ares_strerror(status));
+        return -1;
     }
-    rc = 0;
-done:
-    Py_XDECREF(seq);
-    Py_XDECREF(sep);
-    Py_XDECREF(joined);
-    return rc;
+    return 0;
 }
 
 PyDoc_STRVAR(set_servers_doc, "set_servers(servers)\n\n"
@@ -133,18 +208,34 @@ chan_destroy(gevc_ares_channel *chan, PyObject *unused)
 {
     if (chan->ch == NULL)
         Py_RETURN_NONE;
-    if (shutdown_channel(chan) < 0)
-        return NULL;
-    if (chan->ready == NULL || PyList_GET_SIZE(chan->ready) == 0)
+    if (chan->busy) {
+        chan->destroy_pending = 1;   /* gevc_ares_leave() destroys it */
         Py_RETURN_NONE;
+    }
+    if (gevc_ares_destroy_now(chan) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* shutdown_channel, then hand the failed queries to the loop, even when
+ * the shutdown failed: nothing else would ever deliver them. */
+int
+gevc_ares_destroy_now(gevc_ares_channel *chan)
+{
+    chan->destroy_pending = 0;
+    int rc = shutdown_channel(chan);
+    if (chan->ready == NULL || PyList_GET_SIZE(chan->ready) == 0)
+        return rc;
+    PyObject *saved = gevc__exc_take();
     PyObject *r = gevc_ares_after_call(chan, Py_NewRef(Py_None));
     if (r == NULL) {
         /* a dead loop cannot run them: deliver here rather than lose them */
         PyErr_Clear();
         gevc_ares_deliver(chan);
-        Py_RETURN_NONE;
     }
-    return r;
+    Py_XDECREF(r);
+    gevc__exc_raise(saved);
+    return rc;
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -181,13 +272,11 @@ chan_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
                                      &flags, &timeout, &tries, &ndots, &udp_port,
                                      &tcp_port, &servers, &lookups))
         return NULL;
-    gevc_ares_state *st = PyType_GetModuleState(tp);
-    if (st == NULL) {
-        PyObject *mod = PyType_GetModuleByDef(tp, &gevc_ares_module);
-        if (mod == NULL)
-            return NULL;
-        st = PyModule_GetState(mod);
-    }
+    /* by def, not PyType_GetModuleState: a Python subclass has no module */
+    PyObject *mod = PyType_GetModuleByDef(tp, &gevc_ares_module);
+    if (mod == NULL)
+        return NULL;
+    gevc_ares_state *st = PyModule_GetState(mod);
     memset(&opts, 0, sizeof(opts));
     /* an idle channel keeps its UDP socket (an unref'd watcher) instead of
      * reopening one for every lookup */
@@ -304,6 +393,11 @@ chan_traverse(gevc_ares_channel *chan, visitproc visit, void *arg)
 static int
 chan_clear(gevc_ares_channel *chan)
 {
+    if (chan->busy) {
+        /* c-ares is using it: the outermost call destroys it on return */
+        chan->destroy_pending = 1;
+        return 0;
+    }
     PyObject *saved = gevc__exc_take();
     if (shutdown_channel(chan) < 0)
         PyErr_WriteUnraisable((PyObject *)chan);
@@ -341,7 +435,7 @@ get_pending(gevc_ares_channel *chan, void *c)
 static PyObject *
 get_closed(gevc_ares_channel *chan, void *c)
 {
-    return PyBool_FromLong(chan->ch == NULL);
+    return PyBool_FromLong(chan->ch == NULL || chan->destroy_pending);
 }
 
 static PyObject *
@@ -371,7 +465,7 @@ chan_repr(gevc_ares_channel *chan)
 
 static PyGetSetDef chan_getset[] = {
     {"pending", (getter)get_pending, NULL, "Queries in flight.", NULL},
-    {"closed", (getter)get_closed, NULL, "True once destroy() ran.", NULL},
+    {"closed", (getter)get_closed, NULL, "True once destroy() was called.", NULL},
     {"loop", (getter)get_loop, NULL, "The loop driving this channel.", NULL},
     {"_watchers", (getter)get_watchers, NULL, "fd -> io watcher (a copy).", NULL},
     {"_timer", (getter)get_timer, NULL, "The armed timeout timer, or None.", NULL},

@@ -64,17 +64,36 @@ done:
 int
 gevc_ares_check_open(gevc_ares_channel *chan)
 {
-    if (chan->ch == NULL) {
+    if (chan->ch == NULL || chan->destroy_pending) {
         PyErr_SetString(PyExc_ValueError, "c-ares channel is destroyed");
+        return -1;
+    }
+    /* c-ares is not re-entrant: reached from a finalizer or a loop method
+     * that c-ares' socket callback ran */
+    if (chan->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "c-ares channel used from inside one of its own c-ares calls");
         return -1;
     }
     return 0;
 }
 
+void
+gevc_ares_leave(gevc_ares_channel *chan)
+{
+    if (--chan->busy > 0 || !chan->destroy_pending)
+        return;
+    PyObject *saved = gevc__exc_take();
+    if (gevc_ares_destroy_now(chan) < 0)
+        gevc_ares_report_error(chan);
+    gevc__exc_raise(saved);
+}
+
 /* ---- delivery ----------------------------------------------------------- */
 
-static void
-report_error(gevc_ares_channel *chan)
+/* Hand the exception being raised to loop.handle_error. */
+void
+gevc_ares_report_error(gevc_ares_channel *chan)
 {
     PyObject *exc = gevc__exc_take();
     if (exc == NULL)
@@ -104,7 +123,7 @@ gevc_ares_deliver(gevc_ares_channel *chan)
             PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 0),
                                               PyTuple_GET_ITEM(item, 1));
             if (r == NULL)
-                report_error(chan);
+                gevc_ares_report_error(chan);
             Py_XDECREF(r);
         }
         Py_DECREF(batch);
@@ -171,6 +190,31 @@ timer_arm(gevc_ares_channel *chan)
     return 0;
 }
 
+static int
+run_drain_soon(gevc_ares_channel *chan)
+{
+    if (chan->drain_scheduled)
+        return 0;
+    PyObject *args[2] = {chan->loop, chan->drain};
+    PyObject *r = PyObject_VectorcallMethod(chan->st->str_run_callback, args,
+                                            2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    chan->drain_scheduled = 1;
+    return 0;
+}
+
+/* run_drain_soon from a loop callback: a failure goes to the loop */
+static void
+schedule_drain(gevc_ares_channel *chan)
+{
+    PyObject *saved = gevc__exc_take();
+    if (run_drain_soon(chan) < 0)
+        gevc_ares_report_error(chan);
+    gevc__exc_raise(saved);
+}
+
 /* After a query method: arm the timer, and hand results c-ares produced
  * synchronously to the loop (never to the calling greenlet directly). */
 PyObject *
@@ -178,15 +222,8 @@ gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result)
 {
     if (timer_arm(chan) < 0)
         goto error;
-    if (chan->ready != NULL && PyList_GET_SIZE(chan->ready) > 0 && !chan->drain_scheduled) {
-        PyObject *args[2] = {chan->loop, chan->drain};
-        PyObject *r = PyObject_VectorcallMethod(chan->st->str_run_callback, args,
-                                                2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        if (r == NULL)
-            goto error;
-        Py_DECREF(r);
-        chan->drain_scheduled = 1;
-    }
+    if (chan->ready != NULL && PyList_GET_SIZE(chan->ready) > 0 && run_drain_soon(chan) < 0)
+        goto error;
     return result;
 error:
     Py_XDECREF(result);
@@ -194,6 +231,30 @@ error:
 }
 
 /* ---- loop-side callbacks (bound to the channel, run by the hub) --------- */
+
+/* The io and timer callbacks: let c-ares process, then deliver.  They never
+ * fail: the loop would stop a failing io watcher for good, and c-ares would
+ * never ask for it again.  When the timer cannot be armed, the error goes to
+ * loop.handle_error and a drain retries arming it. */
+static void
+process_and_deliver(gevc_ares_channel *chan, ares_socket_t rfd, ares_socket_t wfd)
+{
+    if (chan->ch != NULL) {
+        GEVC_ARES_ENTER(chan);
+        ares_process_fd(chan->ch, rfd, wfd);
+        gevc_ares_leave(chan);
+    }
+    PyObject *exc = NULL;
+    if (timer_arm(chan) < 0) {
+        exc = gevc__exc_take();
+        schedule_drain(chan);
+    }
+    gevc_ares_deliver(chan);
+    if (exc != NULL) {
+        gevc__exc_raise(exc);
+        gevc_ares_report_error(chan);
+    }
+}
 
 /* Bound to a weak reference (see gevc_ares_bind_callbacks). */
 static PyObject *
@@ -213,38 +274,31 @@ chan_on_io(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (obj == Py_None)
         Py_RETURN_NONE;
     gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(obj);
-    if (chan->ch != NULL) {
-        ares_process_fd(chan->ch, (events & EVREAD) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
+    process_and_deliver(chan, (events & EVREAD) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
                         (events & EVWRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
-    }
-    int rc = timer_arm(chan);
-    gevc_ares_deliver(chan);
     Py_DECREF(chan);
-    if (rc < 0)
-        return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *
 chan_on_timer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    gevc_ares_channel *chan = (gevc_ares_channel *)self;
+    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(self);
     Py_CLEAR(chan->timer);   /* it fired: a one-shot timer is already inactive */
-    if (chan->ch != NULL)
-        ares_process_fd(chan->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    int rc = timer_arm(chan);
-    gevc_ares_deliver(chan);
-    if (rc < 0)
-        return NULL;
+    process_and_deliver(chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    Py_DECREF(chan);
     Py_RETURN_NONE;
 }
 
 static PyObject *
 chan_drain(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    gevc_ares_channel *chan = (gevc_ares_channel *)self;
+    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(self);
     chan->drain_scheduled = 0;
+    if (chan->timer == NULL && timer_arm(chan) < 0)
+        gevc_ares_report_error(chan);
     gevc_ares_deliver(chan);
+    Py_DECREF(chan);
     Py_RETURN_NONE;
 }
 

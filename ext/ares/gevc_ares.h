@@ -65,6 +65,8 @@ typedef struct {
     double deadline;             /* loop time the timer fires at */
     Py_ssize_t pending;          /* queries c-ares still owns */
     int drain_scheduled;
+    int busy;                    /* depth of c-ares calls on the C stack */
+    int destroy_pending;         /* destroy() asked for while busy */
 } gevc_ares_channel;
 
 /* One in-flight query: the `arg` c-ares hands back to our callback. */
@@ -82,6 +84,13 @@ typedef struct {
 
 /* channel.c */
 extern PyType_Spec gevc_ares_channel_spec;
+int gevc_ares_destroy_now(gevc_ares_channel *chan);
+
+/* Around every c-ares call: its callbacks run Python code (GC finalizers
+ * included) that may destroy the channel, which must not be freed under
+ * c-ares.  leave() runs a destroy deferred meanwhile. */
+#define GEVC_ARES_ENTER(chan) ((chan)->busy++)
+void gevc_ares_leave(gevc_ares_channel *chan);
 
 /* driver.c */
 gevc_ares_request *gevc_ares_request_new(gevc_ares_channel *chan, PyObject *callback);
@@ -89,6 +98,7 @@ void gevc_ares_request_finish(gevc_ares_request *req, PyObject *value);
 PyObject *gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result);
 int gevc_ares_check_open(gevc_ares_channel *chan);
 void gevc_ares_deliver(gevc_ares_channel *chan);
+void gevc_ares_report_error(gevc_ares_channel *chan);
 int gevc_ares_timer_stop(gevc_ares_channel *chan);
 int gevc_ares_watcher_stop(gevc_ares_channel *chan, PyObject *w, int close);
 int gevc_ares_bind_callbacks(gevc_ares_channel *chan);

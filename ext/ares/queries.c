@@ -184,7 +184,9 @@ gevc_ares_gethostbyname(gevc_ares_channel *chan, PyObject *const *args,
     hints.ai_flags = ARES_AI_CANONNAME;
     req->family = family;
     req->hostent = 1;
+    GEVC_ARES_ENTER(chan);
     ares_getaddrinfo(chan->ch, PyBytes_AS_STRING(name), NULL, &hints, addrinfo_cb, req);
+    gevc_ares_leave(chan);
     Py_DECREF(name);
     return gevc_ares_after_call(chan, Py_NewRef(Py_None));
 error:
@@ -228,7 +230,9 @@ gevc_ares_gethostbyaddr(gevc_ares_channel *chan, PyObject *const *args,
     req->addrlen = len;
     memcpy(req->addr, buf, len);
     reverse_name(family, buf, rname, sizeof(rname));
+    GEVC_ARES_ENTER(chan);
     ares_query(chan->ch, rname, C_IN, T_PTR, ptr_cb, req);
+    gevc_ares_leave(chan);
     Py_DECREF(addr);
     return gevc_ares_after_call(chan, Py_NewRef(Py_None));
 error:
@@ -442,10 +446,11 @@ service_bytes(PyObject *port)
 
 const char gevc_ares_getaddrinfo_doc[] =
 "getaddrinfo(callback, host, port, family=0, socktype=0, proto=0, flags=0)\n\n"
-"ares_getaddrinfo with socket-module arguments.  callback receives a list\n"
-"of (family, socktype, proto, canonname, sockaddr) like socket.getaddrinfo,\n"
-"or a socket.gaierror.  Entries follow c-ares' RFC 6724 address order,\n"
-"or the answers' order with flags | AI_NOSORT (a gevent_c._ares constant).";
+"ares_getaddrinfo with socket-module arguments (host must not be None).\n"
+"callback receives a list of (family, socktype, proto, canonname, sockaddr)\n"
+"like socket.getaddrinfo, or a socket.gaierror.  Entries follow c-ares'\n"
+"RFC 6724 address order, or the answers' order with flags | AI_NOSORT (a\n"
+"gevent_c._ares constant).";
 
 PyObject *
 gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,
@@ -472,8 +477,10 @@ gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,
         return NULL;
     if ((service = service_bytes(a[2])) == NULL || gevc_ares_check_open(chan) < 0)
         goto error;
-    if (host == NULL && service == Py_None) {
-        PyErr_SetString(PyExc_ValueError, "getaddrinfo needs a host or a port");
+    if (host == NULL) {
+        /* c-ares 1.18 would strlen(NULL) */
+        PyErr_SetString(PyExc_ValueError,
+                        "getaddrinfo() needs a host (c-ares cannot resolve a service alone)");
         goto error;
     }
     gevc_ares_request *req = gevc_ares_request_new(chan, a[0]);
@@ -488,10 +495,12 @@ gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,
     hints.ai_socktype = socktype;
     hints.ai_protocol = proto;
     hints.ai_flags = ares_ai_flags(flags);
-    ares_getaddrinfo(chan->ch, host ? PyBytes_AS_STRING(host) : NULL,
+    GEVC_ARES_ENTER(chan);
+    ares_getaddrinfo(chan->ch, PyBytes_AS_STRING(host),
                      service != Py_None ? PyBytes_AS_STRING(service) : NULL,
                      &hints, addrinfo_cb, req);
-    Py_XDECREF(host);
+    gevc_ares_leave(chan);
+    Py_DECREF(host);
     Py_DECREF(service);
     return gevc_ares_after_call(chan, Py_NewRef(Py_None));
 error:
@@ -586,7 +595,9 @@ gevc_ares_getnameinfo(gevc_ares_channel *chan, PyObject *const *args,
     gevc_ares_request *req = gevc_ares_request_new(chan, a[0]);
     if (req == NULL)
         goto error;
+    GEVC_ARES_ENTER(chan);
     ares_getnameinfo(chan->ch, &u.sa, salen, ares_ni_flags(flags), nameinfo_cb, req);
+    gevc_ares_leave(chan);
     Py_DECREF(host);
     return gevc_ares_after_call(chan, Py_NewRef(Py_None));
 error:

@@ -37,6 +37,7 @@ import functools
 import operator
 import os
 import time
+import weakref
 
 import _socket
 from _socket import AF_INET
@@ -329,6 +330,21 @@ def _int_or_none(value):
         return None
 
 
+# Open resolvers, for _after_fork_in_child.
+_LIVE = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    # any os.fork(), not only gevent_c's: a child sharing the parent's
+    # c-ares socket would read (and drop) the parent's answers, and the
+    # parent the child's
+    for resolver in list(_LIVE):
+        resolver._on_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Resolver(AbstractResolver):
     """c-ares resolver for one hub (see the module docstring).
 
@@ -353,6 +369,7 @@ class Resolver(AbstractResolver):
         self.cares = channel(hub.loop, **kwargs)
         self.pid = os.getpid()
         self._templates = {}
+        _LIVE.add(self)
 
     def __repr__(self):
         return '<%s.%s at %#x cares=%r>' % (type(self).__module__, type(self).__name__,
@@ -362,12 +379,14 @@ class Resolver(AbstractResolver):
     def close(self):
         """Destroy the channel; pending lookups fail with EAI_AGAIN."""
         ch, self.cares = self.cares, None
+        _LIVE.discard(self)
         if ch is not None:
             ch.destroy()
 
     def _on_fork(self):
-        """Called by gevent_c.hub.reinit() in a forked child: c-ares' sockets
-        are shared with the parent, so the child gets a channel of its own."""
+        """Called in a forked child (after any os.fork(), and by
+        gevent_c.hub.reinit()): c-ares' sockets are shared with the parent,
+        so the child gets a channel of its own."""
         if self.pid == os.getpid() or self.cares is None:
             return
         old, self.cares = self.cares, channel(self.hub.loop, **self.params)
