@@ -80,3 +80,29 @@ def test_capi_set_parent_refuses_cycles(api):
 def test_capi_switch_rejects_non_greenlet(api):
     with pytest.raises(TypeError):
         api.switch_to(object(), (), None)
+
+
+def test_capi_flags_and_parent_refuse_other_objects(api):
+    for flag in (api.started, api.active, api.is_main):
+        with pytest.raises(TypeError, match="expected a greenlet, not int"):
+            flag(1)
+    get_parent = ctypes.cast(api.get_parent, F(P, P))
+    with pytest.raises(TypeError, match="expected a greenlet"):
+        get_parent(object())
+    assert get_parent(greenlet()) is getcurrent()
+
+
+def test_capi_throw_with_no_type_throws_greenlet_exit(api):
+    throw = ctypes.cast(api.throw_into,
+                        F(P, P, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p))
+    main = getcurrent()
+
+    def run():
+        try:
+            main.switch()
+        except GreenletExit as exc:
+            return type(exc).__name__
+    g = greenlet(run)
+    g.switch()
+    assert throw(g, None, None, None) == "GreenletExit"
+    assert g.dead

@@ -232,3 +232,17 @@ def test_parent_freed_by_its_run_lookup_is_held_until_started():
         junk = [greenlet(len) for i in range(100)]
     ''', env=env)
     assert out == "('P ran', ('d result',))\n"
+
+
+def test_freeing_a_long_parent_chain_does_not_overflow_the_c_stack():
+    out = run_isolated('''
+        N = 200000
+        gs = [greenlet(len) for i in range(N)]
+        for i in range(N - 1):
+            gs[i].parent = gs[i + 1]
+        head = gs[0]
+        del gs
+        del head
+        print('freed')
+    ''')
+    assert out == 'freed\n'

@@ -29,12 +29,14 @@ typedef struct gevc_greenlet_capi {
     PyObject *(*new_greenlet)(PyObject *run, PyObject *parent);
     /* g.switch(*args, **kwargs); args NULL means (), kwargs may be NULL */
     PyObject *(*switch_to)(PyObject *g, PyObject *args, PyObject *kwargs);
-    /* g.throw(typ, val, tb); val and tb may be NULL */
+    /* g.throw(typ, val, tb); any may be NULL (typ: GreenletExit) */
     PyObject *(*throw_into)(PyObject *g, PyObject *typ, PyObject *val,
                             PyObject *tb);
-    /* parent as a new ref, or NULL without exception for the main greenlet */
+    /* parent as a new ref, or NULL without exception for the main greenlet;
+       NULL with TypeError for an object that is not a greenlet */
     PyObject *(*get_parent)(PyObject *g);
     int (*set_parent)(PyObject *g, PyObject *parent);
+    /* 1 or 0; -1 with TypeError for an object that is not a greenlet */
     int (*started)(PyObject *g);
     int (*active)(PyObject *g);
     int (*is_main)(PyObject *g);

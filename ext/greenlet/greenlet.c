@@ -197,6 +197,8 @@ greenlet_dealloc(GreenletObject *self)
         return;
     }
     PyObject_GC_UnTrack(self);
+    /* freeing a long parent chain would otherwise recurse once per link */
+    Py_TRASHCAN_BEGIN(self, greenlet_dealloc)
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
     greenlet_clear(self);
@@ -208,6 +210,7 @@ greenlet_dealloc(GreenletObject *self)
     PyMem_Free(self->stack_copy);
     tp->tp_free(self);
     Py_DECREF(tp);
+    Py_TRASHCAN_END
 }
 
 /* ------------------------------------------------------------------ */

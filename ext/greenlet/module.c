@@ -185,14 +185,33 @@ capi_throw(PyObject *g, PyObject *typ, PyObject *val, PyObject *tb)
     gevc_thread *th = thread_for_capi();
     if (th == NULL || capi_check(g, th) < 0)
         return NULL;
+    if (typ == NULL)
+        typ = th->st->GreenletExit;
     return gevc__throw(th, (GreenletObject *)g, typ, val, tb);
+}
+
+static PyModuleDef module_def;
+
+/* For the functions that need no thread state: the type alone says it. */
+static int
+capi_check_type(PyObject *g)
+{
+    PyObject *m = PyType_GetModuleByDef(Py_TYPE(g), &module_def);
+    if (m != NULL &&
+        PyObject_TypeCheck(g, gevc__module_state(m)->greenlet_type))
+        return 0;
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "expected a greenlet, not %s",
+                 Py_TYPE(g)->tp_name);
+    return -1;
 }
 
 static PyObject *
 capi_get_parent(PyObject *g)
 {
-    GreenletObject *p = ((GreenletObject *)g)->parent;
-    return Py_XNewRef((PyObject *)p);
+    if (capi_check_type(g) < 0)
+        return NULL;
+    return Py_XNewRef((PyObject *)((GreenletObject *)g)->parent);
 }
 
 static int
@@ -204,18 +223,24 @@ capi_set_parent(PyObject *g, PyObject *parent)
 static int
 capi_started(PyObject *g)
 {
+    if (capi_check_type(g) < 0)
+        return -1;
     return G_STARTED((GreenletObject *)g);
 }
 
 static int
 capi_active(PyObject *g)
 {
+    if (capi_check_type(g) < 0)
+        return -1;
     return G_ACTIVE((GreenletObject *)g);
 }
 
 static int
 capi_is_main(PyObject *g)
 {
+    if (capi_check_type(g) < 0)
+        return -1;
     return G_IS_MAIN((GreenletObject *)g);
 }
 
