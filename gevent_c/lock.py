@@ -87,6 +87,60 @@ class Semaphore(AbstractLinkable):
 Semaphore = getattr(_core, 'Semaphore', Semaphore)
 
 
+def _acquire_from_other_thread(sem, timeout):
+    """``sem.acquire()`` that has to wait, in a thread other than sem.hub's.
+
+    Only the owning hub's thread touches the semaphore: a link run there
+    takes the slot for this thread and wakes it, through an async watcher
+    of this thread's hub if it has one (its other greenlets keep running),
+    through a native lock otherwise. Called by the C Semaphore.acquire.
+    """
+    import _thread
+    from gevent_c._hub_local import get_hub_if_exists
+    owner, mine = sem.hub, get_hub_if_exists()
+    guard = _thread.allocate_lock()
+    state = [None]                   # None: waiting; True: granted; False: gave up
+    if mine is None:
+        done = _thread.allocate_lock()
+        done.acquire()
+        wake = done.release
+    else:
+        from gevent_c.hub import Waiter
+        waiter = Waiter(mine)
+        watcher = mine.loop.async_()
+        watcher.start(waiter.switch, True)
+        wake = watcher.send
+
+    def grant(s):
+        with guard:
+            if state[0] is not None:
+                return
+            if s.counter <= 0:       # taken by a greenlet of the owner first
+                s.rawlink(grant)
+                return
+            s.counter -= 1
+            state[0] = True
+        wake()
+
+    owner.loop.run_callback_threadsafe(sem.rawlink, grant)
+    try:
+        if mine is None:
+            done.acquire(True, -1 if timeout is None else max(timeout, 0))
+        else:
+            from gevent_c.timeout import Timeout
+            with Timeout._start_new_or_dummy(timeout, False):
+                waiter.get()
+    finally:
+        if mine is not None:
+            watcher.close()
+        with guard:
+            granted = state[0] is True
+            state[0] = granted
+    if not granted:
+        owner.loop.run_callback_threadsafe(sem.unlink, grant)
+    return granted
+
+
 class BoundedSemaphore(Semaphore):
     """A Semaphore whose ``release`` raises ValueError past its initial value."""
 

@@ -166,3 +166,74 @@ def test_kill_while_blocked_in_rlock_acquire(lib):
     g.kill()
     lock.release()
     assert lock.acquire(blocking=False)
+
+
+# -- acquiring from another native thread (the owning hub grants the slot) ----------
+
+def _hold_in_hub(lib, sem):
+    """A greenlet of this thread's hub holds the semaphore (so sem.hub is ours)."""
+    sem.acquire()
+    waiter = lib.top.spawn(sem.acquire)      # blocks: captures this thread's hub
+    lib.top.sleep(0)
+    waiter.kill()
+    assert sem.hub is lib.hub.get_hub()
+
+
+def test_a_thread_without_a_hub_waits_for_a_release_in_the_owning_hub(lib):
+    import threading
+    sem = lib.lock.Semaphore(1)
+    _hold_in_hub(lib, sem)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(sem.acquire()))
+    thread.start()
+    lib.top.sleep(0.05)
+    assert got == []                        # still waiting for the slot
+    sem.release()
+    while thread.is_alive():
+        lib.top.sleep(0.01)
+    assert got == [True] and sem.counter == 0
+
+
+def test_a_thread_that_gives_up_leaves_the_slot_to_others(lib):
+    import threading
+    sem = lib.lock.Semaphore(1)
+    _hold_in_hub(lib, sem)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(sem.acquire(timeout=0.05)))
+    thread.start()
+    while thread.is_alive():
+        lib.top.sleep(0.01)
+    assert got == [False]
+    sem.release()
+    lib.top.sleep(0.01)
+    assert sem.counter == 1 and sem.acquire(blocking=False)
+
+
+def test_a_thread_with_its_own_hub_keeps_running_its_greenlets_while_it_waits(gc_lib):
+    import threading
+    lib = gc_lib
+    sem = lib.lock.Semaphore(1)
+    _hold_in_hub(lib, sem)
+    result = {}
+
+    def other_thread():
+        ticks = []
+
+        def ticker():
+            while True:
+                ticks.append(1)
+                lib.top.sleep(0.005)
+
+        t = lib.top.spawn(ticker)
+        result['acquired'] = sem.acquire(timeout=5)
+        result['ticks'] = len(ticks)
+        t.kill()
+        lib.hub.get_hub().destroy(destroy_loop=True)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    lib.top.sleep(0.1)
+    sem.release()
+    while thread.is_alive():
+        lib.top.sleep(0.01)
+    assert result['acquired'] is True and result['ticks'] > 1

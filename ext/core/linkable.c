@@ -793,6 +793,33 @@ semaphore_wait(semaphore *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     return PyLong_FromSsize_t(self->counter);
 }
 
+/* A blocking acquire in a thread other than the one of the hub this
+ * semaphore belongs to: gevent_c.lock._acquire_from_other_thread has the
+ * owning hub take the slot for us.  1 acquired, 0 not, -1 error. */
+static int
+acquire_from_other_thread(semaphore *self, PyObject *timeout)
+{
+    PyObject *mod = PyImport_ImportModule("gevent_c.lock"), *res;
+    int rc;
+    if (mod == NULL)
+        return -1;
+    res = PyObject_CallMethod(mod, "_acquire_from_other_thread", "OO", (PyObject *)self,
+                              timeout);
+    Py_DECREF(mod);
+    if (res == NULL)
+        return -1;
+    rc = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return rc;
+}
+
+static int
+owned_by_other_thread(semaphore *self)
+{
+    PyObject *hub = self->base.hub;
+    return hub != NULL && hub != Py_None && gevc_hub_get_if_exists(self->base.st) != hub;
+}
+
 /* 1 acquired, 0 not, -1 error */
 static int
 acquire(semaphore *self, int blocking, PyObject *timeout)
@@ -819,6 +846,11 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
         }
         if (neg)
             timeout = zero;
+    }
+    if (owned_by_other_thread(self)) {
+        rc = PyErr_Occurred() ? -1 : acquire_from_other_thread(self, timeout);
+        Py_XDECREF(zero);
+        return rc;
     }
     for (;;) {
         rc = wait_core(&self->base, timeout, "acquire");
