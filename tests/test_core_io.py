@@ -229,8 +229,8 @@ print(log)
 
 
 def test_a_timer_of_the_same_iteration_may_free_a_pending_io_watcher():
-    import textwrap
-    code = textwrap.dedent('''
+    from _isolated import run_isolated
+    out = run_isolated(dev=True, code='''
         import socket, time
         from gevent_c import _core
         loop = _core.loop(default=False)
@@ -252,7 +252,4 @@ def test_a_timer_of_the_same_iteration_may_free_a_pending_io_watcher():
         a.close(); b.close(); loop.destroy()
         print('ok', ran)
     ''')
-    proc = subprocess.run([sys.executable, '-X', 'dev', '-c', code],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ['ok', '[]']
+    assert out.split() == ['ok', '[]']

@@ -1,22 +1,31 @@
 """Crashes and leaks found in review of gevent_c._greenlet: each scenario
 runs in a fresh interpreter, so a crash fails the test instead of pytest."""
-import subprocess
-import sys
 import textwrap
+
+from _isolated import run_isolated as _run_isolated
 
 PRELUDE = """
 import gc, sys, threading
 from gevent_c._greenlet import greenlet, getcurrent, GreenletExit, error
 import gevent_c._greenlet as GL
+
+def other_thread():
+    # a thread parked until stop is set; box['main'] is its main greenlet
+    ready, stop, box = threading.Event(), threading.Event(), {}
+    def park():
+        box['main'] = getcurrent()
+        ready.set()
+        stop.wait()
+    th = threading.Thread(target=park)
+    th.start()
+    ready.wait()
+    return box, stop, th
 """
 
 
 def run_isolated(code, env=None):
-    """Run *code* in a fresh interpreter: a crash fails the test, not the run."""
-    proc = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    """Run *code*, after PRELUDE, in a fresh interpreter."""
+    return _run_isolated(PRELUDE + textwrap.dedent(code), env=env)
 
 
 def test_gr_frame_of_greenlet_suspended_in_a_c_stack_entry_frame():
@@ -75,12 +84,7 @@ def test_gr_frame_of_greenlet_suspended_in_a_kill_started_from_c():
 
 def test_unstarted_greenlet_whose_parent_moved_to_another_thread_raises():
     out = run_isolated('''
-        ready = threading.Event(); stop = threading.Event()
-        box = {}
-        def t():
-            box['main'] = getcurrent()
-            ready.set(); stop.wait()
-        th = threading.Thread(target=t); th.start(); ready.wait()
+        box, stop, th = other_thread()
         P = greenlet(lambda *a: 'P ran')
         g = greenlet(lambda: 'g ran', parent=P)
         P.parent = box['main']
@@ -97,12 +101,7 @@ def test_unstarted_greenlet_whose_parent_moved_to_another_thread_raises():
 
 def test_parent_moved_to_another_thread_by_run_lookup_raises():
     out = run_isolated('''
-        ready = threading.Event(); stop = threading.Event()
-        box = {}
-        def t():
-            box['main'] = getcurrent()
-            ready.set(); stop.wait()
-        th = threading.Thread(target=t); th.start(); ready.wait()
+        box, stop, th = other_thread()
         class G(greenlet):
             @property
             def run(self):
@@ -121,12 +120,7 @@ def test_parent_moved_to_another_thread_by_run_lookup_raises():
 
 def test_finished_greenlet_whose_parents_moved_away_raises_in_main():
     out = run_isolated('''
-        ready = threading.Event(); stop = threading.Event()
-        box = {}
-        def t():
-            box['main'] = getcurrent()
-            ready.set(); stop.wait()
-        th = threading.Thread(target=t); th.start(); ready.wait()
+        box, stop, th = other_thread()
         P = greenlet(lambda *a: 'P ran')
         def g_run():
             P.parent = box['main']      # while g runs: no parent left here

@@ -6,27 +6,19 @@ The crash-prone scenarios run in a fresh interpreter with -X dev (freed
 memory is poisoned there), so a segfault fails the test, not the run.
 """
 import gc
-import subprocess
 import sys
-import textwrap
 import weakref
 
 import pytest
 
 from _hubtest import clean_hub  # noqa: F401 -- fixture
+from _isolated import run_isolated
 
 import gevent_c
 from gevent_c import _core
 from gevent_c.event import AsyncResult, Event
 from gevent_c.lock import Semaphore
 from gevent_c.queue import Queue
-
-
-def run_isolated(code):
-    proc = subprocess.run([sys.executable, '-X', 'dev', '-c', textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def _event_wake(ev):
@@ -104,7 +96,7 @@ def test_callbacks_queued_while_a_loop_is_destroyed_are_not_leaked():
 
 
 def test_links_that_replace_the_link_list_do_not_crash():
-    out = run_isolated('''
+    out = run_isolated(dev=True, code='''
         import gevent_c
         from gevent_c.event import Event
         seen = []
@@ -138,7 +130,7 @@ def test_links_that_replace_the_link_list_do_not_crash():
 
 
 def test_replacing_a_queue_deque_under_a_blocked_getter_does_not_crash():
-    out = run_isolated('''
+    out = run_isolated(dev=True, code='''
         import collections, gevent_c
         from gevent_c.queue import Queue
         class D(collections.deque):
@@ -161,7 +153,7 @@ def test_replacing_a_queue_deque_under_a_blocked_getter_does_not_crash():
 
 
 def test_a_running_callback_that_stops_itself_keeps_its_arguments():
-    out = run_isolated('''
+    out = run_isolated(dev=True, code='''
         import gevent_c
         from gevent_c.event import Event
         gevent_c.get_hub()

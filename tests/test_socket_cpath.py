@@ -8,14 +8,13 @@ for unusual arguments, watchers and loops that are not gevent_c's own, and
 its refusal of objects that are not gevent_c sockets.
 """
 import socket as stdsocket
-import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
 
 from _hubtest import clean_hub  # noqa: F401 -- fixture
+from _isolated import run_isolated
 
 import gevent_c
 from gevent_c import _core, socket
@@ -247,14 +246,6 @@ def test_sockets_wait_on_a_loop_that_is_not_gevent_c_s():
 
 
 # -- objects that are not gevent_c sockets ----------------------------------------
-
-def run_isolated(code):
-    """Run *code* in a fresh interpreter: a crash fails the test, not the run."""
-    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
 
 def test_the_c_methods_refuse_other_objects():
     out = run_isolated('''
