@@ -269,3 +269,62 @@ def test_server_with_a_port_is_used(server):
     hub.join()
     ch.destroy()
     assert got == [('a.test', [], ['10.0.0.1'])]
+
+
+# ---- lifetime -----------------------------------------------------------------------
+
+def test_dropped_channel_is_freed_at_once_with_its_socket(server):
+    import gc
+    import weakref
+    hub = get_hub()
+    ch = _ares.channel(hub.loop, servers=server.address)
+    got = []
+    ch.gethostbyname(got.append, 'a.test')
+    hub.join()
+    watchers = list(ch._watchers.values())
+    assert got and watchers   # STAYOPEN keeps the UDP socket
+    ref = weakref.ref(ch)
+    gc.disable()
+    try:
+        del ch
+        assert ref() is None
+    finally:
+        gc.enable()
+    assert not any(w.active for w in watchers)
+
+
+def test_destroyed_channel_dropped_at_once_still_delivers(server):
+    hub = get_hub()
+    ch = _ares.channel(hub.loop, servers=server.address, timeout=5)
+    got = []
+    ch.gethostbyname(got.append, 'slow.test')
+    ch.destroy()
+    del ch
+    hub.join()
+    assert len(got) == 1 and got[0].errno == socket.EAI_AGAIN
+
+
+# ---- Resolver inputs ----------------------------------------------------------------
+
+@pytest.mark.parametrize('method', ['gethostbyname', 'gethostbyname_ex', 'gethostbyaddr'])
+@pytest.mark.parametrize('host', ['a.test\0evil', b'a.test\0evil'])
+def test_names_with_a_nul_raise_type_error_like_the_socket_module(server, method, host):
+    from gevent_c.resolver.ares import Resolver
+    r = Resolver(servers=[server.address], use_environ=False)
+    try:
+        with pytest.raises(TypeError) as info:
+            getattr(r, method)(host)
+    finally:
+        r.close()
+    with pytest.raises(TypeError) as expected:
+        getattr(socket, method)(host)
+    assert str(info.value) == str(expected.value)
+
+
+@pytest.mark.parametrize('host, numeric', [
+    ('::1', True), ('::1%1', True), ('fe80::1%lo', True),
+    ('::1%nosuchif', False), ('::1%', False), ('fe80::1%nosuchif', False),
+])
+def test_ipv6_scope_counts_as_numeric_only_when_libc_takes_it(host, numeric):
+    from gevent_c.resolver._addresses import is_ipv6_addr, is_numeric_host
+    assert is_ipv6_addr(host) is numeric and is_numeric_host(host) is numeric

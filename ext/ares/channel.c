@@ -384,8 +384,6 @@ chan_traverse(gevc_ares_channel *chan, visitproc visit, void *arg)
     Py_VISIT(chan->watchers);
     Py_VISIT(chan->timer);
     Py_VISIT(chan->on_io);
-    Py_VISIT(chan->on_timer);
-    Py_VISIT(chan->drain);
     Py_VISIT(chan->ready);
     return 0;
 }
@@ -400,13 +398,11 @@ chan_clear(gevc_ares_channel *chan)
     }
     PyObject *saved = gevc__exc_take();
     if (shutdown_channel(chan) < 0)
-        PyErr_WriteUnraisable((PyObject *)chan);
+        gevc_ares_unraisable(chan);
     gevc__exc_raise(saved);
     Py_CLEAR(chan->watchers);
     Py_CLEAR(chan->timer);
     Py_CLEAR(chan->on_io);
-    Py_CLEAR(chan->on_timer);
-    Py_CLEAR(chan->drain);
     Py_CLEAR(chan->ready);
     Py_CLEAR(chan->loop);
     return 0;

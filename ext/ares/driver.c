@@ -16,6 +16,23 @@ call0(PyObject *obj, PyObject *name, const char *cname)
     return PyObject_CallMethod(obj, cname, NULL);
 }
 
+/* Bound to the channel when handed to the loop, so that only an armed timer
+ * or a scheduled drain keeps the channel alive, not the channel itself. */
+static PyObject *chan_on_timer(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *chan_drain(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+static PyMethodDef on_timer_def = {"_on_timer", (PyCFunction)(void (*)(void))chan_on_timer,
+                                   METH_FASTCALL, NULL};
+static PyMethodDef drain_def = {"_drain", (PyCFunction)(void (*)(void))chan_drain,
+                                METH_FASTCALL, NULL};
+
+/* The unraisable hook would take a reference to a channel being
+ * deallocated (refcount 0), freeing it twice or resurrecting it. */
+void
+gevc_ares_unraisable(gevc_ares_channel *chan)
+{
+    PyErr_WriteUnraisable(Py_REFCNT(chan) > 0 ? (PyObject *)chan : NULL);
+}
+
 /* ---- requests --------------------------------------------------------- */
 
 gevc_ares_request *
@@ -51,7 +68,7 @@ gevc_ares_request_finish(gevc_ares_request *req, PyObject *value)
         goto error;
     goto done;
 error:
-    PyErr_WriteUnraisable((PyObject *)chan);
+    gevc_ares_unraisable(chan);
 done:
     Py_XDECREF(item);
     Py_DECREF(value);
@@ -104,7 +121,7 @@ gevc_ares_report_error(gevc_ares_channel *chan)
     PyObject *r = PyObject_VectorcallMethod(chan->st->str_handle_error, args,
                                             5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     if (r == NULL)
-        PyErr_WriteUnraisable((PyObject *)chan);
+        gevc_ares_unraisable(chan);
     Py_XDECREF(r);
     Py_XDECREF(tb);
     Py_DECREF(exc);
@@ -177,9 +194,11 @@ timer_arm(gevc_ares_channel *chan)
     timer = PyObject_CallMethod(chan->loop, "timer", "d", delay);
     if (timer == NULL)
         return -1;
-    PyObject *args[2] = {timer, chan->on_timer};
-    r = PyObject_VectorcallMethod(chan->st->str_start, args,
-                                  2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    PyObject *args[2] = {timer, PyCFunction_New(&on_timer_def, (PyObject *)chan)};
+    if (args[1] != NULL)
+        r = PyObject_VectorcallMethod(chan->st->str_start, args,
+                                      2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_XDECREF(args[1]);
     if (r == NULL) {
         Py_DECREF(timer);
         return -1;
@@ -195,9 +214,11 @@ run_drain_soon(gevc_ares_channel *chan)
 {
     if (chan->drain_scheduled)
         return 0;
-    PyObject *args[2] = {chan->loop, chan->drain};
-    PyObject *r = PyObject_VectorcallMethod(chan->st->str_run_callback, args,
-                                            2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    PyObject *r = NULL, *args[2] = {chan->loop, PyCFunction_New(&drain_def, (PyObject *)chan)};
+    if (args[1] != NULL)
+        r = PyObject_VectorcallMethod(chan->st->str_run_callback, args,
+                                      2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_XDECREF(args[1]);
     if (r == NULL)
         return -1;
     Py_DECREF(r);
@@ -304,10 +325,6 @@ chan_drain(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef on_io_def = {"_on_io", (PyCFunction)(void (*)(void))chan_on_io,
                                 METH_FASTCALL, NULL};
-static PyMethodDef on_timer_def = {"_on_timer", (PyCFunction)(void (*)(void))chan_on_timer,
-                                   METH_FASTCALL, NULL};
-static PyMethodDef drain_def = {"_drain", (PyCFunction)(void (*)(void))chan_drain,
-                                METH_FASTCALL, NULL};
 
 /* ---- c-ares sockets as io watchers -------------------------------------- */
 
@@ -393,14 +410,14 @@ gevc_ares_sock_state_cb(void *data, ares_socket_t fd, int readable, int writable
         return;
     PyObject *saved = gevc__exc_take();
     if (sock_state_update(chan, (int)fd, (readable ? EVREAD : 0) | (writable ? EVWRITE : 0)) < 0)
-        PyErr_WriteUnraisable((PyObject *)chan);
+        gevc_ares_unraisable(chan);
     gevc__exc_raise(saved);
 }
 
 
-/* The callables handed to the loop.  _on_io holds the channel weakly: an
- * active io watcher is owned by the loop and must not keep an otherwise
- * unreachable channel alive. */
+/* The io watchers' callback holds the channel weakly: an active io watcher
+ * is owned by the loop and must not keep an otherwise unreachable channel
+ * alive. */
 int
 gevc_ares_bind_callbacks(gevc_ares_channel *chan)
 {
@@ -409,9 +426,5 @@ gevc_ares_bind_callbacks(gevc_ares_channel *chan)
         return -1;
     chan->on_io = PyCFunction_New(&on_io_def, weak);
     Py_DECREF(weak);
-    if (chan->on_io == NULL ||
-        (chan->on_timer = PyCFunction_New(&on_timer_def, (PyObject *)chan)) == NULL ||
-        (chan->drain = PyCFunction_New(&drain_def, (PyObject *)chan)) == NULL)
-        return -1;
-    return 0;
+    return chan->on_io == NULL ? -1 : 0;
 }

@@ -57,9 +57,7 @@ typedef struct {
     PyObject *loop;
     PyObject *watchers;          /* dict: fd -> io watcher */
     PyObject *timer;             /* armed while queries are pending */
-    PyObject *on_io;             /* bound C callables handed to the loop */
-    PyObject *on_timer;
-    PyObject *drain;
+    PyObject *on_io;             /* the io watchers' callback */
     PyObject *ready;             /* list of (callback, value) to deliver */
     PyObject *weakrefs;
     double deadline;             /* loop time the timer fires at */
@@ -99,6 +97,7 @@ PyObject *gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result);
 int gevc_ares_check_open(gevc_ares_channel *chan);
 void gevc_ares_deliver(gevc_ares_channel *chan);
 void gevc_ares_report_error(gevc_ares_channel *chan);
+void gevc_ares_unraisable(gevc_ares_channel *chan);
 int gevc_ares_timer_stop(gevc_ares_channel *chan);
 int gevc_ares_watcher_stop(gevc_ares_channel *chan, PyObject *w, int close);
 int gevc_ares_bind_callbacks(gevc_ares_channel *chan);

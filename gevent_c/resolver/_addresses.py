@@ -2,13 +2,15 @@
 
 - :func:`is_ipv4_addr`, :func:`is_ipv6_addr` and :func:`is_numeric_host`
   say whether a host string (or bytes) is a literal address, which libc
-  resolves without any lookup. IPv6 literals may carry a ``%scope``.
+  resolves without any lookup. IPv6 literals may carry a ``%scope`` that
+  libc accepts (an interface name or number).
 - :func:`parse_hosts` reads a hosts file into name -> addresses maps, in
   file order, names lower-cased, the first line naming a host first.
 """
 import _socket
 from _socket import AF_INET
 from _socket import AF_INET6
+from _socket import AI_NUMERICHOST
 
 __all__ = ['is_ipv4_addr', 'is_ipv6_addr', 'is_numeric_host', 'parse_hosts']
 
@@ -35,14 +37,23 @@ def is_ipv4_addr(host):
 
 
 def is_ipv6_addr(host):
-    """True if *host* is an IPv6 address, optionally followed by ``%scope``."""
+    """True if *host* is an IPv6 address, optionally followed by a ``%scope``
+    naming an interface (by name or number), as libc takes it."""
     text = _text(host)
     if not text:
         return False
-    address = text.split('%', 1)[0]
+    address, percent, _scope = text.partition('%')
     try:
         _socket.inet_pton(AF_INET6, address)
     except (OSError, ValueError):
+        return False
+    if not percent:
+        return True
+    # libc takes a scope naming no interface as a host name to look up in
+    # DNS: ask libc, which never touches the network with AI_NUMERICHOST
+    try:
+        _socket.getaddrinfo(text, None, AF_INET6, 0, 0, AI_NUMERICHOST)
+    except (OSError, UnicodeError):
         return False
     return True
 

@@ -320,6 +320,16 @@ def _host_text(host):
     return bytes(host).split(b'\0', 1)[0].decode('ascii', 'replace')
 
 
+def _libc_only(host):
+    """True if the socket module must answer for *host* itself: not str or
+    bytes, or with a NUL, which its gethostbyname* refuse with TypeError."""
+    if isinstance(host, str):
+        return '\0' in host
+    if isinstance(host, bytes):
+        return b'\0' in host
+    return True
+
+
 def _int_or_none(value):
     """An int flags argument, or None when the socket module must reject it."""
     if isinstance(value, int):
@@ -504,13 +514,13 @@ class Resolver(AbstractResolver):
     def gethostbyname(self, hostname, family=AF_INET):
         if family != AF_INET:
             return self.getaddrinfo(hostname, None, family, SOCK_DGRAM)[0][4][0]
-        if (not isinstance(hostname, (str, bytes)) or hostname in ('', '<broadcast>') or
+        if (_libc_only(hostname) or hostname in ('', '<broadcast>') or
                 self._is_numeric(hostname)):
             return _socket.gethostbyname(hostname)
         return self.getaddrinfo(hostname, None, AF_INET, SOCK_DGRAM)[0][4][0]
 
     def gethostbyname_ex(self, hostname, family=AF_INET):
-        if (not isinstance(hostname, (str, bytes)) or hostname in ('', '<broadcast>') or
+        if (_libc_only(hostname) or hostname in ('', '<broadcast>') or
                 self._is_numeric(hostname)):
             return _socket.gethostbyname_ex(hostname)
         name = _host_text(_encode_host(hostname))
@@ -520,7 +530,7 @@ class Resolver(AbstractResolver):
 
     # -- reverse lookups ----------------------------------------------------------
     def gethostbyaddr(self, ip_address):
-        if not isinstance(ip_address, (str, bytes)) or ip_address in ('', b''):
+        if _libc_only(ip_address) or ip_address in ('', b''):
             return _socket.gethostbyaddr(ip_address)
         try:
             infos = _socket.getaddrinfo(ip_address, None, AF_UNSPEC, SOCK_DGRAM, 0,
