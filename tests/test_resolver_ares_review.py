@@ -3,11 +3,8 @@
 Scenarios that used to crash the interpreter run in a subprocess, so a
 segfault fails the test instead of killing the run.
 """
-import os
 import socket
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -15,9 +12,9 @@ from gevent_c import _ares
 from gevent_c.hub import get_hub
 
 from _hubtest import clean_hub  # noqa: F401 -- autouse: a fresh hub per test
+from _isolated import run_isolated
 from dnsserver import DNSServer
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
 RECORDS = {'a.test': [('A', '10.0.0.1')], 'b.test': [('A', '10.0.0.2')]}
 BEHAVIOURS = {'slow.test': 'TIMEOUT'}
 
@@ -26,15 +23,6 @@ BEHAVIOURS = {'slow.test': 'TIMEOUT'}
 def server():
     with DNSServer(RECORDS, BEHAVIOURS) as srv:
         yield srv
-
-
-def run_isolated(code, *args):
-    """Run *code* in a fresh interpreter: a crash fails the test, not the run."""
-    code = 'import sys; sys.path.insert(0, %r)\n' % TESTS + textwrap.dedent(code)
-    proc = subprocess.run([sys.executable, '-c', code] + list(args),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 class ProxyLoop:
@@ -50,7 +38,7 @@ class ProxyLoop:
 # ---- a host is required -------------------------------------------------------------
 
 def test_getaddrinfo_with_a_port_and_no_host_raises_value_error():
-    out = run_isolated('''
+    out = run_isolated(dev=True, code='''
         from gevent_c import _ares
         from gevent_c.hub import get_hub
         ch = _ares.channel(get_hub().loop, servers='127.0.0.1:9')
@@ -66,7 +54,7 @@ def test_getaddrinfo_with_a_port_and_no_host_raises_value_error():
 # ---- destroy() while c-ares is running -------------------------------------------
 
 def test_destroy_from_the_socket_callback_is_deferred_until_c_ares_returns(server):
-    out = run_isolated('''
+    out = run_isolated(dev=True, code='''
         import socket
         from gevent_c import _ares
         from gevent_c.hub import get_hub
@@ -100,7 +88,7 @@ def test_destroy_from_the_socket_callback_is_deferred_until_c_ares_returns(serve
 
 
 def test_destroy_from_a_finalizer_run_by_gc_inside_c_ares(server):
-    out = run_isolated('''
+    out = run_isolated(dev=True, code='''
         import gc
         from gevent_c import _ares
         from gevent_c.hub import get_hub
