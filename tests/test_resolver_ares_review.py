@@ -316,3 +316,82 @@ def test_names_with_a_nul_raise_type_error_like_the_socket_module(server, method
 def test_ipv6_scope_counts_as_numeric_only_when_libc_takes_it(host, numeric):
     from gevent_c.resolver._addresses import is_ipv6_addr, is_numeric_host
     assert is_ipv6_addr(host) is numeric and is_numeric_host(host) is numeric
+
+
+def test_destroy_stops_everything_and_delivers_even_when_a_stop_fails(server):
+    hub = get_hub()
+
+    class FailingStop:
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def stop(self):
+            self.real.stop()
+            raise RuntimeError('stop failed')
+
+    class Loop(ProxyLoop):
+        watchers = []
+
+        def io(self, fd, events, ref=True):
+            w = FailingStop(self.real.io(fd, events, ref=ref))
+            self.watchers.append(w)
+            return w
+
+        def timer(self, delay):
+            return FailingStop(self.real.timer(delay))
+
+    loop = Loop(hub.loop)
+    ch = _ares.channel(loop, servers=server.address, timeout=5)
+    got = []
+    ch.gethostbyname(got.append, 'slow.test')   # opens the socket: an io watcher
+    unraisable = []
+    old_hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with pytest.raises(RuntimeError, match='stop failed'):
+            ch.destroy()
+    finally:
+        sys.unraisablehook = old_hook
+    assert unraisable   # the watcher's failure after the timer's
+    assert loop.watchers and not any(w.active for w in loop.watchers)
+    hub.join()
+    assert len(got) == 1 and got[0].errno == socket.EAI_AGAIN
+
+
+class ChainServer(DNSServer):
+    """Answers chain.test with 20 CNAMEs in one answer (DNSServer follows 8)."""
+    CHAIN = ['chain.test'] + ['c%d.test' % i for i in range(20)]
+
+    def _resolve(self, name, qtype):
+        if name != 'chain.test':
+            return super()._resolve(name, qtype)
+        answers = [self._rr(a, 'CNAME', b) for a, b in zip(self.CHAIN, self.CHAIN[1:])]
+        if qtype == 1:   # A
+            answers.append(self._rr(self.CHAIN[-1], 'A', '10.0.0.40'))
+        return 0, answers
+
+
+def test_a_long_cname_chain_reports_its_last_name():
+    hub = get_hub()
+    got = []
+    with ChainServer() as srv:
+        ch = _ares.channel(hub.loop, servers=srv.address)
+        ch.gethostbyname(got.append, 'chain.test')
+        hub.join()
+        ch.destroy()
+    name, aliases, addresses = got[0]
+    assert name == 'c19.test' and addresses == ['10.0.0.40']
+    assert sorted(aliases) == sorted(ChainServer.CHAIN[:-1])
+
+
+def test_getnameinfo_refuses_a_flowinfo_out_of_range_like_the_socket_module():
+    ch = _ares.channel(get_hub().loop, servers='127.0.0.1:9')
+    for flowinfo in (-1, 0x100000):
+        with pytest.raises(OverflowError, match='flowinfo must be 0-1048575'):
+            ch.getnameinfo(print, ('::1', 80, flowinfo, 0), 0)
+        with pytest.raises(OverflowError, match='flowinfo must be 0-1048575'):
+            socket.getnameinfo(('::1', 80, flowinfo, 0), 0)
+    assert ch.pending == 0
+    ch.destroy()

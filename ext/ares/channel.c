@@ -171,31 +171,45 @@ chan_set_servers(gevc_ares_channel *chan, PyObject *servers)
 
 /* ---- destroy -------------------------------------------------------------- */
 
+/* The exception being raised becomes *first unless there already is one;
+ * later ones go to the unraisable hook. */
+static void
+keep_first(gevc_ares_channel *chan, PyObject **first)
+{
+    if (*first == NULL) {
+        *first = gevc__exc_take();
+        return;
+    }
+    gevc_ares_unraisable(chan);
+}
+
 /* Destroy the c-ares channel (pending queries finish with an error into
- * chan->ready), stop the timer and every watcher. */
+ * chan->ready), stop the timer and every watcher, even when one fails: no
+ * Python code runs with an exception set, and the first one is raised. */
 static int
 shutdown_channel(gevc_ares_channel *chan)
 {
-    int rc = 0;
+    PyObject *first = NULL, *key, *w;
     ares_channel ch = chan->ch;
     if (ch != NULL) {
         chan->ch = NULL;
         ares_destroy(ch);
     }
     if (gevc_ares_timer_stop(chan) < 0)
-        rc = -1;
-    if (chan->watchers != NULL) {
-        PyObject *ws = PyDict_Values(chan->watchers);
-        if (ws == NULL)
-            return -1;
-        PyDict_Clear(chan->watchers);
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ws); i++) {
-            if (gevc_ares_watcher_stop(chan, PyList_GET_ITEM(ws, i), 1) < 0)
-                rc = -1;
-        }
-        Py_DECREF(ws);
+        keep_first(chan, &first);
+    /* detached, so that stopping them needs no allocation: a destroyed
+     * channel never watches a socket again */
+    PyObject *ws = chan->watchers;
+    chan->watchers = NULL;
+    for (Py_ssize_t pos = 0; ws != NULL && PyDict_Next(ws, &pos, &key, &w);) {
+        if (gevc_ares_watcher_stop(chan, w, 1) < 0)
+            keep_first(chan, &first);
     }
-    return rc;
+    Py_XDECREF(ws);
+    if (first == NULL)
+        return 0;
+    gevc__exc_raise(first);
+    return -1;
 }
 
 PyDoc_STRVAR(destroy_doc, "destroy()\n\n"

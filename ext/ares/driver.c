@@ -369,8 +369,9 @@ sock_state_update(gevc_ares_channel *chan, int fd, int events)
         goto done;
     Py_XINCREF(w);
     if (events == 0) {
-        if (w != NULL && (gevc_ares_watcher_stop(chan, w, 1) < 0 ||
-                          PyDict_DelItem(chan->watchers, key) < 0))
+        /* forgotten even if stopping it fails: c-ares closed the socket */
+        if (w != NULL && (PyDict_DelItem(chan->watchers, key) < 0 ||
+                          gevc_ares_watcher_stop(chan, w, 1) < 0))
             goto done;
         rc = 0;
         goto done;

@@ -277,7 +277,11 @@ static const char *
 canonical_name(struct ares_addrinfo *res)
 {
     const char *name = res->name;
-    for (int hops = 0; hops < 16; hops++) {
+    int cnames = 0;
+    for (struct ares_addrinfo_cname *c = res->cnames; c != NULL; c = c->next)
+        cnames++;
+    /* a chain is at most every CNAME once; more hops means a cycle */
+    for (int hops = 0; hops < cnames; hops++) {
         struct ares_addrinfo_cname *c = res->cnames;
         while (c != NULL && (c->alias == NULL || name == NULL ||
                              strcasecmp(c->alias, name) != 0))
@@ -567,6 +571,10 @@ gevc_ares_getnameinfo(gevc_ares_channel *chan, PyObject *const *args,
         return NULL;
     if (port < 0 || port > 65535) {
         PyErr_SetString(PyExc_OverflowError, "getnameinfo(): port must be 0-65535.");
+        return NULL;
+    }
+    if (flowinfo > 0xfffff) {
+        PyErr_SetString(PyExc_OverflowError, "getnameinfo(): flowinfo must be 0-1048575.");
         return NULL;
     }
     if ((host = name_bytes(host, "host")) == NULL)
