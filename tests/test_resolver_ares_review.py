@@ -395,3 +395,64 @@ def test_getnameinfo_refuses_a_flowinfo_out_of_range_like_the_socket_module():
             socket.getnameinfo(('::1', 80, flowinfo, 0), 0)
     assert ch.pending == 0
     ch.destroy()
+
+
+# ---- loops and threads --------------------------------------------------------------
+
+def test_a_query_on_a_destroyed_loop_raises_before_it_is_registered():
+    from gevent_c import _core
+    loop = _core.loop(default=False)
+    ch = _ares.channel(loop, servers='127.0.0.1:9', timeout=5, tries=1)
+    got = []
+    ch.getaddrinfo(got.append, 'x.test', 80)
+    loop.destroy()
+    with pytest.raises(ValueError):
+        ch.getaddrinfo(got.append, 'y.test', 80)
+    assert ch.pending == 1
+    ch.destroy()
+    assert len(got) == 1 and ch.pending == 0
+
+
+def test_a_failure_after_the_query_is_registered_goes_to_the_loop(server):
+    hub = get_hub()
+    errors, got = [], []
+
+    class Loop(ProxyLoop):
+        fail = True
+
+        def timer(self, delay):
+            if self.fail:
+                self.fail = False
+                raise MemoryError
+            return self.real.timer(delay)
+
+        def handle_error(self, context, type, value, tb):
+            errors.append(type)
+
+    ch = _ares.channel(Loop(hub.loop), servers=server.address, timeout=0.2, tries=1)
+    assert ch.gethostbyname(got.append, 'slow.test') is None
+    assert errors == [MemoryError]
+    hub.join()   # the timer, armed by a drain, times slow.test out
+    ch.destroy()
+    assert len(got) == 1 and got[0].errno == socket.EAI_AGAIN
+
+
+def test_a_channel_refuses_queries_from_another_thread(server):
+    import threading
+    ch = _ares.channel(get_hub().loop, servers=server.address)
+    raised = []
+
+    def other():
+        for call in (lambda: ch.gethostbyname(print, 'a.test'),
+                     lambda: ch.set_servers(server.address)):
+            try:
+                call()
+            except RuntimeError as exc:
+                raised.append(str(exc))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert ch.pending == 0
+    ch.destroy()
+    assert raised == ["c-ares channel used from a thread other than its loop's"] * 2

@@ -366,6 +366,7 @@ chan_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     if (chan == NULL)
         return NULL;
     chan->st = st;
+    chan->thread = PyThread_get_thread_ident();
     chan->loop = Py_NewRef(loop);
     if ((chan->watchers = PyDict_New()) == NULL || gevc_ares_bind_callbacks(chan) < 0)
         goto error;

@@ -92,6 +92,18 @@ gevc_ares_check_open(gevc_ares_channel *chan)
                         "c-ares channel used from inside one of its own c-ares calls");
         return -1;
     }
+    /* its watchers would be started on a loop blocked in another thread */
+    if (PyThread_get_thread_ident() != chan->thread) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "c-ares channel used from a thread other than its loop's");
+        return -1;
+    }
+    /* a destroyed loop raises here, before a query is registered: once it
+     * is, the query method must not raise (its callback will run) */
+    PyObject *now = call0(chan->loop, chan->st->str_now, "now");
+    if (now == NULL)
+        return -1;
+    Py_DECREF(now);
     return 0;
 }
 
@@ -249,6 +261,20 @@ gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result)
 error:
     Py_XDECREF(result);
     return NULL;
+}
+
+/* The end of a query method: the query is registered and its callback will
+ * run, so a failure goes to the loop instead of the caller, and a drain
+ * retries arming the timer. */
+PyObject *
+gevc_ares_started(gevc_ares_channel *chan)
+{
+    PyObject *r = gevc_ares_after_call(chan, Py_NewRef(Py_None));
+    if (r != NULL)
+        return r;
+    gevc_ares_report_error(chan);
+    schedule_drain(chan);
+    Py_RETURN_NONE;
 }
 
 /* ---- loop-side callbacks (bound to the channel, run by the hub) --------- */

@@ -63,6 +63,7 @@ typedef struct {
     double deadline;             /* loop time the timer fires at */
     Py_ssize_t pending;          /* queries c-ares still owns */
     int drain_scheduled;
+    unsigned long thread;        /* the thread that created it, its loop's */
     int busy;                    /* depth of c-ares calls on the C stack */
     int destroy_pending;         /* destroy() asked for while busy */
 } gevc_ares_channel;
@@ -94,6 +95,7 @@ void gevc_ares_leave(gevc_ares_channel *chan);
 gevc_ares_request *gevc_ares_request_new(gevc_ares_channel *chan, PyObject *callback);
 void gevc_ares_request_finish(gevc_ares_request *req, PyObject *value);
 PyObject *gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result);
+PyObject *gevc_ares_started(gevc_ares_channel *chan);
 int gevc_ares_check_open(gevc_ares_channel *chan);
 void gevc_ares_deliver(gevc_ares_channel *chan);
 void gevc_ares_report_error(gevc_ares_channel *chan);

@@ -188,7 +188,7 @@ gevc_ares_gethostbyname(gevc_ares_channel *chan, PyObject *const *args,
     ares_getaddrinfo(chan->ch, PyBytes_AS_STRING(name), NULL, &hints, addrinfo_cb, req);
     gevc_ares_leave(chan);
     Py_DECREF(name);
-    return gevc_ares_after_call(chan, Py_NewRef(Py_None));
+    return gevc_ares_started(chan);
 error:
     Py_XDECREF(name);
     return NULL;
@@ -234,7 +234,7 @@ gevc_ares_gethostbyaddr(gevc_ares_channel *chan, PyObject *const *args,
     ares_query(chan->ch, rname, C_IN, T_PTR, ptr_cb, req);
     gevc_ares_leave(chan);
     Py_DECREF(addr);
-    return gevc_ares_after_call(chan, Py_NewRef(Py_None));
+    return gevc_ares_started(chan);
 error:
     Py_XDECREF(addr);
     return NULL;
@@ -506,7 +506,7 @@ gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,
     gevc_ares_leave(chan);
     Py_DECREF(host);
     Py_DECREF(service);
-    return gevc_ares_after_call(chan, Py_NewRef(Py_None));
+    return gevc_ares_started(chan);
 error:
     Py_XDECREF(host);
     Py_XDECREF(service);
@@ -607,7 +607,7 @@ gevc_ares_getnameinfo(gevc_ares_channel *chan, PyObject *const *args,
     ares_getnameinfo(chan->ch, &u.sa, salen, ares_ni_flags(flags), nameinfo_cb, req);
     gevc_ares_leave(chan);
     Py_DECREF(host);
-    return gevc_ares_after_call(chan, Py_NewRef(Py_None));
+    return gevc_ares_started(chan);
 error:
     Py_DECREF(host);
     return NULL;
