@@ -456,3 +456,31 @@ def test_a_channel_refuses_queries_from_another_thread(server):
     assert ch.pending == 0
     ch.destroy()
     assert raised == ["c-ares channel used from a thread other than its loop's"] * 2
+
+
+def test_a_non_ascii_bytes_host_fails_with_gaierror_like_libc(server):
+    from gevent_c.resolver.ares import Resolver
+    r = Resolver(servers=[server.address], timeout=0.5, use_environ=False)
+    try:
+        for call in (lambda: r.getaddrinfo(b'\xff.test', 80),
+                     lambda: r.gethostbyname_ex(b'\xff.test')):
+            with pytest.raises(socket.gaierror):
+                call()
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize('flags', [1.5, '1'])
+def test_bad_flags_get_the_socket_modules_error(server, flags):
+    from gevent_c.resolver.ares import Resolver
+    r = Resolver(servers=[server.address], use_environ=False)
+    try:
+        for method, args in (('getaddrinfo', ('a.test', 80, 0, 0, 0, flags)),
+                             ('getnameinfo', (('10.0.0.1', 80), flags))):
+            with pytest.raises(TypeError) as got:
+                getattr(r, method)(*args)
+            with pytest.raises(TypeError) as expected:
+                getattr(socket, method)(*args)
+            assert str(got.value) == str(expected.value)
+    finally:
+        r.close()

@@ -314,10 +314,11 @@ def _encode_host(host):
     return host.encode('idna')
 
 
-def _host_text(host):
-    """The encoded host as str for c-ares.  Like the socket module, which
-    hands libc a C string, a NUL ends the name."""
-    return bytes(host).split(b'\0', 1)[0].decode('ascii', 'replace')
+def _host_name(host):
+    """The encoded host as bytes for c-ares (non-ASCII bytes included, as
+    libc gets them).  Like the socket module, which hands libc a C string,
+    a NUL ends the name."""
+    return bytes(host).split(b'\0', 1)[0]
 
 
 def _libc_only(host):
@@ -449,9 +450,11 @@ class Resolver(AbstractResolver):
         return combos
 
     def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
-        flags = _int_or_none(flags)
-        if flags is None or host is None or flags & AI_NUMERICHOST:
+        iflags = _int_or_none(flags)
+        if iflags is None or host is None or iflags & AI_NUMERICHOST:
+            # flags as given: a bad type gets the socket module's own error
             return _socket.getaddrinfo(host, port, family, type, proto, flags)
+        flags = iflags
         host = _encode_host(host)
         try:
             # numeric hosts, and every argument error, exactly as libc
@@ -459,16 +462,17 @@ class Resolver(AbstractResolver):
         except gaierror as exc:
             if exc.errno != EAI_NONAME:
                 raise
-        name = _host_text(host)
-        if not name:
+        query = _host_name(host)
+        if not query:
             raise gaierror(EAI_NONAME, 'Name or service not known')
+        name = query.decode('ascii', 'replace')
         if self._hosts.has_name(name, family, flags & AI_V4MAPPED):
             return _socket.getaddrinfo(host, port, family, type, proto, flags)
         combos = self._combos(port, family, type, proto, flags)
         if family == AF_INET6 and flags & AI_V4MAPPED:
-            answers = self._v4mapped(name, flags)
+            answers = self._v4mapped(query, flags)
         else:
-            answers = _rfc6724_sort(self._query('getaddrinfo', name, None, family, SOCK_STREAM,
+            answers = _rfc6724_sort(self._query('getaddrinfo', query, None, family, SOCK_STREAM,
                                                 0, flags | AI_NOSORT))
         result = []
         # c-ares put the canonical name on its first answer, before sorting
@@ -523,10 +527,10 @@ class Resolver(AbstractResolver):
         if (_libc_only(hostname) or hostname in ('', '<broadcast>') or
                 self._is_numeric(hostname)):
             return _socket.gethostbyname_ex(hostname)
-        name = _host_text(_encode_host(hostname))
-        if self._hosts.has_name(name, AF_INET):
+        query = _host_name(_encode_host(hostname))
+        if self._hosts.has_name(query.decode('ascii', 'replace'), AF_INET):
             return _socket.gethostbyname_ex(hostname)
-        return self._query('gethostbyname', name, family)
+        return self._query('gethostbyname', query, family)
 
     # -- reverse lookups ----------------------------------------------------------
     def gethostbyaddr(self, ip_address):
@@ -545,9 +549,10 @@ class Resolver(AbstractResolver):
         return name, [], addresses
 
     def getnameinfo(self, sockaddr, flags):
-        flags = _int_or_none(flags)
-        if flags is None or flags & NI_NUMERICHOST:
+        iflags = _int_or_none(flags)
+        if iflags is None or iflags & NI_NUMERICHOST:
             return _socket.getnameinfo(sockaddr, flags)
+        flags = iflags
         # the stdlib's own argument checks, numeric host and service
         numeric, service = _socket.getnameinfo(sockaddr, (flags & ~NI_NAMEREQD) | NI_NUMERICHOST)
         address = numeric.split('%', 1)[0]
