@@ -484,3 +484,8 @@ def test_bad_flags_get_the_socket_modules_error(server, flags):
             assert str(got.value) == str(expected.value)
     finally:
         r.close()
+
+
+def test_lookups_with_a_nul_is_refused():
+    with pytest.raises(ValueError):
+        _ares.channel(get_hub().loop, lookups='b\0x')

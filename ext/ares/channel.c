@@ -341,14 +341,16 @@ chan_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         optmask |= ARES_OPT_TCP_PORT;
     if (lookups != NULL && lookups != Py_None) {
         /* "b" DNS only, "f" hosts file only, "fb"/"bf" both in that order */
-        const char *l = PyUnicode_Check(lookups) ? PyUnicode_AsUTF8(lookups) : NULL;
+        Py_ssize_t size = 0;
+        const char *l = PyUnicode_Check(lookups) ? PyUnicode_AsUTF8AndSize(lookups, &size) : NULL;
         if (l == NULL) {
             if (!PyErr_Occurred())
                 PyErr_Format(PyExc_TypeError, "lookups must be str, not %.100s",
                              Py_TYPE(lookups)->tp_name);
             return NULL;
         }
-        if (strcmp(l, "b") && strcmp(l, "f") && strcmp(l, "fb") && strcmp(l, "bf")) {
+        if ((size_t)size != strlen(l) ||
+            (strcmp(l, "b") && strcmp(l, "f") && strcmp(l, "fb") && strcmp(l, "bf"))) {
             PyErr_SetString(PyExc_ValueError, "lookups must be 'b', 'f', 'fb' or 'bf'");
             return NULL;
         }

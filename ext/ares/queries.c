@@ -454,7 +454,8 @@ const char gevc_ares_getaddrinfo_doc[] =
 "callback receives a list of (family, socktype, proto, canonname, sockaddr)\n"
 "like socket.getaddrinfo, or a socket.gaierror.  Entries follow c-ares'\n"
 "RFC 6724 address order, or the answers' order with flags | AI_NOSORT (a\n"
-"gevent_c._ares constant).";
+"gevent_c._ares constant).  c-ares 1.18 sends numeric hosts to the server\n"
+"too; gevent_c.resolver.ares hands them to libc instead.";
 
 PyObject *
 gevc_ares_getaddrinfo(gevc_ares_channel *chan, PyObject *const *args,
