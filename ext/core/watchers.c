@@ -402,6 +402,13 @@ watcher_feed(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
         ev_unref(self->loop->ev);
         self->flags |= GEVC_W_EVUNREF;
     }
+    /* ev_feed_event indexes libev's pending arrays by priority without the
+     * clamping ev_start does: bring an inactive watcher's into range first */
+    if (!ev_is_active(self->w) && !ev_is_pending(self->w)) {
+        int pri = ev_priority(self->w);
+        if (pri < EV_MINPRI || pri > EV_MAXPRI)
+            ev_set_priority(self->w, pri < EV_MINPRI ? EV_MINPRI : EV_MAXPRI);
+    }
     ev_feed_event(self->loop->ev, self->w, (int)revents);
     if (!(self->flags & GEVC_W_OWNS_REF)) {
         Py_INCREF(self);
@@ -487,6 +494,14 @@ set_priority(gevc_watcher *self, PyObject *value, void *c)
     if (ev_is_active(self->w)) {
         PyErr_SetString(PyExc_AttributeError,
                         "Cannot set priority of an active watcher");
+        return -1;
+    }
+    /* libev files a pending watcher under its priority: changing it would
+     * make clear_pending write into another priority's array and leave the
+     * real entry pointing at us */
+    if (ev_is_pending(self->w)) {
+        PyErr_SetString(PyExc_AttributeError,
+                        "Cannot set priority of a pending watcher");
         return -1;
     }
     p = PyLong_AsLong(value);
@@ -601,7 +616,7 @@ PyGetSetDef gevc_watcher_base_getset[] = {
     {"ref", (getter)get_ref, (setter)set_ref,
      "False: the watcher does not keep loop.run() running.", NULL},
     {"priority", (getter)get_priority, (setter)set_priority,
-     "libev priority (MINPRI..MAXPRI); settable only while inactive.", NULL},
+     "libev priority (MINPRI..MAXPRI); settable only while neither active nor pending.", NULL},
     {"callback", (getter)get_callback, (setter)set_callback,
      "The callable, or None when stopped.", NULL},
     {"args", (getter)get_args, (setter)set_args,
