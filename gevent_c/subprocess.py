@@ -63,6 +63,7 @@ class _CooperativePipe(_io.RawIOBase):
         self._mode = mode
         self._watcher = None
         self._hub = None
+        self._nowait = False  # True: readinto answers None instead of waiting
         _os.set_blocking(fd, False)
 
     @property
@@ -106,7 +107,8 @@ class _CooperativePipe(_io.RawIOBase):
             try:
                 return _os.readv(self.fileno(), [buffer])
             except BlockingIOError:
-                pass
+                if self._nowait:
+                    return None
             self._wait()
 
     def readall(self):
@@ -176,11 +178,34 @@ def _binary(stream):
     return stream.buffer if isinstance(stream, _io.TextIOWrapper) else stream
 
 
-def _drain(stream, chunks):
-    """Read *stream* to EOF into *chunks* (bytes), then close it."""
+def _raw(stream):
+    """The _CooperativePipe under *stream* (text, buffered or raw)."""
     binary = _binary(stream)
-    read = getattr(binary, 'read1', binary.read)
+    return getattr(binary, 'raw', binary)
+
+
+def _drain(stream, chunks):
+    """Read *stream* to EOF into *chunks* (bytes), then close it.
+
+    Reads the raw pipe, as the stdlib reads the fd, so no buffered object's
+    lock is held while this greenlet waits: another greenlet (Popen.__exit__,
+    or the caller after TimeoutExpired) can then close the stream, which
+    wakes this one with EBADF, instead of getting "reentrant call".
+    """
+    binary = _binary(stream)
+    raw = _raw(stream)
     try:
+        if binary is not raw and not binary.closed:
+            # What an earlier read left in the buffer comes first; peek()
+            # must not wait (the buffer's lock would be held meanwhile).
+            raw._nowait = True
+            try:
+                pending = binary.peek(1)
+            finally:
+                raw._nowait = False
+            if pending:
+                chunks.append(binary.read(len(pending)))
+        read = raw.read
         while True:
             data = read(_CHUNK)
             if not data:
@@ -196,15 +221,23 @@ def _drain(stream, chunks):
 
 
 def _feed(stream, data):
-    """Write *data* to *stream* and close it, ignoring a child that stopped reading."""
+    """Write *data* to *stream* and close it, ignoring a child that stopped reading.
+
+    *stream* is flushed already; *data* goes to the raw pipe (see _drain).
+    """
     try:
         if data:
-            stream.write(data)
+            _raw(stream).write(data)
         stream.close()
     except BrokenPipeError:
         pass
+    except ValueError:
+        if not stream.closed:
+            raise  # closed under us (Popen.__exit__): nothing more to send
     except OSError as exc:
-        if exc.errno != _errno.EINVAL:
+        if exc.errno == _errno.EBADF and stream.closed:
+            pass  # closed in another greenlet while we waited to write
+        elif exc.errno != _errno.EINVAL:
             raise
     finally:
         if not stream.closed:
@@ -305,7 +338,7 @@ class Popen(_StdPopen):
         if stdin is not None and input and not stdin.closed:
             if self.text_mode and isinstance(input, str):
                 input = input.encode(stdin.encoding, stdin.errors)
-            workers.append(Greenlet.spawn(_feed, _binary(stdin), input))
+            workers.append(Greenlet.spawn(_feed, stdin, input))
         for name in ('stdout', 'stderr'):
             stream = getattr(self, name)
             if stream is not None and not stream.closed:

@@ -248,3 +248,38 @@ def test_popen_in_a_thread_with_its_own_hub():
     thread.start()
     thread.join()
     assert outcome['result'] == ((b'5\n', None), 0)
+
+
+def test_run_timeout_with_a_grandchild_holding_the_pipe_raises_timeout_expired():
+    # The killed child's own child keeps stdout open, so the output reader is
+    # still waiting when Popen.__exit__ closes stdout: that must not raise
+    # "reentrant call inside BufferedReader" (the stdlib raises TimeoutExpired).
+    r, w = os.pipe()
+    try:
+        with pytest.raises(gsp.TimeoutExpired):
+            gsp.run(['sh', '-c', 'cat <&%d & exec sleep 60' % r], capture_output=True,
+                    pass_fds=(r,), timeout=0.1)
+    finally:
+        os.close(r)
+        os.close(w)  # the grandchild (cat) reads EOF and exits
+
+
+def test_closing_pipes_while_communicate_workers_wait_wakes_them_quietly():
+    # After TimeoutExpired the stdin feeder waits for the child to read and
+    # the stdout reader for output; closing both (as __exit__ does) stops them
+    # without RuntimeError and without an error reported by the hub.
+    with py('import time; time.sleep(60)', stdin=gsp.PIPE, stdout=gsp.PIPE,
+            text=True) as proc:
+        with pytest.raises(gsp.TimeoutExpired):
+            proc.communicate('x' * (8 << 20), timeout=0.1)
+        workers = proc._comm[0]
+        proc.kill()
+    gevent_c.joinall(workers)
+    assert [w.exception for w in workers] == [None, None]
+    assert proc.stdin.closed and proc.stdout.closed and proc.returncode == -9
+
+
+def test_communicate_keeps_what_an_earlier_read_left_in_the_buffer():
+    proc = py('print("one"); print("two")', stdout=gsp.PIPE)
+    assert proc.stdout.readline() == b'one\n'
+    assert proc.communicate() == (b'two\n', None)
