@@ -22,7 +22,7 @@ nobody collects are dropped after 60 seconds, as in gevent.
 Differences from gevent: ``waitpid(0, ...)`` and ``waitpid(-pgid, ...)``
 take any recorded status (like ``-1``) before asking the kernel; options
 other than ``WNOHANG`` go to the real ``waitpid`` (polled cooperatively when
-blocking). Every name of ``os`` not replaced here is re-exported.
+blocking), after the recorded exit statuses. Every name of ``os`` not replaced here is re-exported.
 """
 import os as _os
 import operator as _operator
@@ -443,13 +443,23 @@ def waitpid(pid, options):
 
 
 def _waitpid_other_options(pid, options):
-    if options & WNOHANG:
-        return _real_waitpid(pid, options)
+    # The loop's SIGCHLD handler may reap the child at any moment: an exit
+    # status it recorded is returned as the real waitpid would have.
+    key = pid if pid > 0 else _ANY
     from gevent_c.hub import sleep
     delay = 0.001
     while True:
-        result = _real_waitpid(pid, options | WNOHANG)
-        if result[0]:
+        found = _take(key)
+        if found is not None:
+            return found
+        try:
+            result = _real_waitpid(pid, options | WNOHANG)
+        except ChildProcessError:
+            found = _take(key)
+            if found is not None:
+                return found
+            raise
+        if result[0] or options & WNOHANG:
             return result
         sleep(delay)
         delay = min(delay * 2, 0.1)

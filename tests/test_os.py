@@ -99,6 +99,20 @@ def test_status_reaped_by_the_loop_is_kept_for_waitpid():
         gos.waitpid(pid, 0)
 
 
+def test_waitpid_with_other_options_returns_a_status_the_loop_reaped():
+    # WUNTRACED goes to the real waitpid; the loop's SIGCHLD handler reaps
+    # the child first, and the recorded status must come back (as gevent).
+    before = child(lambda: 5)
+    gevent_c.sleep(0)
+    assert gos.waitpid(before, os.WUNTRACED) == (before, 5 << 8)  # exits while we poll
+    done = child(lambda: 6)
+    while done not in gos._statuses:
+        gevent_c.sleep(0.001)  # until the loop has reaped it
+    assert gos.waitpid(done, os.WUNTRACED | os.WNOHANG) == (done, 6 << 8)
+    with pytest.raises(ChildProcessError):
+        gos.waitpid(done, os.WUNTRACED)
+
+
 def test_waitpid_any_child_and_no_children():
     pid = child(lambda: 5)
     assert gos.waitpid(-1, 0) == (pid, 5 << 8)
