@@ -46,6 +46,12 @@ child_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         if (trace == -1 && PyErr_Occurred())
             return -1;
     }
+    /* libev's pid is an int: do not watch some other pid truncated */
+    if (pid < INT_MIN || pid > INT_MAX || trace < INT_MIN || trace > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "child pid or trace out of range "
+                        "of a C int");
+        return -1;
+    }
     gevc_install_sigchld(st);
     ev_child_init(&ch->ev, child_cb, (int)pid, (int)trace);
     return gevc_watcher_setup(self, a[0], &gevc_child_kind,
@@ -93,6 +99,10 @@ set_int(int *field, PyObject *value)
     v = PyLong_AsLong(value);
     if (v == -1 && PyErr_Occurred())
         return -1;
+    if (v < INT_MIN || v > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "value out of range of a C int");
+        return -1;
+    }
     *field = (int)v;
     return 0;
 }

@@ -188,29 +188,48 @@ gevc_loops_after_fork(gevc_state *st)
     }
 }
 
-/* Detach from libev: afterwards every operation raises ValueError. */
+/* destroy_pending while loop_do_destroy releases the loop's objects */
+#define DESTROYING 2
+
+/* Detach from libev: afterwards every operation raises ValueError.
+ *
+ * Releasing the signal watchers, queued callbacks and fired timers may run
+ * any Python code while the loop still works: a __del__ may queue another
+ * callback or start another signal watcher (released in turn, until none is
+ * left), or call destroy() again (a no-op: this call finishes the job).
+ * Only then is the loop detached from libev, without calling into Python. */
 static void
 loop_do_destroy(gevc_loop *self, int free_ev)
 {
     struct ev_loop *ev = self->ev;
-    if (ev == NULL)
+    /* no reference taken: dealloc calls this at refcount 0 (no Python code
+     * can reach the loop then); the other callers hold one */
+    if (ev == NULL || self->destroy_pending == DESTROYING)
         return;
-    /* libev keeps signals attached to this loop in a process-wide table */
-    while (self->signals != NULL)
-        gevc_watcher_stop(&self->signals->base);
-    stop_internal(self);
-    gevc__callbacks_clear(self);
-    clear_fired(self);
-    live_unlink(self);
-    self->ev = NULL;
-    if (self->is_default) {
-        if (self->st->default_loop == self)
-            self->st->default_loop = NULL;
-        if (free_ev)
-            gevc_reset_sigchld(self->st);
+    self->destroy_pending = DESTROYING;
+    while (self->ev != NULL &&
+           (self->signals != NULL || self->cb_head != NULL || self->nfired)) {
+        /* libev keeps signals attached to this loop in a process-wide table */
+        while (self->signals != NULL && self->ev != NULL)
+            gevc_watcher_stop(&self->signals->base);
+        gevc__callbacks_clear(self);
+        clear_fired(self);
     }
-    if (free_ev)
-        ev_loop_destroy(ev);
+    self->destroy_pending = 0;
+    ev = self->ev;   /* a run() from a __del__ may have destroyed it */
+    if (ev != NULL) {
+        stop_internal(self);
+        live_unlink(self);
+        self->ev = NULL;
+        if (self->is_default) {
+            if (self->st->default_loop == self)
+                self->st->default_loop = NULL;
+            if (free_ev)
+                gevc_reset_sigchld(self->st);
+        }
+        if (free_ev)
+            ev_loop_destroy(ev);
+    }
 }
 
 static PyObject *
@@ -240,9 +259,17 @@ loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         return NULL;
     /* one wrapper per process default loop: its internal watchers and
      * callback queue must not be doubled */
-    if (is_default && st->default_loop != NULL && st->default_loop->ev != NULL &&
-        Py_TYPE(st->default_loop) == tp)
-        return Py_NewRef((PyObject *)st->default_loop);
+    if (is_default && st->default_loop != NULL && st->default_loop->ev != NULL) {
+        if (Py_TYPE(st->default_loop) == tp)
+            return Py_NewRef((PyObject *)st->default_loop);
+        /* detaching the live wrapper would strand its active watchers in
+         * libev's default loop: their events would reach a dead wrapper
+         * and stopping one would free what libev still holds */
+        PyErr_Format(PyExc_ValueError, "the default loop is already wrapped "
+                     "by a live %s object; destroy() it first",
+                     Py_TYPE(st->default_loop)->tp_name);
+        return NULL;
+    }
 
     self = (gevc_loop *)tp->tp_alloc(tp, 0);
     if (self == NULL)
@@ -257,11 +284,8 @@ loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
-    if (is_default) {
-        if (st->default_loop != NULL)
-            loop_do_destroy(st->default_loop, 0);
+    if (is_default)
         st->default_loop = self;
-    }
     start_internal(self);
     live_link(self);
     return (PyObject *)self;
@@ -351,7 +375,7 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
         gevc__wakeup_uninstall(self);
     if (self->ev != NULL)
         ev_set_userdata(self->ev, prev);
-    if (self->destroy_pending && self->running == 0) {
+    if (self->destroy_pending == 1 && self->running == 0) {
         self->destroy_pending = 0;
         loop_do_destroy(self, 1);
     }
@@ -484,6 +508,10 @@ loop_closing_fd(gevc_loop *self, PyObject *arg)
         return NULL;
     if (fd < 0) {
         PyErr_Format(PyExc_ValueError, "fd must be non-negative: %ld", fd);
+        return NULL;
+    }
+    if (fd > INT_MAX) {
+        PyErr_Format(PyExc_OverflowError, "fd is too large: %ld", fd);
         return NULL;
     }
     before = ev_pending_count(self->ev);

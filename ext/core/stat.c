@@ -1,6 +1,8 @@
 /* The `stat` watcher: changes to a path's attributes (inotify or polling). */
 #include "core.h"
 
+#include <math.h>
+
 GEVC_TRAMPOLINE(stat_cb, gevc_stat, ev_stat)
 
 static void
@@ -29,6 +31,11 @@ stat_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         interval = PyFloat_AsDouble(a[2]);
         if (interval == -1.0 && PyErr_Occurred())
             return -1;
+        /* libev polls with a timer of this repeat: NaN would break its heap */
+        if (isnan(interval)) {
+            PyErr_SetString(PyExc_ValueError, "stat interval must be a number, not nan");
+            return -1;
+        }
     }
     if (!PyUnicode_FSConverter(a[1], &encoded))
         return -1;

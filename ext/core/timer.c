@@ -9,6 +9,7 @@
  * order the timers were started in. */
 #include "core.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static void
@@ -116,6 +117,13 @@ timer_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     if (gevc__parse("timer", args, nargs, kwnames, names, 5, 1, a) < 0 ||
         as_double(a[1], 0.0, &after) < 0 || as_double(a[2], 0.0, &repeat) < 0)
         return -1;
+    /* NaN compares false both ways: in libev's timer heap it would
+     * break the order of every other timer and never fire */
+    if (isnan(after) || isnan(repeat)) {
+        PyErr_Format(PyExc_ValueError, "timer %s must be a number, not nan",
+                     isnan(after) ? "after" : "repeat");
+        return -1;
+    }
     if (repeat < 0.0) {
         PyErr_Format(PyExc_ValueError, "repeat must be positive or zero: %R",
                      a[2]);
@@ -261,7 +269,7 @@ static PyGetSetDef timer_getset[] = {
 
 PyDoc_STRVAR(timer_doc, "timer(loop, after=0.0, repeat=0.0, ref=True, priority=None)\n\n"
 "Fire once after `after` seconds (at once if negative), then every `repeat`\n"
-"seconds if repeat > 0 (negative repeat: ValueError).  Timers that expire\n"
+"seconds if repeat > 0 (negative or NaN repeat, NaN after: ValueError).  Timers that expire\n"
 "at the same time fire in the order they were started.");
 
 static PyType_Slot timer_slots[] = {
