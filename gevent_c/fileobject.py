@@ -26,11 +26,26 @@ from gevent_c.hub import _raisable, cancel_wait_ex
 __all__ = ['FileObjectPosix', 'FileObjectThread', 'FileObjectBlock', 'FileObject']
 
 
-def _parse_mode(mode):
+def _without_universal(mode):
+    """*mode* with gevent's legacy 'U' (universal newlines, read) turned into 'r'.
+
+    io.open refuses 'U' since Python 3.11; gevent accepts it for reading.
+    """
     if not isinstance(mode, str):
         raise TypeError('invalid mode: %r' % (mode,))
+    if 'U' not in mode:
+        return mode
+    if set(mode) & set('xwa+'):
+        raise ValueError("mode U cannot be combined with 'x', 'w', 'a', or '+'")
+    if mode.count('U') > 1:
+        raise ValueError('invalid mode: %r' % (mode,))
+    return mode.replace('U', '' if 'r' in mode else 'r')
+
+
+def _parse_mode(mode):
+    mode = _without_universal(mode)
     modes = set(mode)
-    if modes - set('arwxb+tU') or len(mode) > len(modes):
+    if modes - set('arwxb+t') or len(mode) > len(modes):
         raise ValueError('invalid mode: %r' % (mode,))
     if sum(c in modes for c in 'rwax') != 1:
         raise ValueError('Must have exactly one of create/read/write/append mode')
@@ -228,9 +243,12 @@ def _buffered(raw, mode, buffering, encoding, errors, newline):
         buffering = -1
     line_buffering = buffering == 1
     if buffering == 0:
-        if not binary:
-            raise ValueError("can't have unbuffered text I/O")
-        return raw
+        if binary:
+            return raw
+        # As gevent (io.open refuses it): the text layer directly over the raw file.
+        text = _io.TextIOWrapper(raw, encoding, errors, newline, False)
+        text.mode = mode
+        return text
     if buffering < 0 or buffering == 1:
         buffering = _io.DEFAULT_BUFFER_SIZE
     if readable and writable:
@@ -245,6 +263,22 @@ def _buffered(raw, mode, buffering, encoding, errors, newline):
     text = _io.TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
     text.mode = mode
     return text
+
+
+def _open(fobj, mode, buffering, encoding, errors, newline, closefd):
+    """io.open, also taking gevent's 'U' and unbuffered text modes."""
+    mode = _without_universal(mode)
+    if buffering is None:
+        buffering = -1
+    if buffering != 0 or 'b' in mode:
+        return _io.open(fobj, mode, buffering, encoding, errors, newline, closefd)
+    _parse_mode(mode)
+    raw = _io.open(fobj, mode.replace('t', '') + 'b', 0, closefd=closefd)
+    try:
+        return _buffered(raw, mode, 0, encoding, errors, newline)
+    except BaseException:
+        raw.close()
+        raise
 
 
 class FileObjectPosix(_FileObjectBase):
@@ -271,7 +305,7 @@ class FileObjectPosix(_FileObjectBase):
                 raise TypeError('fileno() must return an int, not %s' % (type(fileno).__name__,))
             self._fobj = fobj
         _parse_mode(mode)
-        raw_mode = ''.join(c for c in mode if c in 'rwax+')
+        raw_mode = ''.join(c for c in _without_universal(mode) if c in 'rwax+')
         # A wrapped object keeps its descriptor: it is closed through the object.
         self.fileio = GreenFileDescriptorIO(fileno, raw_mode, closefd=closefd and self._fobj is None)
         self._close = closefd
@@ -313,7 +347,7 @@ class FileObjectThread(_FileObjectBase):
         if closefd is None:
             closefd = close
         if isinstance(fobj, (int, str, bytes)) or hasattr(fobj, '__fspath__'):
-            self.io = _io.open(fobj, mode, buffering, encoding, errors, newline, closefd)
+            self.io = _open(fobj, mode, buffering, encoding, errors, newline, closefd)
         else:
             self.io = fobj
         self._close = close
@@ -360,7 +394,7 @@ class FileObjectBlock(_FileObjectBase):
         if closefd is None:
             closefd = close
         if isinstance(fobj, (int, str, bytes)) or hasattr(fobj, '__fspath__'):
-            self.io = _io.open(fobj, mode, buffering, encoding, errors, newline, closefd)
+            self.io = _open(fobj, mode, buffering, encoding, errors, newline, closefd)
         else:
             self.io = fobj
 
