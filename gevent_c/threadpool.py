@@ -141,6 +141,7 @@ class ThreadPool(GroupMappingMixin):
             type(self).__name__, id(self), len(self), self.size, self.maxsize, self.hub)
 
     def __len__(self):
+        self._check_fork()
         return self._unfinished
 
     # -- sizes -------------------------------------------------------------
@@ -166,6 +167,7 @@ class ThreadPool(GroupMappingMixin):
     become idle.""")
 
     def _get_size(self):
+        self._check_fork()
         return len(self._workers)
 
     def _set_size(self, size):
@@ -370,7 +372,11 @@ class ThreadPool(GroupMappingMixin):
         return [result.get() for result in results]
 
     def join(self):
-        """Block until every submitted task has finished and been delivered."""
+        """Block until every submitted task has finished and been delivered.
+
+        In a forked child, tasks that were running in the parent do not count.
+        """
+        self._check_fork()
         self._all_done.wait()
 
     def kill(self):

@@ -380,3 +380,33 @@ def test_pool_works_in_a_forked_child():
                          text=True, timeout=50, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'ok'
+
+
+def test_join_in_a_forked_child_ignores_tasks_running_in_the_parent():
+    # The parent's task never finishes in the child (no thread there), so
+    # join(), len() and size must start from the forked state, as in gevent.
+    from _isolated import run_isolated
+    out = run_isolated('''
+        import os, _thread, gevent_c
+        from gevent_c.threadpool import ThreadPool
+        lock = _thread.allocate_lock()
+        lock.acquire()
+        pool = ThreadPool(2)
+        pool.spawn(lock.acquire)
+        pid = gevent_c.fork()
+        if pid == 0:
+            try:
+                with gevent_c.Timeout(30):
+                    pool.join()
+                ok = len(pool) == 0 and pool.size == 0 and pool.apply(abs, (-2,)) == 2
+                pool.kill()
+                os._exit(0 if ok else 1)
+            except BaseException:
+                os._exit(2)
+        status = gevent_c.os.waitpid(pid, 0)[1]
+        lock.release()
+        pool.join()
+        pool.kill()
+        print(os.waitstatus_to_exitcode(status))
+    ''')
+    assert out.strip() == '0'
