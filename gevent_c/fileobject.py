@@ -285,8 +285,8 @@ class FileObjectPosix(_FileObjectBase):
     """A file object on a descriptor that waits on the hub instead of blocking.
 
     ``FileObjectPosix(fobj, mode='rb', bufsize=-1, close=True, encoding=None,
-    errors=None, newline=None)``: *fobj* is a descriptor or an object with
-    ``fileno()``. The descriptor is made non-blocking; when *close* is false it
+    errors=None, newline=None)``: *fobj* is a descriptor, an object with
+    ``fileno()`` or a path (opened here, as in gevent). The descriptor is made non-blocking; when *close* is false it
     is left open (and put back in blocking mode if it was) on close().
     """
 
@@ -296,7 +296,18 @@ class FileObjectPosix(_FileObjectBase):
             buffering = bufsize
         if closefd is None:
             closefd = close
+        _parse_mode(mode)
+        raw_mode = ''.join(c for c in _without_universal(mode) if c in 'rwax+')
+        if isinstance(fobj, (str, bytes)) or hasattr(fobj, '__fspath__'):
+            # A path, as in gevent: opened here, closed with this object.
+            fobj = _io.FileIO(fobj, raw_mode, closefd)
+            closefd = True
+        elif not isinstance(fobj, int) and not hasattr(fobj, 'fileno'):
+            raise TypeError('expected str, bytes, os.PathLike object, an integer '
+                            'or an object with fileno(), not %s' % (type(fobj).__name__,))
         if isinstance(fobj, int):
+            if fobj < 0:
+                raise ValueError('file descriptor cannot be a negative integer (%d)' % (fobj,))
             fileno = fobj
             self._fobj = None
         else:
@@ -304,10 +315,11 @@ class FileObjectPosix(_FileObjectBase):
             if not isinstance(fileno, int):
                 raise TypeError('fileno() must return an int, not %s' % (type(fileno).__name__,))
             self._fobj = fobj
-        _parse_mode(mode)
-        raw_mode = ''.join(c for c in _without_universal(mode) if c in 'rwax+')
         # A wrapped object keeps its descriptor: it is closed through the object.
         self.fileio = GreenFileDescriptorIO(fileno, raw_mode, closefd=closefd and self._fobj is None)
+        # The layers returned by attribute access (f.read, f.io) keep the
+        # wrapped object, owner of the descriptor, alive with them.
+        self.fileio._fobj = self._fobj
         self._close = closefd
         try:
             self.io = _buffered(self.fileio, mode, buffering, encoding, errors, newline)
@@ -346,7 +358,7 @@ class FileObjectThread(_FileObjectBase):
             buffering = bufsize
         if closefd is None:
             closefd = close
-        if isinstance(fobj, (int, str, bytes)) or hasattr(fobj, '__fspath__'):
+        if not hasattr(fobj, 'fileno'):  # a path or descriptor (else TypeError), as gevent
             self.io = _open(fobj, mode, buffering, encoding, errors, newline, closefd)
         else:
             self.io = fobj
@@ -393,7 +405,7 @@ class FileObjectBlock(_FileObjectBase):
             buffering = bufsize
         if closefd is None:
             closefd = close
-        if isinstance(fobj, (int, str, bytes)) or hasattr(fobj, '__fspath__'):
+        if not hasattr(fobj, 'fileno'):  # a path or descriptor (else TypeError), as gevent
             self.io = _open(fobj, mode, buffering, encoding, errors, newline, closefd)
         else:
             self.io = fobj

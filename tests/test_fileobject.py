@@ -230,3 +230,38 @@ def test_universal_mode_U_reads_as_in_gevent(cls):
     for mode in ('wU', 'r+U', 'aU', 'xU'):
         with pytest.raises(ValueError, match='mode U cannot be combined'):
             cls(0, mode)
+
+
+def test_posix_opens_a_path_as_gevent_does(tmp_path):
+    path = tmp_path / 'data'
+    with FileObjectPosix(str(path), 'w') as f:
+        f.write('one\ntwo\n')
+    with FileObjectPosix(path, 'rb') as f:  # os.PathLike
+        assert f.readline() == b'one\n'
+    assert FileObjectPosix(str(path).encode(), 'r').read() == 'one\ntwo\n'
+    with pytest.raises(FileNotFoundError):
+        FileObjectPosix(str(tmp_path / 'missing'), 'rb')
+    with pytest.raises(ValueError, match='invalid mode'):
+        FileObjectPosix(str(tmp_path / 'created'), 'wz')
+    assert not (tmp_path / 'created').exists()
+
+
+def test_posix_keeps_the_wrapped_file_object_alive(tmp_path):
+    # Nothing but the bound method refers to the FileObjectPosix: the file
+    # object owning the descriptor must not be collected (and closed) meanwhile.
+    path = tmp_path / 'data'
+    path.write_bytes(b'payload')
+    assert FileObjectPosix(open(str(path), 'rb')).read() == b'payload'
+    assert FileObjectPosix(str(path), 'rb').read() == b'payload'
+
+
+@pytest.mark.parametrize('call, exc', [
+    (lambda: FileObjectPosix(-1, 'rb'), ValueError),
+    (lambda: FileObjectPosix(1.5, 'rb'), TypeError),
+    (lambda: FileObjectPosix(None, 'rb'), TypeError),
+    (lambda: FileObjectThread(None, 'rb'), TypeError),
+    (lambda: FileObjectBlock(1.5, 'rb'), TypeError),
+], ids=['posix-negative', 'posix-float', 'posix-none', 'thread-none', 'block-float'])
+def test_bad_file_arguments_raise_like_gevent(call, exc):
+    with pytest.raises(exc):
+        call()
