@@ -328,7 +328,17 @@ class FileObjectPosix(_FileObjectBase):
             raise
 
     def close(self):
-        """Flush and close; closes the descriptor (or wrapped object) if *close* was true."""
+        """Flush and close; closes the descriptor (or wrapped object) if *close* was true.
+
+        Greenlets blocked reading or writing this file get EBADF; they are
+        let unwind first, so the buffered layers they were inside can close.
+        """
+        fileio = self.fileio
+        if self._waiting_others(fileio):
+            fileio.close()  # wakes them with EBADF
+            from gevent_c.hub import sleep
+            while self._waiting_others(fileio):
+                sleep(0)
         try:
             self.io.close()
         finally:
@@ -336,6 +346,12 @@ class FileObjectPosix(_FileObjectBase):
             if self._close and self._fobj is not None:
                 fobj, self._fobj = self._fobj, None
                 fobj.close()
+
+
+    @staticmethod
+    def _waiting_others(fileio):
+        current = getcurrent()
+        return any(glet is not None and glet is not current for glet in fileio._waiters)
 
 
 _THREAD_METHODS = ('read', 'readinto', 'readline', 'readlines', 'write', 'writelines', 'flush',

@@ -265,3 +265,31 @@ def test_posix_keeps_the_wrapped_file_object_alive(tmp_path):
 def test_bad_file_arguments_raise_like_gevent(call, exc):
     with pytest.raises(exc):
         call()
+
+
+@pytest.mark.parametrize('mode', ['rb', 'r'])
+def test_posix_close_while_another_greenlet_reads_buffered(mode):
+    # The reader is inside the BufferedReader: close() lets it unwind (EBADF)
+    # instead of failing with "reentrant call inside BufferedReader".
+    r, w = os.pipe()
+    f = FileObjectPosix(r, mode)
+    g = gevent_c.spawn(f.readline)
+    gevent_c.sleep(0.01)
+    assert not g.dead
+    f.close()
+    assert f.closed
+    g.join()
+    assert isinstance(g.exception, OSError) and g.exception.errno == errno.EBADF
+    os.close(w)
+
+
+def test_posix_close_while_another_greenlet_writes_buffered():
+    r, w = os.pipe()
+    f = FileObjectPosix(w, 'wb')
+    g = gevent_c.spawn(lambda: f.write(b'x' * (4 << 20)))  # more than the pipe holds
+    gevent_c.sleep(0.01)
+    assert not g.dead
+    f.close()
+    g.join()
+    assert isinstance(g.exception, OSError) and g.exception.errno == errno.EBADF
+    os.close(r)
