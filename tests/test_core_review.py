@@ -186,3 +186,45 @@ def test_int_arguments_out_of_c_int_range():
         print(c.rpid)
     """)
     assert out.splitlines() == ["overflow"] * 4 + ["5"]
+
+
+def test_priority_and_revents_out_of_c_int_range():
+    import pytest
+    from gevent_c import core
+    loop = core.loop(default=False)
+    try:
+        with pytest.raises(OverflowError):
+            loop.idle(priority=2 ** 40)
+        i = loop.idle()
+        with pytest.raises(OverflowError):
+            i.priority = -2 ** 40
+        assert i.priority == 0
+        with pytest.raises(OverflowError):
+            i.feed(2 ** 40, lambda: None)
+        assert not i.pending
+    finally:
+        loop.destroy()
+
+
+def test_destroy_from_another_thread_wakes_a_blocked_run():
+    # the break made from the other thread was lost while the backend
+    # polled: run() stayed blocked until its next event (here: never)
+    out = run_isolated("""
+        import threading
+        from gevent_c import core
+        l = core.loop(default=False)
+        t = l.timer(3600)
+        t.start(print, "never")
+        ready = threading.Event()
+        def run():
+            p = l.prepare()
+            p.start(ready.set)
+            l.run()
+            print("returned", l.ptr)
+        th = threading.Thread(target=run)
+        th.start()
+        ready.wait()
+        l.destroy()
+        th.join()
+    """, timeout=30)
+    assert out.splitlines() == ["returned 0"]

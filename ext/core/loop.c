@@ -77,8 +77,13 @@ noop_timer_cb(struct ev_loop *ev, ev_timer *w, int revents)
 }
 
 static void
-noop_async_cb(struct ev_loop *ev, ev_async *w, int revents)
+threadsafe_cb(struct ev_loop *ev, ev_async *w, int revents)
 {
+    /* destroy() from another thread: an ev_break made there while the
+     * backend polled may be lost (libev built with assertions resets the
+     * break flag after the poll), so break here, in the loop's thread */
+    if (gevc_container_of(w, gevc_loop, threadsafe)->destroy_pending == 1)
+        ev_break(ev, EVBREAK_ALL);
 }
 
 /* ---- creation / destruction ------------------------------------------ */
@@ -115,7 +120,7 @@ start_internal(gevc_loop *self)
     ev_prepare_start(self->ev, &self->prepare);
     ev_unref(self->ev);
     ev_timer_init(&self->timer0, noop_timer_cb, 0.0, 0.0);
-    ev_async_init(&self->threadsafe, noop_async_cb);
+    ev_async_init(&self->threadsafe, threadsafe_cb);
     ev_async_start(self->ev, &self->threadsafe);
     ev_unref(self->ev);
 }
@@ -481,6 +486,10 @@ loop_destroy(gevc_loop *self, PyObject *unused)
     if (self->running) {
         self->destroy_pending = 1;
         ev_break(self->ev, EVBREAK_ALL);
+        /* run() blocked in another thread would not see the break until
+         * its next event */
+        if (self->run_thread != PyThread_get_thread_ident())
+            ev_async_send(self->ev, &self->threadsafe);
         Py_RETURN_NONE;
     }
     loop_do_destroy(self, 1);

@@ -122,6 +122,10 @@ gevc_watcher_setup(gevc_watcher *self, PyObject *loop, const gevc_kind *kind,
         long p = PyLong_AsLong(priority);
         if (p == -1 && PyErr_Occurred())
             return -1;
+        if (p < INT_MIN || p > INT_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "priority out of range of a C int");
+            return -1;
+        }
         ev_set_priority(w, (int)p);
     }
     return 0;
@@ -395,6 +399,10 @@ watcher_feed(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
     revents = PyLong_AsLong(args[0]);
     if (revents == -1 && PyErr_Occurred())
         return NULL;
+    if (revents < INT_MIN || revents > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "revents out of range of a C int");
+        return NULL;
+    }
     if (gevc_watcher_set_callback(self, args[1], args + 2, nargs - 2, NULL) < 0)
         return NULL;
     if ((self->flags & (GEVC_W_NOREF | GEVC_W_EVUNREF)) == GEVC_W_NOREF &&
@@ -507,6 +515,10 @@ set_priority(gevc_watcher *self, PyObject *value, void *c)
     p = PyLong_AsLong(value);
     if (p == -1 && PyErr_Occurred())
         return -1;
+    if (p < INT_MIN || p > INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "priority out of range of a C int");
+        return -1;
+    }
     ev_set_priority(self->w, (int)p);
     return 0;
 }
