@@ -228,3 +228,91 @@ def test_destroy_from_another_thread_wakes_a_blocked_run():
         th.join()
     """, timeout=30)
     assert out.splitlines() == ["returned 0"]
+
+
+def test_python_code_run_by_an_argument_destroying_the_loop():
+    # start()/feed()/again() release the old callback and args, and
+    # __bool__/__index__/fileno() of an argument run Python code: each may
+    # destroy the loop (or start the watcher) before libev is called
+    out = run_isolated("""
+        import os, signal
+        from gevent_c import core
+
+        def attempt(name, make, act):
+            l = core.loop(default=False)
+            w = make(l)
+            class D:
+                def __del__(self):
+                    l.destroy()
+            try:
+                act(l, w, D)
+            except ValueError as e:
+                print(name, e)
+            else:
+                print(name, "no error", l.ptr)
+
+        def via_args(method):
+            def act(l, w, D):
+                w.args = (D(),)
+                if method == "feed":
+                    w.feed(1, print)
+                elif method == "again":
+                    w.again(print)
+                else:
+                    getattr(w, method)(print)
+            return act
+
+        attempt("timer.start", lambda l: l.timer(1), via_args("start"))
+        attempt("timer.again", lambda l: l.timer(1, 1), via_args("again"))
+        attempt("idle.start", lambda l: l.idle(), via_args("start"))
+        attempt("idle.feed", lambda l: l.idle(), via_args("feed"))
+        attempt("signal.start", lambda l: l.signal(signal.SIGUSR1), via_args("start"))
+
+        class Bool:
+            def __init__(self, l):
+                self.l = l
+            def __bool__(self):
+                self.l.destroy()
+                return False
+        def run_nowait(l, w, D):
+            l.run(nowait=Bool(l))
+        attempt("run", lambda l: None, run_nowait)
+        def set_ref(l, w, D):
+            w.start(print)
+            w.ref = Bool(l)
+        attempt("ref", lambda l: l.timer(1), set_ref)
+        print("ok")
+
+        # __index__ starting the watcher while its priority is set
+        l = core.loop(default=False)
+        i = l.idle()
+        class Pri:
+            def __index__(self):
+                i.feed(1, print, "fed")
+                return 2
+        try:
+            i.priority = Pri()
+        except AttributeError as e:
+            print(e)
+        # fileno() starting an io watcher while its fd is set
+        r, w = os.pipe()
+        io = l.io(r, core.READ)
+        class F:
+            def fileno(self):
+                io.start(print)
+                return w
+        try:
+            io.fd = F()
+        except AttributeError as e:
+            print("io.fd refused")
+        io.stop()
+        l.run()
+        l.destroy()
+        os.close(r); os.close(w)
+    """, dev=True)
+    msg = "operation on destroyed loop"
+    assert out.splitlines() == [
+        "timer.start " + msg, "timer.again " + msg, "idle.start " + msg,
+        "idle.feed " + msg, "signal.start " + msg, "run " + msg,
+        "ref no error 0", "ok", "Cannot set priority of a pending watcher",
+        "io.fd refused", "fed"]

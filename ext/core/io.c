@@ -141,7 +141,8 @@ set_fd(gevc_io *self, PyObject *value, void *c)
         PyErr_SetString(PyExc_AttributeError, "cannot delete fd");
         return -1;
     }
-    if (check_inactive(&self->base, "fd") < 0 || fd_from(value, &fd) < 0)
+    /* converted first: fileno() may run code that starts the watcher */
+    if (fd_from(value, &fd) < 0 || check_inactive(&self->base, "fd") < 0)
         return -1;
     ev_io_set(&self->ev, fd, self->ev.events & ~EV__IOFDSET);
     return 0;
@@ -161,7 +162,7 @@ set_events(gevc_io *self, PyObject *value, void *c)
         PyErr_SetString(PyExc_AttributeError, "cannot delete events");
         return -1;
     }
-    if (check_inactive(&self->base, "events") < 0 || events_from(value, &events) < 0)
+    if (events_from(value, &events) < 0 || check_inactive(&self->base, "events") < 0)
         return -1;
     ev_io_set(&self->ev, self->ev.fd, events);
     return 0;

@@ -352,10 +352,11 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
     int nowait, once, flags = 0, wakeup = 0;
     void *prev;
 
-    if (gevc__parse("run", args, nargs, kwnames, names, 2, 0, a) < 0 ||
-        gevc_loop_check(self) < 0)
+    if (gevc__parse("run", args, nargs, kwnames, names, 2, 0, a) < 0)
         return NULL;
-    if ((nowait = gevc__as_bool(a[0], 0)) < 0 || (once = gevc__as_bool(a[1], 0)) < 0)
+    /* checked after __bool__, which may destroy the loop */
+    if ((nowait = gevc__as_bool(a[0], 0)) < 0 || (once = gevc__as_bool(a[1], 0)) < 0 ||
+        gevc_loop_check(self) < 0)
         return NULL;
     if (self->running && self->run_thread != PyThread_get_thread_ident()) {
         PyErr_SetString(PyExc_RuntimeError, "the loop is already running in "

@@ -84,8 +84,8 @@ PyDoc_STRVAR(signal_start_doc, "start(callback, *args)\n\n"
 "Call callback(*args) each time the signal arrives.  libev attaches a\n"
 "signal to one loop at a time: starting a watcher for a signal another\n"
 "loop watches raises ValueError.");
-static PyObject *
-signal_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+static int
+check_attach(gevc_watcher *self)
 {
     ev_signal *sw = &((gevc_signal *)self)->ev;
     gevc_state *st = self->loop->st;
@@ -93,9 +93,27 @@ signal_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
         st->sig_users[sw->signum] > 0 && st->sig_loop[sw->signum] != self->loop->ev) {
         PyErr_Format(PyExc_ValueError, "signal %d is already watched by "
                      "another loop", sw->signum);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+signal_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (gevc_loop_check(self->loop) < 0 || check_attach(self) < 0)
+        return NULL;
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "start() needs a callback");
         return NULL;
     }
-    return gevc_watcher_start_common(self, args, nargs, NULL);
+    /* releasing the old callback and args may run a __del__ that destroys
+     * the loop or has another loop watch the signal: check again */
+    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, NULL) < 0 ||
+        gevc_loop_check(self->loop) < 0 || check_attach(self) < 0)
+        return NULL;
+    gevc_watcher_activate(self);
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef signal_methods[] = {

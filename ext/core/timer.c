@@ -196,7 +196,10 @@ timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         PyErr_SetString(PyExc_TypeError, "start() needs a callback");
         return NULL;
     }
-    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, NULL) < 0)
+    /* releasing the old callback and args may run a __del__ that
+     * destroys the loop */
+    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, NULL) < 0 ||
+        gevc_loop_check(self->loop) < 0)
         return NULL;
     if (update)
         ev_now_update(self->loop->ev);
@@ -216,7 +219,6 @@ timer_again(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     int update;
     if (gevc_loop_check(self->loop) < 0)
         return NULL;
-    ev = self->loop->ev;
     update = update_kw(args, nargs, kwnames, 1);
     if (update < 0)
         return NULL;
@@ -224,8 +226,10 @@ timer_again(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         PyErr_SetString(PyExc_TypeError, "again() needs a callback");
         return NULL;
     }
-    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, NULL) < 0)
+    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, NULL) < 0 ||
+        gevc_loop_check(self->loop) < 0)   /* a __del__ may have destroyed it */
         return NULL;
+    ev = self->loop->ev;
     if (update)
         ev_now_update(ev);
     self->flags &= ~GEVC_W_FIRED;

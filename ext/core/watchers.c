@@ -221,7 +221,10 @@ gevc_watcher_start_common(gevc_watcher *self, PyObject *const *args,
         PyErr_SetString(PyExc_TypeError, "start() needs a callback");
         return NULL;
     }
-    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, prefix) < 0)
+    /* releasing the old callback and args may run a __del__ that
+     * destroys the loop */
+    if (gevc_watcher_set_callback(self, args[0], args + 1, nargs - 1, prefix) < 0 ||
+        gevc_loop_check(self->loop) < 0)
         return NULL;
     gevc_watcher_activate(self);
     Py_RETURN_NONE;
@@ -403,7 +406,8 @@ watcher_feed(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_OverflowError, "revents out of range of a C int");
         return NULL;
     }
-    if (gevc_watcher_set_callback(self, args[1], args + 2, nargs - 2, NULL) < 0)
+    if (gevc_watcher_set_callback(self, args[1], args + 2, nargs - 2, NULL) < 0 ||
+        gevc_loop_check(self->loop) < 0)   /* a __del__ may have destroyed it */
         return NULL;
     if ((self->flags & (GEVC_W_NOREF | GEVC_W_EVUNREF)) == GEVC_W_NOREF &&
         ev_is_active(self->w)) {
@@ -461,13 +465,14 @@ static int
 set_ref(gevc_watcher *self, PyObject *value, void *c)
 {
     int r;
-    struct ev_loop *ev = self->loop->ev;
+    struct ev_loop *ev;
     if (value == NULL) {
         PyErr_SetString(PyExc_AttributeError, "cannot delete ref");
         return -1;
     }
     if ((r = PyObject_IsTrue(value)) < 0)
         return -1;
+    ev = self->loop->ev;   /* after __bool__, which may destroy the loop */
     if (r) {
         self->flags &= ~GEVC_W_NOREF;
         if ((self->flags & GEVC_W_EVUNREF) && ev != NULL)
@@ -499,6 +504,10 @@ set_priority(gevc_watcher *self, PyObject *value, void *c)
         PyErr_SetString(PyExc_AttributeError, "cannot delete priority");
         return -1;
     }
+    /* converted first: __index__ may run code that starts the watcher */
+    p = PyLong_AsLong(value);
+    if (p == -1 && PyErr_Occurred())
+        return -1;
     if (ev_is_active(self->w)) {
         PyErr_SetString(PyExc_AttributeError,
                         "Cannot set priority of an active watcher");
@@ -512,9 +521,6 @@ set_priority(gevc_watcher *self, PyObject *value, void *c)
                         "Cannot set priority of a pending watcher");
         return -1;
     }
-    p = PyLong_AsLong(value);
-    if (p == -1 && PyErr_Occurred())
-        return -1;
     if (p < INT_MIN || p > INT_MAX) {
         PyErr_SetString(PyExc_OverflowError, "priority out of range of a C int");
         return -1;
