@@ -316,3 +316,25 @@ def test_python_code_run_by_an_argument_destroying_the_loop():
         "idle.feed " + msg, "signal.start " + msg, "run " + msg,
         "ref no error 0", "ok", "Cannot set priority of a pending watcher",
         "io.fd refused", "fed"]
+
+
+def test_python_signal_handler_may_reenter_the_loop():
+    # Python signal handlers ran inside libev's backend poll: one calling
+    # run() tripped libev's "recursion during release" assertion (abort)
+    out = run_isolated("""
+        import signal
+        from gevent_c import core
+        l = core.loop(default=False)
+        t = l.timer(3600)
+        t.start(print, "never")
+        def handler(*a):
+            print("handler")
+            l.run(nowait=True)
+            print("nested returned")
+            t.stop()
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        l.run()
+        print("done")
+    """, dev=True)
+    assert out.splitlines() == ["handler", "nested returned", "done"]

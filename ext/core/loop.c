@@ -30,17 +30,10 @@ loop_acquire(struct ev_loop *ev) EV_NOEXCEPT
         PyEval_RestoreThread(self->tstate);
         self->tstate = NULL;
     }
-    /* CPython's own handler only sets a flag; the poll returning (EINTR) is
-     * our chance to run it, so Ctrl-C reaches run() without waiting for the
-     * next timer.  The error is routed from loop_invoke_pending, outside
-     * the backend (an error handler may switch greenlets). */
-    if (PyErr_CheckSignals() < 0) {
-        PyObject *exc = gevc__exc_take();
-        if (self->signal_exc == NULL)
-            self->signal_exc = exc;
-        else
-            Py_XDECREF(exc);
-    }
+    /* No Python code here: this runs inside libev's backend poll, where a
+     * signal handler re-entering run() trips libev's recursion check
+     * (abort) and one switching greenlets would leave the backend half
+     * done.  The handlers run from loop_invoke_pending, right after. */
 }
 
 static void
@@ -53,6 +46,11 @@ loop_invoke_pending(struct ev_loop *ev)
         gevc__exc_raise(exc);
         gevc_loop_handle_error(self, NULL);
     }
+    /* CPython's own handler only sets a flag; the poll returning (EINTR)
+     * is our chance to run it, so Ctrl-C reaches run() without waiting for
+     * the next timer. */
+    if (self != NULL && PyErr_CheckSignals() < 0)
+        gevc_loop_handle_error(self, NULL);
     ev_invoke_pending(ev);
     if (self == NULL)
         return;
