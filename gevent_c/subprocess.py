@@ -64,6 +64,7 @@ class _CooperativePipe(_io.RawIOBase):
         self._watcher = None
         self._hub = None
         self._nowait = False  # True: readinto answers None instead of waiting
+        self._closing = False  # close() of a layer above has begun
         _os.set_blocking(fd, False)
 
     @property
@@ -132,6 +133,23 @@ class _CooperativePipe(_io.RawIOBase):
                 self._wait()
         return total
 
+    def _interrupt(self):
+        """Wake a greenlet waiting on this pipe with EBADF and let it unwind.
+
+        Called before a buffered layer over this pipe closes: the waiting
+        greenlet holds that layer's lock until it leaves.
+        """
+        watcher = self._watcher
+        if watcher is None or self.closed:
+            return
+        self._closing = True
+        from gevent_c.hub import sleep
+        for _ in range(100):  # a waiter that retries keeps getting EBADF
+            if watcher.callback is None:
+                return
+            self._hub.cancel_wait(watcher, cancel_wait_ex)
+            sleep(0)
+
     def close(self):
         if self.closed:
             return
@@ -142,6 +160,34 @@ class _CooperativePipe(_io.RawIOBase):
         finally:
             _io.RawIOBase.close(self)
             _os.close(self._fd)
+
+
+class _PipeReader(_io.BufferedReader):
+    """BufferedReader whose close() first wakes a greenlet blocked reading."""
+
+    def close(self):
+        if not self.closed:
+            self.raw._interrupt()
+        _io.BufferedReader.close(self)
+
+
+class _PipeWriter(_io.BufferedWriter):
+    """BufferedWriter whose close() first wakes a greenlet blocked writing."""
+
+    def close(self):
+        if not self.closed:
+            self.raw._interrupt()
+        _io.BufferedWriter.close(self)
+
+
+class _PipeText(_io.TextIOWrapper):
+    """TextIOWrapper whose close() first wakes a greenlet blocked on the pipe."""
+
+    def close(self):
+        if not self.closed:
+            raw = getattr(self.buffer, 'raw', self.buffer)
+            raw._interrupt()
+        _io.TextIOWrapper.close(self)
 
 
 def _cooperative(stream, mode, bufsize):
@@ -165,13 +211,13 @@ def _cooperative(stream, mode, bufsize):
         binary = raw
     else:
         size = bufsize if bufsize > 1 else _io.DEFAULT_BUFFER_SIZE
-        binary = (_io.BufferedReader if mode == 'r' else _io.BufferedWriter)(raw, size)
+        binary = (_PipeReader if mode == 'r' else _PipeWriter)(raw, size)
     if not text:
         return binary
     if mode == 'w':
-        return _io.TextIOWrapper(binary, encoding=encoding, errors=errors,
-                                 write_through=True, line_buffering=line_buffering)
-    return _io.TextIOWrapper(binary, encoding=encoding, errors=errors)
+        return _PipeText(binary, encoding=encoding, errors=errors,
+                         write_through=True, line_buffering=line_buffering)
+    return _PipeText(binary, encoding=encoding, errors=errors)
 
 
 def _binary(stream):
@@ -235,7 +281,7 @@ def _feed(stream, data):
         if not stream.closed:
             raise  # closed under us (Popen.__exit__): nothing more to send
     except OSError as exc:
-        if exc.errno == _errno.EBADF and stream.closed:
+        if exc.errno == _errno.EBADF and (stream.closed or _raw(stream)._closing):
             pass  # closed in another greenlet while we waited to write
         elif exc.errno != _errno.EINVAL:
             raise

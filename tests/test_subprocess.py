@@ -283,3 +283,26 @@ def test_communicate_keeps_what_an_earlier_read_left_in_the_buffer():
     proc = py('print("one"); print("two")', stdout=gsp.PIPE)
     assert proc.stdout.readline() == b'one\n'
     assert proc.communicate() == (b'two\n', None)
+
+
+@pytest.mark.parametrize('text', [False, True], ids=['binary', 'text'])
+def test_closing_a_pipe_another_greenlet_is_blocked_on_wakes_it(text):
+    # A greenlet inside p.stdout.read() / p.stdin.write() holds the buffered
+    # layer's lock: close() from another greenlet wakes it with EBADF and
+    # closes, instead of raising "reentrant call inside BufferedReader".
+    proc = py('import time; time.sleep(60)', stdin=gsp.PIPE, stdout=gsp.PIPE, text=text)
+    try:
+        reader = gevent_c.spawn(proc.stdout.read)
+        data = ('x' if text else b'x') * (8 << 20)  # more than the pipe holds
+        writer = gevent_c.spawn(lambda: (proc.stdin.write(data), proc.stdin.flush()))
+        gevent_c.sleep(0.01)
+        assert not reader.dead and not writer.dead
+        proc.stdout.close()
+        proc.stdin.close()
+        gevent_c.joinall([reader, writer])
+        for glet in (reader, writer):
+            assert isinstance(glet.exception, OSError) and glet.exception.errno == 9
+        assert proc.stdout.closed and proc.stdin.closed
+    finally:
+        proc.kill()
+        proc.wait()
