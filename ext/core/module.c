@@ -607,6 +607,8 @@ core_clear(PyObject *mod)
     Py_CLEAR(st->result_type);
     Py_CLEAR(st->str_hublocal_key);
     gevc__sockio_clear(st);
+    Py_CLEAR(st->str_io);
+    Py_CLEAR(st->str_timed_out);
     Py_CLEAR(st->str_did_put_task);
     return 0;
 }
