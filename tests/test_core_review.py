@@ -338,3 +338,31 @@ def test_python_signal_handler_may_reenter_the_loop():
         print("done")
     """, dev=True)
     assert out.splitlines() == ["handler", "nested returned", "done"]
+
+
+def test_break_from_another_thread_wakes_a_blocked_run():
+    # the ev_break made from the other thread was lost across the poll
+    out = run_isolated("""
+        import threading
+        from gevent_c import core
+        l = core.loop(default=False)
+        t = l.timer(3600)
+        t.start(print, "never")
+        ready = threading.Event()
+        def run():
+            p = l.prepare()
+            p.start(ready.set)
+            l.run()
+            print("returned", l._callbacks)
+            p.stop()
+        th = threading.Thread(target=run)
+        th.start()
+        ready.wait()
+        l.break_()
+        th.join()
+        t.stop()
+        l.run()
+        print("second run returned")
+        l.destroy()
+    """, timeout=30)
+    assert out.splitlines() == ["returned []", "second run returned"]

@@ -393,7 +393,8 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(break_doc, "break_(how=EVBREAK_ONE)\n\nMake the innermost (ONE) or every (ALL) run() return.");
+PyDoc_STRVAR(break_doc, "break_(how=EVBREAK_ONE)\n\nMake the innermost (ONE) or every (ALL) run() return.  From another thread\n"
+"than the one in run(), the loop is woken and breaks at its next iteration.");
 static PyObject *
 loop_break(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -409,6 +410,25 @@ loop_break(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (gevc_loop_check(self) < 0)
         return NULL;
+    if (self->running && self->run_thread != PyThread_get_thread_ident()) {
+        /* from another thread: an ev_break made while the backend polls is
+         * lost (libev built with assertions resets the flag after the poll),
+         * so have the loop's thread break: queue break_(how) and wake it */
+        PyObject *meth, *arg, *cb;
+        meth = PyObject_GetAttrString((PyObject *)self, "break_");
+        if (meth == NULL)
+            return NULL;
+        arg = PyLong_FromLong(how);
+        cb = arg ? gevc_loop_run_callback(self, meth, &arg, 1) : NULL;
+        Py_XDECREF(arg);
+        Py_DECREF(meth);
+        if (cb == NULL)
+            return NULL;
+        Py_DECREF(cb);
+        if (self->ev != NULL)
+            ev_async_send(self->ev, &self->threadsafe);
+        Py_RETURN_NONE;
+    }
     ev_break(self->ev, how);
     Py_RETURN_NONE;
 }
