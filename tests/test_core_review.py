@@ -1,5 +1,7 @@
 """Regression tests for crashes and bad input found reviewing ext/core's
 loop and watchers.  Crash-prone scenarios run in a fresh interpreter."""
+import pytest
+
 from _isolated import run_isolated
 
 
@@ -206,28 +208,36 @@ def test_priority_and_revents_out_of_c_int_range():
         loop.destroy()
 
 
-def test_destroy_from_another_thread_wakes_a_blocked_run():
+_BLOCKED_RUN = """
+    import threading
+    from gevent_c import core
+    l = core.loop(default=False)
+    t = l.timer(3600)
+    t.start(print, "never")
+    ready = threading.Event()
+    def run():
+        p = l.prepare()
+        p.start(ready.set)
+        l.run()
+        print("returned")
+        if l.ptr:
+            p.stop()
+    th = threading.Thread(target=run)
+    th.start()
+    ready.wait()
+"""
+
+
+@pytest.mark.parametrize('then,expected', [
     # the break made from the other thread was lost while the backend
     # polled: run() stayed blocked until its next event (here: never)
-    out = run_isolated("""
-        import threading
-        from gevent_c import core
-        l = core.loop(default=False)
-        t = l.timer(3600)
-        t.start(print, "never")
-        ready = threading.Event()
-        def run():
-            p = l.prepare()
-            p.start(ready.set)
-            l.run()
-            print("returned", l.ptr)
-        th = threading.Thread(target=run)
-        th.start()
-        ready.wait()
-        l.destroy()
-        th.join()
-    """, timeout=30)
-    assert out.splitlines() == ["returned 0"]
+    ("l.destroy(); th.join(); print(l.ptr)", ["returned", "0"]),
+    ("l.break_(); th.join(); t.stop(); l.run(); print('second run returned'); l.destroy()",
+     ["returned", "second run returned"]),
+], ids=['destroy', 'break_'])
+def test_destroy_or_break_from_another_thread_wakes_a_blocked_run(then, expected):
+    out = run_isolated(_BLOCKED_RUN + "    " + then + "\n", timeout=30)
+    assert out.splitlines() == expected
 
 
 def test_python_code_run_by_an_argument_destroying_the_loop():
@@ -338,31 +348,3 @@ def test_python_signal_handler_may_reenter_the_loop():
         print("done")
     """, dev=True)
     assert out.splitlines() == ["handler", "nested returned", "done"]
-
-
-def test_break_from_another_thread_wakes_a_blocked_run():
-    # the ev_break made from the other thread was lost across the poll
-    out = run_isolated("""
-        import threading
-        from gevent_c import core
-        l = core.loop(default=False)
-        t = l.timer(3600)
-        t.start(print, "never")
-        ready = threading.Event()
-        def run():
-            p = l.prepare()
-            p.start(ready.set)
-            l.run()
-            print("returned", l._callbacks)
-            p.stop()
-        th = threading.Thread(target=run)
-        th.start()
-        ready.wait()
-        l.break_()
-        th.join()
-        t.stop()
-        l.run()
-        print("second run returned")
-        l.destroy()
-    """, timeout=30)
-    assert out.splitlines() == ["returned []", "second run returned"]
