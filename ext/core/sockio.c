@@ -461,6 +461,20 @@ transfer(int fd, void *buf, Py_ssize_t len, int flags, int sending)
     return n;
 }
 
+/* transfer() until it succeeds, waiting on the hub within the budget
+ * whenever the kernel would block: bytes moved, or -1 with an exception. */
+static ssize_t
+transfer_waiting(gevc_state *st, PyObject *self, void *buf, Py_ssize_t len, int flags,
+                 int sending, budget *b)
+{
+    ssize_t n;
+    while ((n = transfer(SOCK_FD(self), buf, len, flags, sending)) < 0) {
+        if (after_failure(st, self, sending, errno, b, flags & MSG_DONTWAIT) < 0)
+            return -1;
+    }
+    return n;
+}
+
 /* ---- receiving -------------------------------------------------------- */
 
 /* One recv(2) of at most SMALL_RECV bytes, through a stack buffer.  Out of
@@ -593,10 +607,8 @@ sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
     }
     if (budget_init(st, self, &b) < 0 || wait_if_drained(st, self, &b, flags) < 0)
         goto error;
-    while ((n = transfer(SOCK_FD(self), view.buf, want, flags, 0)) < 0) {
-        if (after_failure(st, self, 0, errno, &b, flags & MSG_DONTWAIT) < 0)
-            goto error;
-    }
+    if ((n = transfer_waiting(st, self, view.buf, want, flags, 0, &b)) < 0)
+        goto error;
     PyBuffer_Release(&view);
     set_drained(st, self, n < want);
     return PyLong_FromSsize_t(n);
@@ -628,18 +640,10 @@ sock_send(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
         PyErr_Clear();
         return call_stdlib(st, self, st->sock.meth[M_SEND], args, nargs, kwnames, 1);
     }
-    if (budget_init(st, self, &b) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    while ((n = transfer(SOCK_FD(self), view.buf, view.len, flags, 1)) < 0) {
-        if (after_failure(st, self, 1, errno, &b, flags & MSG_DONTWAIT) < 0) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-    }
+    n = budget_init(st, self, &b) < 0 ? -1
+        : transfer_waiting(st, self, view.buf, view.len, flags, 1, &b);
     PyBuffer_Release(&view);
-    return PyLong_FromSsize_t(n);
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
 PyDoc_STRVAR(sendall_doc, "sendall(data, flags=0)\n\n"
