@@ -281,6 +281,17 @@ def _open(fobj, mode, buffering, encoding, errors, newline, closefd):
         raise
 
 
+def _open_or_wrap(fobj, mode, bufsize, close, encoding, errors, newline, buffering,
+                  closefd):
+    """The io object of FileObjectThread/FileObjectBlock: *fobj* itself if it
+    is a file object, else a path or descriptor opened (else TypeError), as
+    gevent does."""
+    if hasattr(fobj, 'fileno'):
+        return fobj
+    return _open(fobj, mode, bufsize if buffering is None else buffering, encoding,
+                 errors, newline, close if closefd is None else closefd)
+
+
 class FileObjectPosix(_FileObjectBase):
     """A file object on a descriptor that waits on the hub instead of blocking.
 
@@ -370,14 +381,8 @@ class FileObjectThread(_FileObjectBase):
 
     def __init__(self, fobj, mode='rb', bufsize=-1, close=True, threadpool=None, lock=True,
                  encoding=None, errors=None, newline=None, buffering=None, closefd=None):
-        if buffering is None:
-            buffering = bufsize
-        if closefd is None:
-            closefd = close
-        if not hasattr(fobj, 'fileno'):  # a path or descriptor (else TypeError), as gevent
-            self.io = _open(fobj, mode, buffering, encoding, errors, newline, closefd)
-        else:
-            self.io = fobj
+        self.io = _open_or_wrap(fobj, mode, bufsize, close, encoding, errors, newline,
+                                buffering, closefd)
         self._close = close
         self.threadpool = threadpool if threadpool is not None else get_hub().threadpool
         if lock is True:
@@ -417,14 +422,8 @@ class FileObjectBlock(_FileObjectBase):
 
     def __init__(self, fobj, mode='rb', bufsize=-1, close=True, encoding=None, errors=None,
                  newline=None, buffering=None, closefd=None):
-        if buffering is None:
-            buffering = bufsize
-        if closefd is None:
-            closefd = close
-        if not hasattr(fobj, 'fileno'):  # a path or descriptor (else TypeError), as gevent
-            self.io = _open(fobj, mode, buffering, encoding, errors, newline, closefd)
-        else:
-            self.io = fobj
+        self.io = _open_or_wrap(fobj, mode, bufsize, close, encoding, errors, newline,
+                                buffering, closefd)
 
     def close(self):
         self.io.close()
