@@ -77,17 +77,25 @@ def system_lib(key):
 
 
 def sources(folder):
+    """Every .c file under ext/FOLDER (layer subfolders included) and the
+    assembly of arch/."""
     base = os.path.join("ext", folder)
-    found = sorted(glob.glob(os.path.join(base, "*.c")))
+    found = sorted(glob.glob(os.path.join(base, "**", "*.c"), recursive=True))
     found += sorted(glob.glob(os.path.join(base, "arch", "*.S")))
     return found
 
 
+def headers(folder):
+    return sorted(glob.glob(os.path.join(folder, "**", "*.h"), recursive=True))
+
+
 # extension module -> (folder, system libraries it links, extra include
-# folders).  ext/common holds helpers that _core and _ares share: a module
-# that lists it also compiles its .c files.
+# folders).  ext/common holds helpers the extensions share: a module that
+# lists it also compiles its .c files.  ext/core is one module assembled from
+# its layer folders (loop/, hub/, io/), which include each other's headers
+# as "loop/loop.h" relative to ext/core.
 MODULES = [
-    ("gevent_c._greenlet", "greenlet", [], []),
+    ("gevent_c._greenlet", "greenlet", [], ["ext/common"]),
     ("gevent_c._core", "core", ["ev"], ["ext/common", "ext/greenlet"]),
     ("gevent_c._ares", "ares", ["cares"], ["ext/common"]),
 ]
@@ -131,8 +139,8 @@ def extensions():
         ext = Extension(name, srcs,
                         include_dirs=[os.path.join("ext", folder)] + extra_inc,
                         extra_compile_args=cflags,
-                        depends=glob.glob(os.path.join("ext", folder, "*.h")) +
-                        [h for d in extra_inc for h in glob.glob(os.path.join(d, "*.h"))])
+                        depends=headers(os.path.join("ext", folder)) +
+                        [h for d in extra_inc for h in headers(d)])
         ext.system_libs = libs
         exts.append(ext)
     return exts

@@ -61,7 +61,7 @@ class Semaphore(AbstractLinkable):
     def acquire(self, blocking=True, timeout=None):
         """Take a slot; True on success, False if not blocking or timed out."""
         # blocking acquires queue behind earlier waiters; a try-lock takes
-        # a free slot (as in ext/core/linkable.c)
+        # a free slot (as in ext/core/hub/linkable.c)
         if self.counter > 0 and (not blocking or not self._links):
             self.counter -= 1
             return True

@@ -30,6 +30,7 @@ import sys as _sys
 import time as _time
 from errno import EAGAIN, EINTR
 
+from gevent_c._stdlib import copy_names
 from gevent_c._config import config as _config
 from gevent_c._hub_local import get_hub
 from gevent_c._hub_local import get_hub_if_exists
@@ -465,16 +466,5 @@ def _waitpid_other_options(pid, options):
         delay = min(delay * 2, 0.1)
 
 
-def _copy_os_names():
-    names = []
-    g = globals()
-    for name in list(_os.__all__) + ['_exit']:
-        if name in g or not hasattr(_os, name):
-            continue
-        g[name] = getattr(_os, name)
-        names.append(name)
-    return names
-
-
-__imports__ = _copy_os_names()
+__imports__ = copy_names(_os, globals(), list(_os.__all__) + ['_exit'])
 __all__ = sorted(set(__implements__ + __extensions__))

@@ -16,6 +16,7 @@ wake a waiting call (libev watches readability and writability only).
 import math as _math
 import select as _stdselect
 
+from gevent_c._stdlib import copy_names
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import InvalidSwitchError
@@ -27,10 +28,7 @@ __all__ = __implements__ + __imports__
 
 error = _stdselect.error
 # The stdlib's constants (POLLIN, EPOLLIN, ...) and other objects, as they are.
-for _name in dir(_stdselect):
-    if not _name.startswith('_') and _name not in __implements__:
-        globals()[_name] = getattr(_stdselect, _name)
-del _name
+copy_names(_stdselect, globals(), exclude=__implements__)
 _original_select = _stdselect.select
 _original_poll = _stdselect.poll
 from time import monotonic as _monotonic
@@ -45,13 +43,20 @@ def _as_fd(obj):
     return obj.fileno()
 
 
-def _check_select_timeout(timeout):
+def _number_or_none(timeout, type_error):
+    """The checks select() and poll() share: None, or a number (not NaN)."""
     if timeout is None:
         return None
     if not isinstance(timeout, (int, float)):
-        raise TypeError('timeout must be a float or None')
+        raise TypeError(type_error)
     if timeout != timeout:
         raise ValueError('Invalid value NaN (not a number)')
+    return timeout
+
+
+def _check_select_timeout(timeout):
+    if _number_or_none(timeout, 'timeout must be a float or None') is None:
+        return None
     if timeout < 0:
         raise ValueError('timeout must be non-negative')
     if timeout > 9.2e9:
@@ -133,12 +138,8 @@ def select(rlist, wlist, xlist, timeout=None):
 
 def _poll_timeout_ms(timeout):
     """poll()'s timeout in seconds (None: forever), validated like the stdlib."""
-    if timeout is None:
+    if _number_or_none(timeout, 'timeout must be an integer or None') is None:
         return None
-    if not isinstance(timeout, (int, float)):
-        raise TypeError('timeout must be an integer or None')
-    if timeout != timeout:
-        raise ValueError('Invalid value NaN (not a number)')
     if timeout > 9.2e12:
         if isinstance(timeout, float):
             raise OverflowError('timestamp out of range for platform time_t')

@@ -13,16 +13,14 @@ run while it waits and otherwise behaves exactly as ``selectors.PollSelector``
 """
 import selectors as _stdselectors
 
+from gevent_c._stdlib import copy_names
 from gevent_c import select as _gselect
 
 __implements__ = ['DefaultSelector']
 __extensions__ = ['GeventSelector']
-__imports__ = ['BaseSelector', 'SelectorKey', 'EVENT_READ', 'EVENT_WRITE', 'SelectSelector',
-               'PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector']
-__imports__ = [name for name in __imports__ if hasattr(_stdselectors, name)]
-for _name in __imports__:
-    globals()[_name] = getattr(_stdselectors, _name)
-del _name
+__imports__ = copy_names(_stdselectors, globals(), [
+    'BaseSelector', 'SelectorKey', 'EVENT_READ', 'EVENT_WRITE', 'SelectSelector',
+    'PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector'])
 __all__ = __implements__ + __extensions__ + __imports__
 
 

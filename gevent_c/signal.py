@@ -16,6 +16,8 @@ import _thread
 import signal as _signal
 import sys as _sys
 
+from gevent_c._stdlib import copy_names
+
 _real_signal = _signal.signal
 _real_getsignal = _signal.getsignal
 _SIGCHLD = getattr(_signal, 'SIGCHLD', None)
@@ -85,16 +87,5 @@ def _on_child_hook():
     Greenlet.spawn(handler, _SIGCHLD, None)
 
 
-def _copy_signal_names():
-    names = []
-    g = globals()
-    for name in dir(_signal):
-        if name.startswith('_') or name in g:
-            continue
-        g[name] = getattr(_signal, name)
-        names.append(name)
-    return names
-
-
-__imports__ = _copy_signal_names()
+__imports__ = copy_names(_signal, globals())
 __all__ = __implements__ + __extensions__

@@ -28,6 +28,7 @@ import socket as _stdsocket
 import _socket
 from errno import EAGAIN, EALREADY, EINPROGRESS, EISCONN
 
+from gevent_c._stdlib import copy_names
 from gevent_c import _core
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
@@ -42,14 +43,10 @@ __implements__ = [
 __extensions__ = ['cancel_wait', 'wait_read', 'wait_write', 'wait_readwrite']
 
 # Everything else the stdlib module exports is copied as is.
-__imports__ = [name for name in _stdsocket.__all__
-               if name not in __implements__ and name not in __extensions__]
-for _name in ('error', 'timeout', 'gaierror', 'herror', 'errorTab'):
-    if hasattr(_stdsocket, _name) and _name not in __imports__:
-        __imports__.append(_name)
-for _name in __imports__:
-    globals()[_name] = getattr(_stdsocket, _name)
-del _name
+__imports__ = copy_names(
+    _stdsocket, globals(),
+    list(_stdsocket.__all__) + ['error', 'timeout', 'gaierror', 'herror', 'errorTab'],
+    exclude=__implements__ + __extensions__)
 
 __all__ = __implements__ + __extensions__ + __imports__
 

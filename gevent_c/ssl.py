@@ -20,6 +20,7 @@ import functools
 import ssl as _ssl
 import warnings as _warnings
 
+from gevent_c._stdlib import copy_names
 from gevent_c import socket as _gsocket
 from gevent_c.socket import socket as _gsocket_class
 
@@ -32,13 +33,12 @@ if hasattr(_ssl, 'wrap_socket'):
 __extensions__ = []
 import socket as _stdsocket
 # ssl's own names only: not the socket-module names it imported, not modules.
-__imports__ = [name for name in dir(_ssl)
-               if not name.startswith('__') and name not in __implements__
-               and not isinstance(getattr(_ssl, name), type(_ssl))
-               and getattr(_stdsocket, name, None) is not getattr(_ssl, name)]
-for _name in __imports__:
-    globals()[_name] = getattr(_ssl, _name)
-del _name
+__imports__ = copy_names(
+    _ssl, globals(),
+    [name for name in dir(_ssl)
+     if not name.startswith('__') and not isinstance(getattr(_ssl, name), type(_ssl))
+     and getattr(_stdsocket, name, None) is not getattr(_ssl, name)],
+    exclude=__implements__)
 __all__ = __implements__ + __extensions__ + [n for n in __imports__ if not n.startswith('_')]
 
 _SSLWantReadError = _ssl.SSLWantReadError

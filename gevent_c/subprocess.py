@@ -27,6 +27,7 @@ import os as _os
 import subprocess as _subprocess
 import time as _time
 
+from gevent_c._stdlib import copy_names
 from gevent_c import os as _gos
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError
@@ -489,16 +490,6 @@ def getoutput(cmd, *, encoding=None, errors=None):
     return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]
 
 
-def _copy_subprocess_names():
-    names = []
-    g = globals()
-    for name in list(_subprocess.__all__) + ['list2cmdline']:
-        if name in __implements__ or not hasattr(_subprocess, name):
-            continue
-        g[name] = getattr(_subprocess, name)
-        names.append(name)
-    return names
-
-
-__imports__ = _copy_subprocess_names()
+__imports__ = copy_names(_subprocess, globals(), list(_subprocess.__all__) + ['list2cmdline'],
+                         exclude=__implements__)
 __all__ = __implements__ + [n for n in __imports__ if n in _subprocess.__all__]

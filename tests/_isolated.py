@@ -9,9 +9,17 @@ import sys
 import textwrap
 
 
-def run_isolated(code, dev=False, env=None, timeout=60):
-    """Run *code* (dedented) with this interpreter; return its stdout."""
+def run_python(code, *args, dev=False, env=None, timeout=60):
+    """Run *code* (dedented) with this interpreter and the command-line
+    arguments *args*; return the CompletedProcess (text stdout/stderr)."""
     argv = [sys.executable] + (['-X', 'dev'] if dev else []) + ['-c', textwrap.dedent(code)]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(argv + list(args), capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def run_isolated(code, *args, dev=False, env=None, timeout=60):
+    """Run *code* as run_python does, check that it exits with 0 and return
+    its stdout."""
+    proc = run_python(code, *args, dev=dev, env=env, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout

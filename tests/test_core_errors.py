@@ -1,17 +1,13 @@
 """gevent_c.core error routing and bad input."""
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
+from _isolated import run_python as run_script
 from gevent_c import core
 from gevent import core as gcore
 
 
-def run_script(code, timeout=30):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ test_queue (they run on these types); here: the C types are in use, their
 bad input, leaks over many cycles, and crash-prone paths in a subprocess.
 """
 import gc
-import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
@@ -18,14 +16,9 @@ from _hubtest import clean_hub  # noqa: F401 -- fixture
 import gevent_c
 from gevent_c import _core
 from gevent_c import event, hub, lock, queue
-from gevent_c._greenlet import getcurrent
+from _isolated import run_isolated as run_child
 
 
-def run_child(code):
-    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def count(tp):

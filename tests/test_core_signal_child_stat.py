@@ -4,19 +4,14 @@ Signal and child watchers change process-wide signal dispositions, so those
 scenarios run in a subprocess."""
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
 
 import pytest
 
+from _isolated import run_python as run_script
 from gevent_c import core
 
 
-def run_script(code, timeout=30):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

@@ -1,19 +1,14 @@
 """Interpreter data-stack chunks of greenlets: a greenlet whose frames keep
 running past its small root chunk and back gets correct results, and the
 chunks CPython pushes for it are reused rather than piling up."""
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
+from _isolated import run_isolated
+
 
 def run_child(body):
-    code = textwrap.dedent(body)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=100)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return run_isolated(body, timeout=100)
 
 
 PRELUDE = """

@@ -1,7 +1,7 @@
-/* Helpers shared by the C extensions gevent_c._core and gevent_c._ares:
- * keyword-aware argument parsing for METH_FASTCALL entry points and taking
- * or re-raising the current exception across versions.  The .c files here
- * are compiled into each extension that uses them (setup.py). */
+/* Helpers shared by gevent_c's C extensions: keyword-aware argument
+ * parsing, taking or re-raising the current exception across versions, and
+ * a tuple from an argument array.  The .c files here are compiled into each
+ * extension that lists ext/common in setup.py. */
 #ifndef GEVC_COMMON_H
 #define GEVC_COMMON_H
 
@@ -55,6 +55,26 @@ int gevc__parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 
 /* Number of names in a NULL-terminated static names[] array: the usual
  * max_pos when every parameter may be given by position. */
+/* The same for an args tuple and a kwargs dict (tp_new, tp_init). */
+int gevc__parse_tuple(const char *fname, PyObject *args, PyObject *kwargs,
+                      const char *const *names, int max_pos, int required,
+                      PyObject **out);
+
+/* PyObject_IsTrue(o), or dflt when the argument was not given (o NULL). */
+int gevc__as_bool(PyObject *o, int dflt);
+
+/* A new tuple holding new references to args[0..nargs-1]. */
+static inline PyObject *
+gevc__tuple_from_array(PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *t = PyTuple_New(nargs);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(t, i, Py_NewRef(args[i]));
+    return t;
+}
+
 #define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
 
 #endif

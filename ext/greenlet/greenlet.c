@@ -217,17 +217,6 @@ greenlet_dealloc(GreenletObject *self)
 /* methods */
 
 static PyObject *
-args_tuple(PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *t = PyTuple_New(nargs);
-    if (t == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        PyTuple_SET_ITEM(t, i, Py_NewRef(args[i]));
-    return t;
-}
-
-static PyObject *
 kwargs_dict(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
@@ -263,7 +252,7 @@ greenlet_switch(GreenletObject *self, PyTypeObject *cls,
         return NULL;
     if (nargs == 1 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0))
         return gevc__switch(th, self, Py_NewRef(args[0]), NULL, 1);
-    a = args_tuple(args, nargs);
+    a = gevc__tuple_from_array(args, nargs);
     if (a == NULL)
         return NULL;
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {

@@ -5,6 +5,7 @@
 #include <Python.h>
 #include "pystate.h"
 #include "gevent_c_greenlet.h"
+#include "gevc_common.h"
 
 #if PY_VERSION_HEX < 0x030D0000
 #define Py_IsFinalizing _Py_IsFinalizing

@@ -1,7 +1,7 @@
 /* The `loop` type: one libev loop, the GIL hand-off around its backend
  * poll, signal checks and the watcher factories.  Error routing lives in
  * errors.c, the signal wake-up pipe in wakeup.c. */
-#include "core.h"
+#include "loop.h"
 
 #include <string.h>
 
@@ -87,7 +87,7 @@ threadsafe_cb(struct ev_loop *ev, ev_async *w, int revents)
 /* ---- creation / destruction ------------------------------------------ */
 
 static struct ev_loop *
-default_ev_loop(gevc_state *st, unsigned int flags)
+default_ev_loop(gevc_loop_state *st, unsigned int flags)
 {
     struct sigaction saved, libev;
     struct ev_loop *ev;
@@ -155,7 +155,7 @@ clear_fired(gevc_loop *self)
 static void
 live_link(gevc_loop *self)
 {
-    gevc_state *st = self->st;
+    gevc_loop_state *st = self->st;
     self->live_next = st->live_loops;
     if (self->live_next != NULL)
         self->live_next->live_pprev = &self->live_next;
@@ -179,7 +179,7 @@ live_unlink(gevc_loop *self)
  * GIL): instead of EVFLAG_FORKCHECK's getpid() on every iteration, every
  * live loop re-creates its backend once, on its next iteration. */
 void
-gevc_loops_after_fork(gevc_state *st)
+gevc_loops_after_fork(gevc_loop_state *st)
 {
     unsigned long me = PyThread_get_thread_ident();
     for (gevc_loop *l = st->live_loops; l != NULL; l = l->live_next) {
@@ -242,7 +242,7 @@ loop_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
     PyObject *a[3];
     unsigned int flags;
     int is_default;
-    gevc_state *st = gevc_state_from_type(tp);
+    gevc_loop_state *st = gevc_loop_state_from_type(tp);
     gevc_loop *self;
 
     if (st == NULL ||

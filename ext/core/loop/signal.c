@@ -2,7 +2,7 @@
  * (replacing Python's) while a watcher is active and leaves SIG_DFL behind
  * when the last one stops; we restore what was there before, so e.g.
  * Ctrl-C raises KeyboardInterrupt again afterwards. */
-#include "core.h"
+#include "loop.h"
 
 GEVC_TRAMPOLINE(signal_cb, gevc_signal, ev_signal)
 
@@ -10,7 +10,7 @@ static void
 signal_start(struct ev_loop *ev, gevc_watcher *w)
 {
     ev_signal *sw = &((gevc_signal *)w)->ev;
-    gevc_state *st = w->loop->st;
+    gevc_loop_state *st = w->loop->st;
     if (ev_is_active(sw))
         return;
     if (st->sig_users[sw->signum]++ == 0) {
@@ -32,7 +32,7 @@ static void
 signal_stop(struct ev_loop *ev, gevc_watcher *w)
 {
     ev_signal *sw = &((gevc_signal *)w)->ev;
-    gevc_state *st = w->loop->st;
+    gevc_loop_state *st = w->loop->st;
     int active = ev_is_active(sw);
     ev_signal_stop(ev, sw);
     if (active) {
@@ -88,7 +88,7 @@ static int
 check_attach(gevc_watcher *self)
 {
     ev_signal *sw = &((gevc_signal *)self)->ev;
-    gevc_state *st = self->loop->st;
+    gevc_loop_state *st = self->loop->st;
     if (self->loop->ev != NULL && !ev_is_active(sw) &&
         st->sig_users[sw->signum] > 0 && st->sig_loop[sw->signum] != self->loop->ev) {
         PyErr_Format(PyExc_ValueError, "signal %d is already watched by "

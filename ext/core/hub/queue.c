@@ -2,11 +2,11 @@
  * gevent_c.queue.SimpleQueue/Queue.  put() and get() that need neither to
  * block nor to hand over to a waiter run here; everything else goes to the
  * Python methods _put_slow/_get_slow of the subclass. */
-#include "core.h"
+#include "hub.h"
 
 typedef struct {
     PyObject_HEAD
-    gevc_state *st;
+    gevc_hub_state *st;
     PyObject *queue;               /* a collections.deque, set by _init */
     PyObject *getters, *putters;   /* deques of Waiters */
     PyObject *hub;
@@ -49,7 +49,7 @@ schedule_unlock(queuebase *self)
     unlock = PyObject_GetAttr((PyObject *)self, self->st->str_unlock);
     if (unlock == NULL)
         cb = NULL;
-    else if (PyObject_TypeCheck(loop, self->st->loop_type))
+    else if (PyObject_TypeCheck(loop, self->st->loop.loop_type))
         cb = gevc_loop_run_callback((gevc_loop *)loop, unlock, NULL, 0);
     else
         cb = PyObject_CallMethodOneArg(loop, self->st->str_run_callback, unlock);
@@ -482,7 +482,7 @@ queue_schedule_unlock(queuebase *self, PyObject *unused)
 static PyObject *
 queuebase_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
-    gevc_state *st = gevc_state_from_type(tp);
+    gevc_hub_state *st = gevc_hub_state_from_type(tp);
     queuebase *self;
     if (st == NULL)
         return NULL;

@@ -1,5 +1,6 @@
-/* The `child` watcher: status changes of a child process (default loop). */
-#include "core.h"
+/* The `child` watcher: status changes of a child process (default loop),
+ * and the process-wide SIGCHLD disposition child watchers need. */
+#include "loop.h"
 
 GEVC_TRAMPOLINE(child_cb, gevc_child, ev_child)
 
@@ -22,7 +23,7 @@ child_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     static const char *const names[] = {"loop", "pid", "trace", "ref", NULL};
     PyObject *a[4];
     gevc_child *ch = (gevc_child *)self;
-    gevc_state *st = gevc_state_from_type(Py_TYPE(self));
+    gevc_loop_state *st = gevc_loop_state_from_type(Py_TYPE(self));
     long pid, trace = 0;
     if (st == NULL ||
         gevc__parse("child", args, nargs, kwnames, names, 4, 2, a) < 0)
@@ -153,3 +154,25 @@ PyType_Spec gevc_child_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = child_slots,
 };
+
+/* SIGCHLD is process-wide: its disposition is recorded in module state. */
+
+void
+gevc_install_sigchld(gevc_loop_state *st)
+{
+    if (st->sigchld_state == 1) {
+        sigaction(SIGCHLD, &st->sigchld_libev, NULL);
+        st->sigchld_state = 2;
+        /* a child that exited before this was not seen: make libev reap */
+        ev_feed_signal(SIGCHLD);
+    }
+}
+
+void
+gevc_reset_sigchld(gevc_loop_state *st)
+{
+    if (st->sigchld_state == 2) {
+        sigaction(SIGCHLD, &st->sigchld_saved, NULL);
+        st->sigchld_state = 1;
+    }
+}

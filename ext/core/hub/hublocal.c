@@ -2,7 +2,7 @@
  * stashed for its next hub, and its hub class.  The record lives in the
  * thread-state dict (so it dies with the thread); a C thread-local caches a
  * borrowed pointer to it so get_hub() costs a compare. */
-#include "core.h"
+#include "hub.h"
 
 typedef struct {
     PyObject_HEAD
@@ -20,7 +20,7 @@ static _Thread_local struct {
 } cache;
 
 static hublocal *
-hublocal_get(gevc_state *st)
+hublocal_get(gevc_hub_state *st)
 {
     PyThreadState *ts = PyThreadState_Get();
     PyObject *dict, *hl;
@@ -54,21 +54,21 @@ hublocal_get(gevc_state *st)
 }
 
 gevc_waiter **
-gevc__blocked_head(gevc_state *st)
+gevc__blocked_head(gevc_hub_state *st)
 {
     hublocal *hl = hublocal_get(st);
     return hl ? &hl->blocked : NULL;
 }
 
 PyObject *
-gevc_hub_get_if_exists(gevc_state *st)
+gevc_hub_get_if_exists(gevc_hub_state *st)
 {
     hublocal *hl = hublocal_get(st);
     return hl ? hl->hub : NULL;
 }
 
 PyObject *
-gevc_hub_get(gevc_state *st)
+gevc_hub_get(gevc_hub_state *st)
 {
     hublocal *hl = hublocal_get(st);
     PyObject *cls, *hub;
@@ -147,12 +147,30 @@ PyType_Spec gevc_hublocal_spec = {
     .slots = hublocal_slots,
 };
 
+PyObject *
+gevc__hub_alloc(PyTypeObject *tp, gevc_hub_state **st)
+{
+    *st = gevc_hub_state_from_type(tp);
+    return *st ? tp->tp_alloc(tp, 0) : NULL;
+}
+
+int
+gevc__hub_arg(const char *fname, PyObject *args, PyObject *kwargs, PyObject **hub)
+{
+    static const char *const names[] = {"hub", NULL};
+    if (gevc__parse_tuple(fname, args, kwargs, names, 1, 0, hub) < 0)
+        return -1;
+    if (*hub == Py_None)
+        *hub = NULL;
+    return 0;
+}
+
 /* ---- module functions -------------------------------------------------- */
 
-static gevc_state *
+static gevc_hub_state *
 mstate(PyObject *mod)
 {
-    return (gevc_state *)PyModule_GetState(mod);
+    return (gevc_hub_state *)PyModule_GetState(mod);
 }
 
 PyDoc_STRVAR(get_hub_doc, "get_hub()\n\nThis thread's hub, created on first use.");
@@ -215,7 +233,7 @@ PyDoc_STRVAR(get_hub_class_doc, "get_hub_class()\n\n"
 static PyObject *
 get_hub_class(PyObject *mod, PyObject *unused)
 {
-    gevc_state *st = mstate(mod);
+    gevc_hub_state *st = mstate(mod);
     hublocal *hl = hublocal_get(st);
     if (hl == NULL)
         return NULL;
@@ -241,7 +259,7 @@ PyDoc_STRVAR(set_default_hub_class_doc, "set_default_hub_class(cls)\n\n"
 static PyObject *
 set_default_hub_class(PyObject *mod, PyObject *cls)
 {
-    gevc_state *st = mstate(mod);
+    gevc_hub_state *st = mstate(mod);
     if (!PyCallable_Check(cls)) {
         PyErr_Format(PyExc_TypeError, "hub class must be callable, not %R", cls);
         return NULL;

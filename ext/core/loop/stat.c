@@ -1,5 +1,5 @@
 /* The `stat` watcher: changes to a path's attributes (inotify or polling). */
-#include "core.h"
+#include "loop.h"
 
 #include <math.h>
 

@@ -14,7 +14,7 @@
  *
  * Arguments of an unusual shape (keywords, non-int sizes) go to the
  * stdlib's own method in a retry loop, so its errors come out unchanged. */
-#include "core.h"
+#include "io.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -28,7 +28,7 @@
 
 enum { S_HUB, S_TIMEOUT, S_READ_EVENT, S_WRITE_EVENT, S_READER, S_WRITER,
        S_DRAINED, S_COUNT };
-_Static_assert(S_COUNT == GEVC_SOCK_NSLOTS, "gevc_state.sock.off has one entry a slot");
+_Static_assert(S_COUNT == GEVC_SOCK_NSLOTS, "gevc_io_state.sock.off has one entry a slot");
 
 static const char *const slot_names[S_COUNT] = {
     "hub", "timeout", "_read_event", "_write_event", "_reader", "_writer",
@@ -39,7 +39,7 @@ static const char *const slot_names[S_COUNT] = {
  * methods that are only a retry loop around them */
 enum { M_RECV, M_RECV_INTO, M_SEND, M_SENDALL, M_RECVFROM, M_RECVFROM_INTO,
        M_RECVMSG, M_RECVMSG_INTO, M_SENDMSG, M_COUNT };
-_Static_assert(M_COUNT == GEVC_SOCK_NMETHODS, "gevc_state.sock.meth has one entry a method");
+_Static_assert(M_COUNT == GEVC_SOCK_NMETHODS, "gevc_io_state.sock.meth has one entry a method");
 
 static const char *const meth_names[M_COUNT] = {
     "recv", "recv_into", "send", "sendall", "recvfrom", "recvfrom_into",
@@ -56,21 +56,21 @@ typedef struct {
 #define SLOT(st, self, i) (*(PyObject **)((char *)(self) + (st)->sock.off[i]))
 
 static void
-slot_set(gevc_state *st, PyObject *self, int i, PyObject *value)
+slot_set(gevc_io_state *st, PyObject *self, int i, PyObject *value)
 {
     PyObject *old = SLOT(st, self, i);
     SLOT(st, self, i) = Py_NewRef(value);
     Py_XDECREF(old);
 }
 
-static gevc_state *
+static gevc_io_state *
 state_of(PyTypeObject *defcls)
 {
-    return (gevc_state *)PyType_GetModuleState(defcls);
+    return (gevc_io_state *)PyType_GetModuleState(defcls);
 }
 
 static int
-check_self(gevc_state *st, PyObject *self)
+check_self(gevc_io_state *st, PyObject *self)
 {
     if (st->sock.cls != NULL && PyObject_TypeCheck(self, st->sock.cls))
         return 0;
@@ -85,7 +85,7 @@ check_self(gevc_state *st, PyObject *self)
 
 /* The socket's timeout in seconds; -1 for None (block forever). */
 static int
-sock_timeout(gevc_state *st, PyObject *self, double *out)
+sock_timeout(gevc_io_state *st, PyObject *self, double *out)
 {
     PyObject *t = SLOT(st, self, S_TIMEOUT);
     if (t == NULL || t == Py_None) {
@@ -127,10 +127,10 @@ call_method(PyObject *obj, PyObject *name, PyObject *const *args, size_t nargs,
  * value.  Our own watcher types are started directly; the greenlet's switch
  * is taken from its type and called unbound, so no bound method is made. */
 static int
-start_switching(gevc_state *st, PyObject *watcher, PyObject *glet, int update)
+start_switching(gevc_io_state *st, PyObject *watcher, PyObject *glet, int update)
 {
-    PyObject *sw = _PyType_Lookup(Py_TYPE(glet), st->str_switch), *args[2], *res;
-    int own = Py_IS_TYPE(watcher, st->io_type) || Py_IS_TYPE(watcher, st->timer_type);
+    PyObject *sw = _PyType_Lookup(Py_TYPE(glet), st->hub.str_switch), *args[2], *res;
+    int own = Py_IS_TYPE(watcher, st->hub.loop.io_type) || Py_IS_TYPE(watcher, st->hub.loop.timer_type);
 
     if (sw != NULL && (Py_TYPE(sw)->tp_flags & Py_TPFLAGS_METHOD_DESCRIPTOR) && own) {
         gevc_watcher *w = (gevc_watcher *)watcher;
@@ -144,19 +144,19 @@ start_switching(gevc_state *st, PyObject *watcher, PyObject *glet, int update)
         gevc_watcher_activate(w);
         return 0;
     }
-    sw = PyObject_GetAttr(glet, st->str_switch);
+    sw = PyObject_GetAttr(glet, st->hub.str_switch);
     if (sw == NULL)
         return -1;
     args[0] = sw;
     args[1] = watcher;
     if (update) {
         PyObject *kwargs[3] = {sw, watcher, Py_True}, *kwnames;
-        kwnames = PyTuple_Pack(1, st->str_update);
-        res = kwnames ? call_method(watcher, st->str_start, kwargs, 2, kwnames) : NULL;
+        kwnames = PyTuple_Pack(1, st->hub.str_update);
+        res = kwnames ? call_method(watcher, st->hub.str_start, kwargs, 2, kwnames) : NULL;
         Py_XDECREF(kwnames);
     }
     else {
-        res = call_method(watcher, st->str_start, args, 2, NULL);
+        res = call_method(watcher, st->hub.str_start, args, 2, NULL);
     }
     Py_DECREF(sw);
     if (res == NULL)
@@ -167,15 +167,15 @@ start_switching(gevc_state *st, PyObject *watcher, PyObject *glet, int update)
 
 /* stop() the watcher, keeping any exception already raised. */
 static int
-stop_watcher(gevc_state *st, PyObject *watcher)
+stop_watcher(gevc_io_state *st, PyObject *watcher)
 {
     PyObject *exc, *res;
-    if (Py_IS_TYPE(watcher, st->io_type) || Py_IS_TYPE(watcher, st->timer_type)) {
+    if (Py_IS_TYPE(watcher, st->hub.loop.io_type) || Py_IS_TYPE(watcher, st->hub.loop.timer_type)) {
         gevc_watcher_stop((gevc_watcher *)watcher);
         return 0;
     }
     exc = gevc__exc_take();
-    res = call_method(watcher, st->str_stop, NULL, 0, NULL);
+    res = call_method(watcher, st->hub.str_stop, NULL, 0, NULL);
     if (res == NULL) {
         if (exc == NULL)
             return -1;
@@ -187,17 +187,17 @@ stop_watcher(gevc_state *st, PyObject *watcher)
 }
 
 static PyObject *
-new_watcher(gevc_state *st, PyObject *hub, PyObject *name, PyObject *arg1,
+new_watcher(gevc_io_state *st, PyObject *hub, PyObject *name, PyObject *arg1,
             PyObject *arg2)
 {
-    PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *args[2] = {arg1, arg2}, *w;
+    PyObject *loop = PyObject_GetAttr(hub, st->hub.str_loop), *args[2] = {arg1, arg2}, *w;
     if (loop == NULL)
         return NULL;
-    if (Py_IS_TYPE(loop, st->loop_type) && name == st->str_timer)
-        w = gevc_watcher_new_from_loop(st->timer_type, &gevc_timer_kind,
+    if (Py_IS_TYPE(loop, st->hub.loop.loop_type) && name == st->hub.str_timer)
+        w = gevc_watcher_new_from_loop(st->hub.loop.timer_type, &gevc_timer_kind,
                                        (gevc_loop *)loop, args, 1, NULL);
-    else if (Py_IS_TYPE(loop, st->loop_type))
-        w = gevc_watcher_new_from_loop(st->io_type, &gevc_io_kind,
+    else if (Py_IS_TYPE(loop, st->hub.loop.loop_type))
+        w = gevc_watcher_new_from_loop(st->hub.loop.io_type, &gevc_io_kind,
                                        (gevc_loop *)loop, args, 2, NULL);
     else
         w = call_method(loop, name, args, arg2 ? 2 : 1, NULL);
@@ -208,7 +208,7 @@ new_watcher(gevc_state *st, PyObject *hub, PyObject *name, PyObject *arg1,
 /* The socket's io watcher for `which` (0 read, 1 write), made on first
  * use and kept in its slot (new reference). */
 static PyObject *
-sock_watcher(gevc_state *st, PyObject *self, int which)
+sock_watcher(gevc_io_state *st, PyObject *self, int which)
 {
     int i = which ? S_WRITE_EVENT : S_READ_EVENT;
     PyObject *w = SLOT(st, self, i), *fd, *events;
@@ -225,9 +225,9 @@ sock_watcher(gevc_state *st, PyObject *self, int which)
 }
 
 static int
-raise_concurrent(gevc_state *st, PyObject *glet)
+raise_concurrent(gevc_io_state *st, PyObject *glet)
 {
-    PyObject *tp = gevc__exception(st, "ConcurrentObjectUseError");
+    PyObject *tp = gevc__exception(&st->hub, "ConcurrentObjectUseError");
     if (tp != NULL) {
         PyErr_Format(tp, "This socket is already used by another greenlet: %R", glet);
         Py_DECREF(tp);
@@ -236,9 +236,9 @@ raise_concurrent(gevc_state *st, PyObject *glet)
 }
 
 static int
-raise_invalid_switch(gevc_state *st, PyObject *glet, PyObject *got, PyObject *watcher)
+raise_invalid_switch(gevc_io_state *st, PyObject *glet, PyObject *got, PyObject *watcher)
 {
-    PyObject *tp = gevc__exception(st, "InvalidSwitchError");
+    PyObject *tp = gevc__exception(&st->hub, "InvalidSwitchError");
     if (tp != NULL) {
         PyErr_Format(tp, "Invalid switch into %S: got %R (expected %R)", glet, got, watcher);
         Py_DECREF(tp);
@@ -262,7 +262,7 @@ raise_timeout(PyObject *message)
  * 1 write) or `timeout` seconds pass (< 0: no limit); then TimeoutError
  * with `message`.  0 when ready, -1 with an exception. */
 static int
-sock_wait(gevc_state *st, PyObject *self, int which, double timeout, PyObject *message)
+sock_wait(gevc_io_state *st, PyObject *self, int which, double timeout, PyObject *message)
 {
     int gi = which ? S_WRITER : S_READER, rc = -1, stopped;
     PyObject *busy = SLOT(st, self, gi), *hub = SLOT(st, self, S_HUB);
@@ -277,12 +277,12 @@ sock_wait(gevc_state *st, PyObject *self, int which, double timeout, PyObject *m
     }
     Py_INCREF(hub);
     watcher = sock_watcher(st, self, which);
-    if (watcher == NULL || (glet = st->gapi->getcurrent()) == NULL ||
+    if (watcher == NULL || (glet = st->hub.gapi->getcurrent()) == NULL ||
         start_switching(st, watcher, glet, 0) < 0)
         goto done;
     if (timeout >= 0) {
         PyObject *secs = PyFloat_FromDouble(timeout);
-        timer = secs ? new_watcher(st, hub, st->str_timer, secs, NULL) : NULL;
+        timer = secs ? new_watcher(st, hub, st->hub.str_timer, secs, NULL) : NULL;
         Py_XDECREF(secs);
         if (timer == NULL || start_switching(st, timer, glet, 1) < 0) {
             stop_watcher(st, watcher);
@@ -290,7 +290,7 @@ sock_wait(gevc_state *st, PyObject *self, int which, double timeout, PyObject *m
         }
     }
     slot_set(st, self, gi, glet);
-    res = gevc_hub_switch(st, hub);
+    res = gevc_hub_switch(&st->hub, hub);
     slot_set(st, self, gi, Py_None);
     /* both, whatever happens to the first: a running timer would switch
      * into this greenlet later */
@@ -324,7 +324,7 @@ typedef struct {
 } budget;
 
 static int
-budget_init(gevc_state *st, PyObject *self, budget *b)
+budget_init(gevc_io_state *st, PyObject *self, budget *b)
 {
     b->deadline = 0.0;
     return sock_timeout(st, self, &b->timeout);
@@ -332,7 +332,7 @@ budget_init(gevc_state *st, PyObject *self, budget *b)
 
 /* Wait for `which` within the budget: 0 ready, -1 with an exception. */
 static int
-budget_wait(gevc_state *st, PyObject *self, int which, budget *b)
+budget_wait(gevc_io_state *st, PyObject *self, int which, budget *b)
 {
     double left = b->timeout;
     if (b->timeout > 0) {
@@ -357,7 +357,7 @@ raise_errno(int err)
  * fd is ready), -1 with an exception.  `dontwait`: the caller's
  * MSG_DONTWAIT, which makes EAGAIN an error as on a non-blocking socket. */
 static int
-after_failure(gevc_state *st, PyObject *self, int which, int err, budget *b,
+after_failure(gevc_io_state *st, PyObject *self, int which, int err, budget *b,
               int dontwait)
 {
     if (err == EINTR)
@@ -372,7 +372,7 @@ after_failure(gevc_state *st, PyObject *self, int which, int err, budget *b,
  * it again (which < 0: call it once).  Bound first, so that argument
  * errors read "recv() ..." exactly as the stdlib's do. */
 static PyObject *
-call_stdlib(gevc_state *st, PyObject *self, PyObject *meth, PyObject *const *args,
+call_stdlib(gevc_io_state *st, PyObject *self, PyObject *meth, PyObject *const *args,
             Py_ssize_t nargs, PyObject *kwnames, int which)
 {
     PyObject *res, *bound = Py_TYPE(meth)->tp_descr_get(meth, self, (PyObject *)Py_TYPE(self));
@@ -429,7 +429,7 @@ small_int(PyObject *o, int *out)
 }
 
 static void
-set_drained(gevc_state *st, PyObject *self, int drained)
+set_drained(gevc_io_state *st, PyObject *self, int drained)
 {
     slot_set(st, self, S_DRAINED, drained ? Py_True : Py_False);
 }
@@ -438,7 +438,7 @@ set_drained(gevc_state *st, PyObject *self, int drained)
  * readability first rather than pay for a recv that fails with EAGAIN
  * (request/response traffic). */
 static int
-wait_if_drained(gevc_state *st, PyObject *self, budget *b, int flags)
+wait_if_drained(gevc_io_state *st, PyObject *self, budget *b, int flags)
 {
     if (SLOT(st, self, S_DRAINED) != Py_True || b->timeout == 0.0 || (flags & MSG_DONTWAIT))
         return 0;
@@ -464,7 +464,7 @@ transfer(int fd, void *buf, Py_ssize_t len, int flags, int sending)
 /* transfer() until it succeeds, waiting on the hub within the budget
  * whenever the kernel would block: bytes moved, or -1 with an exception. */
 static ssize_t
-transfer_waiting(gevc_state *st, PyObject *self, void *buf, Py_ssize_t len, int flags,
+transfer_waiting(gevc_io_state *st, PyObject *self, void *buf, Py_ssize_t len, int flags,
                  int sending, budget *b)
 {
     ssize_t n;
@@ -525,7 +525,7 @@ static PyObject *
 sock_recv(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
           Py_ssize_t nargs, PyObject *kwnames)
 {
-    gevc_state *st = state_of(defcls);
+    gevc_io_state *st = state_of(defcls);
     PyObject *data = NULL;
     Py_ssize_t len;
     int flags = 0, r;
@@ -572,7 +572,7 @@ static PyObject *
 sock_recv_into(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
                Py_ssize_t nargs, PyObject *kwnames)
 {
-    gevc_state *st = state_of(defcls);
+    gevc_io_state *st = state_of(defcls);
     Py_buffer view;
     Py_ssize_t want = 0;
     ssize_t n;
@@ -626,7 +626,7 @@ static PyObject *
 sock_send(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
           Py_ssize_t nargs, PyObject *kwnames)
 {
-    gevc_state *st = state_of(defcls);
+    gevc_io_state *st = state_of(defcls);
     Py_buffer view;
     ssize_t n;
     int flags = 0;
@@ -655,7 +655,7 @@ sock_sendall(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
              Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"data", "flags", NULL};
-    gevc_state *st = state_of(defcls);
+    gevc_io_state *st = state_of(defcls);
     PyObject *a[2], *stack[2];
     Py_buffer view;
     Py_ssize_t sent = 0;
@@ -720,7 +720,7 @@ error:
     fname(PyObject *self, PyTypeObject *defcls, PyObject *const *args,          \
           Py_ssize_t nargs, PyObject *kwnames)                                  \
     {                                                                           \
-        gevc_state *st = state_of(defcls);                                      \
+        gevc_io_state *st = state_of(defcls);                                      \
         if (check_self(st, self) < 0)                                           \
             return NULL;                                                        \
         if (st->sock.meth[index] == NULL) {                                     \
@@ -757,7 +757,7 @@ wait_method(PyObject *self, PyTypeObject *defcls, PyObject *const *args,
             Py_ssize_t nargs, PyObject *kwnames, int which)
 {
     static const char *const names[] = {"timeout", "message", NULL};
-    gevc_state *st = state_of(defcls);
+    gevc_io_state *st = state_of(defcls);
     PyObject *a[2];
     double timeout;
 
@@ -829,7 +829,7 @@ static PyType_Slot socketmethods_slots[] = {
     {0, NULL},
 };
 
-PyType_Spec gevc_socketmethods_spec = {
+static PyType_Spec socketmethods_spec = {
     .name = "gevent_c._core.SocketMethods",
     .basicsize = sizeof(PyObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
@@ -874,7 +874,7 @@ PyDoc_STRVAR(socket_setup_doc, "_socket_setup(cls)\n\n"
 static PyObject *
 socket_setup(PyObject *mod, PyObject *cls)
 {
-    gevc_state *st = (gevc_state *)PyModule_GetState(mod);
+    gevc_io_state *st = (gevc_io_state *)PyModule_GetState(mod);
     PyObject *sockmod = NULL, *ss_type = NULL, *res = NULL;
     PyObject *meths[M_COUNT] = {NULL};
     Py_ssize_t off[S_COUNT];
@@ -946,13 +946,27 @@ done:
     return res;
 }
 
-PyMethodDef gevc_sockio_methods[] = {
+static PyMethodDef sockio_functions[] = {
     {"_socket_setup", socket_setup, METH_O, socket_setup_doc},
     {NULL, NULL, 0, NULL},
 };
 
+/* ---- what the io layer adds to the module ----------------------------- */
+
 int
-gevc__sockio_traverse(gevc_state *st, visitproc visit, void *arg)
+gevc_io_layer_exec(PyObject *mod, gevc_io_state *st)
+{
+    if (gevc__add_type(mod, &st->socketmethods_type, &socketmethods_spec, NULL,
+                       "SocketMethods") < 0 ||
+        PyModule_AddFunctions(mod, sockio_functions) < 0 ||
+        (st->str_io = PyUnicode_InternFromString("io")) == NULL ||
+        (st->str_timed_out = PyUnicode_InternFromString("timed out")) == NULL)
+        return -1;
+    return 0;
+}
+
+int
+gevc_io_layer_traverse(gevc_io_state *st, visitproc visit, void *arg)
 {
     Py_VISIT(st->socketmethods_type);
     Py_VISIT(st->sock.cls);
@@ -963,7 +977,7 @@ gevc__sockio_traverse(gevc_state *st, visitproc visit, void *arg)
 }
 
 void
-gevc__sockio_clear(gevc_state *st)
+gevc_io_layer_clear(gevc_io_state *st)
 {
     Py_CLEAR(st->socketmethods_type);
     Py_CLEAR(st->sock.cls);

@@ -6,7 +6,7 @@
  * any thread wakes the poll and its Python handler runs at once (Ctrl-C
  * raises KeyboardInterrupt promptly).  An fd already set by somebody else
  * (asyncio, the application) is left alone. */
-#include "core.h"
+#include "loop.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,14 +1,14 @@
-/* Private header of gevent_c._core: the libev loop, its watchers and the
- * callback FIFO.  Mirrors gevent.core (libev-cext backend) over the SYSTEM
- * libev, so the watcher struct layout is libev's own (with `void *data`,
- * which we never use: objects are found back with container_of).
+/* Private header of the loop layer of gevent_c._core (layer 1): libev's
+ * loop over the SYSTEM libev, its ten watcher types and the callback FIFO,
+ * mirroring gevent.core (libev-cext backend).  The watcher structs embed
+ * libev's own (whose `void *data` we never use: objects are found back with
+ * container_of).
  *
- * Layering: this module knows nothing of greenlets yet.  The C Waiter planned
- * for issue 4 will live in its own file here and reach _greenlet through its
- * capsule; it only needs gevc_loop_run_callback() from this header.
+ * This layer knows nothing of greenlets or hubs: it includes no header of
+ * hub/ or io/.  The hub layer (hub/hub.h) builds on it.
  */
-#ifndef GEVC_CORE_H
-#define GEVC_CORE_H
+#ifndef GEVC_LOOP_H
+#define GEVC_LOOP_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -19,7 +19,6 @@
 #include <ev.h>
 
 #include "gevc_common.h"
-#include "gevent_c_greenlet.h"
 
 #define gevc_container_of(ptr, type, member) \
     ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -29,12 +28,12 @@ struct gevc_watcher;
 struct gevc_callback;
 struct gevc_timer;
 
-/* ---- module state ---------------------------------------------------- */
+/* ---- the loop layer's part of the module state ------------------------ */
 
-#define GEVC_SOCK_NSLOTS 7
-#define GEVC_SOCK_NMETHODS 9
-
-typedef struct {
+/* The module state of gevent_c._core nests one struct per layer, each the
+ * first member of the one above (io embeds hub, hub embeds loop), so the
+ * module's state pointer is also a valid pointer to every layer's part. */
+typedef struct gevc_loop_state {
     PyTypeObject *loop_type;
     PyTypeObject *callback_type;
     PyTypeObject *watcher_type;
@@ -67,35 +66,17 @@ typedef struct {
     int sig_users[NSIG];
     struct ev_loop *sig_loop[NSIG];  /* libev attaches a signal to one loop */
     struct sigaction sig_saved[NSIG];
-    /* the hub's hot paths (waiter.c, hublocal.c, hubprim.c) */
-    const gevc_greenlet_capi *gapi;
-    PyTypeObject *waiter_type;
-    PyTypeObject *hublocal_type;
-    PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
-    PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
-    PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
-    PyObject *waiter_unset;        /* Waiter._exception before delivery */
-    PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
-    PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
-    PyObject *py_sleep;            /* hub.py's sleep, for timed sleeps */
-    PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
-             *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
-             *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
-             *str_close, *str_release, *str_run_callback_threadsafe,
-             *str_fast, *str_unlock, *str_put_slow, *str_get_slow, *str_append,
-             *str_popleft, *str_clear, *str_hub, *str_put, *str_remove, *str_item,
-             *str_unlock_slow;
-    /* gevent_c.socket.socket's hot methods (sockio.c): its class, the
-     * offsets of its __slots__, _socket.socket's own methods */
-    PyTypeObject *socketmethods_type;
-    struct {
-        PyTypeObject *cls;         /* the newest registered */
-        PyObject *classes;         /* list: every class registered */
-        Py_ssize_t off[GEVC_SOCK_NSLOTS];
-        PyObject *meth[GEVC_SOCK_NMETHODS];
-    } sock;
-    PyObject *str_io, *str_timed_out, *str_did_put_task;
-} gevc_state;
+} gevc_loop_state;
+
+/* What the loop layer adds to the module (layer.c), called by module.c. */
+int gevc_loop_layer_exec(PyObject *mod, gevc_loop_state *st);
+int gevc_loop_layer_traverse(gevc_loop_state *st, visitproc visit, void *arg);
+void gevc_loop_layer_clear(gevc_loop_state *st);
+
+/* Type and module helpers every layer's init uses (layer.c). */
+int gevc__add_type(PyObject *mod, PyTypeObject **slot, PyType_Spec *spec,
+                   PyObject *base, const char *export_as);
+PyObject *gevc__import_attr(const char *modname, const char *attr);
 
 extern PyModuleDef gevc_core_module;
 
@@ -119,27 +100,27 @@ gevc__module_by_def(PyTypeObject *tp, PyModuleDef *def)
 #define PyType_GetModuleByDef gevc__module_by_def
 #endif
 
-static inline gevc_state *
-gevc_state_from_type(PyTypeObject *tp)
+
+/* The module state of the module that defines `tp` (one of ours). */
+static inline void *
+gevc__core_state(PyTypeObject *tp)
 {
     PyObject *mod = PyType_GetModuleByDef(tp, &gevc_core_module);
-    return mod ? (gevc_state *)PyModule_GetState(mod) : NULL;
+    return mod ? PyModule_GetState(mod) : NULL;
 }
 
-/* ---- argument parsing (gevc__parse and the exception helpers are in
- * ext/common/gevc_common.h) ------------------------------------------ */
-
-int gevc__parse_tuple(const char *fname, PyObject *args, PyObject *kwargs,
-                      const char *const *names, int max_pos, int required,
-                      PyObject **out);
-int gevc__as_bool(PyObject *o, int dflt);
+static inline gevc_loop_state *
+gevc_loop_state_from_type(PyTypeObject *tp)
+{
+    return (gevc_loop_state *)gevc__core_state(tp);
+}
 
 /* ---- loop ------------------------------------------------------------- */
 
 typedef struct gevc_loop {
     PyObject_HEAD
     struct ev_loop *ev;            /* NULL once destroyed */
-    gevc_state *st;
+    gevc_loop_state *st;
     PyObject *error_handler;
     PyObject *weakrefs;
     /* the callback FIFO (strong references along ->next) */
@@ -193,7 +174,7 @@ PyObject *gevc_loop_handle_error_method(gevc_loop *self, PyObject *const *args,
 int gevc__wakeup_install(gevc_loop *loop);
 void gevc__wakeup_uninstall(gevc_loop *loop);
 void gevc__wakeup_close(gevc_loop *loop);
-void gevc_loops_after_fork(gevc_state *st);
+void gevc_loops_after_fork(gevc_loop_state *st);
 
 static inline void
 gevc_loop_flush_timers(gevc_loop *loop)
@@ -317,46 +298,7 @@ PyObject *gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind,
                           revents);                                        \
     }
 
-/* ---- hub primitives (waiter.c, hublocal.c, hubprim.c) ---------------- */
-
-typedef struct gevc_waiter {
-    PyObject_HEAD
-    gevc_state *st;
-    PyObject *hub;
-    PyObject *greenlet;            /* NULL: nobody is blocked in get() */
-    PyObject *value;
-    PyObject *exc;                 /* NULL: not ready; None: value; tuple: throw args */
-    /* what a C primitive blocked in get() waits on, for LoopExit's message;
-     * such waiters are linked in the thread's list while blocked */
-    PyObject *target;
-    const char *method;
-    struct gevc_waiter *blocked_prev, *blocked_next;
-} gevc_waiter;
-
-extern PyType_Spec gevc_waiter_spec;
-extern PyType_Spec gevc_hublocal_spec;
-extern PyMethodDef gevc_hub_methods[];
-extern PyMethodDef gevc_hublocal_methods[];
-int gevc__linkable_types_init(PyObject *mod, gevc_state *st);
-extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
-
-gevc_waiter *gevc_waiter_new(gevc_state *st, PyObject *hub);
-PyObject *gevc_waiter_get(gevc_waiter *self);
-PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
-PyObject *gevc_hub_switch(gevc_state *st, PyObject *hub);
-PyObject *gevc_hub_get(gevc_state *st);      /* borrowed */
-PyObject *gevc_hub_get_if_exists(gevc_state *st);   /* borrowed, NULL w/o error */
-PyObject *gevc__exception(gevc_state *st, const char *name);  /* new ref */
-gevc_waiter **gevc__blocked_head(gevc_state *st);   /* NULL with error set */
-
-/* ---- cooperative socket methods (sockio.c) ---------------------------- */
-
-extern PyType_Spec gevc_socketmethods_spec;
-extern PyMethodDef gevc_sockio_methods[];
-int gevc__sockio_traverse(gevc_state *st, visitproc visit, void *arg);
-void gevc__sockio_clear(gevc_state *st);
-
-/* ---- module helpers (module.c) ---------------------------------------- */
+/* ---- flag tables (flags.c), SIGCHLD (child.c), shared watcher members -- */
 
 PyObject *gevc_events_to_str(int events);
 PyObject *gevc_flags_to_list(unsigned int flags);
@@ -365,10 +307,11 @@ int gevc_check_flags(unsigned int flags);
 const char *gevc_backend_name(unsigned int backend);
 int gevc__add_flag_tables(PyObject *mod);
 int gevc_check_fd(int fd);
-void gevc_install_sigchld(gevc_state *st);
-void gevc_reset_sigchld(gevc_state *st);
+void gevc_install_sigchld(gevc_loop_state *st);
+void gevc_reset_sigchld(gevc_loop_state *st);
 
 extern PyMethodDef gevc_watcher_base_methods[];
 extern PyGetSetDef gevc_watcher_base_getset[];
+
 
 #endif

@@ -5,7 +5,7 @@
  * reference to itself, so it lives without any keep-alive set; libev
  * deactivating it behind our back (one-shot timer, child) is noticed after
  * the callback and the reference dropped there. */
-#include "core.h"
+#include "loop.h"
 
 #include <string.h>
 
@@ -96,7 +96,7 @@ int
 gevc_watcher_setup(gevc_watcher *self, PyObject *loop, const gevc_kind *kind,
                    ev_watcher *w, PyObject *ref, PyObject *priority)
 {
-    gevc_state *st = gevc_state_from_type(Py_TYPE(self));
+    gevc_loop_state *st = gevc_loop_state_from_type(Py_TYPE(self));
     if (st == NULL)
         return -1;
     if (!PyObject_TypeCheck(loop, st->loop_type)) {

@@ -2,13 +2,13 @@
  * AsyncResult (gevent_c/_abstract_linkable.py, event.py, lock.py import
  * these when present).  Links are kept in a list and run in the order
  * added, once each, from one notifier callback per object and batch. */
-#include "core.h"
+#include "hub.h"
 
 enum { LK_GENERIC, LK_EVENT, LK_SEM, LK_RESULT };
 
 typedef struct {
     PyObject_HEAD
-    gevc_state *st;
+    gevc_hub_state *st;
     PyObject *hub;                 /* NULL until first needed */
     PyObject *links;               /* list */
     PyObject *notifier;            /* the pending loop callback, or NULL */
@@ -95,7 +95,7 @@ check_and_notify(linkable *self)
     loop = PyObject_GetAttr(hub, self->st->str_loop);
     if (loop == NULL)
         cb = NULL;
-    else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop_type)
+    else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop.loop_type)
              && (func = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_links)) != NULL
              && (PyCFunction_Check(func) || PyFunction_Check(func) ||
                  Py_IS_TYPE(func, &PyMethodDescr_Type))) {
@@ -240,7 +240,7 @@ remove_link(linkable *self, PyObject *callback)
 static int
 wait_core(linkable *self, PyObject *timeout, const char *method)
 {
-    gevc_state *st = self->st;
+    gevc_hub_state *st = self->st;
     PyObject *hub = hub_of(self), *sw = NULL, *timer = NULL, *res = NULL;
     gevc_waiter *waiter;
     int rc = -1;
@@ -332,11 +332,8 @@ done:
 static PyObject *
 linkable_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
-    gevc_state *st = gevc_state_from_type(tp);
-    linkable *self;
-    if (st == NULL)
-        return NULL;
-    self = (linkable *)tp->tp_alloc(tp, 0);
+    gevc_hub_state *st;
+    linkable *self = (linkable *)gevc__hub_alloc(tp, &st);
     if (self == NULL)
         return NULL;
     self->st = st;
@@ -354,11 +351,10 @@ linkable_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 static int
 linkable_init(linkable *self, PyObject *args, PyObject *kwargs)
 {
-    static const char *const names[] = {"hub", NULL};
-    PyObject *hub = NULL;
-    if (gevc__parse_tuple("AbstractLinkable", args, kwargs, names, 1, 0, &hub) < 0)
+    PyObject *hub;
+    if (gevc__hub_arg("AbstractLinkable", args, kwargs, &hub) < 0)
         return -1;
-    Py_XSETREF(self->hub, hub == NULL || hub == Py_None ? NULL : Py_NewRef(hub));
+    Py_XSETREF(self->hub, Py_XNewRef(hub));
     return 0;
 }
 
@@ -1023,7 +1019,7 @@ raise_stored(result *self)
 }
 
 static PyObject *
-raise_timeout(gevc_state *st, PyObject *timeout)
+raise_timeout(gevc_hub_state *st, PyObject *timeout)
 {
     PyObject *mod = PyImport_ImportModule("gevent_c.timeout"), *tp, *exc;
     if (mod == NULL)
@@ -1151,7 +1147,7 @@ PyType_Spec gevc_result_spec = {
 };
 
 int
-gevc__linkable_types_init(PyObject *mod, gevc_state *st)
+gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st)
 {
     static const char *const methodnames[] = {NULL, "is_set", "ready", "ready"};
     PyTypeObject *types[4];

@@ -3,12 +3,12 @@
  * rules as the Python Waiter in gevent_c/hub.py, which it replaces.
  * Switches go through the _greenlet capsule: no attribute lookups on the
  * paths that run once per blocking call. */
-#include "core.h"
+#include "hub.h"
 
 /* gevent_c.exceptions.<name>: imported on first use, because gevent_c's
  * package import itself imports _core. */
 PyObject *
-gevc__exception(gevc_state *st, const char *name)
+gevc__exception(gevc_hub_state *st, const char *name)
 {
     if (st->exceptions == NULL) {
         st->exceptions = PyImport_ImportModule("gevent_c.exceptions");
@@ -19,7 +19,7 @@ gevc__exception(gevc_state *st, const char *name)
 }
 
 static void
-raise_named(gevc_state *st, const char *name, PyObject *msg)
+raise_named(gevc_hub_state *st, const char *name, PyObject *msg)
 {
     PyObject *tp;
     if (msg == NULL)
@@ -32,7 +32,7 @@ raise_named(gevc_state *st, const char *name, PyObject *msg)
 }
 
 PyObject *
-gevc_hub_switch(gevc_state *st, PyObject *hub)
+gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
 {
     PyObject *cur = st->gapi->getcurrent_borrowed(), *switch_out;
     if (cur == NULL)
@@ -104,17 +104,6 @@ check_from_hub(gevc_waiter *self, const char *method)
     return 0;
 }
 
-static PyObject *
-tuple_from(PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *t = PyTuple_New(nargs);
-    if (t == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        PyTuple_SET_ITEM(t, i, Py_NewRef(args[i]));
-    return t;
-}
-
 PyObject *
 gevc_waiter_switch(gevc_waiter *self, PyObject *value)
 {
@@ -165,7 +154,7 @@ deliver_exc(gevc_waiter *self, PyObject *throw_args)
 }
 
 gevc_waiter *
-gevc_waiter_new(gevc_state *st, PyObject *hub)
+gevc_waiter_new(gevc_hub_state *st, PyObject *hub)
 {
     gevc_waiter *self = PyObject_GC_New(gevc_waiter, st->waiter_type);
     if (self == NULL)
@@ -252,11 +241,8 @@ gevc_waiter_get(gevc_waiter *self)
 static PyObject *
 waiter_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
-    gevc_state *st = gevc_state_from_type(tp);
-    gevc_waiter *self;
-    if (st == NULL)
-        return NULL;
-    self = (gevc_waiter *)tp->tp_alloc(tp, 0);
+    gevc_hub_state *st;
+    gevc_waiter *self = (gevc_waiter *)gevc__hub_alloc(tp, &st);
     if (self == NULL)
         return NULL;
     self->st = st;
@@ -267,11 +253,10 @@ waiter_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 static int
 waiter_init(gevc_waiter *self, PyObject *args, PyObject *kwargs)
 {
-    static const char *const names[] = {"hub", NULL};
-    PyObject *hub = NULL;
-    if (gevc__parse_tuple("Waiter", args, kwargs, names, 1, 0, &hub) < 0)
+    PyObject *hub;
+    if (gevc__hub_arg("Waiter", args, kwargs, &hub) < 0)
         return -1;
-    if (hub == NULL || hub == Py_None) {
+    if (hub == NULL) {
         hub = gevc_hub_get(self->st);
         if (hub == NULL)
             return -1;
@@ -326,16 +311,24 @@ waiter_switch(gevc_waiter *self, PyObject *value)
     return gevc_waiter_switch(self, value);
 }
 
+/* fn(self, args as one tuple) */
+static PyObject *
+with_args_tuple(gevc_waiter *self, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *(*fn)(gevc_waiter *, PyObject *))
+{
+    PyObject *t = gevc__tuple_from_array(args, nargs), *res;
+    if (t == NULL)
+        return NULL;
+    res = fn(self, t);
+    Py_DECREF(t);
+    return res;
+}
+
 PyDoc_STRVAR(switch_args_doc, "switch_args(*args)\n\nswitch(args).");
 static PyObject *
 waiter_switch_args(gevc_waiter *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *t = tuple_from(args, nargs), *res;
-    if (t == NULL)
-        return NULL;
-    res = gevc_waiter_switch(self, t);
-    Py_DECREF(t);
-    return res;
+    return with_args_tuple(self, args, nargs, gevc_waiter_switch);
 }
 
 PyDoc_STRVAR(throw_doc, "throw(*exc)\n\n"
@@ -344,12 +337,7 @@ PyDoc_STRVAR(throw_doc, "throw(*exc)\n\n"
 static PyObject *
 waiter_throw(gevc_waiter *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *t = tuple_from(args, nargs), *res;
-    if (t == NULL)
-        return NULL;
-    res = deliver_exc(self, t);
-    Py_DECREF(t);
-    return res;
+    return with_args_tuple(self, args, nargs, deliver_exc);
 }
 
 PyDoc_STRVAR(get_doc, "get()\n\n"

@@ -1,5 +1,5 @@
 /* The `async_` watcher: a wake-up that any thread may send. */
-#include "core.h"
+#include "loop.h"
 
 GEVC_TRAMPOLINE(async_cb, gevc_async, ev_async)
 

@@ -1,7 +1,7 @@
 /* Error routing of a loop: exceptions raised by callbacks go to the
  * loop's error_handler, or are printed; SystemExit/KeyboardInterrupt with
  * no handler break the loop and are re-raised by run(). */
-#include "core.h"
+#include "loop.h"
 
 void
 gevc_loop_set_pending_exc(gevc_loop *loop, PyObject *exc)
@@ -62,7 +62,7 @@ static int
 print_default(gevc_loop *self, PyObject *context, PyObject *type,
               PyObject *value, PyObject *tb)
 {
-    gevc_state *st = self->st;
+    gevc_loop_state *st = self->st;
     PyObject *res;
     if (st->print_exception == NULL) {
         PyObject *mod = PyImport_ImportModule("traceback");

@@ -1,12 +1,12 @@
 /* The hub's blocking primitives in C: Hub.switch, Hub.wait(watcher) and
  * sleep(0).  gevent_c/hub.py delegates to these; they block only through
  * the Waiter and the hub switch of waiter.c. */
-#include "core.h"
+#include "hub.h"
 
-static gevc_state *
+static gevc_hub_state *
 mstate(PyObject *mod)
 {
-    return (gevc_state *)PyModule_GetState(mod);
+    return (gevc_hub_state *)PyModule_GetState(mod);
 }
 
 PyDoc_STRVAR(hub_switch_doc, "hub_switch(hub)\n\n"
@@ -27,7 +27,7 @@ call_method(PyObject *obj, PyObject *name, PyObject *const *args, size_t nargs)
 }
 
 static PyObject *
-invalid_switch(gevc_state *st, PyObject *result, gevc_waiter *waiter,
+invalid_switch(gevc_hub_state *st, PyObject *result, gevc_waiter *waiter,
                PyObject *hub, PyObject *watcher)
 {
     PyObject *tp = gevc__exception(st, "InvalidSwitchError"), *cur;
@@ -47,7 +47,7 @@ PyDoc_STRVAR(hub_wait_doc, "hub_wait(hub, watcher)\n\n"
 static PyObject *
 hub_wait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
-    gevc_state *st = mstate(mod);
+    gevc_hub_state *st = mstate(mod);
     gevc_waiter *waiter;
     PyObject *hub, *watcher, *sw = NULL, *res = NULL, *stopped, *start_args[2];
 
@@ -106,7 +106,7 @@ PyDoc_STRVAR(sleep0_doc, "sleep0()\n\n"
 static PyObject *
 sleep0(PyObject *mod, PyObject *unused)
 {
-    gevc_state *st = mstate(mod);
+    gevc_hub_state *st = mstate(mod);
     PyObject *hub = gevc_hub_get(st), *loop, *sw = NULL, *cb = NULL, *res = NULL;
     gevc_waiter *waiter;
     if (hub == NULL)
@@ -120,7 +120,7 @@ sleep0(PyObject *mod, PyObject *unused)
     waiter = gevc_waiter_new(st, hub);
     if (waiter == NULL)
         goto done;
-    if (PyObject_TypeCheck(loop, st->loop_type)) {
+    if (PyObject_TypeCheck(loop, st->loop.loop_type)) {
         /* Waiter.switch's descriptor called as switch(waiter, None): no
          * bound-method object per sleep */
         PyObject *descr = _PyType_Lookup(st->waiter_type, st->str_switch);
@@ -172,7 +172,7 @@ PyDoc_STRVAR(sleep_doc, "sleep(seconds=0, ref=True)\n\n"
 static PyObject *
 hub_sleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    gevc_state *st = mstate(mod);
+    gevc_hub_state *st = mstate(mod);
     if (nargs == 0 && kwnames == NULL)
         return sleep0(mod, NULL);
     if (nargs >= 1 && nargs <= 2 && kwnames == NULL && is_zero_or_less(args[0]))

@@ -1,7 +1,7 @@
 /* The callback FIFO behind loop.run_callback: an intrusive singly linked
  * list of `callback` objects (arguments stored inline), drained by the
  * loop's prepare watcher in bounded batches. */
-#include "core.h"
+#include "loop.h"
 
 /* Check the clock every this many callbacks; stop the batch once
  * sys.getswitchinterval() has passed so I/O and timers are not starved. */

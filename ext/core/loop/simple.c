@@ -1,5 +1,5 @@
 /* The argument-less watchers: idle, prepare, check and fork. */
-#include "core.h"
+#include "loop.h"
 
 /* Active idle watchers mean the poll will not block (see loop_release). */
 #define COUNT_NONE(w, d) ((void)0)

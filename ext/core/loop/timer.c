@@ -7,7 +7,7 @@
  * callback of the same batch runs or the batch ends (loop_invoke_pending).
  * Different deadlines and priorities keep libev's order; ties keep the
  * order the timers were started in. */
-#include "core.h"
+#include "loop.h"
 
 #include <math.h>
 #include <stdlib.h>

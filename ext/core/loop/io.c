@@ -1,7 +1,24 @@
 /* The `io` watcher: readiness of a file descriptor. */
-#include "core.h"
+#include "loop.h"
+
+#include <fcntl.h>
 
 #define IO_EVENT_MASK (EV__IOFDSET | EV_READ | EV_WRITE)
+
+/* libev aborts on a closed fd deep inside the backend, so refuse it here. */
+int
+gevc_check_fd(int fd)
+{
+    if (fd < 0) {
+        PyErr_Format(PyExc_ValueError, "fd must be non-negative: %d", fd);
+        return -1;
+    }
+    if (fcntl(fd, F_GETFD) == -1) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
 
 GEVC_TRAMPOLINE(io_cb, gevc_io, ev_io)
 

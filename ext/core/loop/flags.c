@@ -1,6 +1,6 @@
 /* Names of libev's backend/flag bits and event bits, as gevent.core spells
  * them, and the conversions between names, masks and strings. */
-#include "core.h"
+#include "loop.h"
 
 typedef struct { unsigned int value; const char *name; } named_flag;
 

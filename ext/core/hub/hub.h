@@ -1,0 +1,89 @@
+/* Private header of the hub layer of gevent_c._core (layer 2): the C hot
+ * paths under gevent_c.hub, event, lock and queue - Waiter (the one-shot
+ * hand-off between the loop and a blocked greenlet), the hub switch and
+ * wait, sleep(0), the per-thread hub registry behind get_hub(),
+ * AbstractLinkable/Event/Semaphore/AsyncResult and the queues' fast paths.
+ *
+ * It builds on the loop layer and reaches greenlets only through the
+ * capsule of gevent_c._greenlet; it includes nothing from io/.
+ */
+#ifndef GEVC_HUB_H
+#define GEVC_HUB_H
+
+#include "loop/loop.h"
+#include "gevent_c_greenlet.h"
+
+/* ---- the hub layer's part of the module state ------------------------- */
+
+typedef struct gevc_hub_state {
+    gevc_loop_state loop;          /* first: see gevc_loop_state */
+    const gevc_greenlet_capi *gapi;
+    PyTypeObject *waiter_type;
+    PyTypeObject *hublocal_type;
+    PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
+    PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
+    PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
+    PyObject *waiter_unset;        /* Waiter._exception before delivery */
+    PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
+    PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
+    PyObject *py_sleep;            /* hub.py's sleep, for timed sleeps */
+    PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
+             *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
+             *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
+             *str_close, *str_release, *str_run_callback_threadsafe,
+             *str_fast, *str_unlock, *str_put_slow, *str_get_slow, *str_append,
+             *str_popleft, *str_clear, *str_hub, *str_put, *str_remove, *str_item,
+             *str_unlock_slow, *str_did_put_task;
+} gevc_hub_state;
+
+/* What the hub layer adds to the module (layer.c), called by module.c. */
+int gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st);
+int gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg);
+void gevc_hub_layer_clear(gevc_hub_state *st);
+
+static inline gevc_hub_state *
+gevc_hub_state_from_type(PyTypeObject *tp)
+{
+    return (gevc_hub_state *)gevc__core_state(tp);
+}
+
+/* tp_new of the hub layer's types: a new instance of tp, *st its state. */
+PyObject *gevc__hub_alloc(PyTypeObject *tp, gevc_hub_state **st);
+/* The optional `hub` argument of an __init__: *hub borrowed, NULL when
+ * absent or None. */
+int gevc__hub_arg(const char *fname, PyObject *args, PyObject *kwargs,
+                  PyObject **hub);
+
+/* ---- Waiter, hub switch and wait, hub registry, linkables, queues ---- */
+
+typedef struct gevc_waiter {
+    PyObject_HEAD
+    gevc_hub_state *st;
+    PyObject *hub;
+    PyObject *greenlet;            /* NULL: nobody is blocked in get() */
+    PyObject *value;
+    PyObject *exc;                 /* NULL: not ready; None: value; tuple: throw args */
+    /* what a C primitive blocked in get() waits on, for LoopExit's message;
+     * such waiters are linked in the thread's list while blocked */
+    PyObject *target;
+    const char *method;
+    struct gevc_waiter *blocked_prev, *blocked_next;
+} gevc_waiter;
+
+extern PyType_Spec gevc_waiter_spec;
+extern PyType_Spec gevc_hublocal_spec;
+extern PyMethodDef gevc_hub_methods[];
+extern PyMethodDef gevc_hublocal_methods[];
+int gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st);
+extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
+
+gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);
+PyObject *gevc_waiter_get(gevc_waiter *self);
+PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
+PyObject *gevc_hub_switch(gevc_hub_state *st, PyObject *hub);
+PyObject *gevc_hub_get(gevc_hub_state *st);      /* borrowed */
+PyObject *gevc_hub_get_if_exists(gevc_hub_state *st);   /* borrowed, NULL w/o error */
+PyObject *gevc__exception(gevc_hub_state *st, const char *name);  /* new ref */
+gevc_waiter **gevc__blocked_head(gevc_hub_state *st);   /* NULL with error set */
+
+#endif
