@@ -11,8 +11,9 @@ import gevent_c.os as gos
 import gevent_c.signal as gsignal
 
 from _hubtest import clean_hub  # noqa: F401 -- autouse fixture
+from _isolated import forks_beside_threads
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), forks_beside_threads]
 
 
 @pytest.fixture(autouse=True)
