@@ -35,7 +35,7 @@ test-current: sysdeps  ## the suite on $(PYTHON) only
 	@$(DEV) test --versions current -- $(PYTEST_ARGS)
 
 bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop
-	@$(DEV) exec -- -m pip install -q --disable-pip-version-check -e '.[bench]'
+	@$(DEV) exec -- -m pip install -q --disable-pip-version-check --group bench
 	@$(DEV) exec -- -m benchmarks $(BENCH_ARGS)
 
 clean:  ## remove build products and the virtual environments

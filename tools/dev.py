@@ -1,8 +1,10 @@
 """The project's virtual environments, build and test runs, for the Makefile.
 
 Every supported CPython gets its own environment, ``.venv/X.Y``, made on
-first use with a current pip and setuptools and gevent_c installed in
-editable mode with the ``[test]`` extras. It is remade only when
+first use with a current pip and setuptools, the ``test`` dependency group
+of pyproject.toml, and a .pth file that puts this checkout on the path (the
+extensions are built in place, so nothing is installed from it). It is
+remade only when
 ``pyproject.toml`` or ``setup.py`` change; otherwise a run costs an
 incremental ``build_ext --inplace`` (nothing when no C source changed). The
 interpreter this script runs under, and the system's, are never modified.
@@ -32,7 +34,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENVS = os.path.join(ROOT, '.venv')
 SUPPORTED = ('3.11', '3.12')
-EXTRAS = 'test'
+GROUP = 'test'
 STAMP_INPUTS = ('pyproject.toml', 'setup.py', 'tools/dev.py')
 
 
@@ -136,7 +138,11 @@ def ensure_venv(python):
     run([env_python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
          '-U', 'pip', 'setuptools>=77', 'wheel'])
     run([env_python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
-         '-e', '.[%s]' % EXTRAS])
+         '--group', GROUP])
+    site = subprocess.run([env_python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(site, 'gevent_c-checkout.pth'), 'w') as f:
+        f.write(ROOT + '\n')
     with open(stamp_file, 'w') as f:
         f.write(want)
     return env_python
