@@ -75,6 +75,13 @@ gevc__tuple_from_array(PyObject *const *args, Py_ssize_t nargs)
     return t;
 }
 
+/* Getter and setter of an object member that is NULL when unset and reads
+ * as None (None or del stores NULL); the closure is the member's offset:
+ *   {"name", gevc__optional_get, gevc__optional_set, doc,
+ *    (void *)offsetof(type, member)} */
+PyObject *gevc__optional_get(PyObject *self, void *offset);
+int gevc__optional_set(PyObject *self, PyObject *value, void *offset);
+
 #define GEVC_NNAMES(names) ((int)(sizeof(names) / sizeof((names)[0])) - 1)
 
 #endif
