@@ -2,7 +2,6 @@
 import errno
 import os
 import select as stdselect
-import socket as stdsocket
 
 import pytest
 
@@ -18,14 +17,6 @@ def exc_signature(func, *args):
     except BaseException as exc:  # noqa: B036
         return type(exc), getattr(exc, 'errno', None), str(exc)
     return None
-
-
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
 
 
 def test_module_names():

@@ -1,5 +1,4 @@
 """gevent_c.signal: SIGCHLD handlers that leave child watching working."""
-import _thread
 import os
 import signal
 import time
@@ -11,6 +10,7 @@ import gevent_c.os as gos
 import gevent_c.signal as gsignal
 
 from _hubtest import clean_hub  # noqa: F401 -- autouse fixture
+from _hubtest import raised_in_native_thread
 from _isolated import forks_beside_threads
 
 pytestmark = [pytest.mark.timeout(60), forks_beside_threads]
@@ -107,19 +107,5 @@ def test_bad_input_raises_like_the_stdlib():
 
 
 def test_sigchld_handler_from_another_thread_is_refused():
-    errors = []
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def other():
-        try:
-            gsignal.signal(signal.SIGCHLD, lambda *a: None)
-        except ValueError as exc:
-            errors.append(exc)
-        finally:
-            done.release()
-
-    _thread.start_new_thread(other, ())
-    while done.locked():
-        time.sleep(0.001)
-    assert len(errors) == 1
+    exc = raised_in_native_thread(lambda: gsignal.signal(signal.SIGCHLD, lambda *a: None))
+    assert isinstance(exc, ValueError)
