@@ -17,6 +17,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEBUG = os.environ.get("DEBUG", "") not in ("", "0")
@@ -119,6 +120,16 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+class BuildPy(build_py):
+    """Also put the GEVENT_C_AS_GEVENT start-up hook (gevent_c/_as_gevent.pth)
+    at the top of the installed tree, where site.py runs .pth files."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join("gevent_c", "_as_gevent.pth"),
+                       os.path.join(self.build_lib, "gevent_c-as-gevent.pth"))
+
+
 def extensions():
     cflags = ["-Wall", "-Wextra", "-Wno-unused-parameter",
               "-Wno-missing-field-initializers", "-std=gnu11"]
@@ -149,7 +160,7 @@ def extensions():
 if __name__ == "__main__":
     os.chdir(HERE)
     try:
-        setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
+        setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})
     except MissingLibrary as exc:
         sys.stderr.write(str(exc) + "\n")
         sys.exit(1)

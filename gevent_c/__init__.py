@@ -7,6 +7,7 @@ version_info = (0, 1, 0, "dev", 0)
 
 import sys as _sys
 
+from gevent_c._alias import install_as_gevent
 from gevent_c._config import config
 from gevent_c._hub_local import get_hub
 from gevent_c.hub import GreenletExit
@@ -32,7 +33,7 @@ spawn_later = Greenlet.spawn_later
 
 __all__ = [
     'Greenlet', 'GreenletExit', 'Timeout', 'config', 'get_hub', 'getcurrent',
-    'getswitchinterval', 'idle', 'iwait', 'joinall', 'kill', 'killall',
+    'getswitchinterval', 'idle', 'install_as_gevent', 'iwait', 'joinall', 'kill', 'killall',
     'reinit', 'setswitchinterval', 'signal_handler', 'sleep', 'spawn',
     'spawn_later', 'spawn_raw', 'wait', 'with_timeout',
 ]

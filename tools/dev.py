@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENVS = os.path.join(ROOT, '.venv')
 SUPPORTED = ('3.11', '3.12')
 GROUP = 'test'
-STAMP_INPUTS = ('pyproject.toml', 'setup.py', 'tools/dev.py')
+STAMP_INPUTS = ('pyproject.toml', 'setup.py', 'tools/dev.py', 'gevent_c/_as_gevent.pth')
 
 
 def log(msg):
@@ -143,6 +143,9 @@ def ensure_venv(python):
                           capture_output=True, text=True, check=True).stdout.strip()
     with open(os.path.join(site, 'gevent_c-checkout.pth'), 'w') as f:
         f.write(ROOT + '\n')
+    # the GEVENT_C_AS_GEVENT start-up hook, as a wheel installs it
+    shutil.copyfile(os.path.join(ROOT, 'gevent_c', '_as_gevent.pth'),
+                    os.path.join(site, 'gevent_c-as-gevent.pth'))
     with open(stamp_file, 'w') as f:
         f.write(want)
     return env_python
