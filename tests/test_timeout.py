@@ -214,3 +214,23 @@ def test_subclass_init_and_start_overrides_are_honoured():
         with Labelled(0.01, 'db'):
             gevent_c.sleep(1)
     assert info.value.label == 'db' and started == ['db']
+
+
+def test_uninitialised_or_deleted_attributes_are_read_as_none():
+    import gevent_c
+
+    class NoInit(gevent_c.Timeout):
+        def __init__(self):
+            pass
+
+    t = NoInit()
+    assert (t.seconds, t.exception, t.pending) == (None, None, False)
+    t.start()                      # seconds None: never expires
+    t.seconds = 0.01
+    with pytest.raises(NoInit):
+        with t:
+            gevent_c.sleep(1)
+    u = gevent_c.Timeout(0.01)
+    del u.seconds, u.exception
+    u.start()
+    assert not u.pending

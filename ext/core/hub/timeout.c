@@ -12,8 +12,8 @@
 
 typedef struct {
     PyBaseExceptionObject exc;
-    PyObject *seconds;             /* None: never expires */
-    PyObject *exception;           /* None: raise self; False: silent */
+    PyObject *seconds;             /* None: never expires (NULL, deleted: None) */
+    PyObject *exception;           /* None: raise self; False: silent (NULL: None) */
     PyObject *timer;               /* NULL until started */
     int ref;
     PyObject *priority;
@@ -72,11 +72,12 @@ static PyObject *
 new_timer(timeout *self, gevc_hub_state *st)
 {
     PyObject *hub = gevc_hub_get(st), *loop, *timer, *after;
+    PyObject *priority = self->priority ? self->priority : Py_None;
     int falsy;
     if (hub == NULL || (loop = PyObject_GetAttr(hub, st->str_loop)) == NULL)
         return NULL;
     /* as gevent: a false seconds (0) fires at the next iteration */
-    falsy = PyObject_Not(self->seconds);
+    falsy = PyObject_Not(self->seconds);  /* start() checked it is set */
     after = falsy < 0 ? NULL : falsy ? PyFloat_FromDouble(0.0) : Py_NewRef(self->seconds);
     if (after == NULL) {
         Py_DECREF(loop);
@@ -84,7 +85,7 @@ new_timer(timeout *self, gevc_hub_state *st)
     }
     if (Py_IS_TYPE(loop, st->loop.loop_type)) {
         PyObject *args[4] = {after, PyFloat_FromDouble(0.0),
-                             self->ref ? Py_True : Py_False, self->priority};
+                             self->ref ? Py_True : Py_False, priority};
         timer = args[1] == NULL ? NULL
             : gevc_watcher_new_from_loop(st->loop.timer_type, &gevc_timer_kind,
                                          (gevc_loop *)loop, args, 4, NULL);
@@ -92,7 +93,7 @@ new_timer(timeout *self, gevc_hub_state *st)
     }
     else
         timer = PyObject_CallMethod(loop, "timer", "OdOO", after, 0.0,
-                                    self->ref ? Py_True : Py_False, self->priority);
+                                    self->ref ? Py_True : Py_False, priority);
     Py_DECREF(after);
     Py_DECREF(loop);
     return timer;
@@ -104,7 +105,8 @@ static PyObject *
 timeout_start(timeout *self, PyObject *unused)
 {
     gevc_hub_state *st = state_of((PyObject *)self);
-    PyObject *exc = self->exception, *throws, *glet, *cb, *args[2];
+    PyObject *exc = self->exception ? self->exception : Py_None;
+    PyObject *throws, *glet, *cb, *args[2];
     int pending, rc;
 
     if (st == NULL)
@@ -117,7 +119,7 @@ timeout_start(timeout *self, PyObject *unused)
                      "%R is already started; to restart it, cancel it first", self);
         return NULL;
     }
-    if (self->seconds == Py_None)
+    if (self->seconds == NULL || self->seconds == Py_None)
         Py_RETURN_NONE;            /* never expires */
     if (self->timer == NULL && (self->timer = new_timer(self, st)) == NULL)
         return NULL;
@@ -182,6 +184,11 @@ close_timer(timeout *self)
     if ((st = state_of((PyObject *)self)) == NULL)
         return -1;
     self->timer = NULL;
+    if (st->str_stop == NULL) {
+        /* the module was cleared (interpreter shutdown): just let go */
+        Py_DECREF(timer);
+        return 0;
+    }
     if (!is_our_timer(st, timer)) {
         PyObject *r = PyObject_CallMethodNoArgs(timer, st->str_stop);
         if (r != NULL) {
@@ -326,8 +333,8 @@ static PyMemberDef timeout_members[] = {
      "Seconds until it expires; None never expires."},
     {"exception", T_OBJECT, offsetof(timeout, exception), 0,
      "None: raise this Timeout; False: exit a with block silently; else raised."},
-    {"_ref", T_BOOL, offsetof(timeout, ref), 0, "False: the loop may exit while armed."},
-    {"_priority", T_OBJECT, offsetof(timeout, priority), 0, "The timer's priority."},
+    {"_ref", T_BOOL, offsetof(timeout, ref), READONLY, "False: the loop may exit while armed."},
+    {"_priority", T_OBJECT, offsetof(timeout, priority), READONLY, "The timer's priority."},
     {NULL},
 };
 
