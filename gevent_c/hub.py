@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import weakref
 from errno import EBADF
 
 from gevent_c import _core
@@ -623,8 +624,23 @@ def kill(greenlet, exception=GreenletExit):
             get_hub().loop.run_callback(greenlet.throw, exception)
 
 
+def _tree_of(spawner):
+    """The spawn_tree_locals dict shared by what *spawner* spawns (and by
+    *spawner* itself, unless it is a main greenlet: its children do not share)."""
+    tree_locals = getattr(spawner, 'spawn_tree_locals', None)
+    if tree_locals is None:
+        tree_locals = {}
+        if spawner.parent is not None:
+            spawner.spawn_tree_locals = tree_locals
+    return tree_locals
+
+
 def spawn_raw(function, *args, **kwargs):
-    """Run *function* in a new plain coroutine (no Greenlet API) from the loop."""
+    """Run *function* in a new plain coroutine (no Greenlet API) from the loop.
+
+    With ``config.track_greenlet_tree`` it gets ``spawning_greenlet`` and
+    ``spawn_tree_locals`` as a Greenlet does.
+    """
     if not callable(function):
         raise TypeError('function must be callable')
     hub = get_hub()
@@ -634,6 +650,10 @@ def spawn_raw(function, *args, **kwargs):
     else:
         glet = RawGreenlet(function, hub)
         hub.loop.run_callback(glet.switch, *args)
+    if config.track_greenlet_tree:
+        spawner = getcurrent()
+        glet.spawning_greenlet = weakref.ref(spawner)
+        glet.spawn_tree_locals = _tree_of(spawner)
     return glet
 
 
