@@ -170,3 +170,10 @@ def test_default_list_names_files_of_the_installed_gevent():
         assert os.path.isfile(os.path.join(tests, name + '.py')), name
     assert not set(suite.ACCEPTANCE) & set(suite.LATER)
     suite.parse_known(open(suite.KNOWN_FILE).read())  # the real list parses
+
+
+def test_the_exception_line_is_found_in_a_long_message():
+    out = REPORT.replace('AssertionError: 1 != 2', 'AssertionError: first line\n'
+                         'second line\n  indented\n\nlast line')
+    report = suite.parse_report('test__a.py', out, 1)
+    assert report['bad']['test__a.py::T::test_fail'] == 'FAIL: AssertionError: first line'

@@ -118,6 +118,13 @@ def parse_report(fn, out, code):
                 break
             if line.strip():
                 body.append(line)
+        # the exception line: the first unindented one after the last
+        # "Traceback" header (the message may go on for lines after it)
+        starts = [i for i, line in enumerate(body) if line.startswith('Traceback (')]
+        after = [line for line in body[starts[-1] + 1 if starts else 0:]
+                 if not line[:1].isspace()]
+        if after:
+            body = [after[0]]
         pending = PENDING_RE.search(block)
         if pending:
             report['waiting'][test_id] = pending.group(1)
