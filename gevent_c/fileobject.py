@@ -8,7 +8,8 @@
   object in the hub's thread pool (any file, including regular files on slow
   disks).
 - :class:`FileObjectBlock` is the plain, blocking file object (for symmetry).
-- :data:`FileObject` is :class:`FileObjectPosix`.
+- :data:`FileObject` is ``gevent_c.config.fileobject`` when this module is
+  first imported: :class:`FileObjectPosix` unless configured (``GEVENT_FILE``).
 
     r, w = os.pipe()
     reader = FileObjectPosix(r, 'r')          # text mode, closes r when closed
@@ -18,6 +19,7 @@
 import io as _io
 import os as _os
 
+from gevent_c._config import config as _config
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError, InvalidSwitchError
@@ -429,4 +431,4 @@ class FileObjectBlock(_FileObjectBase):
         self.io.close()
 
 
-FileObject = FileObjectPosix
+FileObject = _config.fileobject

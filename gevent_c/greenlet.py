@@ -12,11 +12,14 @@ import sys
 import weakref
 from heapq import heappush, heappop
 
+from gevent_c import _core
 from gevent_c._greenlet import greenlet as RawGreenlet
 from gevent_c._greenlet import getcurrent
 from gevent_c._greenlet import GreenletExit
+from gevent_c._config import config
 from gevent_c._hub_local import get_hub
 from gevent_c.hub import Waiter
+from gevent_c.hub import _tree_of
 from gevent_c.hub import iwait
 from gevent_c.hub import wait
 from gevent_c.timeout import Timeout
@@ -72,6 +75,40 @@ class _IdentRegistry:
     def _release(self, ident):
         if self._refs.pop(ident, None) is not None:
             heappush(self._free, ident)
+
+
+# Read at each Greenlet creation; its value attribute follows config.set().
+_track_tree = config.settings['track_greenlet_tree']
+_track_tree.get()
+_spawn_stack = getattr(_core, '_spawn_stack', None)
+
+
+if _spawn_stack is None:
+    def _spawn_stack(limit):
+        """(code, lineno, code, lineno, ...) of up to *limit* frames of the
+        caller's caller, newest first."""
+        frames = []
+        try:
+            frame = sys._getframe(2)
+        except ValueError:
+            return ()
+        while limit > 0 and frame is not None:
+            frames += (frame.f_code, frame.f_lineno)
+            frame = frame.f_back
+            limit -= 1
+        return tuple(frames)
+
+
+class _Frame:
+    """What ``spawning_stack`` links: enough of a frame for the traceback module."""
+
+    __slots__ = ('f_code', 'f_lineno', 'f_back')
+    f_globals = None
+
+    def __init__(self, code, lineno, back):
+        self.f_code = code
+        self.f_lineno = lineno
+        self.f_back = back
 
 
 class _readproperty:
@@ -148,6 +185,10 @@ class Greenlet(RawGreenlet):
     _ident = None
     _formatted_info = None
     spawning_greenlet = None
+    spawn_tree_locals = None
+    _spawning_frames = None
+    #: How many frames of the spawner's stack ``spawning_stack`` keeps.
+    spawning_stack_limit = 10
     _spawn_callbacks = None
 
     def __init__(self, run=None, *args, **kwargs):
@@ -161,6 +202,11 @@ class Greenlet(RawGreenlet):
         self.kwargs = kwargs
         self._start_event = None
         self._links = []
+        if _track_tree._value:
+            spawner = getcurrent()
+            self.spawning_greenlet = weakref.ref(spawner)
+            self.spawn_tree_locals = _tree_of(spawner)
+            self._spawning_frames = _spawn_stack(self.spawning_stack_limit)
         if self._spawn_callbacks is not None:
             for cb in self._spawn_callbacks:
                 cb(self)
@@ -168,6 +214,33 @@ class Greenlet(RawGreenlet):
     def _run(self):
         """Override in a subclass to define what the greenlet runs."""
         return None
+
+    @property
+    def spawning_stack(self):
+        """The stack that created it (frame-like objects, newest first: what
+        ``traceback.format_stack`` takes), or None when
+        ``config.track_greenlet_tree`` was off."""
+        frames = self._spawning_frames
+        if frames is None:
+            return None
+        newest = None
+        for i in range(len(frames) - 2, -1, -2):
+            newest = _Frame(frames[i], frames[i + 1], newest)
+        return newest
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, value, tb):
+        """Leaving ``with spawn(...) as g``: wait for it, or kill it with the
+        error that ended the block (which it then holds as its outcome)."""
+        if typ is None:
+            try:
+                self.join()
+            finally:
+                self.kill()
+        else:
+            self.kill((typ, value, tb))
 
     # -- spawn callbacks --------------------------------------------------
 
@@ -410,9 +483,30 @@ class Greenlet(RawGreenlet):
         self.unlink(switch)
         return False
 
+    def _wait_timeout_object(self, timeout):
+        """_wait with a Timeout instance as the timeout: start it (as gevent
+        does); it raises itself (or its exception) here when it expires."""
+        if not timeout.pending:
+            timeout.start()
+        try:
+            return self._wait(None)
+        finally:
+            timeout.cancel()
+
     def join(self, timeout=None):
-        """Block until it finishes or *timeout* seconds pass; returns None."""
+        """Block until it finishes or *timeout* seconds pass; returns None.
+
+        *timeout* may be a Timeout: it is started, and its expiry ends the
+        join quietly (another exception it raises propagates)."""
         if self._exc_info is not None or self.dead:
+            return
+        if timeout is not None and not isinstance(timeout, (float, int)) and \
+                isinstance(timeout, Timeout):
+            try:
+                self._wait_timeout_object(timeout)
+            except Timeout as ex:
+                if ex is not timeout:
+                    raise
             return
         self._wait(timeout)
 
@@ -420,12 +514,16 @@ class Greenlet(RawGreenlet):
         """Return its result or raise its exception, waiting if needed.
 
         Raises Timeout if it is not finished after *timeout* (or at once with
-        ``block=False``).
+        ``block=False``). *timeout* may be a Timeout: it is started and
+        raised (or its exception) if it expires first.
         """
         if not self.ready():
             if not block:
                 raise Timeout()
-            if not self._wait(timeout):
+            if timeout is not None and not isinstance(timeout, (float, int)) and \
+                    isinstance(timeout, Timeout):
+                self._wait_timeout_object(timeout)
+            elif not self._wait(timeout):
                 raise Timeout(timeout)
         exc_info = self._exc_info
         if exc_info is not None and exc_info[1] is not None:

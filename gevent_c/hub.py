@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import weakref
 from errno import EBADF
 
 from gevent_c import _core
@@ -244,11 +245,6 @@ def _describe_block(glet):
     return '%s is waiting in %s(%s)' % (who, name, args)
 
 
-def _default_format_context(context):
-    import pprint
-    return pprint.saferepr(context)
-
-
 class Hub(RawGreenlet):
     """The greenlet that runs this thread's event loop.
 
@@ -266,7 +262,7 @@ class Hub(RawGreenlet):
     name = ''
     _resolver = None
     _threadpool = None
-    _exception_stream = None
+    _exception_stream = _NONE
     _destroyed = False
 
     def __init__(self, loop=None, default=None):
@@ -279,12 +275,22 @@ class Hub(RawGreenlet):
             if default is None:
                 import threading
                 default = threading.current_thread() is threading.main_thread()
-            loop = _core.loop(flags=config.libev_backend, default=default)
+            loop = self.loop_class(flags=self.backend, default=default)
         self.loop = loop
         import _thread
         self.thread_ident = _thread.get_ident()
-        self.format_context = _default_format_context
+        self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
+
+    @property
+    def loop_class(self):
+        """The class of new loops: ``config.loop``."""
+        return config.loop
+
+    @property
+    def backend(self):
+        """The libev backend asked of new loops: ``config.libev_backend``."""
+        return config.libev_backend
 
     def __repr__(self):
         loop = self.loop
@@ -300,9 +306,10 @@ class Hub(RawGreenlet):
 
     @property
     def exception_stream(self):
-        """Where error reports go; sys.stderr (looked up at report time) by default."""
+        """Where error reports go: sys.stderr (looked up at report time)
+        unless assigned; assigning None (or any false value) silences them."""
         stream = self._exception_stream
-        return sys.stderr if stream is None else stream
+        return sys.stderr if stream is _NONE else stream
 
     @exception_stream.setter
     def exception_stream(self, stream):
@@ -310,7 +317,7 @@ class Hub(RawGreenlet):
 
     @exception_stream.deleter
     def exception_stream(self):
-        self._exception_stream = None
+        self._exception_stream = _NONE
 
     def _normalize_exception(self, t, v, tb):
         if t is None and v is None and tb is None:
@@ -356,7 +363,8 @@ class Hub(RawGreenlet):
         try:
             cb = self.loop.run_callback(current.switch)
         except:  # noqa: E722
-            traceback.print_exc(file=self.exception_stream)
+            if self.exception_stream:
+                traceback.print_exc(file=self.exception_stream)
         try:
             self.parent.throw(value)
         finally:
@@ -521,16 +529,16 @@ class Hub(RawGreenlet):
     # -- lazy services --------------------------------------------------
 
     @property
+    def threadpool_class(self):
+        """The class of this hub's threadpool: ``config.threadpool``."""
+        return config.threadpool
+
+    @property
     def threadpool(self):
-        """This hub's ThreadPool (gevent_c.threadpool), created on first use."""
+        """This hub's threadpool (``threadpool_class``), created on first use."""
         pool = self._threadpool
         if pool is None:
-            try:
-                from gevent_c.threadpool import ThreadPool
-            except ImportError as exc:
-                raise ImportError('Hub.threadpool needs gevent_c.threadpool, which '
-                                  'could not be imported: %s' % (exc,)) from exc
-            pool = self._threadpool = ThreadPool(self.threadpool_size, hub=self)
+            pool = self._threadpool = self.threadpool_class(self.threadpool_size, hub=self)
         return pool
 
     @threadpool.setter
@@ -541,29 +549,14 @@ class Hub(RawGreenlet):
     def threadpool(self):
         self._threadpool = None
 
-    _RESOLVER_MODULES = {
-        'thread': 'gevent_c.resolver.thread',
-        'ares': 'gevent_c.resolver.ares',
-        'block': 'gevent_c.resolver.blocking',
-        'blocking': 'gevent_c.resolver.blocking',
-    }
-
     @property
     def resolver_class(self):
-        import importlib
-        errors = []
-        for name in config.resolver:
-            modname = self._RESOLVER_MODULES.get(name, name)
-            try:
-                return importlib.import_module(modname).Resolver
-            except (ImportError, AttributeError) as exc:
-                errors.append('%s: %s' % (modname, exc))
-        raise ImportError('Hub.resolver: no resolver module could be imported (%s)'
-                          % ('; '.join(errors),))
+        """The class of this hub's resolver: ``config.resolver``."""
+        return config.resolver
 
     @property
     def resolver(self):
-        """This hub's DNS resolver (first of config.resolver that imports)."""
+        """This hub's DNS resolver (``resolver_class``), created on first use."""
         resolver = self._resolver
         if resolver is None:
             resolver = self._resolver = self.resolver_class(hub=self)
@@ -631,8 +624,23 @@ def kill(greenlet, exception=GreenletExit):
             get_hub().loop.run_callback(greenlet.throw, exception)
 
 
+def _tree_of(spawner):
+    """The spawn_tree_locals dict shared by what *spawner* spawns (and by
+    *spawner* itself, unless it is a main greenlet: its children do not share)."""
+    tree_locals = getattr(spawner, 'spawn_tree_locals', None)
+    if tree_locals is None:
+        tree_locals = {}
+        if spawner.parent is not None:
+            spawner.spawn_tree_locals = tree_locals
+    return tree_locals
+
+
 def spawn_raw(function, *args, **kwargs):
-    """Run *function* in a new plain coroutine (no Greenlet API) from the loop."""
+    """Run *function* in a new plain coroutine (no Greenlet API) from the loop.
+
+    With ``config.track_greenlet_tree`` it gets ``spawning_greenlet`` and
+    ``spawn_tree_locals`` as a Greenlet does.
+    """
     if not callable(function):
         raise TypeError('function must be callable')
     hub = get_hub()
@@ -642,6 +650,10 @@ def spawn_raw(function, *args, **kwargs):
     else:
         glet = RawGreenlet(function, hub)
         hub.loop.run_callback(glet.switch, *args)
+    if config.track_greenlet_tree:
+        spawner = getcurrent()
+        glet.spawning_greenlet = weakref.ref(spawner)
+        glet.spawn_tree_locals = _tree_of(spawner)
     return glet
 
 

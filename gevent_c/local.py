@@ -69,6 +69,19 @@ def _lookup_type_attr(cls, name):
     return _MISSING
 
 
+def _values_of(glet):
+    """[(class name, id, dict)] of every local object holding values for
+    *glet* (for gevent_c.util's run reports; scans the GC, not for hot paths)."""
+    import gc
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, local):
+            entry = _oga(obj, '_local__impl').dicts.get(id(glet))
+            if entry is not None and entry[0]() is glet:
+                found.append((type(obj).__name__, id(obj), entry[1]))
+    return found
+
+
 class local:
     """An object whose attributes are private to each greenlet."""
 

@@ -2,6 +2,8 @@
 import io
 import threading
 
+import importlib
+
 import pytest
 
 from _hubtest import clean_hub, lib, gc_lib, errors  # noqa: F401 -- fixtures
@@ -435,8 +437,9 @@ def test_config_reads_and_validates_settings(gc_lib):
     config = gc_lib.top.config
     assert config.threadpool_size >= 1
     config.resolver = 'ares,thread'
-    assert config.resolver == ['ares', 'thread']
+    assert config.resolver is importlib.import_module('gevent_c.resolver.ares').Resolver
     config.resolver = ['thread', 'ares', 'block']
+    assert config.resolver is importlib.import_module('gevent_c.resolver.thread').Resolver
     with pytest.raises(AttributeError):
         config.no_such_setting = 1
     with pytest.raises(ValueError):

@@ -234,3 +234,67 @@ def test_uninitialised_or_deleted_attributes_are_read_as_none():
     del u.seconds, u.exception
     u.start()
     assert not u.pending
+
+# ---- a Timeout object as the timeout= of a blocking call -------------------------
+
+def _full_queue(lib):
+    q = lib.queue.Queue(1)
+    q.put(1)
+    return q
+
+
+def _blocking_calls(lib):
+    """name -> (call taking timeout=, whether its own expiry is swallowed)."""
+    ev, ar = lib.event.Event(), lib.event.AsyncResult()
+    sleeper = lib.top.spawn(lib.top.sleep, 10)
+    return sleeper, {
+        'Event.wait': (lambda t: ev.wait(timeout=t), True),
+        'AsyncResult.get': (lambda t: ar.get(timeout=t), False),
+        'AsyncResult.wait': (lambda t: ar.wait(timeout=t), True),
+        'Semaphore.acquire': (lambda t: lib.lock.Semaphore(0).acquire(timeout=t), True),
+        'Semaphore.wait': (lambda t: lib.lock.Semaphore(0).wait(timeout=t), True),
+        'Queue.get': (lambda t: lib.queue.Queue().get(timeout=t), False),
+        'Queue.put': (lambda t: _full_queue(lib).put(2, timeout=t), False),
+        'Channel.get': (lambda t: lib.queue.Channel().get(timeout=t), False),
+        'Greenlet.get': (lambda t: sleeper.get(timeout=t), False),
+        'Greenlet.join': (lambda t: sleeper.join(timeout=t), True),
+    }
+
+
+def test_timeout_object_is_started_and_raises_itself(lib):
+    sleeper, calls = _blocking_calls(lib)
+    try:
+        for name, (call, swallowed) in calls.items():
+            timeout = lib.timeout.Timeout(0.01)
+            if swallowed:
+                call(timeout)  # returns, as after a timeout in seconds
+            else:
+                with pytest.raises(lib.timeout.Timeout) as info:
+                    call(timeout)
+                assert info.value is timeout, name
+            assert not timeout.pending, name
+    finally:
+        sleeper.kill()
+
+
+def test_timeout_object_with_its_own_exception_raises_that(lib):
+    sleeper, calls = _blocking_calls(lib)
+    try:
+        for name, (call, _) in calls.items():
+            error = KeyError(name)
+            with pytest.raises(KeyError) as info:
+                call(lib.timeout.Timeout(0.01, error))
+            assert info.value is error, name
+    finally:
+        sleeper.kill()
+
+
+def test_another_timeout_still_propagates_through_a_swallowing_wait(lib):
+    outer = lib.timeout.Timeout(0.01)
+    outer.start()
+    try:
+        with pytest.raises(lib.timeout.Timeout) as info:
+            lib.event.Event().wait(timeout=lib.timeout.Timeout(5))
+        assert info.value is outer
+    finally:
+        outer.close()
