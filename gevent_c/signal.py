@@ -17,6 +17,9 @@ import signal as _signal
 import sys as _sys
 
 _real_signal = _signal.signal
+# Native idents, whatever monkey-patching does to _thread and threading later.
+from gevent_c.hub import _get_thread_ident as _native_get_ident  # noqa: E402
+from gevent_c.hub import MAIN_THREAD_IDENT as _MAIN_THREAD_IDENT  # noqa: E402
 _real_getsignal = _signal.getsignal
 _SIGCHLD = getattr(_signal, 'SIGCHLD', None)
 
@@ -44,8 +47,7 @@ def signal(signalnum, handler):
     if handler not in (_signal.SIG_IGN, _signal.SIG_DFL) and not callable(handler):
         raise TypeError('signal handler must be signal.SIG_IGN, signal.SIG_DFL, '
                         'or a callable object')
-    import threading
-    if _thread.get_ident() != threading.main_thread().ident:
+    if _native_get_ident() != _MAIN_THREAD_IDENT:
         raise ValueError('signal only works in main thread of the main interpreter')
     old = getsignal(signalnum)
     _child_handler = handler

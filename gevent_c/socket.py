@@ -40,6 +40,9 @@ __implements__ = [
     'getnameinfo', 'getfqdn', 'create_server',
 ]
 __extensions__ = ['cancel_wait', 'wait_read', 'wait_write', 'wait_readwrite']
+# What monkey.patch_dns() (or patch_socket(dns=True)) patches.
+__dns__ = ['getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr',
+           'getnameinfo', 'getfqdn']
 
 # Everything else the stdlib module exports is copied as is.
 __imports__ = [name for name in _stdsocket.__all__

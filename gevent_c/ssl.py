@@ -147,6 +147,52 @@ class SSLContext(_ssl.SSLContext):
     sslsocket_class = SSLSocket
 
 
+# Some stdlib methods name their class through the ssl module's globals
+# (``super(SSLContext, SSLContext).options.__set__``, ``super(SSLSocket,
+# self).__init__``). Once ``ssl.SSLContext``/``ssl.SSLSocket`` are these
+# subclasses, that lookup would find them and recurse (gevent's RecursionError
+# when ssl was imported before patching), so the classes carry copies of
+# those functions that see the stdlib classes under those names.
+def _with_stdlib_classes(func):
+    import types
+    names = dict(func.__globals__, SSLContext=_ssl.SSLContext, SSLSocket=_ssl.SSLSocket)
+    copy = types.FunctionType(func.__code__, names, func.__name__, func.__defaults__,
+                              func.__closure__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__doc__ = func.__doc__
+    return copy
+
+
+def _names_a_class(func):
+    return func is not None and {'SSLContext', 'SSLSocket'} & set(func.__code__.co_names)
+
+
+def _adopt_stdlib_functions(ours, stdlib):
+    for name, value in vars(stdlib).items():
+        if isinstance(value, property) and (_names_a_class(value.fget)
+                                            or _names_a_class(value.fset)):
+            setattr(ours, name, property(
+                _with_stdlib_classes(value.fget) if value.fget else None,
+                _with_stdlib_classes(value.fset) if value.fset else None,
+                value.fdel, value.__doc__))
+        elif isinstance(value, classmethod) and _names_a_class(value.__func__):
+            setattr(ours, name, classmethod(_with_stdlib_classes(value.__func__)))
+
+
+_adopt_stdlib_functions(SSLContext, _ssl.SSLContext)
+_adopt_stdlib_functions(SSLSocket, _ssl.SSLSocket)
+
+# Subclasses of the stdlib SSLContext made before patching still wrap into
+# cooperative sockets (see _gevent_did_monkey_patch).
+__subclass_safe__ = ['SSLContext']
+
+
+def _gevent_did_monkey_patch(target, items, warn):
+    """Every SSLContext, also one made (or one of a class defined) before
+    patching, wraps sockets into the cooperative SSLSocket."""
+    _ssl.SSLContext.sslsocket_class = SSLSocket
+
+
 def _returning_our_context(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
