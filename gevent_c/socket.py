@@ -40,6 +40,9 @@ __implements__ = [
     'getnameinfo', 'getfqdn', 'create_server',
 ]
 __extensions__ = ['cancel_wait', 'wait_read', 'wait_write', 'wait_readwrite']
+# Raw _socket.socket objects (SocketType) are internals (of the C parts too),
+# not application sockets: monkey does not report those made before patching.
+__early_safe__ = ['SocketType']
 # What monkey.patch_dns() (or patch_socket(dns=True)) patches.
 __dns__ = ['getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr',
            'getnameinfo', 'getfqdn']

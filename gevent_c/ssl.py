@@ -153,9 +153,13 @@ class SSLContext(_ssl.SSLContext):
 # subclasses, that lookup would find them and recurse (gevent's RecursionError
 # when ssl was imported before patching), so the classes carry copies of
 # those functions that see the stdlib classes under those names.
+_StdSSLContext = _ssl.SSLContext
+_StdSSLSocket = _ssl.SSLSocket
+
+
 def _with_stdlib_classes(func):
     import types
-    names = dict(func.__globals__, SSLContext=_ssl.SSLContext, SSLSocket=_ssl.SSLSocket)
+    names = dict(func.__globals__, SSLContext=_StdSSLContext, SSLSocket=_StdSSLSocket)
     copy = types.FunctionType(func.__code__, names, func.__name__, func.__defaults__,
                               func.__closure__)
     copy.__kwdefaults__ = func.__kwdefaults__
@@ -168,7 +172,7 @@ def _names_a_class(func):
 
 
 def _adopt_stdlib_functions(ours, stdlib):
-    for name, value in vars(stdlib).items():
+    for name, value in list(vars(stdlib).items()):
         if isinstance(value, property) and (_names_a_class(value.fget)
                                             or _names_a_class(value.fset)):
             setattr(ours, name, property(
@@ -179,18 +183,21 @@ def _adopt_stdlib_functions(ours, stdlib):
             setattr(ours, name, classmethod(_with_stdlib_classes(value.__func__)))
 
 
-_adopt_stdlib_functions(SSLContext, _ssl.SSLContext)
-_adopt_stdlib_functions(SSLSocket, _ssl.SSLSocket)
+_adopt_stdlib_functions(SSLContext, _StdSSLContext)
+_adopt_stdlib_functions(SSLSocket, _StdSSLSocket)
 
-# Subclasses of the stdlib SSLContext made before patching still wrap into
-# cooperative sockets (see _gevent_did_monkey_patch).
-__subclass_safe__ = ['SSLContext']
+# Subclasses and objects of the stdlib SSLContext made before patching still
+# wrap into cooperative sockets (see _gevent_did_monkey_patch).
+__early_safe__ = ['SSLContext']
 
 
 def _gevent_did_monkey_patch(target, items, warn):
     """Every SSLContext, also one made (or one of a class defined) before
-    patching, wraps sockets into the cooperative SSLSocket."""
-    _ssl.SSLContext.sslsocket_class = SSLSocket
+    patching, wraps sockets into the cooperative SSLSocket, and the stdlib
+    classes' own functions still find themselves under their names."""
+    _adopt_stdlib_functions(_StdSSLContext, _StdSSLContext)
+    _adopt_stdlib_functions(_StdSSLSocket, _StdSSLSocket)
+    _StdSSLContext.sslsocket_class = SSLSocket
 
 
 def _returning_our_context(func):

@@ -34,6 +34,9 @@ __implements__ = ['allocate_lock', 'get_ident', 'exit', 'LockType', 'stack_size'
 if _PY313:
     __implements__ += ['start_joinable_thread', 'lock', '_ThreadHandle', '_make_thread_handle']
 __extensions__ = []
+# Native locks, locals and handles made before patching keep working (only a
+# lock held across a greenlet switch would block; monkey cannot tell).
+__early_safe__ = ['LockType', 'lock', '_local', '_ThreadHandle']
 __imports__ = [name for name in ('error', 'TIMEOUT_MAX', 'allocate', 'exit_thread',
                                  'interrupt_main', 'start_new', 'get_native_id',
                                  'daemon_threads_allowed', 'RLock', 'set_name')

@@ -36,6 +36,10 @@ if _PY313:
 else:
     __implements__ += ['_start_new_thread', '_set_sentinel']
 __extensions__ = []
+# What was made before patching keeps working: Events' Conditions are made
+# cooperative by monkey.patch_thread; the rest are native locks, locals, handles.
+__early_safe__ = ['Event', 'Lock', '_CRLock', 'local', '_DummyThread', '_ThreadHandle',
+                  '_thread_local_info']
 __imports__ = ['Thread', 'Timer']
 Thread = _threading.Thread
 Timer = _threading.Timer

@@ -4,14 +4,18 @@ A module imported before patching may hold its own reference to an object
 that patching then replaced in the stdlib module: ``from socket import
 socket``, ``from time import sleep``, ``from threading import Lock`` at
 its top. Those references (module globals of the same name that are exactly
-the original object) are switched to the replacement, in every module
-except the patched stdlib modules themselves and gevent_c/gevent/greenlet;
+the original object) are switched to the replacement, in every Python
+module except the patched stdlib modules themselves and gevent_c, gevent
+and greenlet (C modules such as ``posix`` and ``_socket`` are where the
+originals come from);
 a reference under another name (``real_sleep = time.sleep``) is taken to
 be kept on purpose and left alone. What cannot
 be switched is reported in one MonkeyPatchWarning: classes defined before
-patching that subclass a replaced class (they keep the blocking base),
-unless the stand-in module lists the class in ``__subclass_safe__`` (its
-subclasses work either way, as ``ssl.SSLContext``'s do).
+patching that subclass a replaced class (they keep the blocking base), and
+live objects of a replaced class made before patching (an open
+``socket.socket``, a ``queue.SimpleQueue``), unless the stand-in module
+lists the class in ``__early_safe__`` (its earlier subclasses and objects
+work either way, as ``ssl.SSLContext``'s do).
 """
 import sys
 
@@ -53,10 +57,20 @@ def _newly_patched(before):
     return found
 
 
+def _is_c_module(name, module):
+    from importlib.machinery import EXTENSION_SUFFIXES
+    return (name in sys.builtin_module_names
+            or str(getattr(module, '__file__', None) or '').endswith(tuple(EXTENSION_SUFFIXES)))
+
+
 def _switch_references(patched):
     targets = set(_monkey.saved)
     for mod_name, module in list(sys.modules.items()):
         if mod_name in targets or _is_own(mod_name):
+            continue
+        # Python modules only: a C module (posix, _socket, _queue) is where
+        # the originals come from, and the replacements call them there.
+        if _is_c_module(mod_name, module):
             continue
         namespace = getattr(module, '__dict__', None)
         if not isinstance(namespace, dict):
@@ -81,8 +95,7 @@ def _early_subclasses(patched):
     for original, _replacement, qualname, source_name in patched.values():
         if not isinstance(original, type):
             continue
-        source = sys.modules.get('gevent_c.' + source_name)
-        if qualname.rpartition('.')[2] in getattr(source, '__subclass_safe__', ()):
+        if _early_safe(qualname, source_name):
             continue
         for sub in original.__subclasses__():
             module = getattr(sub, '__module__', '') or ''
@@ -91,6 +104,36 @@ def _early_subclasses(patched):
             problems.append('%s.%s (subclass of %s, defined in %s)' % (
                 module, sub.__qualname__, qualname, _where(module)))
     return problems
+
+
+def _stand_in(target_name):
+    """The gevent_c module that patches the stdlib module *target_name*."""
+    for name, module in list(sys.modules.items()):
+        if (name.startswith('gevent_c.') and hasattr(module, '__implements__')
+                and getattr(module, '__target__', name[len('gevent_c.'):]) == target_name):
+            return module
+    return None
+
+
+def _early_safe(qualname, target_name):
+    return qualname.rpartition('.')[2] in getattr(_stand_in(target_name), '__early_safe__', ())
+
+
+def _early_instances(patched):
+    """'N x module.Class' for live instances of replaced classes, made before patching."""
+    import gc
+    classes = {}
+    for original, _replacement, qualname, source_name in patched.values():
+        if isinstance(original, type) and not _early_safe(qualname, source_name):
+            classes[original] = qualname
+    if not classes:
+        return []
+    counts = {}
+    for obj in gc.get_objects():
+        qualname = classes.get(type(obj))
+        if qualname is not None and not getattr(obj, '_closed', False):
+            counts[qualname] = counts.get(qualname, 0) + 1
+    return ['%d %s' % (n, name) for name, n in sorted(counts.items())]
 
 
 def _where(module_name):
@@ -104,9 +147,14 @@ def repair_early_imports(before, warnings_list):
     if not patched:
         return
     _switch_references(patched)
-    problems = _early_subclasses(patched)
-    if problems:
-        warnings_list.append(
-            'Monkey-patching after these classes were defined: they subclass a replaced '
-            'class and keep its blocking behaviour; patch before importing them: '
-            + '; '.join(sorted(problems)))
+    parts = []
+    subclasses = _early_subclasses(patched)
+    if subclasses:
+        parts.append('classes defined before patching subclass a replaced class and keep its '
+                     'blocking behaviour: ' + '; '.join(sorted(subclasses)))
+    instances = _early_instances(patched)
+    if instances:
+        parts.append('objects made before patching keep blocking: ' + ', '.join(instances))
+    if parts:
+        warnings_list.append('Monkey-patching too late (patch before importing and creating '
+                             'these): ' + '. '.join(parts))

@@ -13,9 +13,11 @@ are copied, what already exists is fixed up:
 - other native threads already running get a ``join`` that polls instead
   of blocking the hub's thread;
 - with *existing_locks*: import locks and Python RLocks held by this thread
-  get the new ident as owner (so they can be released), and
-  ``concurrent.futures.thread``'s shutdown lock (held across
-  ``Thread.start()``, which now switches) is replaced;
+  get the new ident as owner (so they can be released), idle Conditions
+  made earlier (inside Events, Queues, Semaphores of modules imported
+  before) get cooperative locks, and ``concurrent.futures.thread``'s
+  shutdown lock (held across ``Thread.start()``, which now switches) is
+  replaced;
 - with *logging*: logging's module lock and the handlers' locks are
   replaced by cooperative RLocks.
 """
@@ -204,6 +206,7 @@ def _repair_existing_locks(threading_mod, native_ident):
     new_ident = threading_mod.get_ident()
     py_rlock = getattr(threading_mod, '_PyRLock', None)
     module_lock = getattr(bootstrap, '_ModuleLock', None)
+    conditions = []
     for obj in gc.get_objects():
         if py_rlock is not None and isinstance(obj, py_rlock):
             if obj._owner == native_ident:
@@ -211,12 +214,57 @@ def _repair_existing_locks(threading_mod, native_ident):
         elif module_lock is not None and isinstance(obj, module_lock):
             if getattr(obj, 'owner', None) == native_ident:
                 obj.owner = new_ident
+        elif isinstance(obj, threading_mod.Condition):
+            conditions.append(obj)
+    _make_conditions_cooperative(threading_mod, conditions)
     cf_thread = sys.modules.get('concurrent.futures.thread')
     if cf_thread is not None and hasattr(cf_thread, '_global_shutdown_lock'):
         # Executor.submit holds it across Thread.start(), which now switches
         # greenlets: a native lock there blocks the whole thread. (The
         # at-fork hooks keep the old lock, which nobody else takes.)
         cf_thread._global_shutdown_lock = threading_mod.Lock()
+
+
+def _make_conditions_cooperative(threading_mod, conditions):
+    """Give the Conditions made before patching (inside Events, Semaphores,
+    Queues, Barriers... of modules imported early) cooperative locks.
+
+    Waiting on a native Condition would block the whole thread, and every
+    greenlet with it. Only idle ones are changed (lock free, no waiter); a
+    lock shared by several Conditions (queue.Queue's mutex) stays shared,
+    and the objects holding the old lock in an attribute get the new one.
+    """
+    import gc
+    from gevent_c.monkey import get_original
+    native_lock = type(get_original('_thread', 'allocate_lock')())
+    native_rlock = get_original('_thread', 'RLock') if hasattr(
+        sys.modules['_thread'], 'RLock') else None
+    replaced = {}
+    for cond in conditions:
+        lock = getattr(cond, '_lock', None)
+        if cond._waiters or not (type(lock) is native_lock or type(lock) is native_rlock):
+            continue
+        if id(lock) not in replaced:
+            if type(lock) is native_lock:
+                if lock.locked():
+                    continue
+                new = threading_mod.Lock()
+            else:
+                if lock._is_owned():
+                    continue
+                new = threading_mod.RLock()
+            replaced[id(lock)] = (lock, new)
+        threading_mod.Condition.__init__(cond, replaced[id(lock)][1])
+    if not replaced:
+        return
+    for lock, new in replaced.values():
+        for holder in gc.get_referrers(lock):
+            namespace = holder if type(holder) is dict else getattr(holder, '__dict__', None)
+            if type(namespace) is not dict:
+                continue
+            for key, value in list(namespace.items()):
+                if value is lock:
+                    namespace[key] = new
 
 
 def _replace_logging_locks(threading_mod):
