@@ -186,6 +186,22 @@ def _adopt_stdlib_functions(ours, stdlib):
 _adopt_stdlib_functions(SSLContext, _StdSSLContext)
 _adopt_stdlib_functions(SSLSocket, _StdSSLSocket)
 
+
+def _create_over(create):
+    # The stdlib's _create opens the SSLSocket on sock's descriptor, then
+    # detaches sock: the descriptor must stay non-blocking through that.
+    def _create(cls, sock, *args, **kwargs):
+        fd = sock.fileno()
+        _gsocket._fds_taken_over.add(fd)
+        try:
+            return create(cls, sock, *args, **kwargs)
+        finally:
+            _gsocket._fds_taken_over.discard(fd)
+    return classmethod(_create)
+
+
+SSLSocket._create = _create_over(vars(SSLSocket)['_create'].__func__)
+
 # Subclasses and objects of the stdlib SSLContext made before patching still
 # wrap into cooperative sockets (see _gevent_did_monkey_patch).
 __early_safe__ = ['SSLContext']
