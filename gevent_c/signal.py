@@ -26,7 +26,17 @@ _SIGCHLD = getattr(_signal, 'SIGCHLD', None)
 __implements__ = ['signal', 'getsignal', 'set_wakeup_fd']
 __extensions__ = []
 
-set_wakeup_fd = _signal.set_wakeup_fd
+_real_set_wakeup_fd = _signal.set_wakeup_fd
+_wakeup = (-1, True)     # the fd set through set_wakeup_fd, warn_on_full_buffer
+
+
+def set_wakeup_fd(fd, /, *, warn_on_full_buffer=True):
+    """Like ``signal.set_wakeup_fd``; a SIGCHLD run through :func:`signal`
+    also writes its number there, as the interpreter does for other signals."""
+    global _wakeup
+    old = _real_set_wakeup_fd(fd, warn_on_full_buffer=warn_on_full_buffer)
+    _wakeup = (fd, warn_on_full_buffer)
+    return old
 
 _UNSET = object()
 _child_handler = _UNSET
@@ -83,6 +93,17 @@ def _on_child_hook():
     handler = _child_handler
     if handler is _UNSET or not callable(handler):
         return
+    fd, warn = _wakeup
+    if fd >= 0:
+        import os
+        try:
+            os.write(fd, bytes((_SIGCHLD,)))
+        except OSError as exc:
+            import errno
+            if warn or exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                import warnings
+                warnings.warn('Exception ignored when trying to write to the signal '
+                              'wakeup fd: %r' % (exc,), RuntimeWarning)
     from gevent_c.greenlet import Greenlet
     Greenlet.spawn(handler, _SIGCHLD, None)
 

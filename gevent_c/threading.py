@@ -68,8 +68,15 @@ class _DummyThread(_threading._DummyThread):
     """The Thread object of a greenlet not started by ``threading``.
 
     Named ``Dummy-N`` and daemonic as the stdlib's; it leaves
-    ``threading._active`` when its greenlet ends.
+    ``threading._active`` when its greenlet ends. It is a complete Thread,
+    so when a greenlet forks, threading._after_fork may turn it into the
+    child's main thread (3.11.8+, 3.12.2+) as it does for native threads.
     """
+
+    # gevent's flag: whether this Python turns the forking dummy thread into
+    # the child's _MainThread (gevent must then repair its reduced dummies).
+    _NEEDS_CLASS_FORK_FIXUP = ((sys.version_info[:2] == (3, 11) and sys.version_info >= (3, 11, 8))
+                               or sys.version_info >= (3, 12, 2))
 
     def __init__(self):
         from weakref import ref

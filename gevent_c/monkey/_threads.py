@@ -35,9 +35,10 @@ def patch(threading=True, threading_local=True, Event=True, logging=True,
     threading_mod = __import__('threading')
     native_ident = threading_mod.get_ident()
     main = threading_mod.main_thread()
-    on_main_thread = threading_mod.current_thread() is main
+    current = threading_mod.current_thread()
+    on_main_thread = current is main
     orig_shutdown = threading_mod._shutdown
-    others = [t for t in threading_mod.enumerate() if t is not main]
+    others = [t for t in threading_mod.enumerate() if t is not main and t is not current]
 
     gthread, thread_mod = _patch_module('thread', _warnings=warnings_list,
                                         _notify_did_subscribers=False)
@@ -48,7 +49,7 @@ def patch(threading=True, threading_local=True, Event=True, logging=True,
         if Event:
             from gevent_c.event import Event as GEvent
             patch_item(threading_mod, 'Event', GEvent)
-        if existing_locks and not others:
+        if existing_locks and on_main_thread and not others:
             _repair_existing_locks(threading_mod, native_ident)
         if logging and 'logging' in sys.modules:
             _replace_logging_locks(threading_mod)
@@ -70,6 +71,8 @@ def patch(threading=True, threading_local=True, Event=True, logging=True,
                 _queue_warning('Monkey-patching not on the main thread; '
                                'threading.main_thread().join() will hang from a greenlet',
                                warnings_list)
+                patch_item(threading_mod, '_shutdown',
+                           _shutdown_from_main_greenlet(threading_mod, main, orig_shutdown))
     _notify(events.GeventDidPatchModuleEvent('thread', gthread, thread_mod), warnings_list)
     if gthreading is not None:
         _notify(events.GeventDidPatchModuleEvent('threading', gthreading, threading_mod),
@@ -103,6 +106,23 @@ def _adopt_main_thread(threading_mod, main, orig_shutdown):
     else:
         shutdown = _main_thread_lock_swap(threading_mod, main, orig_shutdown)
     patch_item(threading_mod, '_shutdown', shutdown)
+
+
+def _shutdown_from_main_greenlet(threading_mod, main, orig_shutdown):
+    # Patched from another thread, the main thread kept its native ident;
+    # at exit the stdlib compares it with get_ident() (now greenlet-based)
+    # to release the main thread's lock, or would wait for that lock forever.
+    def _shutdown():
+        from gevent_c import thread as gthread
+        old_ident, new_ident = main.ident, gthread.get_ident()
+        if old_ident != new_ident and threading_mod._main_thread is main:
+            with threading_mod._active_limbo_lock:
+                if threading_mod._active.get(old_ident) is main:
+                    del threading_mod._active[old_ident]
+                threading_mod._active[new_ident] = main
+            main._ident = new_ident
+        _run_native_shutdown(orig_shutdown)
+    return _shutdown
 
 
 def _let_joiners_run():
