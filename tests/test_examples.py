@@ -33,3 +33,10 @@ def test_core_tour_shows_every_watcher_and_ends_by_itself():
                  "io: right got the echo b'HELLO, LOOP'", 'signal: caught SIGUSR1',
                  'loop.run() returned: nothing left to wait for'):
         assert step in out
+
+
+@pytest.mark.timeout(90)
+def test_patched_urllib_runs_every_request_at_once_in_one_thread():
+    out = run_example('patched_urllib.py')
+    assert '100 of 100 requests answered' in out
+    assert 'the server had 100 requests open at once' in out
