@@ -21,6 +21,13 @@ from gevent_c._greenlet import getcurrent
 from gevent_c._greenlet import GreenletExit
 from gevent_c._greenlet import error as GreenletError
 from gevent_c._config import config
+
+import _thread
+import threading as _threading
+# Native thread idents, captured before monkey-patching can make them greenlet ones.
+_get_thread_ident = _thread.get_ident
+MAIN_THREAD_IDENT = _threading.main_thread().ident
+del _thread, _threading
 from gevent_c.exceptions import LoopExit
 from gevent_c.exceptions import HubDestroyed
 from gevent_c.exceptions import BlockingSwitchOutError
@@ -273,12 +280,10 @@ class Hub(RawGreenlet):
                 set_loop(None)
         if loop is None:
             if default is None:
-                import threading
-                default = threading.current_thread() is threading.main_thread()
+                default = _get_thread_ident() == MAIN_THREAD_IDENT
             loop = self.loop_class(flags=self.backend, default=default)
         self.loop = loop
-        import _thread
-        self.thread_ident = _thread.get_ident()
+        self.thread_ident = _get_thread_ident()
         self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
 
@@ -299,8 +304,7 @@ class Hub(RawGreenlet):
 
     @property
     def main_hub(self):
-        import threading
-        return self.thread_ident == threading.main_thread().ident
+        return self.thread_ident == MAIN_THREAD_IDENT
 
     # -- errors ---------------------------------------------------------
 

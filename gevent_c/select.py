@@ -24,6 +24,8 @@ from gevent_c.exceptions import InvalidSwitchError
 __implements__ = ['select', 'poll']
 __extensions__ = []
 __imports__ = ['error']
+# Blocking, with no cooperative version: monkey.patch_select(aggressive=True) removes them.
+__aggressive_removes__ = ['epoll', 'kqueue', 'kevent', 'devpoll']
 __all__ = __implements__ + __imports__
 
 error = _stdselect.error

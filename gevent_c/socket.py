@@ -41,6 +41,12 @@ __implements__ = [
     'getnameinfo', 'getfqdn', 'create_server',
 ]
 __extensions__ = ['cancel_wait', 'wait_read', 'wait_write', 'wait_readwrite']
+# Raw _socket.socket objects (SocketType) are internals (of the C parts too),
+# not application sockets: monkey does not report those made before patching.
+__early_safe__ = ['SocketType']
+# What monkey.patch_dns() (or patch_socket(dns=True)) patches.
+__dns__ = ['getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr',
+           'getnameinfo', 'getfqdn']
 
 # Everything else the stdlib module exports is copied as is.
 __imports__ = copy_names(
@@ -347,9 +353,19 @@ class socket(_core.SocketMethods, _Base):
         _ss.close(self)
 
     def detach(self):
-        """Forget the descriptor and return it (still non-blocking)."""
+        """Forget the descriptor and return it, in the stdlib's mode for this
+        socket: blocking when the timeout is None, non-blocking otherwise.
+
+        (gevent leaves it non-blocking, so ``multiprocessing.Pipe()`` - a
+        patched socketpair whose descriptors are detached - raised
+        BlockingIOError on ``recv()``.)
+        """
         self._drop_events()
-        return _Base.detach(self)
+        blocking = self.timeout is None
+        fd = _Base.detach(self)
+        if blocking and fd >= 0 and fd not in _fds_taken_over:
+            _os.set_blocking(fd, True)
+        return fd
 
     def dup(self):
         """A new socket on a duplicate of the descriptor, same timeout."""
@@ -360,6 +376,11 @@ class socket(_core.SocketMethods, _Base):
 
 _core._socket_setup(socket)
 SocketType = socket
+
+# Descriptors another cooperative socket already took over before the old
+# object is detached (ssl's SSLSocket._create does that): detach() leaves
+# them non-blocking.
+_fds_taken_over = set()
 
 
 def _resolve_addr(sock, address):

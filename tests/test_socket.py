@@ -630,10 +630,20 @@ def test_detach_returns_the_descriptor_and_closes_the_object():
     a, b = socket.socketpair()
     fd = a.detach()
     assert a.fileno() == -1 and fd >= 0
+    assert os.get_blocking(fd)          # blocking socket (timeout None): as the stdlib
     other = socket.socket(fileno=fd)
     other.sendall(b'again')
     assert b.recv(5) == b'again'
     other.close()
+    b.close()
+
+
+def test_detach_leaves_a_socket_with_a_timeout_non_blocking():
+    a, b = socket.socketpair()
+    a.settimeout(5)
+    fd = a.detach()
+    assert not os.get_blocking(fd)
+    os.close(fd)
     b.close()
 
 

@@ -730,6 +730,7 @@ static PyMethodDef event_methods[] = {
     {"wait", (PyCFunction)(void (*)(void))event_wait, METH_FASTCALL | METH_KEYWORDS,
      event_wait_doc},
     {"_reset_internal_locks", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
+    {"_at_fork_reinit", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
     {NULL},
 };
 
