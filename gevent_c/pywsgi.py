@@ -518,6 +518,7 @@ class WSGIHandler:
     command = None
     path = None
     _raw_input = False           # the application got rfile itself (upgrade)
+    _linger_on_close = False     # drain the client's bytes before closing
     _chunked = False
     _expect_continue = False
 
@@ -541,7 +542,7 @@ class WSGIHandler:
                 self.time_finish = 0
                 result = self.handle_one_request()
                 if result is None:
-                    linger = False
+                    linger = self._linger_on_close
                     break
                 if result is True:
                     continue
@@ -554,7 +555,7 @@ class WSGIHandler:
         except OSError:
             pass                 # the client went away while we answered
         finally:
-            self._close(linger or self._unread_input())
+            self._close(linger)
             self.__dict__.pop('socket', None)
             self.__dict__.pop('rfile', None)
             self.__dict__.pop('wsgi_input', None)
@@ -562,6 +563,19 @@ class WSGIHandler:
     def _unread_input(self):
         inp = self.wsgi_input
         return inp is not None and not self._raw_input and not inp._finished()
+
+    def _pending_input(self):
+        # Bytes the client sent that nobody will read (pipelined requests
+        # after a close)? Looks without waiting.
+        sock = self.socket
+        try:
+            sock.settimeout(0.0)
+            try:
+                return bool(self.rfile.peek(1))
+            finally:
+                sock.settimeout(self.socket_timeout)
+        except (OSError, ValueError, AttributeError):
+            return True
 
     def _close(self, linger):
         sock = self.__dict__.get('socket')
@@ -814,9 +828,8 @@ class WSGIHandler:
         self.environ = self.get_environ()
         self.application = self.server.application
         self.handle_one_response()
-        if self.close_connection or self.rfile.closed:
-            return None
-        if getattr(self.server, 'closed', False):
+        if self.close_connection or self.rfile.closed or getattr(self.server, 'closed', False):
+            self._linger_on_close = not self._raw_input and (self._unread_input() or self._pending_input())
             return None
         return True
 
@@ -866,8 +879,10 @@ class WSGIHandler:
         if (self._expect_continue and self.wsgi_input is not None
                 and self.wsgi_input._awaiting_continue()):
             # Answered before the body was asked for: the client may or may
-            # not send it, so this connection cannot carry another request.
+            # not send it, so this connection cannot carry another request,
+            # and a 100 Continue would now land inside the response body.
             self.close_connection = True
+            self.wsgi_input.socket = None
         if getattr(self.server, 'closed', False):
             self.close_connection = True
         if not self._provided_connection:
