@@ -790,6 +790,10 @@ class WSGIHandler:
         """
         if self.rfile.closed or not self._wait_for_request():
             return None
+        # Nothing of the previous request may leak into this one's log or state.
+        self.environ = self.status = self._orig_status = self.code = None
+        self.response_headers = self.command = self.path = self.request_version = None
+        self.wsgi_input = None
         deadline = None
         peek = getattr(self.rfile, 'peek', None)
         if self.header_timeout is not None and (peek is None or b'\r\n\r\n' not in peek()):
