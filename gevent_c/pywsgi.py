@@ -96,6 +96,11 @@ _FIELD_CTL = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
 # target made of visible bytes (obs-text allowed, as browsers send raw UTF-8).
 _REQUEST_LINE = re.compile(
     r'([' + _TCHARS + r']+) ([^\x00-\x20\x7f]+) HTTP/([0-9])\.([0-9])\r\n\Z')
+# A header section (latin-1 text): field lines, then the empty line. A field
+# line is a token, ":", then visible characters, SP and HTAB only, so obs-fold,
+# bare CR/LF, NUL and whitespace before the colon cannot match.
+_HEADER_BLOCK = re.compile(r'(?:[' + _TCHARS + r']+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*\r\n')
+_HEADER_FIELD = re.compile(r'([' + _TCHARS + r']+):[ \t]*([^\r]*?)[ \t]*\r\n')
 # chunk = chunk-size [ chunk-ext ] CRLF ; chunk-size = 1*HEXDIG (16 at most:
 # 64 bits) ; chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
 _QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
@@ -430,6 +435,45 @@ def headers_factory(fp, *args):
         return message
 
 
+# Response header names already checked: name -> (latin-1 bytes, lower-case).
+_RESPONSE_NAMES = {}
+_VALUE_CTL = re.compile(r'[\x00-\x08\x0a-\x1f\x7f]')
+
+
+def _check_response_name(header, value):
+    if not isinstance(header, str):
+        raise UnicodeError('The header must be a native string', header, value)
+    if '\r' in header or '\n' in header:
+        raise ValueError('carriage return or newline in header name', header)
+    try:
+        name_bytes = header.encode('latin-1')
+    except UnicodeEncodeError:
+        raise UnicodeError('Non-latin1 header', repr(header), repr(value)) from None
+    if _TOKEN.fullmatch(name_bytes) is None:
+        raise ValueError('invalid header name', header)
+    known = (name_bytes, header.lower())
+    if len(_RESPONSE_NAMES) < 1024:
+        _RESPONSE_NAMES[header] = known
+    return known
+
+
+def _diagnose_header_block(block):
+    # The block failed the grammar: say which line, and why.
+    for line in block.split('\n')[:-1]:
+        if not line.endswith('\r'):
+            raise _InvalidClientRequest('Header line ends in a bare LF: %r' % (line[:80],))
+        if line == '\r':
+            break
+        if line[0] in ' \t':
+            raise _InvalidClientRequest('Obsolete line folding is not accepted: %r' % (line[:80],))
+        name, colon, value = line[:-1].partition(':')
+        if not colon or _TOKEN.fullmatch(name.encode('latin-1')) is None:
+            raise _InvalidClientRequest('Invalid header line: %r' % (line[:80],))
+        if _FIELD_CTL.search(value.encode('latin-1')) is not None:
+            raise _InvalidClientRequest('Control character in header %r' % (name,))
+    raise _InvalidClientRequest('Invalid header section')
+
+
 def _message_from(pairs):
     message = _HeaderMessage()
     message._headers = pairs
@@ -513,7 +557,11 @@ class WSGIHandler:
     result = None
     wsgi_input = None
     content_length = 0
-    headers = _HeaderMessage()
+    _header_pairs = ()
+    _headers_message = None
+    _content_type = None
+    _content_length_text = None
+    _upgrade = False
     request_version = None
     command = None
     path = None
@@ -537,6 +585,7 @@ class WSGIHandler:
         """Serve requests on the connection until it is to be closed."""
         linger = True
         try:
+            self.socket.settimeout(self.socket_timeout)
             while self.socket is not None:
                 self.time_start = time.time()
                 self.time_finish = 0
@@ -623,14 +672,18 @@ class WSGIHandler:
         idle = getattr(server, '_idle_handlers', None)
         glet = getcurrent()
         sock = self.socket
+        idle_timeout = self.idle_timeout
+        switch = idle_timeout != self.socket_timeout
         try:
             if idle is not None:
                 idle.add(glet)
-            sock.settimeout(self.idle_timeout)
+            if switch:
+                sock.settimeout(idle_timeout)
             try:
                 return bool(peek(1))
             finally:
-                sock.settimeout(self.socket_timeout)
+                if switch:
+                    sock.settimeout(self.socket_timeout)
         except (OSError, ValueError):
             return False          # idle timeout, reset, or closed under us
         finally:
@@ -652,6 +705,13 @@ class WSGIHandler:
         ``content_length`` and ``close_connection``. Raises ValueError
         (with a ``status``) when the request is refused.
         """
+        self._parse_request_line(raw_requestline)
+        pairs = self._parse_header_block(self._read_header_block())
+        self._set_headers(pairs)
+        self._frame_request(pairs)
+        return True
+
+    def _parse_request_line(self, raw_requestline):
         self.requestline = raw_requestline.rstrip('\r\n')
         match = _REQUEST_LINE.match(raw_requestline)
         if match is None:
@@ -668,46 +728,59 @@ class WSGIHandler:
         self.request_version = 'HTTP/%s.%s' % (major, minor)
         if not self._check_http_version():
             raise _InvalidClientRequest('Unsupported HTTP version: %r' % (raw_requestline,), 505)
-        if not path.startswith('/') and not (path == '*' and command == 'OPTIONS'):
+        if path[0] != '/' and not (path == '*' and command == 'OPTIONS'):
             raise _InvalidClientRequest('Request target must be a path: %r' % (path,))
 
-        pairs = self._read_header_lines()
-        self.headers = _message_from(pairs)
-        self._frame_request(pairs)
-        return True
-
-    def _read_header_lines(self):
+    def _read_header_block(self):
+        # The header lines up to the empty one, read line by line within the
+        # limits (the head was not all in the buffer); as latin-1 text.
         readline = self.rfile.readline
         line_limit = self.max_header_line
         count_limit = self.max_header_count
         byte_limit = self.max_header_bytes
-        pairs = []
+        lines = []
         total = 0
         while True:
             line = readline(line_limit + 1)
-            if line == b'\r\n':
-                return pairs
             if not line.endswith(b'\n'):
                 if len(line) > line_limit:
                     raise _InvalidClientRequest('Header line too long', 431)
                 raise _InvalidClientRequest('Request head ended early')
+            lines.append(line)
+            if line == b'\r\n':
+                return b''.join(lines).decode('latin-1')
             total += len(line)
             if total > byte_limit:
                 raise _InvalidClientRequest('Request head too large', 431)
-            if len(pairs) >= count_limit:
+            if len(lines) > count_limit:
                 raise _InvalidClientRequest('Too many headers', 431)
-            if not line.endswith(b'\r\n'):
-                raise _InvalidClientRequest('Header line ends in a bare LF: %r' % (line[:80],))
-            if line[0] in b' \t':
-                raise _InvalidClientRequest('Obsolete line folding is not accepted: %r'
-                                            % (line[:80],))
-            name, colon, value = line[:-2].partition(b':')
-            if not colon or _TOKEN.fullmatch(name) is None:
-                raise _InvalidClientRequest('Invalid header line: %r' % (line[:80],))
-            value = value.strip(b' \t')
-            if _FIELD_CTL.search(value) is not None:
-                raise _InvalidClientRequest('Control character in header %r' % (name,))
-            pairs.append((name.decode('latin-1'), value.decode('latin-1')))
+
+    def _parse_header_block(self, block):
+        """``[(name, value)]`` of a header section (str, the final CRLF included)."""
+        if block == '\r\n':
+            return []
+        if _HEADER_BLOCK.fullmatch(block) is None:
+            _diagnose_header_block(block)
+        pairs = _HEADER_FIELD.findall(block)
+        if len(pairs) > self.max_header_count:
+            raise _InvalidClientRequest('Too many headers', 431)
+        return pairs
+
+    def _set_headers(self, pairs):
+        self._header_pairs = pairs
+        self._headers_message = None
+
+    @property
+    def headers(self):
+        """The request headers (an :class:`http.client.HTTPMessage`)."""
+        message = self._headers_message
+        if message is None:
+            message = self._headers_message = _message_from(list(self._header_pairs))
+        return message
+
+    @headers.setter
+    def headers(self, message):
+        self._headers_message = message
 
     def _frame_request(self, pairs):
         # Decide how the body is delimited, refusing every ambiguity.
@@ -716,6 +789,8 @@ class WSGIHandler:
         hosts = 0
         connection = ''
         expect = ''
+        upgrade = ''
+        content_type = None
         for name, value in pairs:
             lname = name.lower()
             if lname == 'content-length':
@@ -728,6 +803,11 @@ class WSGIHandler:
                 connection = connection + ',' + value if connection else value
             elif lname == 'expect':
                 expect = value
+            elif lname == 'content-type':
+                if content_type is None:
+                    content_type = value
+            elif lname == 'upgrade':
+                upgrade = value
         if hosts > 1:
             raise _InvalidClientRequest('Several Host headers')
         content_length = None
@@ -755,7 +835,10 @@ class WSGIHandler:
         self._chunked = chunked
         self._expect_continue = expect.lower() == '100-continue' and (
             chunked or bool(content_length))
+        self._content_type = content_type
+        self._content_length_text = lengths[0] if lengths else None
         tokens = [t.strip().lower() for t in connection.split(',')] if connection else ()
+        self._upgrade = 'upgrade' in tokens or upgrade.lower() == 'websocket'
         if self.request_version == 'HTTP/1.1':
             self.close_connection = 'close' in tokens
         else:
@@ -796,7 +879,16 @@ class WSGIHandler:
         self.wsgi_input = None
         deadline = None
         peek = getattr(self.rfile, 'peek', None)
-        if self.header_timeout is not None and (peek is None or b'\r\n\r\n' not in peek()):
+        buffered = peek() if peek is not None else b''
+        end = buffered.find(b'\r\n\r\n')
+        if (end > 0 and buffered[:2] != b'\r\n' and self._reads_heads_whole()
+                and end + 4 <= self._whole_head_limit()):
+            # The whole head is in the buffer: parse it in one piece.
+            refusal = self._read_whole_head(end + 4)
+            if refusal is not None:
+                return refusal
+            return self._respond()
+        if self.header_timeout is not None:
             # Only armed when the head is not already all here.
             deadline = Timeout._start_new_or_dummy(self.header_timeout)
         try:
@@ -829,6 +921,39 @@ class WSGIHandler:
             if deadline is not None:
                 deadline.close()
 
+        return self._respond()
+
+    @classmethod
+    def _reads_heads_whole(cls):
+        # Heads are parsed from the buffer in one piece unless a subclass
+        # reads them its own way.
+        try:
+            return cls.__dict__['_default_head_reading']
+        except KeyError:
+            default = (cls.read_requestline is WSGIHandler.read_requestline
+                       and cls.read_request is WSGIHandler.read_request)
+            cls._default_head_reading = default
+            return default
+
+    def _whole_head_limit(self):
+        return min(self.max_header_line, self.max_header_bytes, MAX_REQUEST_LINE)
+
+    def _read_whole_head(self, size):
+        head = self.rfile.read(size).decode('latin-1')
+        cut = head.index('\r\n') + 2
+        requestline = head[:cut]
+        self.requestline = requestline[:-2]
+        self.response_length = 0
+        try:
+            self._parse_request_line(requestline)
+            pairs = self._parse_header_block(head[cut:])
+            self._set_headers(pairs)
+            self._frame_request(pairs)
+        except Exception as ex:  # noqa: BLE001 -- refused, never a traceback to the client
+            return self._handle_client_error(ex)
+        return None
+
+    def _respond(self):
         self.environ = self.get_environ()
         self.application = self.server.application
         self.handle_one_response()
@@ -851,7 +976,9 @@ class WSGIHandler:
         return line
 
     def _connection_upgrade_requested(self):
-        headers = self.headers
+        headers = self._headers_message
+        if headers is None:
+            return self._upgrade
         if 'upgrade' in headers.get('Connection', '').lower():
             return True
         return headers.get('Upgrade', '').lower() == 'websocket'
@@ -960,32 +1087,38 @@ class WSGIHandler:
             finally:
                 exc_info = None
         response_headers = []
-        header = value = None
-        try:
-            for header, value in headers:
-                if not isinstance(header, str):
-                    raise UnicodeError('The header must be a native string', header, value)
+        provided_connection = provided_date = provided_length = None
+        names = _RESPONSE_NAMES
+        for header, value in headers:
+            known = names.get(header)
+            if known is None:
+                known = _check_response_name(header, value)
+            if type(value) is not str:
                 if not isinstance(value, str):
                     raise UnicodeError('The value must be a native string', header, value)
-                if '\r' in header or '\n' in header:
-                    raise ValueError('carriage return or newline in header name', header)
+            if _VALUE_CTL.search(value) is not None:
                 if '\r' in value or '\n' in value:
                     raise ValueError('carriage return or newline in header value', value)
-                name_bytes = header.encode('latin-1')
-                value_bytes = value.encode('latin-1')
-                if _TOKEN.fullmatch(name_bytes) is None:
-                    raise ValueError('invalid header name', header)
-                if _FIELD_CTL.search(value_bytes) is not None:
-                    raise ValueError('control character in header value', value)
-                response_headers.append((name_bytes, value_bytes))
-        except UnicodeEncodeError:
-            raise UnicodeError('Non-latin1 header', repr(header), repr(value)) from None
+                raise ValueError('control character in header value', value)
+            try:
+                encoded = value.encode('latin-1')
+            except UnicodeEncodeError:
+                raise UnicodeError('Non-latin1 header', repr(header), repr(value)) from None
+            name_bytes, lname = known
+            response_headers.append((name_bytes, encoded))
+            if lname == 'connection':
+                provided_connection = value
+            elif lname == 'date':
+                provided_date = value
+            elif lname == 'content-length':
+                provided_length = value
         if not isinstance(status, str):
             raise UnicodeError('The status string must be a native string')
         if '\r' in status or '\n' in status:
             raise ValueError('carriage return or newline in status', status)
-        code_text = status.split(' ', 1)[0]
-        if len(code_text) != 3 or not code_text.isdigit() or not code_text.isascii():
+        code_text = status[:3]
+        if (len(status) > 3 and status[3] != ' ') or not (
+                len(code_text) == 3 and code_text.isascii() and code_text.isdigit()):
             raise ValueError('status must begin with a three-digit code', status)
         code = int(code_text)
         status_bytes = status.encode('latin-1')
@@ -994,26 +1127,16 @@ class WSGIHandler:
         self._orig_status = status
         self.response_headers = response_headers
         self.code = code
-
-        provided_connection = None
-        self.provided_date = None
-        self.provided_content_length = None
-        for header, value in headers:
-            lname = header.lower()
-            if lname == 'connection':
-                provided_connection = value
-            elif lname == 'date':
-                self.provided_date = value
-            elif lname == 'content-length':
-                self.provided_content_length = value
+        self.provided_date = provided_date
+        self.provided_content_length = provided_length
         self._provided_connection = provided_connection
         if provided_connection is not None and provided_connection.lower() == 'close':
             self.close_connection = True
         if code in (304, 204):
-            if self.provided_content_length not in (None, '0'):
+            if provided_length not in (None, '0'):
                 raise self.ApplicationError(
                     ('Invalid Content-Length for %s response: %r (must be absent or zero)'
-                     % (code, self.provided_content_length)).encode('latin-1'))
+                     % (code, provided_length)).encode('latin-1'))
         if code == 101 and self._raw_input:
             # The connection now belongs to the application: no server
             # timeout on it any more.
@@ -1025,7 +1148,9 @@ class WSGIHandler:
 
     def log_request(self):
         """Write the access log line for the request to the server's log."""
-        self.server.log.write(self.format_request() + '\n')
+        log = self.server.log
+        if type(log) is not _NoopLog:
+            log.write(self.format_request() + '\n')
 
     def format_request(self):
         """The access log line: ``addr - - [time] "request line" status length duration``."""
@@ -1176,8 +1301,13 @@ class WSGIHandler:
 
     def _headers(self):
         """``('HTTP_NAME', value)`` for each header the environ carries."""
-        headers = self.headers
-        items = headers._headers if type(headers) is _HeaderMessage else headers.items()
+        headers = self._headers_message
+        if headers is None:
+            items = self._header_pairs
+        elif type(headers) is _HeaderMessage:
+            items = headers._headers
+        else:
+            items = headers.items()
         for name, value in items:
             if '_' in name:
                 # Would be indistinguishable from the dash form: dropped.
@@ -1195,10 +1325,15 @@ class WSGIHandler:
         path, _, query = self.path.partition('?')
         env['PATH_INFO'] = _unquote_latin1(path)
         env['QUERY_STRING'] = query
-        content_type = self.headers.get('content-type')
+        headers = self._headers_message
+        if headers is None:
+            content_type = self._content_type
+            length = self._content_length_text
+        else:
+            content_type = headers.get('content-type')
+            length = headers.get('content-length')
         if content_type is not None:
             env['CONTENT_TYPE'] = content_type
-        length = self.headers.get('content-length')
         if length:
             env['CONTENT_LENGTH'] = length
         env['SERVER_PROTOCOL'] = self.request_version
