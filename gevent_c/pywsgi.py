@@ -39,6 +39,10 @@ closed, before the application sees it:
   :attr:`WSGIHandler.max_header_bytes` bytes of head;
 - 505: an HTTP version other than 1.0 and 1.1.
 
+A body the client cuts short (EOF inside it) raises an IOError subclass
+from ``wsgi.input``; if the application lets it escape, the answer is 400
+(logged in one line to ``error_log``), not a 500 with a traceback.
+
 A body the application did not read is discarded (up to
 :attr:`WSGIHandler.max_discard` bytes, else the connection is closed); when
 the application answers an ``Expect: 100-continue`` request without reading
@@ -174,6 +178,10 @@ class _InvalidClientInput(IOError):
     status = 400
 
 
+class _TruncatedInput(_InvalidClientInput):
+    """The client ended the connection inside the body: 400 if still possible."""
+
+
 class _BodyTooLarge(_InvalidClientInput):
     """The request body is larger than the handler allows: 413."""
 
@@ -281,7 +289,7 @@ class Input:
             data = self.rfile.read(length)
         self.position += len(data)
         if len(data) < length and not (use_readline and data.endswith(b'\n')):
-            raise IOError('unexpected end of file while reading request at position %s'
+            raise _TruncatedInput('unexpected end of file while reading request at position %s'
                           % (self.position,))
         return data
 
@@ -298,7 +306,7 @@ class Input:
         if not line.endswith(b'\n'):
             if len(line) > MAX_REQUEST_LINE:
                 self._fail(_InvalidClientInput('%s too long' % (what,)))
-            self._fail(IOError(_EOF_CHUNKED))
+            self._fail(_TruncatedInput(_EOF_CHUNKED))
         if not line.endswith(b'\r\n'):
             self._fail(_InvalidClientInput('%s ends in a bare LF' % (what,)))
         return line
@@ -331,7 +339,7 @@ class Input:
         crlf = self.rfile.read(2)
         if crlf != b'\r\n':
             if len(crlf) < 2 and crlf in (b'', b'\r'):
-                self._fail(IOError(_EOF_CHUNKED))
+                self._fail(_TruncatedInput(_EOF_CHUNKED))
             self._fail(_InvalidClientInput("Chunk data not followed by CRLF: %r" % (crlf,)))
 
     def _chunked_read(self, length=None, use_readline=False):
@@ -354,7 +362,7 @@ class Input:
                 want = length
             data = reader(want)
             if not data:
-                self._fail(IOError(_EOF_CHUNKED))
+                self._fail(_TruncatedInput(_EOF_CHUNKED))
             got = len(data)
             pieces.append(data)
             self.position += got
@@ -365,7 +373,7 @@ class Input:
                 self._read_chunk_end()
                 self.chunk_length = -1
             elif not use_readline and got < want:
-                self._fail(IOError(_EOF_CHUNKED))
+                self._fail(_TruncatedInput(_EOF_CHUNKED))
             if length is not None:
                 length -= got
                 if length == 0:

@@ -7,7 +7,7 @@ import pytest
 from _hubtest import clean_hub  # noqa: F401 -- fixture
 from _httptest import connect, exchange, one_response, parse_responses, read_until_closed, serve
 
-from gevent_c import pywsgi
+from gevent_c import pywsgi, socket
 
 
 class Recorder:
@@ -349,3 +349,28 @@ def test_refusals_are_logged_with_escaped_bytes():
         exchange(server, b'GET /\x00\x1b[31m HTTP/1.1\r\n\r\n')
     line = log.getvalue()
     assert '\x00' not in line and '\x1b' not in line and ' 400 ' in line
+
+
+@pytest.mark.parametrize('body', [
+    b'Content-Length: 10\r\n\r\nshort',
+    b'Transfer-Encoding: chunked\r\n\r\n5\r\nhel',
+    b'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n',
+])
+def test_a_body_cut_short_by_the_client_is_a_400_not_a_500(body):
+    # The client half-closes inside the body: a client error, logged in one
+    # line, never an application traceback an attacker could repeat at will.
+    import io
+    import gevent_c
+    hub_errors = io.StringIO()
+    gevent_c.get_hub().exception_stream = hub_errors
+    app = Recorder()
+    with serve(app) as server:
+        with connect(server) as conn:
+            conn.sendall(b'POST / HTTP/1.1\r\n' + body)
+            conn.shutdown(socket.SHUT_WR)
+            data = read_until_closed(conn)
+        errors = server.errors.getvalue()
+    resp = one_response(data)
+    assert resp.code == 400 and resp.header('connection') == 'close'
+    assert hub_errors.getvalue() == '' and 'unexpected end of file' in errors
+    assert not app.seen
