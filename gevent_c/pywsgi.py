@@ -70,6 +70,11 @@ from gevent_c.server import StreamServer
 from gevent_c.socket import timeout as _socket_timeout
 from gevent_c.timeout import Timeout
 
+try:
+    from gevent_c import _http   # the request-head parser in C (ext/http)
+except ImportError:
+    _http = None
+
 __all__ = [
     'WSGIServer',
     'WSGIHandler',
@@ -731,11 +736,15 @@ class WSGIHandler:
                                             % (raw_requestline,))
             raise _InvalidClientRequest('Invalid request line: %r' % (raw_requestline,))
         command, path, major, minor = match.groups()
+        self._accept_request_line(command, path, major, minor)
+
+    def _accept_request_line(self, command, path, major, minor):
+        # The request line is well formed: is it one we serve?
         self.command = command
         self.path = path
         self.request_version = 'HTTP/%s.%s' % (major, minor)
         if not self._check_http_version():
-            raise _InvalidClientRequest('Unsupported HTTP version: %r' % (raw_requestline,), 505)
+            raise _InvalidClientRequest('Unsupported HTTP version: %r' % (self.requestline,), 505)
         if path[0] != '/' and not (path == '*' and command == 'OPTIONS'):
             raise _InvalidClientRequest('Request target must be a path: %r' % (path,))
 
@@ -892,6 +901,8 @@ class WSGIHandler:
         if (end > 0 and buffered[:2] != b'\r\n' and self._reads_heads_whole()
                 and end + 4 <= self._whole_head_limit()):
             # The whole head is in the buffer: parse it in one piece.
+            if _http is not None and self._parse_head_in_c(buffered):
+                return self._respond()
             refusal = self._read_whole_head(end + 4)
             if refusal is not None:
                 return refusal
@@ -945,6 +956,25 @@ class WSGIHandler:
 
     def _whole_head_limit(self):
         return min(self.max_header_line, self.max_header_bytes, MAX_REQUEST_LINE)
+
+    def _parse_head_in_c(self, buffered):
+        # True if the C parser accepted the head (then consumed); otherwise
+        # the Python parser reads it and says precisely why it is refused.
+        parsed = _http.parse_request(buffered, MAX_REQUEST_LINE, self.max_header_line,
+                                     self.max_header_bytes, self.max_header_count)
+        if type(parsed) is int:
+            return False
+        size, command, path, major, minor, pairs = parsed
+        self.requestline = '%s %s HTTP/%d.%d' % (command, path, major, minor)
+        self.response_length = 0
+        try:
+            self._accept_request_line(command, path, major, minor)
+            self._set_headers(pairs)
+            self._frame_request(pairs)
+        except _InvalidClientRequest:
+            return False
+        self.rfile.read(size)
+        return True
 
     def _read_whole_head(self, size):
         head = self.rfile.read(size).decode('latin-1')
