@@ -626,3 +626,9 @@ def wait_readwrite(fileno, timeout=None, timeout_exc=_NONE, event=_NONE):
 def cancel_wait(watcher, error=cancel_wait_ex):
     """Make the greenlet waiting on *watcher* raise *error*."""
     get_hub().cancel_wait(watcher, error)
+
+
+# gevent.socket also offers these errno values as module attributes (tests
+# and servers compare socket errors against socket.EBADF and friends).
+from errno import (EAGAIN, EALREADY, EBADF, ECONNREFUSED, EHOSTUNREACH,  # noqa: E402,F401
+                   EINPROGRESS, EINVAL, EISCONN, EWOULDBLOCK)
