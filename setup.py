@@ -1,7 +1,8 @@
 """Build gevent_c's C extensions against the system libev and c-ares.
 
 Each folder under ext/ is one extension module (ext/core -> gevent_c._core,
-ext/greenlet -> gevent_c._greenlet, ext/ares -> gevent_c._ares); every .c and
+ext/greenlet -> gevent_c._greenlet, ext/ares -> gevent_c._ares, ext/http ->
+gevent_c._http); every .c and
 .S file in it is compiled. libev and c-ares are found with pkg-config when a
 .pc file exists and in the default paths otherwise. A missing library stops
 the build with one line naming the Debian package to install.
@@ -99,6 +100,7 @@ MODULES = [
     ("gevent_c._greenlet", "greenlet", [], ["ext/common"]),
     ("gevent_c._core", "core", ["ev"], ["ext/common", "ext/greenlet"]),
     ("gevent_c._ares", "ares", ["cares"], ["ext/common"]),
+    ("gevent_c._http", "http", [], []),
 ]
 
 
