@@ -279,3 +279,29 @@ hold()
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["2", "True", "True"]
+
+
+def test_greenlet_that_survived_its_kill_is_killed_again_when_dropped_again():
+    main = getcurrent()
+    hub = greenlet(lambda: None)
+    saved, log = [], []
+
+    def worker():
+        try:
+            try:
+                main.switch()
+            except GreenletExit:
+                log.append("first kill")
+                saved.append(getcurrent())  # referenced again while killed
+                hub.switch()                # and leaves without dying
+        finally:
+            log.append("unwound")
+    g = greenlet(worker, parent=hub)
+    g.switch()
+    r = weakref.ref(g)
+    del g
+    assert log == ["first kill"]
+    assert saved[0].parent is hub and not saved[0].dead
+    del saved[:]                            # the last reference again
+    assert log == ["first kill", "unwound"]
+    assert r() is None

@@ -201,8 +201,19 @@ static void
 greenlet_dealloc(GreenletObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    int killed_before = PyObject_GC_IsFinalized((PyObject *)self);
     if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
         return;                 /* resurrected, e.g. queued for its thread */
+    if (killed_before && G_ACTIVE(self)) {
+        /* It outlived an earlier kill because something took a reference
+           to it then; tp_finalize runs once per object, so kill it again
+           here, as greenlet does on every last reference. */
+        Py_SET_REFCNT(self, 1);
+        greenlet_finalize(self);
+        Py_SET_REFCNT(self, Py_REFCNT(self) - 1);
+        if (Py_REFCNT(self) > 0)
+            return;             /* referenced again, or queued */
+    }
     if (G_ACTIVE(self) && !G_IS_MAIN(self) && thread_alive(self) &&
         !Py_IsFinalizing()) {
         /* GreenletExit did not end it; its stack is still in use, so it
