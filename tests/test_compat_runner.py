@@ -109,6 +109,7 @@ def run_runner(tmp_path, known_text, *args):
     tests.mkdir(exist_ok=True)
     (tests / "__init__.py").write_text("")
     (tests / "test_fake.py").write_text(FAKE_TESTS)
+    (tests / "test_broken.py").write_text("import no_such_module_here\n")
     known = tmp_path / "known.txt"
     known.write_text(known_text)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -124,13 +125,14 @@ def test_runner_on_a_fake_suite(tmp_path):
     known = ("test_fake.py::test_known_fails  # listed\n"
              "test_fake.py::test_known_but_passes  # listed, passes now\n")
     rc, out, err = run_runner(tmp_path, known, "--timeout", "1")
-    assert out[-1] == ("greenlet's own suite: 4 passed, 3 failed, 1 known, "
+    assert out[-1] == ("greenlet's own suite: 4 passed, 4 failed, 1 known, "
                        "1 skipped"), (out, err)
     assert rc == 1
     failed = sorted(line.split()[6] for line in out
                     if line.startswith("FAILED (not in the known list)"))
-    assert failed == ["test_fake.py::test_crashes", "test_fake.py::test_fails",
-                      "test_fake.py::test_hangs"]
+    assert failed == ["test_broken.py", "test_fake.py::test_crashes",
+                      "test_fake.py::test_fails", "test_fake.py::test_hangs"]
+    assert any("no_such_module_here" in line for line in out)
     assert any("ended the test process" in line and "test_crashes" in line
                for line in out)
     assert any("test_known_but_passes" in line and "remove" in line
@@ -140,7 +142,7 @@ def test_runner_on_a_fake_suite(tmp_path):
     rc, out, err = run_runner(tmp_path, known, "--timeout", "1",
                               "-k", "not hangs and not crashes")
     assert rc == 0, (out, err)
-    assert out[-1] == ("greenlet's own suite: 4 passed, 0 failed, 2 known, "
+    assert out[-1] == ("greenlet's own suite: 4 passed, 0 failed, 3 known, "
                        "1 skipped")
     assert sum("not run" in line for line in out) == 2
 

@@ -163,6 +163,13 @@ def pytest_runtest_logstart(nodeid, location):
         _emit(event="start", id=nodeid)
 
 
+def pytest_collectreport(report):
+    # a test file that cannot be imported counts as one failed test
+    if EVENTS_ENV in os.environ and report.failed:
+        _emit(event="report", id=report.nodeid, when="teardown",
+              outcome="failed", text=report.longreprtext[-4000:])
+
+
 def pytest_runtest_logreport(report):
     if EVENTS_ENV in os.environ:
         failed = report.outcome == "failed"
@@ -265,7 +272,7 @@ def run_suite(root, per_test_timeout, total_timeout, leakchecks, extra, log):
     if not leakchecks:
         env["GREENLET_SKIP_LEAKCHECKS"] = "1"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           "-p", plugin, "--tb=short"]
+           "-p", plugin, "--tb=short", "--continue-on-collection-errors"]
     if importlib.util.find_spec("pytest_timeout") is not None:
         cmd += ["--timeout", str(per_test_timeout),
                 "--timeout-method", "thread"]
@@ -292,11 +299,13 @@ def run_suite(root, per_test_timeout, total_timeout, leakchecks, extra, log):
                 rc = "killed after the total time limit"
         got, outs, txt, started = read_events(events)
         if collected is None:
-            if got is None:
+            if got is None and not outs:
                 tail = (root / ("pytest-%d.log" % round_no)).read_text()
                 return {}, {}, ("pytest collected nothing (exit %s):\n%s"
                                 % (rc, tail[-3000:]))
-            collected = got
+            collected = list(got or [])
+            # a test file that failed to import has an outcome, no test ids
+            collected += [t for t in outs if t not in collected]
         outcomes.update(outs)
         texts.update(txt)
         left = [t for t in collected if t not in outcomes]
