@@ -23,9 +23,9 @@ def other_thread():
 """
 
 
-def run_isolated(code, env=None):
+def run_isolated(code, env=None, dev=False):
     """Run *code*, after PRELUDE, in a fresh interpreter."""
-    return _run_isolated(PRELUDE + textwrap.dedent(code), env=env)
+    return _run_isolated(PRELUDE + textwrap.dedent(code), env=env, dev=dev)
 
 
 def test_gr_frame_of_greenlet_suspended_in_a_c_stack_entry_frame():
@@ -240,3 +240,76 @@ def test_freeing_a_long_parent_chain_does_not_overflow_the_c_stack():
         print('freed')
     ''')
     assert out == 'freed\n'
+
+
+def test_run_released_at_start_may_switch_away_from_the_new_greenlet():
+    # The run given to the constructor is dropped once the greenlet runs
+    # (a subclass looked up another); its __del__ switches back to main
+    # from inside the started greenlet, which resumes later.
+    out = run_isolated('''
+        main = getcurrent()
+        log = []
+        class SwitchesInDel:
+            def __del__(self):
+                log.append('del')
+                log.append(('del got', main.switch('from del')))
+        def real_run():
+            log.append('real run')
+            return 'done'
+        class G(greenlet):
+            def __getattribute__(self, name):
+                if name == 'run':
+                    log.append('lookup')
+                    return real_run
+                return greenlet.__getattribute__(self, name)
+        g = G(SwitchesInDel())
+        log.append(('main got', g.switch()))
+        log.append(('main got', g.switch('resume')))
+        print(log)
+        print(g.dead)
+    ''')
+    assert out.splitlines() == [
+        "['lookup', 'del', ('main got', 'from del'), ('del got', 'resume'), "
+        "'real run', ('main got', 'done')]",
+        'True']
+
+
+def test_gr_frame_of_greenlet_suspended_in_an_exited_thread():
+    out = run_isolated('''
+        box = {}
+        def outer():
+            inner()
+        def inner():
+            marker = 'inner local'
+            getcurrent().parent.switch()
+        def gen_body():
+            yield getcurrent().parent.switch()
+        def in_generator():
+            for _ in gen_body():
+                pass
+        def creator():
+            for name, fn in (('plain', outer), ('generator', in_generator)):
+                g = greenlet(fn)
+                g.switch()
+                box[name] = g
+        t = threading.Thread(target=creator)
+        t.start(); t.join()
+        g = box['plain']
+        print(g.dead, repr(g).endswith('(thread exited) dead>'))
+        f = g.gr_frame
+        print(f.f_code.co_name, f.f_locals['marker'], f.f_back.f_code.co_name,
+              f.f_back.f_back)
+        try:
+            f.clear()
+        except RuntimeError:
+            print('cannot clear')
+        # frames outside the greenlet's data stack are not followed
+        f2 = box['generator'].gr_frame
+        print(f2 is None or f2.f_code.co_name in ('gen_body', 'in_generator'))
+        del f, f2, g
+        box.clear()
+        gc.collect()
+        print('freed')
+    ''', dev=True)
+    assert out.splitlines() == ['True True', 'inner inner local outer None',
+                                'cannot clear', 'True', 'freed']

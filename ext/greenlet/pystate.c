@@ -30,6 +30,7 @@
 /* Size of the chunks push_chunk() in Python/pystate.c takes from the arena
    allocator (DATA_STACK_CHUNK_SIZE there; not in any header). */
 #define CPY_CHUNK_SIZE (16 * 1024)
+#define TRASH_NESTING(ts) ((ts)->trash_delete_nesting)
 
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
@@ -85,6 +86,7 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 
 /* As for 3.11: DATA_STACK_CHUNK_SIZE in Python/pystate.c. */
 #define CPY_CHUNK_SIZE (16 * 1024)
+#define TRASH_NESTING(ts) ((ts)->trash.delete_nesting)
 
 static void expose_live(gevc_pystate *s);
 
@@ -263,6 +265,18 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
 #endif
 
 /* ===================== common to all versions =========================== */
+
+/* The thread's trashcan nesting, for tests; -1 where a section defines no
+   TRASH_NESTING (the interpreter keeps no such count from 3.13 on). */
+int
+gevc_pystate_trash_nesting(PyThreadState *ts)
+{
+#ifdef TRASH_NESTING
+    return TRASH_NESTING(ts);
+#else
+    return -1;
+#endif
+}
 
 /* Spare data-stack chunks, kept by wrapping the arena allocator.
  *
@@ -487,7 +501,10 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     _PyStackChunk *c;
     /* first what may run Python code, while the data stack is still there */
     Py_CLEAR(ts->exc_state.exc_value);
-    Py_CLEAR(ts->context);
+    /* a finished greenlet keeps the context it ran in (gr_context) */
+    Py_XSETREF(s->context, ts->context);
+    ts->context = NULL;
+    ts->context_ver++;
     c = ts->datastack_chunk;
     if (s->overflowed && cache->root_size < ROOT_CHUNK_MAX)
         cache->root_size *= 2;
@@ -509,6 +526,8 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     s->cframe = NULL;
 }
 
+static int frames_in_data_stack(gevc_pystate *s);
+
 PyObject *
 gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
                    const char *hi, gevc_stack_reader reader, void *g)
@@ -518,7 +537,10 @@ gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
 
     if (s->visible_frame == NULL)
         Py_RETURN_NONE;
-    expose_frames(s, lo, hi, reader, g);
+    if (reader != NULL)
+        expose_frames(s, lo, hi, reader, g);
+    else if (!frames_in_data_stack(s))
+        Py_RETURN_NONE;     /* the C stack slice is gone: read no further */
     /* A collection while the frame object is allocated could run code
        that switches while the thread points at foreign frames: no GC. */
     gc_was_on = PyGC_Disable();
@@ -582,6 +604,17 @@ gevc_pystate_clear(gevc_pystate *s)
     Py_CLEAR(s->trash_later);
 }
 
+/* f lies in one of the greenlet's data-stack chunks. */
+static int
+in_data_stack(gevc_pystate *s, _PyInterpreterFrame *f)
+{
+    _PyStackChunk *c = s->datastack_chunk;
+    while (c != NULL && !((char *)f > (char *)c &&
+                          (char *)f < (char *)c + c->size))
+        c = c->previous;
+    return c != NULL;
+}
+
 /* A live frame object points into the chunk it describes: then the
    chunks are leaked rather than freed under it.  So are they when the
    chain leaves the data stack (a generator's frame, or on 3.12 a C-stack
@@ -591,17 +624,28 @@ frames_referenced(gevc_pystate *s)
 {
     _PyInterpreterFrame *f = s->visible_frame;
     while (f != NULL) {
-        _PyStackChunk *c = s->datastack_chunk;
-        while (c != NULL && !((char *)f > (char *)c &&
-                              (char *)f < (char *)c + c->size))
-            c = c->previous;
-        if (c == NULL)
+        if (!in_data_stack(s, f))
             return 1;
         if (f->frame_obj != NULL)
             return 1;
         f = f->previous;
     }
     return 0;
+}
+
+/* The whole chain can be read without the greenlet's C stack (a greenlet
+   suspended in a thread that has exited; the frames a generator or a
+   failed relink leaves outside the data stack are not followed). */
+static int
+frames_in_data_stack(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->visible_frame;
+    while (f != NULL) {
+        if (!in_data_stack(s, f))
+            return 0;
+        f = f->previous;
+    }
+    return 1;
 }
 
 void

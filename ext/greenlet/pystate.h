@@ -71,6 +71,8 @@ void gevc_pystate_cache_clear(gevc_chunk_cache *cache);
 void gevc_pystate_wrap_arena(void);
 /* How many freed data-stack chunks the wrapper holds. */
 int gevc_pystate_spare_count(void);
+/* The thread's trashcan nesting (for tests), -1 if the version has none. */
+int gevc_pystate_trash_nesting(PyThreadState *ts);
 
 /* The suspended greenlet's top frame object (new ref) or None.
    [lo, hi) is the greenlet's C stack slice; read_stack copies bytes from
