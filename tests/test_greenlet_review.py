@@ -1,5 +1,6 @@
 """Crashes and leaks found in review of gevent_c._greenlet: each scenario
 runs in a fresh interpreter, so a crash fails the test instead of pytest."""
+import sys
 import textwrap
 
 from _isolated import run_isolated as _run_isolated
@@ -160,8 +161,14 @@ def test_greenlets_of_an_exited_thread_free_their_data_stacks():
         round_()
         print(tracemalloc.get_traced_memory()[0] - before)
     ''')
-    # 300 leaked root chunks would be at least 300 KiB
-    assert int(out) < 100 * 1024, out
+    if sys.version_info >= (3, 11):
+        # 300 leaked root chunks would be at least 300 KiB
+        assert int(out) < 100 * 1024, out
+    else:
+        # 3.10 has no data stack: each frame is an object whose reference
+        # the dead thread's C stack held, so the 300 x 61 frames stay (no
+        # one can tell which references that stack held); nothing else does
+        assert int(out) < 300 * 61 * 1024, out
 
 
 def test_suspended_greenlet_with_a_live_frame_object_keeps_it_readable():
