@@ -33,6 +33,7 @@
    (borrowed: the C stack of the call that evaluates it holds the
    reference).  A CFrame per _PyEval_EvalFrameDefault call, on the C stack,
    carries use_tracing.  Recursion is counted up in recursion_depth. */
+#include <frameobject.h>
 #define HAVE_SINGLE_EXC 0
 #define HAVE_DATA_STACK 0
 #define HAVE_ENTRY_FRAMES 0
@@ -756,13 +757,25 @@ finish_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
 }
 
-/* The frames of a greenlet whose thread is gone stay alive: their
-   references were held by that thread's C stack, which nobody unwinds,
-   and the top frame may as well be a generator's, owned by the generator.
-   Leaking them is the only safe choice. */
+/* A greenlet that will never run again: its running frames hold each
+   other through f_back, and each frame that is not a generator's is also
+   held by the _PyEval_Vector call evaluating it, whose reference now lies
+   on a C stack nobody will unwind.  Release those references top down,
+   keeping the next frame alive across each release (its f_back reference
+   may go with the frame), so the frames and their locals are freed.  A
+   generator's frame belongs to its generator and no C stack holds it:
+   stop there and leave the frames below alive. */
 static void
 abandon_stack(gevc_pystate *s)
 {
+    PyFrameObject *f = (PyFrameObject *)Py_XNewRef((PyObject *)s->top_frame);
+    while (f != NULL && f->f_gen == NULL) {
+        PyFrameObject *back = (PyFrameObject *)Py_XNewRef((PyObject *)f->f_back);
+        Py_DECREF(f);       /* the dead C stack's reference */
+        Py_DECREF(f);       /* ours */
+        f = back;
+    }
+    Py_XDECREF(f);
 }
 #endif /* HAVE_DATA_STACK */
 

@@ -91,7 +91,8 @@ int gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg);
 void gevc_pystate_clear(gevc_pystate *s);
 void gevc_pystate_dealloc(gevc_pystate *s);
 /* A suspended greenlet that will never run again (its thread exited, or
-   the interpreter is finalizing): free its data stack. */
+   the interpreter is finalizing): free its data stack, or on 3.10 release
+   the references its dead C stack held to its frames. */
 void gevc_pystate_abandon(gevc_pystate *s);
 
 /* ---- C API that the rest of ext/greenlet uses and 3.10 lacks ---------- */
