@@ -223,6 +223,19 @@ def _greenlet_name(glet):
 _blocked_on = getattr(_core, '_blocked_on', None)
 
 
+def _qualname(code, owner=None):
+    """Qualified name of the function running *code* (a method of *owner*)."""
+    name = getattr(code, 'co_qualname', None)   # 3.11+
+    if name is not None:
+        return name
+    if owner is not None:
+        for cls in type(owner).__mro__:
+            for attr in vars(cls).values():
+                if getattr(attr, '__code__', None) is code:
+                    return '%s.%s' % (cls.__qualname__, code.co_name)
+    return code.co_name
+
+
 def _describe_block(glet):
     """'<glet> is waiting on <what>' from the frames of suspended *glet*."""
     blocked = _blocked_on(glet) if _blocked_on is not None else None
@@ -243,8 +256,8 @@ def _describe_block(glet):
         return '%s is blocked' % (who,)
     code = call.f_code
     local = call.f_locals
-    name = getattr(code, 'co_qualname', code.co_name)
     target = local.get('self')
+    name = _qualname(code, target)
     if target is not None:
         return '%s is waiting on %s in %s()' % (who, _short_repr(target), name)
     args = ', '.join('%s=%s' % (arg, _short_repr(local[arg], 40))

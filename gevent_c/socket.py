@@ -25,6 +25,7 @@ leaves the descriptor non-blocking (as gevent does). DNS functions ask
 import io as _io
 import os as _os
 import socket as _stdsocket
+import sys as _sys
 import _socket
 from errno import EAGAIN, EALREADY, EINPROGRESS, EISCONN
 
@@ -430,7 +431,11 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
     """Connect to (host, port), trying each address getaddrinfo returns.
 
     Same arguments, result and errors as ``socket.create_connection``.
+    Before 3.11 (no ExceptionGroup) *all_errors* is accepted and ignored,
+    as gevent does.
     """
+    if _sys.version_info < (3, 11):
+        all_errors = False
     host, port = address
     errors = []
     for family, kind, proto, _, sockaddr in getaddrinfo(host, port, 0, _socket.SOCK_STREAM):

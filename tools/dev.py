@@ -33,7 +33,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENVS = os.path.join(ROOT, '.venv')
-SUPPORTED = ('3.11', '3.12')
+SUPPORTED = ('3.10', '3.11', '3.12', '3.13')
 GROUP = 'test'
 STAMP_INPUTS = ('pyproject.toml', 'setup.py', 'tools/dev.py', 'gevent_c/_as_gevent.pth')
 

@@ -3,6 +3,10 @@
  * the Waiter and the hub switch of waiter.c. */
 #include "hub.h"
 
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>   /* PyFrame_GetBack; Python.h has it from 3.11 */
+#endif
+
 static gevc_hub_state *
 mstate(PyObject *mod)
 {

@@ -632,7 +632,7 @@ PyType_Spec gevc_linkable_spec = {
 static int
 event_init(event *self, PyObject *args, PyObject *kwargs)
 {
-    if (!_PyArg_NoKeywords("Event", kwargs) || !_PyArg_NoPositional("Event", args))
+    if (gevc__no_args("Event", args, kwargs) < 0)
         return -1;
     self->flag = 0;
     return 0;
@@ -1008,7 +1008,7 @@ PyType_Spec gevc_semaphore_spec = {
 static int
 result_init(result *self, PyObject *args, PyObject *kwargs)
 {
-    if (!_PyArg_NoKeywords("AsyncResult", kwargs) || !_PyArg_NoPositional("AsyncResult", args))
+    if (gevc__no_args("AsyncResult", args, kwargs) < 0)
         return -1;
     return 0;
 }
