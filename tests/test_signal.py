@@ -48,7 +48,10 @@ def test_sigchld_run_through_signal_writes_to_the_wakeup_fd():
         pid = exiting_child(0)
         gos.waitpid(pid, 0)
         gevent_c.sleep(0.01)
-        assert os.read(r, 100) == bytes((signal.SIGCHLD,))
+        data = os.read(r, 100)
+        # (the interpreter may write it too, if an earlier test left a
+        # Python-level SIGCHLD handler installed)
+        assert data and set(data) == {signal.SIGCHLD}, data
     finally:
         gsignal.set_wakeup_fd(previous)
         gsignal.signal(signal.SIGCHLD, old)
