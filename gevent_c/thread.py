@@ -25,6 +25,7 @@ from gevent_c.hub import GreenletExit
 from gevent_c.hub import sleep
 from gevent_c.local import local as _local
 from gevent_c.lock import BoundedSemaphore
+from gevent_c.lock import Semaphore
 
 _PY313 = sys.version_info[:2] >= (3, 13)
 
@@ -89,6 +90,10 @@ def exit():  # noqa: A001 -- the stdlib's name
     raise GreenletExit
 
 
+_sem_acquire = Semaphore.acquire    # the C methods, called directly: fewer frames
+_sem_release = Semaphore.release
+
+
 class LockType(BoundedSemaphore):
     """A cooperative ``_thread.lock``: acquire blocks the greenlet, not the thread.
 
@@ -104,7 +109,7 @@ class LockType(BoundedSemaphore):
         raise TypeError("type '_thread.lock' is not an acceptable base type")
 
     def __repr__(self):
-        return '<%s %s object at %#x>' % ('locked' if self.locked() else 'unlocked',
+        return '<%s %s object at %#x>' % ('locked' if self.counter <= 0 else 'unlocked',
                                           type(self).__name__, id(self))
 
     def acquire(self, blocking=True, timeout=-1):
@@ -119,7 +124,7 @@ class LockType(BoundedSemaphore):
             if timeout > _native.TIMEOUT_MAX:
                 raise OverflowError('timeout value is too large')
         try:
-            acquired = BoundedSemaphore.acquire(self, blocking, timeout)
+            acquired = _sem_acquire(self, blocking, timeout)
         except LoopExit:
             # Nothing else in this thread can run to release it.
             if blocking:
@@ -134,18 +139,20 @@ class LockType(BoundedSemaphore):
 
     def release(self):
         """Release the lock; RuntimeError if it is not locked."""
-        if not self.locked():
+        if self.counter > 0:
             raise error('release unlocked lock')
-        BoundedSemaphore.release(self)
+        _sem_release(self)
 
     release_lock = release
     locked_lock = BoundedSemaphore.locked
 
     def __enter__(self):
-        return self.acquire()
+        return _sem_acquire(self)
 
     def __exit__(self, t, v, tb):
-        self.release()
+        if self.counter > 0:
+            raise error('release unlocked lock')
+        _sem_release(self)
 
     def _at_fork_reinit(self):
         # In a forked child only the forking greenlet's thread goes on:
