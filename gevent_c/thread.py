@@ -35,9 +35,10 @@ __implements__ = ['allocate_lock', 'get_ident', 'exit', 'LockType', 'stack_size'
 if _PY313:
     __implements__ += ['start_joinable_thread', 'lock', '_ThreadHandle', '_make_thread_handle']
 __extensions__ = []
-# Native locks, locals and handles made before patching keep working (only a
-# lock held across a greenlet switch would block; monkey cannot tell).
-__early_safe__ = ['LockType', 'lock', '_local', '_ThreadHandle']
+# Native locks and handles made before patching keep working (only a lock
+# held across a greenlet switch would block; monkey cannot tell). A native
+# thread-local made earlier would be shared by every greenlet of the thread.
+__early_safe__ = ['LockType', 'lock', '_ThreadHandle']
 __imports__ = [name for name in ('error', 'TIMEOUT_MAX', 'allocate', 'exit_thread',
                                  'interrupt_main', 'start_new', 'get_native_id',
                                  'daemon_threads_allowed', 'RLock', 'set_name')
@@ -48,6 +49,7 @@ del _name
 __all__ = [name for name in __implements__ if name != '_local'] + __imports__
 
 error = _native.error
+_native_local = _native._local     # _native._local itself is replaced when patched
 
 
 def get_ident(gr=None):
@@ -265,6 +267,15 @@ def start_joinable_thread(function, handle=None, daemon=True):
         raise RuntimeError('thread already started')
     handle._set_greenlet(_spawn(function, (), None))
     return handle
+
+
+def _gevent_replace_early_object(obj):
+    """monkey's hook for a ``threading.local()`` a module made before
+    patching: unused yet, it becomes greenlet-local; otherwise None (kept,
+    and reported: its values would be shared by all greenlets)."""
+    if type(obj) is _native_local and not obj.__dict__:
+        return _local()
+    return None
 
 
 def _make_thread_handle(ident=None):

@@ -291,3 +291,28 @@ def test_one_warning_names_what_stays_blocking():
     message = proc.stdout
     assert 'EarlySocket' in message and 'subclass of socket.socket' in message
     assert '1 socket.socket' in message and '1 queue.SimpleQueue' in message
+
+
+def test_thread_locals_made_before_patching():
+    proc = run_patched('''
+        import threading, warnings
+        unused = threading.local()          # at a module's top, not used yet
+        used = threading.local()
+        used.value = 'set before patching'
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            from gevent_c import monkey
+            monkey.patch_all()
+        import gevent_c, gevent_c.local
+        assert type(unused) is gevent_c.local.local
+        seen = []
+        def work(i):
+            unused.value = i
+            gevent_c.sleep(0)
+            seen.append(unused.value)
+        gevent_c.joinall([gevent_c.spawn(work, i) for i in range(5)])
+        assert sorted(seen) == list(range(5))
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == 1 and '1 threading.local' in messages[0], messages
+    ''')
+    assert proc.stderr == ''

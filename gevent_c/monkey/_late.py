@@ -15,7 +15,10 @@ patching that subclass a replaced class (they keep the blocking base), and
 live objects of a replaced class made before patching (an open
 ``socket.socket``, a ``queue.SimpleQueue``), unless the stand-in module
 lists the class in ``__early_safe__`` (its earlier subclasses and objects
-work either way, as ``ssl.SSLContext``'s do).
+work either way, as ``ssl.SSLContext``'s do). A stand-in may also replace
+such objects held in module globals with ``_gevent_replace_early_object``
+(``x = threading.local()`` at a module's top, not used yet, becomes a
+greenlet-local object).
 """
 import sys
 
@@ -63,8 +66,19 @@ def _is_c_module(name, module):
             or str(getattr(module, '__file__', None) or '').endswith(tuple(EXTENSION_SUFFIXES)))
 
 
+def _early_object_fixers(patched):
+    """{replaced class: the stand-in's _gevent_replace_early_object hook}."""
+    fixers = {}
+    for original, _replacement, _qualname, target_name in patched.values():
+        hook = getattr(_stand_in(target_name), '_gevent_replace_early_object', None)
+        if isinstance(original, type) and hook is not None:
+            fixers[original] = hook
+    return fixers
+
+
 def _switch_references(patched):
     targets = set(_monkey.saved)
+    fixers = _early_object_fixers(patched)
     for mod_name, module in list(sys.modules.items()):
         if mod_name in targets or _is_own(mod_name):
             continue
@@ -83,6 +97,15 @@ def _switch_references(patched):
             if entry is not None and entry[0] is value and entry[2].endswith('.' + name):
                 namespace[name] = entry[1]
                 repaired.append((mod_name, name))
+                continue
+            # An object of a replaced class the stand-in knows how to
+            # replace (a module's threading.local() not used yet).
+            fixer = fixers.get(type(value))
+            if fixer is not None:
+                new = fixer(value)
+                if new is not None:
+                    namespace[name] = new
+                    repaired.append((mod_name, name))
 
 
 def _stdlib_module(name):
@@ -151,10 +174,12 @@ def repair_early_imports(before, warnings_list):
     subclasses = _early_subclasses(patched)
     if subclasses:
         parts.append('classes defined before patching subclass a replaced class and keep its '
-                     'blocking behaviour: ' + '; '.join(sorted(subclasses)))
+                     'native behaviour: ' + '; '.join(sorted(subclasses)))
     instances = _early_instances(patched)
     if instances:
-        parts.append('objects made before patching keep blocking: ' + ', '.join(instances))
+        parts.append('objects made before patching keep their native behaviour (blocking '
+                     'calls, thread-local values shared by all greenlets): '
+                     + ', '.join(instances))
     if parts:
         warnings_list.append('Monkey-patching too late (patch before importing and creating '
                              'these): ' + '. '.join(parts))
