@@ -316,3 +316,48 @@ def test_thread_locals_made_before_patching():
         assert len(messages) == 1 and '1 threading.local' in messages[0], messages
     ''')
     assert proc.stderr == ''
+
+
+def test_requests_https_imported_before_patching(certificate):
+    # The classic: urllib3/requests imported before patching made TLS
+    # contexts recurse (gevent#1016) or block.
+    pytest.importorskip('requests')
+    cert, key = certificate
+    proc = run_patched(textwrap.dedent('''
+        import requests, urllib3, ssl
+        from gevent_c import monkey
+        monkey.patch_all()
+        import http.server, threading, gevent_c
+        N = 20
+        barrier = threading.Barrier(N, timeout=30)
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+            def log_message(self, *args):
+                pass
+            def do_GET(self):
+                barrier.wait()                 # all N requests are open at once
+                body = self.path.encode()
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(%r, %r)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        serving = threading.Thread(target=server.serve_forever, args=(0.05,))
+        serving.start()
+        url = 'https://localhost:%%d/' %% server.server_address[1]
+        session = requests.Session()
+        session.mount('https://', requests.adapters.HTTPAdapter(pool_maxsize=N))
+        def get(i):
+            return session.get(url + str(i), verify=%r, timeout=30).text
+        jobs = [gevent_c.spawn(get, i) for i in range(N)]
+        gevent_c.joinall(jobs, raise_error=True)
+        assert [j.value for j in jobs] == ['/%%d' %% i for i in range(N)]
+        server.shutdown(); serving.join(); server.server_close()
+        print('ok')
+    ''' % (cert, key, cert)))
+    no_warning_stderr(proc)
+    assert proc.stdout.strip() == 'ok'
