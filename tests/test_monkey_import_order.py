@@ -361,3 +361,19 @@ def test_requests_https_imported_before_patching(certificate):
     ''' % (cert, key, cert)))
     no_warning_stderr(proc)
     assert proc.stdout.strip() == 'ok'
+
+
+def test_patching_does_not_load_lazily_imported_modules():
+    proc = run_patched('''
+        import importlib.util, sys
+        spec = importlib.util.find_spec('json')
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        lazy = importlib.util.module_from_spec(spec)
+        sys.modules['json'] = lazy
+        spec.loader.exec_module(lazy)
+        from gevent_c import monkey
+        monkey.patch_all()
+        assert 'JSONDecoder' not in object.__getattribute__(lazy, '__dict__')
+        assert lazy.dumps([1]) == '[1]'          # loads on first use, as before
+    ''')
+    assert proc.stderr == ''

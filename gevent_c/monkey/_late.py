@@ -60,10 +60,20 @@ def _newly_patched(before):
     return found
 
 
-def _is_c_module(name, module):
+def _namespace(module):
+    """The module's own dict, read without running its attribute hooks (a
+    lazily loaded module must not be loaded by this scan)."""
+    try:
+        namespace = object.__getattribute__(module, '__dict__')
+    except (AttributeError, TypeError):
+        return None
+    return namespace if type(namespace) is dict else None
+
+
+def _is_c_module(name, namespace):
     from importlib.machinery import EXTENSION_SUFFIXES
     return (name in sys.builtin_module_names
-            or str(getattr(module, '__file__', None) or '').endswith(tuple(EXTENSION_SUFFIXES)))
+            or str(namespace.get('__file__') or '').endswith(tuple(EXTENSION_SUFFIXES)))
 
 
 def _early_object_fixers(patched):
@@ -82,12 +92,10 @@ def _switch_references(patched):
     for mod_name, module in list(sys.modules.items()):
         if mod_name in targets or _is_own(mod_name):
             continue
+        namespace = _namespace(module)
         # Python modules only: a C module (posix, _socket, _queue) is where
         # the originals come from, and the replacements call them there.
-        if _is_c_module(mod_name, module):
-            continue
-        namespace = getattr(module, '__dict__', None)
-        if not isinstance(namespace, dict):
+        if namespace is None or _is_c_module(mod_name, namespace):
             continue
         for name, value in list(namespace.items()):
             entry = patched.get(id(value))
