@@ -33,9 +33,6 @@ class _State(local):
         self.context = Context()
 
 
-_state = _State()
-
-
 def _current():
     return _state.context
 
@@ -81,6 +78,9 @@ class Context(Mapping):
 
     def __iter__(self):
         return iter(self._data)
+
+
+_state = _State()
 
 
 def copy_context():
