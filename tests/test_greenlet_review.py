@@ -202,6 +202,48 @@ def test_locals_of_an_exited_threads_greenlets_are_released_or_kept_alive():
     assert out.split() == expected.split(), out
 
 
+def test_unreachable_greenlet_found_by_the_collector_is_killed_after_it():
+    # Killing it inside the collection would run it on the C stack where
+    # the collector keeps its object lists' heads: the finalizer object it
+    # drops is unlinked next to a head, which wrote over the greenlet's own
+    # stack (a crash on 3.10 and 3.11, depending on the list order).  It is
+    # killed when the collection ends, and freed by the next one.
+    for order in ('before', 'after'):
+        out = run_isolated('''
+            order = %r
+            log = []
+            class Finalized:
+                def __del__(self):
+                    log.append('del')
+            def found():
+                return [o for o in gc.get_objects()
+                        if type(o) is greenlet and 'tag' in o.__dict__]
+            def scenario():
+                main = getcurrent()
+                early = Finalized() if order == 'before' else None
+                cycle = []
+                def body():
+                    getcurrent().obj = early if early is not None else Finalized()
+                    try:
+                        main.switch()
+                    except GreenletExit:
+                        log.append('exit')
+                    finally:
+                        del getcurrent().obj
+                g = greenlet(body)
+                g.tag = g.cycle = cycle
+                cycle.append(g)
+                g.switch()
+                del cycle, g, early
+                gc.collect()
+                print(sorted(log), [g.dead for g in found()])
+                gc.collect()
+                print(found())
+            scenario()
+        ''' % order)
+        assert out.splitlines() == ["['del', 'exit'] [True]", '[]'], (order, out)
+
+
 def test_suspended_greenlet_with_a_live_frame_object_keeps_it_readable():
     out = run_isolated('''
         frames = []

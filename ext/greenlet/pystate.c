@@ -14,11 +14,9 @@
  *
  * The common code after the sections works only through those helpers.
  */
-#include <patchlevel.h>
-#if PY_VERSION_HEX >= 0x030B0000
-#define Py_BUILD_CORE 1     /* _PyInterpreterFrame, _PyCFrame internals */
-#endif
+#define Py_BUILD_CORE 1     /* frame, cframe and collector internals */
 #include <Python.h>
+#include "internal/pycore_interp.h"
 #include "pystate.h"
 #include <stdatomic.h>
 #include <string.h>
@@ -868,6 +866,15 @@ gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
         Py_RETURN_NONE;
     }
     return (PyObject *)f;
+}
+
+/* Whether this interpreter's cycle collector is running (the same field
+   from 3.10 to 3.13).  While it runs, its lists of objects have their
+   heads in its own C frames. */
+int
+gevc_pystate_gc_collecting(PyThreadState *ts)
+{
+    return ts->interp->gc.collecting != 0;
 }
 
 PyObject *
