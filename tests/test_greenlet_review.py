@@ -244,6 +244,39 @@ def test_unreachable_greenlet_found_by_the_collector_is_killed_after_it():
         assert out.splitlines() == ["['del', 'exit'] [True]", '[]'], (order, out)
 
 
+def test_recursion_error_in_a_greenlet_switched_to_during_normalization():
+    # 3.10 and 3.11 count "handling a RecursionError" (recursion_headroom)
+    # while they normalize an exception, which runs the class's __init__;
+    # a greenlet switched to from there must not inherit that count, or
+    # its own overflow is a fatal "Cannot recover from stack overflow".
+    out = run_isolated('''
+        import ctypes
+        main = getcurrent()
+        results = []
+        def deep():
+            return deep()
+        def other():
+            try:
+                deep()
+            except RecursionError:
+                results.append('RecursionError')
+            main.switch()
+        class Switching(Exception):
+            def __init__(self, *args):
+                g.switch()
+                super().__init__(*args)
+        g = greenlet(other)
+        set_string = ctypes.pythonapi.PyErr_SetString
+        set_string.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        try:
+            set_string(Switching, b'set by C, normalized later')
+        except Switching as exc:
+            results.append(str(exc))
+        print(results)
+    ''')
+    assert out.strip() == "['RecursionError', 'set by C, normalized later']", out
+
+
 def test_suspended_greenlet_with_a_live_frame_object_keeps_it_readable():
     out = run_isolated('''
         frames = []
