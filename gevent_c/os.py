@@ -466,9 +466,13 @@ def _waitpid_other_options(pid, options):
 
 
 def _copy_os_names():
+    # everything public os offers, as gevent.os does: os.__all__ misses a
+    # few (PathLike, the supports_* sets; process_cpu_count on 3.13.0)
     names = []
     g = globals()
-    for name in list(_os.__all__) + ['_exit']:
+    public = [n for n in dir(_os) if not n.startswith('_') and
+              not isinstance(getattr(_os, n), type(_os))]
+    for name in list(_os.__all__) + public + ['_exit']:
         if name in g or not hasattr(_os, name):
             continue
         g[name] = getattr(_os, name)
