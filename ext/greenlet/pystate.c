@@ -11,6 +11,8 @@
  *   HAVE_DATA_STACK   frames live in per-thread data-stack chunks (3.11+)
  *   HAVE_ENTRY_FRAMES each _PyEval_EvalFrameDefault call keeps an entry
  *                     frame on the C stack (3.12+); see expose_live()
+ *   HAVE_CFRAME_CURRENT_FRAME  the top frame is _PyCFrame.current_frame
+ *                     (3.11, 3.12), not tstate->current_frame (3.13)
  *
  * The common code after the sections works only through those helpers.
  */
@@ -35,6 +37,7 @@
 #define HAVE_SINGLE_EXC 0
 #define HAVE_DATA_STACK 0
 #define HAVE_ENTRY_FRAMES 0
+#define HAVE_CFRAME_CURRENT_FRAME 0
 
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
