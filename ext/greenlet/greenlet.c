@@ -154,7 +154,8 @@ greenlet_finalize(GreenletObject *self)
         PyErr_WriteUnraisable((PyObject *)self);
         return;
     }
-    if (PyList_Append(th->deleteme, (PyObject *)self) < 0)
+    if (PyList_Append(th->deleteme, (PyObject *)self) < 0 ||
+        (gevc_pystate_gc_collecting(th->tstate) && gevc__thread_gc_hook(th) < 0))
         PyErr_WriteUnraisable((PyObject *)self);
 }
 

@@ -302,8 +302,6 @@ module_exec(PyObject *module)
     static const char *copied[] = {"getcurrent", "settrace", "gettrace"};
 
     gevc_pystate_wrap_arena();
-    if (gevc__thread_gc_hook(module) < 0)
-        return -1;
 
     st->GreenletExit = PyErr_NewExceptionWithDoc(
         "gevent_c._greenlet.GreenletExit", greenlet_exit_doc,

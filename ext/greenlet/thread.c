@@ -175,21 +175,32 @@ static PyMethodDef after_gc_def = {
     "_after_gc", (PyCFunction)(void (*)(void))after_gc, METH_FASTCALL,
     "gc callback: kill the greenlets a collection found unreachable."};
 
+/* Called when a collection queues a kill: make sure after_gc is in
+   gc.callbacks (the "stop" report of this collection reaches a callback
+   appended now).  Added on first need only, since every callback makes
+   each collection build and pass its report. */
 int
-gevc__thread_gc_hook(PyObject *module)
+gevc__thread_gc_hook(gevc_thread *th)
 {
     PyObject *gc, *callbacks = NULL, *fn = NULL;
-    int r = -1;
+    int r = -1, found;
     gc = PyImport_ImportModule("gc");
     if (gc == NULL)
         return -1;
     callbacks = PyObject_GetAttrString(gc, "callbacks");
     if (callbacks == NULL)
         goto done;
-    fn = PyCFunction_NewEx(&after_gc_def, module, NULL);
+    if (!PyList_Check(callbacks)) {
+        r = 0;          /* replaced by someone: the kill waits for a drain */
+        goto done;
+    }
+    fn = PyCFunction_NewEx(&after_gc_def, th->module, NULL);
     if (fn == NULL)
         goto done;
-    r = PyList_Append(callbacks, fn);
+    found = PySequence_Contains(callbacks, fn);
+    if (found < 0)
+        goto done;
+    r = found ? 0 : PyList_Append(callbacks, fn);
 done:
     Py_XDECREF(fn);
     Py_XDECREF(callbacks);
