@@ -472,5 +472,10 @@ def _waitpid_other_options(pid, options):
         delay = min(delay * 2, 0.1)
 
 
-__imports__ = copy_names(_os, globals(), list(_os.__all__) + ['_exit'])
+# everything public os offers, as gevent.os does: os.__all__ misses a few
+# (PathLike, the supports_* sets; process_cpu_count on 3.13.0)
+__imports__ = copy_names(
+    _os, globals(),
+    list(_os.__all__) + [n for n in dir(_os) if not n.startswith('_') and
+                         not isinstance(getattr(_os, n), type(_os))] + ['_exit'])
 __all__ = sorted(set(__implements__ + __extensions__))

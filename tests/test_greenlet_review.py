@@ -202,6 +202,87 @@ def test_locals_of_an_exited_threads_greenlets_are_released_or_kept_alive():
     assert out.split() == expected.split(), out
 
 
+def test_unreachable_greenlet_found_by_the_collector_is_killed_after_it():
+    # Killing it inside the collection would run it on the C stack where
+    # the collector keeps its object lists' heads: the finalizer object it
+    # drops is unlinked next to a head, which wrote over the greenlet's own
+    # stack (a crash on 3.10 and 3.11, depending on the list order).  It is
+    # killed when the collection ends, and freed by the next one.
+    for order in ('before', 'after'):
+        out = run_isolated('''
+            order = %r
+            log = []
+            class Finalized:
+                def __del__(self):
+                    log.append('del')
+            def found():
+                return [o for o in gc.get_objects()
+                        if type(o) is greenlet and 'tag' in o.__dict__]
+            def scenario():
+                main = getcurrent()
+                early = Finalized() if order == 'before' else None
+                cycle = []
+                def body():
+                    getcurrent().obj = early if early is not None else Finalized()
+                    try:
+                        main.switch()
+                    except GreenletExit:
+                        log.append('exit')
+                    finally:
+                        del getcurrent().obj
+                g = greenlet(body)
+                g.tag = g.cycle = cycle
+                cycle.append(g)
+                g.switch()
+                del cycle, g, early
+                gc.collect()
+                print(sorted(log), [g.dead for g in found()])
+                gc.collect()
+                print(found())
+            hooks = lambda: [cb for cb in gc.callbacks if 'after_gc' in repr(cb)]
+            print(len(hooks()))   # no cost for programs that never need it
+            scenario()
+            del log[:]
+            scenario()
+            print(len(hooks()))   # added when first needed, once
+        ''' % order)
+        assert out.splitlines() == ['0'] + ["['del', 'exit'] [True]", '[]'] * 2 + ['1'], \
+            (order, out)
+
+
+def test_recursion_error_in_a_greenlet_switched_to_during_normalization():
+    # 3.10 and 3.11 count "handling a RecursionError" (recursion_headroom)
+    # while they normalize an exception, which runs the class's __init__;
+    # a greenlet switched to from there must not inherit that count, or
+    # its own overflow is a fatal "Cannot recover from stack overflow".
+    out = run_isolated('''
+        import ctypes
+        main = getcurrent()
+        results = []
+        def deep():
+            return deep()
+        def other():
+            try:
+                deep()
+            except RecursionError:
+                results.append('RecursionError')
+            main.switch()
+        class Switching(Exception):
+            def __init__(self, *args):
+                g.switch()
+                super().__init__(*args)
+        g = greenlet(other)
+        set_string = ctypes.pythonapi.PyErr_SetString
+        set_string.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        try:
+            set_string(Switching, b'set by C, normalized later')
+        except Switching as exc:
+            results.append(str(exc))
+        print(results)
+    ''')
+    assert out.strip() == "['RecursionError', 'set by C, normalized later']", out
+
+
 def test_suspended_greenlet_with_a_live_frame_object_keeps_it_readable():
     out = run_isolated('''
         frames = []

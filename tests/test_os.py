@@ -296,3 +296,17 @@ def test_close_wakes_a_greenlet_waiting_on_the_fd():
         reader.get()
     assert info.value.errno == errno.EBADF
     os.close(w)
+
+
+def test_every_public_name_of_os_is_offered():
+    # as gevent.os: not only os.__all__ (which lacks PathLike and the
+    # supports_* sets everywhere, and process_cpu_count on 3.13.0)
+    import types
+    for name in dir(os):
+        if name.startswith('_') or isinstance(getattr(os, name), types.ModuleType):
+            continue
+        assert hasattr(gos, name), name
+        if name not in gos.__implements__ + gos.__extensions__:
+            assert getattr(gos, name) is getattr(os, name), name
+    if sys.version_info >= (3, 13):
+        assert gos.process_cpu_count is os.process_cpu_count

@@ -159,16 +159,19 @@ greenlet_finalize(GreenletObject *self)
         return;                 /* its thread has exited: nothing to run */
     if (Py_IsFinalizing())
         return;
-    if (gevc__cur_thread == th && th->tstate == PyThreadState_GET()) {
+    if (gevc__cur_thread == th && th->tstate == PyThreadState_GET() &&
+        !gevc_pystate_gc_collecting(th->tstate)) {
         gevc__greenlet_kill(th, self);
         return;
     }
-    /* only the owning thread can run it: queue it there */
+    /* only the owning thread can run it, and not inside a collection (see
+       gevc_pystate_gc_collecting): queue it there */
     if (th->deleteme == NULL && (th->deleteme = PyList_New(0)) == NULL) {
         PyErr_WriteUnraisable((PyObject *)self);
         return;
     }
-    if (PyList_Append(th->deleteme, (PyObject *)self) < 0)
+    if (PyList_Append(th->deleteme, (PyObject *)self) < 0 ||
+        (gevc_pystate_gc_collecting(th->tstate) && gevc__thread_gc_hook(th) < 0))
         PyErr_WriteUnraisable((PyObject *)self);
 }
 

@@ -11,14 +11,14 @@
  *   HAVE_DATA_STACK   frames live in per-thread data-stack chunks (3.11+)
  *   HAVE_ENTRY_FRAMES each _PyEval_EvalFrameDefault call keeps an entry
  *                     frame on the C stack (3.12+); see expose_live()
+ *   HAVE_CFRAME_CURRENT_FRAME  the top frame is _PyCFrame.current_frame
+ *                     (3.11, 3.12), not tstate->current_frame (3.13)
  *
  * The common code after the sections works only through those helpers.
  */
-#include <patchlevel.h>
-#if PY_VERSION_HEX >= 0x030B0000
-#define Py_BUILD_CORE 1     /* _PyInterpreterFrame, _PyCFrame internals */
-#endif
+#define Py_BUILD_CORE 1     /* frame, cframe and collector internals */
 #include <Python.h>
+#include "internal/pycore_interp.h"
 #include "pystate.h"
 #include <stdatomic.h>
 #include <string.h>
@@ -37,6 +37,7 @@
 #define HAVE_SINGLE_EXC 0
 #define HAVE_DATA_STACK 0
 #define HAVE_ENTRY_FRAMES 0
+#define HAVE_CFRAME_CURRENT_FRAME 0
 #define TRASH_NESTING(ts) ((ts)->trash_delete_nesting)
 
 static gevc_pystate_carry
@@ -918,6 +919,15 @@ gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
         Py_RETURN_NONE;
     }
     return (PyObject *)f;
+}
+
+/* Whether this interpreter's cycle collector is running (the same field
+   from 3.10 to 3.13).  While it runs, its lists of objects have their
+   heads in its own C frames. */
+int
+gevc_pystate_gc_collecting(PyThreadState *ts)
+{
+    return ts->interp->gc.collecting != 0;
 }
 
 PyObject *

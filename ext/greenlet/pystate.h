@@ -93,6 +93,12 @@ int gevc_pystate_set_context(gevc_pystate *s, PyThreadState *ts,
 int gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg);
 void gevc_pystate_clear(gevc_pystate *s);
 void gevc_pystate_dealloc(gevc_pystate *s);
+/* Whether a cycle collection is running in ts's interpreter: then no
+   greenlet may run that another's stack was spilled for, since the
+   collector's object lists have their heads on the C stack it would
+   overwrite (and unlinking an object next to a head writes there). */
+int gevc_pystate_gc_collecting(PyThreadState *ts);
+
 /* A suspended greenlet that will never run again (its thread exited, or
    the interpreter is finalizing): free its data stack, or on 3.10 release
    the references its dead C stack held to its frames. */
