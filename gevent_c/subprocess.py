@@ -350,6 +350,17 @@ class Popen(_StdPopen):
             self.returncode = 0  # what the stdlib reports when the status is gone
         return self.returncode
 
+    def communicate(self, input=None, timeout=None):
+        """The stdlib's communicate, cooperatively; a TimeoutExpired says
+        the *timeout* given (the stdlib's says what was left of it when the
+        final wait began)."""
+        try:
+            return _StdPopen.communicate(self, input, timeout)
+        except TimeoutExpired as exc:
+            if timeout is not None:
+                exc.timeout = timeout
+            raise
+
     def _communicate(self, input, endtime, orig_timeout):
         comm = self._comm
         if comm is None:

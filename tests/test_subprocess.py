@@ -306,3 +306,23 @@ def test_closing_a_pipe_another_greenlet_is_blocked_on_wakes_it(text):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize('pipes', [
+    {}, {'stdout': subprocess.PIPE}, {'stdin': subprocess.PIPE},
+    {'stdout': subprocess.PIPE, 'stderr': subprocess.PIPE},
+])
+def test_timeout_expired_reports_the_timeout_given(pipes):
+    # the child closes its stdout at once but lives on: the final wait times out
+    args = [sys.executable, '-c', 'import os, time; os.close(1); time.sleep(30)']
+    p = gsp.Popen(args, **pipes)
+    try:
+        with pytest.raises(gsp.TimeoutExpired) as info:
+            p.communicate(timeout=0.05)
+        assert info.value.timeout == 0.05
+        with pytest.raises(gsp.TimeoutExpired) as info:
+            p.wait(timeout=0.05)
+        assert info.value.timeout == 0.05
+    finally:
+        p.kill()
+        p.wait()
