@@ -480,3 +480,23 @@ def test_sigint_while_the_main_greenlet_sleeps_raises_keyboard_interrupt_in_it(l
     hub.loop.timer(0.001).start(os.kill, os.getpid(), signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         lib.top.sleep(5)
+
+
+def test_iwait_yields_in_the_order_objects_became_ready(lib):
+    top, event = lib.top, lib.event
+    sleepers = [top.spawn(top.sleep, d) for d in (0.03, 0.01, 0.02)]
+    assert [sleepers.index(g) for g in top.iwait(sleepers)] == [1, 2, 0]
+    events = [event.Event() for _ in range(4)]
+
+    def setter():
+        for i in (2, 0, 3, 1):
+            events[i].set()
+    top.spawn(setter)
+    assert [events.index(e) for e in top.iwait(events)] == [2, 0, 3, 1]
+    ready = [event.Event() for _ in range(3)]
+    for i in (2, 1, 0):
+        ready[i].set()
+    assert [ready.index(e) for e in top.iwait(ready)] == [0, 1, 2]  # already ready: as given
+    quick = [top.spawn(lambda: None) for _ in range(3)]
+    given = [quick[2], quick[0], quick[1]]
+    assert [quick.index(g) for g in top.iwait(given)] == [0, 1, 2]  # as they finished
