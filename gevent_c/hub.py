@@ -411,9 +411,24 @@ class Hub(RawGreenlet):
     def switch_out(self):
         raise BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
 
+    #: The PeriodicMonitoringThread watching this hub, if config.monitor_thread.
+    periodic_monitoring_thread = None
+
+    def start_periodic_monitoring_thread(self):
+        """Start the monitoring thread (see gevent_c._monitor) if
+        ``config.monitor_thread`` is set and it is not running; call it from
+        the hub's thread (``run`` does). Returns it, or None."""
+        if self.periodic_monitoring_thread is None and config.monitor_thread:
+            from gevent_c._monitor import PeriodicMonitoringThread
+            monitor = self.periodic_monitoring_thread = PeriodicMonitoringThread(self)
+            if self.main_hub:
+                monitor.install_monitor_memory_usage()
+        return self.periodic_monitoring_thread
+
     def run(self):
         """Run the loop forever; throw LoopExit into the parent when it empties."""
         assert self is getcurrent(), 'Do not call Hub.run() directly'
+        self.start_periodic_monitoring_thread()
         while 1:
             loop = self.loop
             loop.error_handler = self
@@ -509,6 +524,9 @@ class Hub(RawGreenlet):
         if self._threadpool is not None:
             self._threadpool.kill()
             self._threadpool = None
+        if self.periodic_monitoring_thread is not None:
+            self.periodic_monitoring_thread.kill()
+            self.periodic_monitoring_thread = None
         self._destroyed = True
         if self and getcurrent() is not self:
             # Unwind the hub's frames now, before the loop disappears under them.

@@ -266,6 +266,7 @@ class ThreadPool(GroupMappingMixin):
                         sys.settrace(None)
                         sys.setprofile(None)
                 func = args = kwargs = result = None
+                self._expect_blocking()
                 try:
                     send()
                 except Exception:  # noqa: BLE001 -- the hub's loop was destroyed
@@ -280,6 +281,16 @@ class ThreadPool(GroupMappingMixin):
                     pass
             with self._lock:
                 self._workers.discard(worker)
+
+    @staticmethod
+    def _expect_blocking():
+        """A task made a hub here whose monitoring thread runs: blocking in
+        this thread's main greenlet (tasks, the wait for the next one) is
+        what a worker does, not a blocked loop."""
+        hub = get_hub_if_exists()
+        monitor = getattr(hub, 'periodic_monitoring_thread', None)
+        if monitor is not None:
+            monitor.ignore_current_greenlet_blocking()
 
     # -- the hub side --------------------------------------------------------
 
