@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 import weakref
+from heapq import heappush, heappop
 from errno import EBADF
 
 from gevent_c import _core
@@ -245,6 +246,30 @@ def _describe_block(glet):
     return '%s is waiting in %s(%s)' % (who, name, args)
 
 
+class _IdentRegistry:
+    """Small integer ids, reused once their greenlet is collected."""
+
+    __slots__ = ('_refs', '_free', '_next')
+
+    def __init__(self):
+        self._refs = {}
+        self._free = []
+        self._next = 0
+
+    def get_ident(self, obj):
+        if self._free:
+            ident = heappop(self._free)
+        else:
+            ident = self._next
+            self._next += 1
+        self._refs[ident] = weakref.ref(obj, lambda _, ident=ident: self._release(ident))
+        return ident
+
+    def _release(self, ident):
+        if self._refs.pop(ident, None) is not None:
+            heappush(self._free, ident)
+
+
 class Hub(RawGreenlet):
     """The greenlet that runs this thread's event loop.
 
@@ -281,6 +306,22 @@ class Hub(RawGreenlet):
         self.thread_ident = _thread.get_ident()
         self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
+
+    @property
+    def ident_registry(self):
+        """Gives the greenlets of this hub their ``minimal_ident``."""
+        registry = self.__dict__.get('ident_registry')
+        if registry is None:
+            registry = self.__dict__['ident_registry'] = _IdentRegistry()
+        return registry
+
+    @property
+    def minimal_ident(self):
+        """A small non-negative integer naming this hub among its greenlets."""
+        ident = self.__dict__.get('_minimal_ident')
+        if ident is None:
+            ident = self.__dict__['_minimal_ident'] = self.ident_registry.get_ident(self)
+        return ident
 
     @property
     def loop_class(self):
