@@ -1082,7 +1082,9 @@ raise_stored(result *self)
         Py_DECREF(val);
         return NULL;
     }
-    if (tb != Py_None && PyException_SetTraceback(val, tb) < 0) {
+    /* the stored traceback (or none): each get() raises from there, so the
+     * frames of earlier raises do not pile up on the shared exception */
+    if (PyException_SetTraceback(val, tb) < 0) {
         Py_DECREF(val);
         return NULL;
     }
