@@ -31,6 +31,7 @@ from gevent_c._stdlib import copy_names
 from gevent_c import os as _gos
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError
+from gevent_c.fileobject import FileObject  # noqa: F401 -- gevent.subprocess has it
 from gevent_c.greenlet import Greenlet
 from gevent_c.greenlet import joinall
 from gevent_c.hub import cancel_wait_ex
@@ -315,6 +316,42 @@ class Popen(_StdPopen):
         self.stderr = _cooperative(self.stderr, 'r', bufsize)
         if self.returncode is None:
             self._exit_handle = _gos._on_exit(self.pid, self._on_exit)
+
+    # -- links: gevent_c.wait([popen]) and iwait wait for the exit ---------
+
+    _links = ()
+    _keepalive = None
+
+    def rawlink(self, callback):
+        """Call ``callback(self)`` from the hub once the process has exited."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        if self.returncode is not None:
+            get_hub().loop.run_callback(callback, self)
+            return
+        if not self._links:
+            self._links = []
+            # a referenced child watcher keeps the loop running until the exit
+            # (the status itself comes through _on_exit)
+            keepalive = get_hub().loop.child(self.pid, ref=True)
+            keepalive.start(keepalive.stop)
+            self._keepalive = keepalive
+        self._links.append(callback)
+
+    def unlink(self, callback):
+        if callback in self._links:
+            self._links.remove(callback)
+
+    def _handle_exitstatus(self, *args, **kwargs):
+        _StdPopen._handle_exitstatus(self, *args, **kwargs)
+        links, self._links = self._links, ()
+        keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
+        if links:
+            run_callback = get_hub().loop.run_callback
+            for callback in links:
+                run_callback(callback, self)
 
     def _on_exit(self, pid, status):
         self._exit_handle = None

@@ -326,3 +326,27 @@ def test_timeout_expired_reports_the_timeout_given(pipes):
     finally:
         p.kill()
         p.wait()
+
+
+def test_wait_and_iwait_take_popen_objects():
+    p = gsp.Popen([sys.executable, '-c', 'import sys; sys.exit(11)'])
+    assert gevent_c.wait([p]) == [p]
+    assert p.poll() == 11
+    assert gevent_c.wait([p], timeout=5) == [p]   # already exited: at once
+    slow, quick = (gsp.Popen([sys.executable, '-c', 'import time; time.sleep(%s)' % d])
+                   for d in (0.5, 0.05))
+    assert list(gevent_c.iwait([slow, quick])) == [quick, slow]
+    seen = []
+    p = gsp.Popen([sys.executable, '-c', 'pass'])
+    p.rawlink(seen.append)
+    p.unlink(seen.append)
+    p.wait()
+    gevent_c.sleep(0)
+    assert seen == []
+    with pytest.raises(TypeError):
+        p.rawlink(1)
+
+
+def test_module_has_gevents_file_object():
+    from gevent_c.fileobject import FileObject
+    assert gsp.FileObject is FileObject
