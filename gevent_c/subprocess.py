@@ -295,6 +295,21 @@ def _feed(stream, data):
                 pass
 
 
+def _child_gets_blocking(stream):
+    """A descriptor (or file object) the caller gives the child as a standard
+    stream is put back in blocking mode, as gevent does: programs do not
+    expect EAGAIN on their stdin. (The mode belongs to the open file, which
+    the child shares.)"""
+    if stream is None or isinstance(stream, bool) or stream in (PIPE, DEVNULL, STDOUT):
+        return
+    try:
+        fd = stream if isinstance(stream, int) else stream.fileno()
+        if fd >= 0 and not _os.get_blocking(fd):
+            _os.set_blocking(fd, True)
+    except (AttributeError, OSError, ValueError, _io.UnsupportedOperation):
+        pass  # not a descriptor: the stdlib reports what is wrong with it
+
+
 class Popen(_StdPopen):
     """``subprocess.Popen`` with cooperative pipes, ``wait`` and ``communicate``.
 
@@ -305,6 +320,8 @@ class Popen(_StdPopen):
 
     @_functools.wraps(_StdPopen.__init__)  # same signature as the stdlib's
     def __init__(self, args, bufsize=-1, *more, **kwargs):
+        for name in ('stdin', 'stdout', 'stderr'):
+            _child_gets_blocking(kwargs.get(name))
         self._exit_status = None
         self._exit_handle = None
         self._comm = None

@@ -350,3 +350,22 @@ def test_wait_and_iwait_take_popen_objects():
 def test_module_has_gevents_file_object():
     from gevent_c.fileobject import FileObject
     assert gsp.FileObject is FileObject
+
+
+def test_a_nonblocking_descriptor_given_as_stdin_reaches_the_child_blocking():
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    try:
+        with gsp.Popen([sys.executable, '-c', 'import sys; print(sys.stdin.read())'],
+                       stdin=r, stdout=gsp.PIPE) as p:
+            assert os.get_blocking(r)
+            gevent_c.sleep(0.2)            # the child reads: no EAGAIN
+            os.write(w, b'late data')
+            os.close(w)
+            w = None
+            assert p.communicate(timeout=30)[0].strip() == b'late data'
+            assert p.returncode == 0
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
