@@ -40,15 +40,16 @@ def _native(module, name):
     return get_original(module, name)
 
 
-def _notify(event_name, *args):
-    """Notify ``gevent_c.events.<event_name>(*args)``, if that module exists."""
+def _notify(event_name, *args, **kwargs):
+    """Notify ``gevent_c.events.<event_name>(*args, **kwargs)`` (gevent's
+    event classes and signatures), if that module exists."""
     try:
-        from gevent_c import events  # written on the monkey branch
+        from gevent_c import events
     except ImportError:
         return
     event_class = getattr(events, event_name, None)
     if event_class is not None:
-        events.notify(event_class(*args))
+        events.notify(event_class(*args, **kwargs))
 
 
 class _MonitorEntry:
@@ -184,7 +185,7 @@ class PeriodicMonitoringThread:
         stream = hub.exception_stream
         if config.print_blocking_reports and stream:
             stream.write('\n'.join(report) + '\n')
-        _notify('EventLoopBlocked', active, config.max_blocking_time, report)
+        _notify('EventLoopBlocked', active, config.max_blocking_time, report, hub=hub)
         return report
 
     def _blocking_report(self, hub, active):
@@ -222,13 +223,16 @@ class PeriodicMonitoringThread:
         if not limit:
             return -1
         import psutil
-        usage = psutil.Process().memory_full_info().uss
-        if usage > limit and not self._memory_exceeded:
-            self._memory_exceeded = True
-            _notify('MemoryUsageThresholdExceeded', usage, limit, None)
-        elif usage <= limit and self._memory_exceeded:
+        info = psutil.Process().memory_full_info()
+        usage = info.uss
+        if usage > limit:
+            self._peak = max(usage, getattr(self, '_peak', 0))
+            if not self._memory_exceeded:
+                self._memory_exceeded = True
+                _notify('MemoryUsageThresholdExceeded', usage, limit, info)
+        elif self._memory_exceeded:
             self._memory_exceeded = False
-            _notify('MemoryUsageUnderThreshold', usage, limit, None, None)
+            _notify('MemoryUsageUnderThreshold', usage, limit, info, self._peak)
         return usage
 
     def __repr__(self):

@@ -461,9 +461,11 @@ class Hub(RawGreenlet):
         the hub's thread (``run`` does). Returns it, or None."""
         if self.periodic_monitoring_thread is None and config.monitor_thread:
             from gevent_c._monitor import PeriodicMonitoringThread
+            from gevent_c._monitor import _notify
             monitor = self.periodic_monitoring_thread = PeriodicMonitoringThread(self)
             if self.main_hub:
                 monitor.install_monitor_memory_usage()
+            _notify('PeriodicMonitorThreadStartedEvent', monitor)
         return self.periodic_monitoring_thread
 
     def run(self):

@@ -581,3 +581,26 @@ def test_waiter_str_is_gevents(lib):
     waiter.switch(25)
     assert str(waiter) == '<Waiter greenlet=None value=25>'
     assert waiter.get() == 25
+
+
+def test_monitoring_thread_memory_check(gc_lib, monkeypatch):
+    psutil = pytest.importorskip('psutil')
+    from gevent_c._monitor import PeriodicMonitoringThread
+    config = gc_lib.top.config
+    hub = gc_lib.hub.get_hub()
+    monitor = PeriodicMonitoringThread(hub)
+    try:
+        assert monitor.can_monitor_memory_usage()
+        setting = config.settings['max_memory_usage']
+        saved = (setting._value, setting._is_set)
+        try:
+            config.max_memory_usage = None
+            assert monitor.monitor_memory_usage(hub) == -1
+            config.max_memory_usage = 1  # one byte: exceeded
+            assert monitor.monitor_memory_usage(hub) > 1 and monitor._memory_exceeded
+            config.max_memory_usage = 1 << 50
+            assert monitor.monitor_memory_usage(hub) > 1 and not monitor._memory_exceeded
+        finally:
+            setting._value, setting._is_set = saved
+    finally:
+        monitor.kill()
