@@ -2,6 +2,7 @@
  * sleep(0).  gevent_c/hub.py delegates to these; they block only through
  * the Waiter and the hub switch of waiter.c. */
 #include "hub.h"
+#include <frameobject.h>   /* PyFrame_GetBack on 3.10 */
 
 static gevc_hub_state *
 mstate(PyObject *mod)
