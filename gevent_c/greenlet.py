@@ -60,7 +60,7 @@ _spawn_stack = getattr(_core, '_spawn_stack', None)
 
 if _spawn_stack is None:
     def _spawn_stack(limit):
-        """(code, lineno, code, lineno, ...) of up to *limit* frames of the
+        """(code, lasti, code, lasti, ...) of up to *limit* frames of the
         caller's caller, newest first."""
         frames = []
         try:
@@ -68,10 +68,18 @@ if _spawn_stack is None:
         except ValueError:
             return ()
         while limit > 0 and frame is not None:
-            frames += (frame.f_code, frame.f_lineno)
+            frames += (frame.f_code, frame.f_lasti)
             frame = frame.f_back
             limit -= 1
         return tuple(frames)
+
+
+def _line_of(code, lasti):
+    """The line of *code* that the instruction at byte offset *lasti* is on."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
 
 
 class _Frame:
@@ -200,7 +208,7 @@ class Greenlet(RawGreenlet):
             return None
         newest = None
         for i in range(len(frames) - 2, -1, -2):
-            newest = _Frame(frames[i], frames[i + 1], newest)
+            newest = _Frame(frames[i], _line_of(frames[i], frames[i + 1]), newest)
         return newest
 
     def __enter__(self):
