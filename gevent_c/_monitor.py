@@ -45,9 +45,9 @@ def _notify(event_name, *args, **kwargs):
     event classes and signatures), if that module exists."""
     try:
         from gevent_c import events
-    except ImportError:
+        event_class = getattr(events, event_name, None)
+    except ImportError:  # no events module (yet)
         return
-    event_class = getattr(events, event_name, None)
     if event_class is not None:
         events.notify(event_class(*args, **kwargs))
 
