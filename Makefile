@@ -1,48 +1,43 @@
-# gevent_c: every target is idempotent and works on a fresh machine as root.
-PYTHON     ?= python3
-PY312      ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.12.1/bin/python3
-VENV312    := .venv312
-APT_PKGS   := libev-dev libc-ares-dev pkg-config
+# gevent_c: every target is idempotent and works on a fresh Debian machine
+# as root. Python work happens in per-version virtual environments under
+# .venv/ (tools/dev.py); the system interpreter is never modified.
+PYTHON      ?= python3
+DEV         := $(PYTHON) tools/dev.py
+APT_PKGS    := libev-dev libc-ares-dev pkg-config redis-server
 PYTEST_ARGS ?=
 
-.PHONY: all deps sysdeps build run test test312 bench clean
+.PHONY: all sysdeps deps build run test test-current bench clean
 
 all: build
 
-sysdeps:  ## install libev, c-ares and pkg-config with apt-get when missing
+sysdeps:  ## install libev, c-ares, pkg-config (build) and redis-server (tests) with apt-get when missing
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; \
+	  echo "sysdeps: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "deps: system packages present ($(APT_PKGS))"; fi
+	fi
 
-deps: sysdeps  ## system packages, then gevent_c editable with the test extras
-	$(PYTHON) -m pip install -q -e '.[test]'
+deps: sysdeps  ## make (or refresh) the virtual environment of $(PYTHON) in .venv/X.Y
+	@$(DEV) venv
 
-build:  ## compile the C extensions in place (DEBUG=1: -O0 -g, assertions on)
-	$(PYTHON) setup.py -q build_ext --inplace
+build: deps  ## compile the C extensions in place (DEBUG=1: -O0 -g, assertions on)
+	@$(DEV) exec -- -c "import gevent_c._core, gevent_c._greenlet, gevent_c._ares"
 
-run: deps build  ## the demo
-	$(PYTHON) examples/demo.py
+run: sysdeps  ## the demo: a plain stdlib-style program made concurrent
+	@$(DEV) exec -- examples/demo.py
 
-test: deps build  ## THE test command: the suite on python3 (3.11), then on 3.12
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
-	$(MAKE) test312
+test: sysdeps  ## THE test command: the suite on $(PYTHON), then on every other supported CPython found
+	@$(DEV) test --versions all -- $(PYTEST_ARGS)
 
-test312:  ## the suite on CPython 3.12 (separate venv)
-	@if [ ! -x $(PY312) ]; then echo "test312: $(PY312) missing" >&2; exit 1; fi
-	@[ -x $(VENV312)/bin/python ] || $(PY312) -m venv $(VENV312)
-	$(VENV312)/bin/python -m pip install -q 'setuptools>=68' wheel
-	$(VENV312)/bin/python -m pip install -q -e '.[test]'
-	$(VENV312)/bin/python setup.py -q build_ext --inplace --build-temp build/temp312
-	$(VENV312)/bin/python -m pytest $(PYTEST_ARGS)
+test-current: sysdeps  ## the suite on $(PYTHON) only
+	@$(DEV) test --versions current -- $(PYTEST_ARGS)
 
-bench: deps build  ## time gevent_c against gevent, greenlet, asyncio and uvloop
-	$(PYTHON) -m pip install -q -e '.[bench]'
-	$(PYTHON) -m benchmarks
+bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop
+	@$(DEV) exec -- -m pip install -q --disable-pip-version-check --group bench
+	@$(DEV) exec -- -m benchmarks $(BENCH_ARGS)
 
-clean:  ## remove build products
-	rm -rf build *.egg-info gevent_c/*.so .pytest_cache $(VENV312)
+clean:  ## remove build products and the virtual environments
+	rm -rf build *.egg-info gevent_c/*.so .pytest_cache .venv
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

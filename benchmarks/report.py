@@ -199,7 +199,7 @@ def write_all(data, out_dir):
         import matplotlib  # noqa: F401
     except ImportError:
         notes.append("matplotlib is not installed: no chart "
-                     "(pip install -e '.[bench]')")
+                     "(make bench installs them: pip install --group bench)")
         return notes
     tmp = png_path + ".tmp"
     try:

@@ -34,6 +34,7 @@ _VersionInfo = _collections.namedtuple('version_info',
 version_info = _version_info(__version__)
 
 from gevent_c import event, exceptions, greenlet, hub, os, timeout  # noqa: F401 -- as gevent
+from gevent_c._alias import install_as_gevent
 from gevent_c._config import config
 from gevent_c._hub_local import get_hub
 from gevent_c.hub import GreenletExit
@@ -59,7 +60,7 @@ spawn_later = Greenlet.spawn_later
 
 __all__ = [
     'Greenlet', 'GreenletExit', 'Timeout', 'config', 'get_hub', 'getcurrent',
-    'getswitchinterval', 'idle', 'iwait', 'joinall', 'kill', 'killall',
+    'getswitchinterval', 'idle', 'install_as_gevent', 'iwait', 'joinall', 'kill', 'killall',
     'reinit', 'setswitchinterval', 'signal_handler', 'sleep', 'spawn',
     'spawn_later', 'spawn_raw', 'wait', 'with_timeout',
 ]

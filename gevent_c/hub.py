@@ -22,6 +22,13 @@ from gevent_c._greenlet import getcurrent
 from gevent_c._greenlet import GreenletExit
 from gevent_c._greenlet import error as GreenletError
 from gevent_c._config import config
+
+import _thread
+import threading as _threading
+# Native thread idents, captured before monkey-patching can make them greenlet ones.
+_get_thread_ident = _thread.get_ident
+MAIN_THREAD_IDENT = _threading.main_thread().ident
+del _thread, _threading
 from gevent_c.exceptions import LoopExit
 from gevent_c.exceptions import HubDestroyed
 from gevent_c.exceptions import BlockingSwitchOutError
@@ -217,6 +224,19 @@ def _greenlet_name(glet):
 _blocked_on = getattr(_core, '_blocked_on', None)
 
 
+def _qualname(code, owner=None):
+    """Qualified name of the function running *code* (a method of *owner*)."""
+    name = getattr(code, 'co_qualname', None)   # 3.11+
+    if name is not None:
+        return name
+    if owner is not None:
+        for cls in type(owner).__mro__:
+            for attr in vars(cls).values():
+                if getattr(attr, '__code__', None) is code:
+                    return '%s.%s' % (cls.__qualname__, code.co_name)
+    return code.co_name
+
+
 def _describe_block(glet):
     """'<glet> is waiting on <what>' from the frames of suspended *glet*."""
     blocked = _blocked_on(glet) if _blocked_on is not None else None
@@ -237,8 +257,8 @@ def _describe_block(glet):
         return '%s is blocked' % (who,)
     code = call.f_code
     local = call.f_locals
-    name = getattr(code, 'co_qualname', code.co_name)
     target = local.get('self')
+    name = _qualname(code, target)
     if target is not None:
         return '%s is waiting on %s in %s()' % (who, _short_repr(target), name)
     args = ', '.join('%s=%s' % (arg, _short_repr(local[arg], 40))
@@ -298,12 +318,10 @@ class Hub(RawGreenlet):
                 set_loop(None)
         if loop is None:
             if default is None:
-                import threading
-                default = threading.current_thread() is threading.main_thread()
+                default = _get_thread_ident() == MAIN_THREAD_IDENT
             loop = self.loop_class(flags=self.backend, default=default)
         self.loop = loop
-        import _thread
-        self.thread_ident = _thread.get_ident()
+        self.thread_ident = _get_thread_ident()
         self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
 
@@ -340,8 +358,7 @@ class Hub(RawGreenlet):
 
     @property
     def main_hub(self):
-        import threading
-        return self.thread_ident == threading.main_thread().ident
+        return self.thread_ident == MAIN_THREAD_IDENT
 
     # -- errors ---------------------------------------------------------
 

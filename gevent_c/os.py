@@ -258,15 +258,21 @@ def _wait_exit(pid, timeout=None):
         else:
             step = delay
         waiter = _Waiter(hub)
-        entry = _add_callback(key, hub, lambda _p, _s, _w=waiter: _w.switch(None))
+        # The exit is handed to this waiter itself: a Popen watching the same
+        # child may take the record first (gevent#452: os.waitpid called by
+        # other code on a subprocess child).
+        entry = _add_callback(key, hub, lambda p, s, _w=waiter: _w.switch((p, s)))
         # The timer keeps the loop alive and catches exits we are not told about.
         timer = hub.loop.timer(step)
         timer.start(waiter.switch, None)
         try:
-            waiter.get()
+            exited = waiter.get()
         finally:
             timer.close()
             _remove_callback(key, entry)
+        if exited is not None:
+            _statuses.pop(exited[0], None)
+            return exited
         delay = min(delay * 2, 0.5)
 
 

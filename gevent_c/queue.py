@@ -46,6 +46,9 @@ else:
 __implements__ = ['Queue', 'PriorityQueue', 'LifoQueue', 'SimpleQueue']
 __imports__ = ['Empty', 'Full'] + (['ShutDown'] if 'ShutDown' not in __extensions__ else [])
 __all__ = __implements__ + __extensions__ + __imports__
+# Queues of these stdlib classes made before monkey.patch_all() work: the
+# thread patch gives their (idle) Conditions cooperative locks.
+__early_safe__ = ['Queue', 'PriorityQueue', 'LifoQueue']
 
 
 class _TimedOut:

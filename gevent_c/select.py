@@ -15,6 +15,7 @@ wake a waiting call (libev watches readability and writability only).
 """
 import math as _math
 import select as _stdselect
+import sys as _sys
 
 from gevent_c._stdlib import copy_names
 from gevent_c._greenlet import getcurrent
@@ -24,6 +25,8 @@ from gevent_c.exceptions import InvalidSwitchError
 __implements__ = ['select', 'poll']
 __extensions__ = []
 __imports__ = ['error']
+# Blocking, with no cooperative version: monkey.patch_select(aggressive=True) removes them.
+__aggressive_removes__ = ['epoll', 'kqueue', 'kevent', 'devpoll']
 __all__ = __implements__ + __imports__
 
 error = _stdselect.error
@@ -32,6 +35,14 @@ copy_names(_stdselect, globals(), exclude=__implements__)
 _original_select = _stdselect.select
 _original_poll = _stdselect.poll
 from time import monotonic as _monotonic
+
+# The stdlib's OverflowError for a timeout it cannot represent: an int
+# overflows its nanosecond clock type (renamed PyTime_t in 3.13), a float
+# overflows time_t from 3.11 on and the clock type before.
+_CLOCK_OVERFLOW = ('timestamp too large to convert to C %sPyTime_t'
+                   % ('' if _sys.version_info >= (3, 13) else '_'))
+_FLOAT_OVERFLOW = ('timestamp out of range for platform time_t'
+                   if _sys.version_info >= (3, 11) else _CLOCK_OVERFLOW)
 
 _POLL_READ = _stdselect.POLLIN | _stdselect.POLLPRI
 _POLL_WRITE = _stdselect.POLLOUT
@@ -60,7 +71,8 @@ def _check_select_timeout(timeout):
     if timeout < 0:
         raise ValueError('timeout must be non-negative')
     if timeout > 9.2e9:
-        raise OverflowError('timestamp out of range for platform time_t')
+        raise OverflowError(_FLOAT_OVERFLOW if isinstance(timeout, float)
+                            else _CLOCK_OVERFLOW)
     return float(timeout)
 
 
@@ -87,6 +99,41 @@ def _wait_any(hub, watchers, timeout):
     return result is timer
 
 
+def _wait_ready(check, ready, fd_events, timeout, closed_fd_checks=False):
+    """Wait on the hub until ready(check()) or *timeout* seconds (None:
+    forever) pass; return check()'s last result.
+
+    Between checks, wait for any of the (fd, events) pairs of fd_events()
+    to fire; with none (only exceptional conditions asked for) and no
+    timeout, re-check at a modest rate. With *closed_fd_checks*, a
+    descriptor the loop refuses (closed) returns check() at once instead of
+    raising.
+    """
+    deadline = None if timeout is None else _monotonic() + timeout
+    hub = get_hub()
+    loop = hub.loop
+    while True:
+        watchers = []
+        try:
+            for fd, events in fd_events():
+                watchers.append(loop.io(fd, events))
+        except BaseException as exc:
+            for watcher in watchers:
+                watcher.close()
+            if closed_fd_checks and isinstance(exc, OSError):
+                return check()
+            raise
+        left = None if deadline is None else deadline - _monotonic()
+        if not watchers and left is None:
+            left = 0.05
+        timed_out = _wait_any(hub, watchers, left)
+        result = check()
+        if ready(result):
+            return result
+        if timed_out and deadline is not None and _monotonic() >= deadline:
+            return result
+
+
 def _as_sequence(seq):
     if isinstance(seq, (list, tuple)):
         return seq
@@ -109,31 +156,12 @@ def select(rlist, wlist, xlist, timeout=None):
     result = _original_select(rlist, wlist, xlist, 0)
     if result[0] or result[1] or result[2] or timeout == 0.0:
         return result
-    deadline = None if timeout is None else _monotonic() + timeout
-    hub = get_hub()
-    loop = hub.loop
-    while True:
-        watchers = []
-        try:
-            for obj in rlist:
-                watchers.append(loop.io(_as_fd(obj), 1))
-            for obj in wlist:
-                watchers.append(loop.io(_as_fd(obj), 2))
-        except BaseException:
-            for watcher in watchers:
-                watcher.close()
-            raise
-        left = None if deadline is None else deadline - _monotonic()
-        if not watchers and left is None:
-            # Only exceptional conditions asked for, without a timeout:
-            # poll for them at a modest rate rather than never waking.
-            left = 0.05
-        timed_out = _wait_any(hub, watchers, left)
-        result = _original_select(rlist, wlist, xlist, 0)
-        if result[0] or result[1] or result[2]:
-            return result
-        if timed_out and deadline is not None and _monotonic() >= deadline:
-            return result
+    def fd_events():
+        return [(_as_fd(obj), 1) for obj in rlist] + [(_as_fd(obj), 2) for obj in wlist]
+
+    return _wait_ready(lambda: _original_select(rlist, wlist, xlist, 0),
+                       lambda result: result[0] or result[1] or result[2],
+                       fd_events, timeout)
 
 
 def _poll_timeout_ms(timeout):
@@ -141,9 +169,8 @@ def _poll_timeout_ms(timeout):
     if _number_or_none(timeout, 'timeout must be an integer or None') is None:
         return None
     if timeout > 9.2e12:
-        if isinstance(timeout, float):
-            raise OverflowError('timestamp out of range for platform time_t')
-        raise OverflowError('timeout is too large')
+        raise OverflowError(_FLOAT_OVERFLOW if isinstance(timeout, float)
+                            else _CLOCK_OVERFLOW)
     if timeout > 2 ** 31 - 1:
         raise OverflowError('timeout is too large')
     if timeout < 0:
@@ -179,31 +206,16 @@ class poll:
         result = self._poll.poll(0)
         if result or seconds == 0.0:
             return result
-        deadline = None if seconds is None else _monotonic() + seconds
-        hub = get_hub()
-        loop = hub.loop
-        while True:
-            watchers = []
-            try:
-                for fd, mask in list(self._fds.items()):
-                    events = (1 if mask & _POLL_READ else 0) | (2 if mask & _POLL_WRITE else 0)
-                    if events:
-                        watchers.append(loop.io(fd, events))
-            except OSError:
-                # A registered descriptor was closed: the kernel reports it (POLLNVAL).
-                for watcher in watchers:
-                    watcher.close()
-                return self._poll.poll(0)
-            except BaseException:
-                for watcher in watchers:
-                    watcher.close()
-                raise
-            left = None if deadline is None else deadline - _monotonic()
-            if not watchers and left is None:
-                left = 0.05  # nothing libev can watch: re-check at a modest rate
-            timed_out = _wait_any(hub, watchers, left)
-            result = self._poll.poll(0)
-            if result:
-                return result
-            if timed_out and deadline is not None and _monotonic() >= deadline:
-                return result
+
+        def fd_events():
+            pairs = []
+            for fd, mask in list(self._fds.items()):
+                events = (1 if mask & _POLL_READ else 0) | (2 if mask & _POLL_WRITE else 0)
+                if events:
+                    pairs.append((fd, events))
+            return pairs
+
+        # A registered descriptor that was closed makes the io watcher
+        # refuse it: the kernel reports it (POLLNVAL), so ask poll(0).
+        return _wait_ready(lambda: self._poll.poll(0), bool, fd_events, seconds,
+                           closed_fd_checks=True)

@@ -23,6 +23,8 @@ __imports__ = copy_names(_stdselectors, globals(), [
     'BaseSelector', 'SelectorKey', 'EVENT_READ', 'EVENT_WRITE', 'SelectSelector',
     'PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector'])
 __all__ = __implements__ + __extensions__ + __imports__
+# Blocking, with no cooperative version: monkey.patch_selectors(aggressive=True) removes them.
+__aggressive_removes__ = ['EpollSelector', 'KqueueSelector', 'DevpollSelector']
 
 
 class GeventSelector(_stdselectors._PollLikeSelector):
@@ -45,3 +47,13 @@ class GeventSelector(_stdselectors._PollLikeSelector):
 
 
 DefaultSelector = GeventSelector
+
+
+def _gevent_did_monkey_patch(target, items, warn):
+    """The stdlib's poll and select selectors captured ``select.poll`` and
+    ``select.select`` when ``selectors`` was imported (and socketserver,
+    subprocess, multiprocessing hold these classes): make them cooperative."""
+    poll_selector = getattr(_stdselectors, 'PollSelector', None)
+    if poll_selector is not None:
+        poll_selector._selector_cls = _gselect.poll
+    _stdselectors.SelectSelector._select = staticmethod(_gselect.select)

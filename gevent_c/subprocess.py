@@ -25,6 +25,7 @@ import functools as _functools
 import io as _io
 import os as _os
 import subprocess as _subprocess
+import sys as _sys
 import time as _time
 
 from gevent_c._stdlib import copy_names
@@ -50,6 +51,14 @@ CompletedProcess = _subprocess.CompletedProcess
 _CHUNK = 256 * 1024
 # Bound now: once monkey-patched, subprocess.Popen is the class below.
 _StdPopen = _subprocess.Popen
+# The stdlib's _internal_poll takes its waitpid as an argument: _waitpid up
+# to 3.12, the _del_safe namespace of os functions from 3.13 on.
+if '_del_safe' in _StdPopen._internal_poll.__code__.co_varnames:
+    class _DelSafe(_subprocess._del_safe):
+        waitpid = staticmethod(_gos.waitpid)
+    _POLL_WAITPID = {'_del_safe': _DelSafe}
+else:
+    _POLL_WAITPID = {'_waitpid': _gos.waitpid}
 
 
 class _CooperativePipe(_io.RawIOBase):
@@ -381,7 +390,7 @@ class Popen(_StdPopen):
             self._handle_exitstatus(self._exit_status)
         if self.returncode is not None:
             return self.returncode
-        return _StdPopen._internal_poll(self, _deadstate, _waitpid=_gos.waitpid)
+        return _StdPopen._internal_poll(self, _deadstate, **_POLL_WAITPID)
 
     def _wait(self, timeout):
         if self.returncode is not None:
@@ -536,8 +545,7 @@ def check_output(*popenargs, timeout=None, **kwargs):
     return run(*popenargs, stdout=PIPE, timeout=timeout, check=True, **kwargs).stdout
 
 
-def getstatusoutput(cmd, *, encoding=None, errors=None):
-    """(exit code, output) of *cmd* run in a shell, stderr included."""
+def _getstatusoutput(cmd, encoding, errors):
     try:
         data = check_output(cmd, shell=True, text=True, stderr=STDOUT,
                             encoding=encoding, errors=errors)
@@ -550,9 +558,23 @@ def getstatusoutput(cmd, *, encoding=None, errors=None):
     return exitcode, data
 
 
-def getoutput(cmd, *, encoding=None, errors=None):
-    """Output (stdout and stderr) of *cmd* run in a shell."""
-    return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]
+# The stdlib's signatures: encoding and errors are 3.11+.
+if _sys.version_info >= (3, 11):
+    def getstatusoutput(cmd, *, encoding=None, errors=None):
+        """(exit code, output) of *cmd* run in a shell, stderr included."""
+        return _getstatusoutput(cmd, encoding, errors)
+
+    def getoutput(cmd, *, encoding=None, errors=None):
+        """Output (stdout and stderr) of *cmd* run in a shell."""
+        return _getstatusoutput(cmd, encoding, errors)[1]
+else:
+    def getstatusoutput(cmd):
+        """(exit code, output) of *cmd* run in a shell, stderr included."""
+        return _getstatusoutput(cmd, None, None)
+
+    def getoutput(cmd):
+        """Output (stdout and stderr) of *cmd* run in a shell."""
+        return _getstatusoutput(cmd, None, None)[1]
 
 
 __imports__ = copy_names(_subprocess, globals(), list(_subprocess.__all__) + ['list2cmdline'],

@@ -84,3 +84,26 @@ def errors(lib):
     stream = io.StringIO()
     lib.hub.get_hub().exception_stream = stream
     return stream
+
+
+def raised_in_native_thread(func):
+    """Run func() in a new native thread (no hub there); return the exception
+    it raised, or None. The calling thread polls, so its hub never runs."""
+    import _thread
+    import time
+    box = []
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def other():
+        try:
+            func()
+        except BaseException as exc:  # noqa: B036 -- handed to the caller
+            box.append(exc)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(other, ())
+    while done.locked():
+        time.sleep(0.001)
+    return box[0] if box else None

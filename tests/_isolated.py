@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 def run_python(code, *args, dev=False, env=None, timeout=60):
     """Run *code* (dedented) with this interpreter and the command-line
@@ -23,3 +25,11 @@ def run_isolated(code, *args, dev=False, env=None, timeout=60):
     proc = run_python(code, *args, dev=dev, env=env, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+# pytest-timeout's watchdog (timeout_method = "thread") makes every test
+# process multi-threaded, so on CPython 3.12+ each fork in it warns that the
+# child may deadlock. Tests whose point is forking carry this mark: the
+# warning is expected there, and the test checks that the child works.
+forks_beside_threads = pytest.mark.filterwarnings(
+    r'ignore:This process \(pid=\d+\) is multi-threaded, use of fork:DeprecationWarning')

@@ -1,7 +1,6 @@
 """gevent_c.core io watchers: readiness, pass_events, attributes, bad input."""
 import errno
 import os
-import socket
 import subprocess
 import sys
 
@@ -16,14 +15,6 @@ def loop():
     lp = core.loop(default=False)
     yield lp
     lp.destroy()
-
-
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
 
 
 def test_io_fires_when_readable(loop, pair):

@@ -33,3 +33,28 @@ def test_core_tour_shows_every_watcher_and_ends_by_itself():
                  "io: right got the echo b'HELLO, LOOP'", 'signal: caught SIGUSR1',
                  'loop.run() returned: nothing left to wait for'):
         assert step in out
+
+
+@pytest.mark.timeout(90)
+def test_readme_example_runs_as_written():
+    readme = os.path.join(os.path.dirname(EXAMPLES), 'README.rst')
+    with open(readme) as f:
+        text = f.read()
+    start = text.index('This is a complete program')
+    block = text[text.index('::\n\n', start) + 4:]
+    lines = []
+    for line in block.splitlines():
+        if line and not line.startswith('    '):
+            break
+        lines.append(line[4:])
+    proc = subprocess.run([sys.executable, '-c', '\n'.join(lines)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '100 replies\n'
+
+
+@pytest.mark.timeout(90)
+def test_patched_urllib_runs_every_request_at_once_in_one_thread():
+    out = run_example('patched_urllib.py')
+    assert '100 of 100 requests answered' in out
+    assert 'the server had 100 requests open at once' in out

@@ -14,8 +14,9 @@ import gevent_c
 import gevent_c.os as gos
 
 from _hubtest import clean_hub  # noqa: F401 -- autouse fixture
+from _isolated import forks_beside_threads
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), forks_beside_threads]
 
 
 def child(code):

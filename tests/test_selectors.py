@@ -7,15 +7,7 @@ import pytest
 from _hubtest import clean_hub  # noqa: F401 -- fixture
 
 import gevent_c
-from gevent_c import selectors, socket
-
-
-@pytest.fixture
-def pair():
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
+from gevent_c import selectors
 
 
 def test_default_selector_is_the_gevent_selector():

@@ -3,6 +3,7 @@ import errno
 import os
 import resource
 import socket as stdsocket
+import sys
 import tempfile
 import time
 
@@ -431,6 +432,11 @@ def test_connect_refused_like_the_stdlib():
 def test_create_connection_all_errors_raises_an_exception_group():
     with stdsocket.socket() as probe:
         probe.bind(LOCAL)
+        if sys.version_info < (3, 11):
+            # no ExceptionGroup: all_errors is ignored, as gevent does
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(probe.getsockname(), all_errors=True)
+            return
         with pytest.raises(ExceptionGroup) as info:  # noqa: F821
             socket.create_connection(probe.getsockname(), all_errors=True)
         assert isinstance(info.value.exceptions[0], ConnectionRefusedError)
@@ -630,10 +636,20 @@ def test_detach_returns_the_descriptor_and_closes_the_object():
     a, b = socket.socketpair()
     fd = a.detach()
     assert a.fileno() == -1 and fd >= 0
+    assert os.get_blocking(fd)          # blocking socket (timeout None): as the stdlib
     other = socket.socket(fileno=fd)
     other.sendall(b'again')
     assert b.recv(5) == b'again'
     other.close()
+    b.close()
+
+
+def test_detach_leaves_a_socket_with_a_timeout_non_blocking():
+    a, b = socket.socketpair()
+    a.settimeout(5)
+    fd = a.detach()
+    assert not os.get_blocking(fd)
+    os.close(fd)
     b.close()
 
 

@@ -83,7 +83,9 @@ def test_unbuffered_pipes():
 def test_communicate_timeout_then_resume_after_kill():
     proc = py('import time; print("early", flush=True); time.sleep(60)', stdout=gsp.PIPE)
     partial = None
-    while not partial:  # until the child has started and printed
+    # until the child has printed its line (with PYTHONUNBUFFERED, print
+    # writes the text and the newline separately)
+    while not (partial or b'').endswith(b'\n'):
         with pytest.raises(gsp.TimeoutExpired) as info:
             proc.communicate(timeout=0.05)
         assert info.value.timeout == 0.05 and info.value.cmd == proc.args

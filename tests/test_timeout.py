@@ -137,6 +137,104 @@ def test_timeout_subclass_can_override_on_expiration(lib):
     assert len(seen) == 1
 
 
+# ---- gevent_c's C TimeoutBase: what its fast path must keep ---------------
+
+def test_timeout_args_are_empty_and_attributes_settable():
+    import gevent_c
+    t = gevent_c.Timeout(2, False)
+    assert t.args == () and t.seconds == 2 and t.exception is False
+    t.seconds = 0.01
+    t.note = 'free-form attributes still work'
+    with t:
+        gevent_c.sleep(1)
+    assert t.note == 'free-form attributes still work'
+
+
+def test_timeout_restarts_after_cancel_and_after_firing():
+    import gevent_c
+    t = gevent_c.Timeout(0.01)
+    for _ in range(3):
+        with pytest.raises(gevent_c.Timeout) as info:
+            with t:
+                gevent_c.sleep(1)
+        assert info.value is t and not t.pending
+    t.start()
+    t.cancel()
+    t.start()
+    assert t.pending
+    t.close()
+    assert not t.pending
+
+
+def test_a_finished_timeout_is_freed_without_the_collector():
+    import gc
+    import weakref
+    import gevent_c
+    gc.disable()
+    try:
+        t = gevent_c.Timeout(5)
+        with t:
+            gevent_c.sleep(0)
+        t2 = gevent_c.Timeout(5)
+        t2.start()
+        t2.cancel()
+        refs = [weakref.ref(t), weakref.ref(t2)]
+        del t, t2
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_bad_seconds_or_priority_raise_at_start_not_in_the_loop():
+    import gevent_c
+    with pytest.raises(TypeError):
+        gevent_c.Timeout('5').start()
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(1, priority='high').start()
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(1, 2, 3, 4, 5)
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(1).__exit__(None, None)
+
+
+def test_subclass_init_and_start_overrides_are_honoured():
+    import gevent_c
+    started = []
+
+    class Labelled(gevent_c.Timeout):
+        def __init__(self, seconds, label):
+            super().__init__(seconds)
+            self.label = label
+
+        def start(self):
+            started.append(self.label)
+            super().start()
+
+    with pytest.raises(Labelled) as info:
+        with Labelled(0.01, 'db'):
+            gevent_c.sleep(1)
+    assert info.value.label == 'db' and started == ['db']
+
+
+def test_uninitialised_or_deleted_attributes_are_read_as_none():
+    import gevent_c
+
+    class NoInit(gevent_c.Timeout):
+        def __init__(self):
+            pass
+
+    t = NoInit()
+    assert (t.seconds, t.exception, t.pending) == (None, None, False)
+    t.start()                      # seconds None: never expires
+    t.seconds = 0.01
+    with pytest.raises(NoInit):
+        with t:
+            gevent_c.sleep(1)
+    u = gevent_c.Timeout(0.01)
+    del u.seconds, u.exception
+    u.start()
+    assert not u.pending
+
 # ---- a Timeout object as the timeout= of a blocking call -------------------------
 
 def _full_queue(lib):

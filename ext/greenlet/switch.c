@@ -291,6 +291,62 @@ take_greenlet_exit(gevc_thread *th)
 static PyObject *switch_owned(gevc_thread *th, GreenletObject **tp,
                               PyObject *args, PyObject *kwargs, int single);
 
+/* Py_CLEAR(*p) for code that may have an exception pending. */
+static void
+clear_keeping_error(PyObject **p)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+    Py_CLEAR(*p);
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *typ, *val, *tb;
+    PyErr_Fetch(&typ, &val, &tb);
+    Py_CLEAR(*p);
+    PyErr_Restore(typ, val, tb);
+#endif
+}
+
+/* g's run attribute (new ref), looked up as an attribute, so that
+   subclasses (a run method, __getattribute__) are obeyed; a throw into an
+   unstarted greenlet also needs one.  The pending exception of a throw
+   survives the lookup, unless the lookup fails. */
+static PyObject *
+lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
+{
+    PyObject *run;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = throwing ? PyErr_GetRaisedException() : NULL;
+#else
+    PyObject *typ = NULL, *val = NULL, *tb = NULL;
+    if (throwing)
+        PyErr_Fetch(&typ, &val, &tb);
+#endif
+    if (Py_TYPE(g) != th->st->greenlet_type)
+        run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
+    else if (g->run != NULL)
+        run = Py_NewRef(g->run);
+    else {
+        run = NULL;
+        PyErr_SetString(PyExc_AttributeError, "run");
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (run == NULL)
+        Py_XDECREF(exc);
+    else if (throwing)
+        PyErr_SetRaisedException(exc);
+#else
+    if (run == NULL) {
+        Py_XDECREF(typ);
+        Py_XDECREF(val);
+        Py_XDECREF(tb);
+    }
+    else if (throwing)
+        PyErr_Restore(typ, val, tb);
+#endif
+    return run;
+}
+
 static void __attribute__((noreturn))
 bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
           gevc_cframe_storage *cframe)
@@ -311,6 +367,14 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     kwargs = th->kwargs;
     single = th->single;
     th->args = th->kwargs = NULL;
+    /* The run attribute is released only now that we run: its __del__ may
+       switch away, and must find this greenlet started, not half-way. */
+    if (self->run != NULL) {
+        if (args != NULL)
+            Py_CLEAR(self->run);
+        else
+            clear_keeping_error(&self->run);
+    }
     if (th->tracefunc != NULL) {
         PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
         if (call_trace(th, ev, origin, self) < 0) {
@@ -321,16 +385,14 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     Py_DECREF(origin);
 
     if (args != NULL) {
-        if (run == NULL)
-            PyErr_SetString(PyExc_AttributeError, "run");
-        else if (single)
+        if (single)
             result = PyObject_CallOneArg(run, args);
         else
             result = PyObject_Call(run, args, kwargs);
     }
     Py_XDECREF(args);
     Py_XDECREF(kwargs);
-    Py_XDECREF(run);
+    Py_DECREF(run);
     if (result == NULL)
         result = take_greenlet_exit(th);
 
@@ -373,28 +435,20 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     PyObject *run = NULL;
     void *r;
 
-    if (args != NULL) {   /* a throw into an unstarted greenlet skips run */
-        if (g->run != NULL)
-            run = Py_NewRef(g->run);
-        else if (Py_TYPE(g) != th->st->greenlet_type)
-            run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
-        else
-            PyErr_SetString(PyExc_AttributeError, "run");
-        if (run == NULL)
-            goto error;
-        if (G_STARTED(g)) {
-            Py_DECREF(run);
-            return 1;
-        }
+    run = lookup_run(th, g, args == NULL);
+    if (run == NULL)
+        goto error;
+    if (G_STARTED(g)) {
+        Py_DECREF(run);
+        return 1;
     }
     /* the lookup ran Python code, which may have re-parented g */
     if (gevc__check_thread(th, g) < 0) {
-        Py_XDECREF(run);
+        Py_DECREF(run);
         goto error;
     }
     if (g->main != th->main)
         Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
-    Py_CLEAR(g->run);
     th->args = args;
     th->kwargs = kwargs;
     th->single = single;
@@ -413,7 +467,7 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
         *tp = g;
         undo_save(th);
         g->stack_stop = NULL;
-        g->run = run;
+        Py_DECREF(run);
         th->args = th->kwargs = NULL;
         Py_XDECREF(args);
         Py_XDECREF(kwargs);

@@ -4,6 +4,10 @@
 #include "hub.h"
 #include <frameobject.h>   /* PyFrame_GetBack on 3.10 */
 
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>   /* PyFrame_GetBack; Python.h has it from 3.11 */
+#endif
+
 static gevc_hub_state *
 mstate(PyObject *mod)
 {

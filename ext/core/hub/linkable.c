@@ -575,32 +575,6 @@ set_links(linkable *self, PyObject *value, void *c)
     return 0;
 }
 
-static PyObject *
-get_notifier(linkable *self, void *c)
-{
-    return Py_NewRef(self->notifier ? self->notifier : Py_None);
-}
-
-static int
-set_notifier(linkable *self, PyObject *value, void *c)
-{
-    Py_XSETREF(self->notifier, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
-    return 0;
-}
-
-static PyObject *
-get_hub_attr(linkable *self, void *c)
-{
-    return Py_NewRef(self->hub ? self->hub : Py_None);
-}
-
-static int
-set_hub_attr(linkable *self, PyObject *value, void *c)
-{
-    Py_XSETREF(self->hub, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
-    return 0;
-}
-
 static PyMethodDef linkable_methods[] = {
     {"rawlink", (PyCFunction)linkable_rawlink, METH_O, rawlink_doc},
     {"unlink", (PyCFunction)linkable_unlink, METH_O, unlink_doc},
@@ -614,10 +588,11 @@ static PyMethodDef linkable_methods[] = {
 };
 
 static PyGetSetDef linkable_getset[] = {
-    {"hub", (getter)get_hub_attr, (setter)set_hub_attr, "The hub that notifies, or None.", NULL},
+    {"hub", gevc__optional_get, gevc__optional_set, "The hub that notifies, or None.",
+     (void *)offsetof(linkable, hub)},
     {"_links", (getter)get_links, (setter)set_links, "The pending links, in order.", NULL},
-    {"_notifier", (getter)get_notifier, (setter)set_notifier,
-     "The scheduled notifier callback, or None.", NULL},
+    {"_notifier", gevc__optional_get, gevc__optional_set,
+     "The scheduled notifier callback, or None.", (void *)offsetof(linkable, notifier)},
     {NULL},
 };
 
@@ -657,7 +632,7 @@ PyType_Spec gevc_linkable_spec = {
 static int
 event_init(event *self, PyObject *args, PyObject *kwargs)
 {
-    if (!_PyArg_NoKeywords("Event", kwargs) || !_PyArg_NoPositional("Event", args))
+    if (gevc__no_args("Event", args, kwargs) < 0)
         return -1;
     self->flag = 0;
     return 0;
@@ -755,6 +730,7 @@ static PyMethodDef event_methods[] = {
     {"wait", (PyCFunction)(void (*)(void))event_wait, METH_FASTCALL | METH_KEYWORDS,
      event_wait_doc},
     {"_reset_internal_locks", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
+    {"_at_fork_reinit", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
     {NULL},
 };
 
@@ -1067,7 +1043,7 @@ PyType_Spec gevc_semaphore_spec = {
 static int
 result_init(result *self, PyObject *args, PyObject *kwargs)
 {
-    if (!_PyArg_NoKeywords("AsyncResult", kwargs) || !_PyArg_NoPositional("AsyncResult", args))
+    if (gevc__no_args("AsyncResult", args, kwargs) < 0)
         return -1;
     return 0;
 }

@@ -568,19 +568,6 @@ set_shutdown(queuebase *self, PyObject *value, void *c)
     return 0;
 }
 
-static PyObject *
-get_unlock(queuebase *self, void *c)
-{
-    return Py_NewRef(self->event_unlock ? self->event_unlock : Py_None);
-}
-
-static int
-set_unlock(queuebase *self, PyObject *value, void *c)
-{
-    Py_XSETREF(self->event_unlock, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
-    return 0;
-}
-
 static PyMethodDef queuebase_methods[] = {
     {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS, put_doc},
     {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS, get_doc},
@@ -605,8 +592,8 @@ static PyGetSetDef queuebase_getset[] = {
     {"_maxsize", (getter)get_maxsize_raw, (setter)set_maxsize_raw,
      "Capacity, -1 for unbounded.", NULL},
     {"is_shutdown", (getter)get_shutdown, (setter)set_shutdown, "True once shut down.", NULL},
-    {"_event_unlock", (getter)get_unlock, (setter)set_unlock,
-     "The scheduled _unlock callback, or None.", NULL},
+    {"_event_unlock", gevc__optional_get, gevc__optional_set,
+     "The scheduled _unlock callback, or None.", (void *)offsetof(queuebase, event_unlock)},
     {NULL},
 };
 

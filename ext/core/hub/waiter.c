@@ -441,19 +441,6 @@ waiter_str(gevc_waiter *self)
 }
 
 static PyObject *
-get_greenlet(gevc_waiter *self, void *c)
-{
-    return Py_NewRef(self->greenlet ? self->greenlet : Py_None);
-}
-
-static int
-set_greenlet(gevc_waiter *self, PyObject *value, void *c)
-{
-    Py_XSETREF(self->greenlet, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
-    return 0;
-}
-
-static PyObject *
 get_exception(gevc_waiter *self, void *c)
 {
     return Py_NewRef(self->exc ? self->exc : self->st->waiter_unset);
@@ -499,8 +486,8 @@ static PyMemberDef waiter_members[] = {
 };
 
 static PyGetSetDef waiter_getset[] = {
-    {"greenlet", (getter)get_greenlet, (setter)set_greenlet,
-     "The greenlet blocked in get(), or None.", NULL},
+    {"greenlet", gevc__optional_get, gevc__optional_set,
+     "The greenlet blocked in get(), or None.", (void *)offsetof(gevc_waiter, greenlet)},
     {"_exception", (getter)get_exception, (setter)set_exception,
      "None after a value, the throw arguments after an exception, or the\n"
      "unset marker.", NULL},

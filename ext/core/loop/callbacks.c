@@ -244,12 +244,6 @@ callback_stop(gevc_callback *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-get_callback(gevc_callback *self, void *c)
-{
-    return Py_NewRef(self->callback ? self->callback : Py_None);
-}
-
 static int
 set_callback(gevc_callback *self, PyObject *value, void *c)
 {
@@ -307,8 +301,9 @@ static PyMethodDef callback_methods[] = {
 };
 
 static PyGetSetDef callback_getset[] = {
-    {"callback", (getter)get_callback, (setter)set_callback,
-     "The function to call, or None once it ran or was stopped.", NULL},
+    {"callback", gevc__optional_get, (setter)set_callback,
+     "The function to call, or None once it ran or was stopped.",
+     (void *)offsetof(gevc_callback, callback)},
     {"args", (getter)get_args, NULL,
      "Arguments (a tuple), or None once it ran or was stopped.", NULL},
     {"pending", (getter)get_pending, NULL, "True until it runs or is stopped.", NULL},

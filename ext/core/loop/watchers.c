@@ -529,12 +529,6 @@ set_priority(gevc_watcher *self, PyObject *value, void *c)
     return 0;
 }
 
-static PyObject *
-get_callback(gevc_watcher *self, void *c)
-{
-    return Py_NewRef(self->callback ? self->callback : Py_None);
-}
-
 static int
 set_callback(gevc_watcher *self, PyObject *value, void *c)
 {
@@ -635,8 +629,9 @@ PyGetSetDef gevc_watcher_base_getset[] = {
      "False: the watcher does not keep loop.run() running.", NULL},
     {"priority", (getter)get_priority, (setter)set_priority,
      "libev priority (MINPRI..MAXPRI); settable only while neither active nor pending.", NULL},
-    {"callback", (getter)get_callback, (setter)set_callback,
-     "The callable, or None when stopped.", NULL},
+    {"callback", gevc__optional_get, (setter)set_callback,
+     "The callable, or None when stopped.",
+     (void *)offsetof(gevc_watcher, callback)},
     {"args", (getter)get_args, (setter)set_args,
      "Arguments for the callback (a tuple), or None when stopped.", NULL},
     {"loop", (getter)get_loop, NULL, "The loop this watcher belongs to.", NULL},
