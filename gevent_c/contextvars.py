@@ -33,9 +33,6 @@ class _State(local):
         self.context = Context()
 
 
-_state = _State()
-
-
 def _current():
     return _state.context
 
@@ -178,3 +175,7 @@ class Token:
         return '<Token%s var=%r at 0x%x>' % (' used' if self._used else '', self._var, id(self))
 
     __class_getitem__ = classmethod(lambda cls, item: cls)
+
+
+# Made last: creating it runs _State.__init__ (a Context) for this greenlet.
+_state = _State()

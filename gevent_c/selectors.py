@@ -23,6 +23,9 @@ __imports__ = copy_names(_stdselectors, globals(), [
     'BaseSelector', 'SelectorKey', 'EVENT_READ', 'EVENT_WRITE', 'SelectSelector',
     'PollSelector', 'EpollSelector', 'DevpollSelector', 'KqueueSelector'])
 __all__ = __implements__ + __extensions__ + __imports__
+# the helpers the stdlib module imported are reachable here too, as in gevent
+ABCMeta, Mapping = _stdselectors.ABCMeta, _stdselectors.Mapping
+abstractmethod, namedtuple = _stdselectors.abstractmethod, _stdselectors.namedtuple
 # Blocking, with no cooperative version: monkey.patch_selectors(aggressive=True) removes them.
 __aggressive_removes__ = ['EpollSelector', 'KqueueSelector', 'DevpollSelector']
 

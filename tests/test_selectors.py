@@ -77,3 +77,10 @@ def test_registering_a_closed_descriptor_is_a_value_error():
     finally:
         sel.close()
         os.close(w)
+
+
+def test_helpers_the_stdlib_module_imported_are_here_too():
+    import selectors as stdselectors
+    from gevent_c import selectors as gselectors
+    for name in ('ABCMeta', 'Mapping', 'abstractmethod', 'namedtuple'):
+        assert getattr(gselectors, name) is getattr(stdselectors, name)

@@ -392,3 +392,9 @@ def test_ssl_create_connection_is_the_cooperative_one(certs, serve):
     with client_context(certs).wrap_socket(raw, server_hostname='localhost') as tls:
         tls.sendall(b'ping')
         assert tls.recv(10) == b'ping'
+
+
+def test_names_ssl_took_from_socket_are_here_too():
+    assert ssl.socket is socket.socket
+    for name in ('SOCK_STREAM', 'SOL_SOCKET', 'SO_TYPE'):
+        assert getattr(ssl, name) == getattr(stdssl, name)
