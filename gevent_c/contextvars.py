@@ -80,6 +80,9 @@ class Context(Mapping):
         return iter(self._data)
 
 
+_state = _State()
+
+
 def copy_context():
     """A copy of the current greenlet's context."""
     return _current().copy()
@@ -175,7 +178,3 @@ class Token:
         return '<Token%s var=%r at 0x%x>' % (' used' if self._used else '', self._var, id(self))
 
     __class_getitem__ = classmethod(lambda cls, item: cls)
-
-
-# Made last: creating it runs _State.__init__ (a Context) for this greenlet.
-_state = _State()

@@ -79,9 +79,33 @@ def notify_and_call_entry_points(event):
     """Notify the subscribers, then call each plugin of the entry-point
     group ``event.ENTRY_POINT_NAME`` with *event*."""
     notify(event)
-    from importlib import metadata
-    for plugin in metadata.entry_points(group=event.ENTRY_POINT_NAME):
+    for plugin in _plugins(event.ENTRY_POINT_NAME):
         plugin.load()(event)
+
+
+_plugin_cache = [None, {}]   # the sys.path they were read for, {group: entry points}
+
+
+def _plugins(group):
+    # Reading every distribution's entry points costs milliseconds, and
+    # patch_all sends two dozen events: read them once per sys.path.
+    import sys
+    path = tuple(sys.path)
+    if _plugin_cache[0] != path:
+        from importlib import metadata
+        groups = {}
+        seen = set()
+        for dist in metadata.distributions():
+            # (the name from the .dist-info folder, not from parsing METADATA)
+            name = getattr(dist, '_normalized_name', None) or dist.name
+            if name in seen:     # the first on sys.path wins, as for imports
+                continue
+            seen.add(name)
+            for entry_point in dist.entry_points:
+                if entry_point.group.startswith('gevent_c.plugins.'):
+                    groups.setdefault(entry_point.group, []).append(entry_point)
+        _plugin_cache[:] = [path, groups]
+    return _plugin_cache[1].get(group, ())
 
 
 # -- the hub's periodic monitor ----------------------------------------

@@ -12,7 +12,6 @@ so waiting for one raises ChildProcessError, as with the stdlib) and child
 watching stays off until SIGCHLD is set to something else here. Every other signal goes straight to the stdlib.
 Everything else of ``signal`` is re-exported.
 """
-import _thread
 import signal as _signal
 import sys as _sys
 

@@ -25,6 +25,7 @@ from gevent_c.hub import GreenletExit
 from gevent_c.hub import sleep
 from gevent_c.local import local as _local
 from gevent_c.lock import BoundedSemaphore
+from gevent_c.lock import Semaphore
 
 _PY313 = sys.version_info[:2] >= (3, 13)
 
@@ -34,9 +35,10 @@ __implements__ = ['allocate_lock', 'get_ident', 'exit', 'LockType', 'stack_size'
 if _PY313:
     __implements__ += ['start_joinable_thread', 'lock', '_ThreadHandle', '_make_thread_handle']
 __extensions__ = []
-# Native locks, locals and handles made before patching keep working (only a
-# lock held across a greenlet switch would block; monkey cannot tell).
-__early_safe__ = ['LockType', 'lock', '_local', '_ThreadHandle']
+# Native locks and handles made before patching keep working (only a lock
+# held across a greenlet switch would block; monkey cannot tell). A native
+# thread-local made earlier would be shared by every greenlet of the thread.
+__early_safe__ = ['LockType', 'lock', '_ThreadHandle']
 __imports__ = [name for name in ('error', 'TIMEOUT_MAX', 'allocate', 'exit_thread',
                                  'interrupt_main', 'start_new', 'get_native_id',
                                  'daemon_threads_allowed', 'RLock', 'set_name')
@@ -47,6 +49,7 @@ del _name
 __all__ = [name for name in __implements__ if name != '_local'] + __imports__
 
 error = _native.error
+_native_local = _native._local     # _native._local itself is replaced when patched
 
 
 def get_ident(gr=None):
@@ -89,6 +92,10 @@ def exit():  # noqa: A001 -- the stdlib's name
     raise GreenletExit
 
 
+_sem_acquire = Semaphore.acquire    # the C methods, called directly: fewer frames
+_sem_release = Semaphore.release
+
+
 class LockType(BoundedSemaphore):
     """A cooperative ``_thread.lock``: acquire blocks the greenlet, not the thread.
 
@@ -104,7 +111,7 @@ class LockType(BoundedSemaphore):
         raise TypeError("type '_thread.lock' is not an acceptable base type")
 
     def __repr__(self):
-        return '<%s %s object at %#x>' % ('locked' if self.locked() else 'unlocked',
+        return '<%s %s object at %#x>' % ('locked' if self.counter <= 0 else 'unlocked',
                                           type(self).__name__, id(self))
 
     def acquire(self, blocking=True, timeout=-1):
@@ -119,7 +126,7 @@ class LockType(BoundedSemaphore):
             if timeout > _native.TIMEOUT_MAX:
                 raise OverflowError('timeout value is too large')
         try:
-            acquired = BoundedSemaphore.acquire(self, blocking, timeout)
+            acquired = _sem_acquire(self, blocking, timeout)
         except LoopExit:
             # Nothing else in this thread can run to release it.
             if blocking:
@@ -134,18 +141,20 @@ class LockType(BoundedSemaphore):
 
     def release(self):
         """Release the lock; RuntimeError if it is not locked."""
-        if not self.locked():
+        if self.counter > 0:
             raise error('release unlocked lock')
-        BoundedSemaphore.release(self)
+        _sem_release(self)
 
     release_lock = release
     locked_lock = BoundedSemaphore.locked
 
     def __enter__(self):
-        return self.acquire()
+        return _sem_acquire(self)
 
     def __exit__(self, t, v, tb):
-        self.release()
+        if self.counter > 0:
+            raise error('release unlocked lock')
+        _sem_release(self)
 
     def _at_fork_reinit(self):
         # In a forked child only the forking greenlet's thread goes on:
@@ -258,6 +267,15 @@ def start_joinable_thread(function, handle=None, daemon=True):
         raise RuntimeError('thread already started')
     handle._set_greenlet(_spawn(function, (), None))
     return handle
+
+
+def _gevent_replace_early_object(obj):
+    """monkey's hook for a ``threading.local()`` a module made before
+    patching: unused yet, it becomes greenlet-local; otherwise None (kept,
+    and reported: its values would be shared by all greenlets)."""
+    if type(obj) is _native_local and not obj.__dict__:
+        return _local()
+    return None
 
 
 def _make_thread_handle(ident=None):

@@ -37,8 +37,8 @@ else:
     __implements__ += ['_start_new_thread', '_set_sentinel']
 __extensions__ = []
 # What was made before patching keeps working: Events' Conditions are made
-# cooperative by monkey.patch_thread; the rest are native locks, locals, handles.
-__early_safe__ = ['Event', 'Lock', '_CRLock', 'local', '_DummyThread', '_ThreadHandle',
+# cooperative by monkey.patch_thread; the rest are native locks and handles.
+__early_safe__ = ['Event', 'Lock', '_CRLock', '_DummyThread', '_ThreadHandle',
                   '_thread_local_info']
 __imports__ = ['Thread', 'Timer']
 Thread = _threading.Thread
@@ -54,6 +54,8 @@ _make_thread_handle = _gthread._make_thread_handle
 _set_sentinel = _gthread._sentinel_for_current
 # None makes threading.RLock() the Python RLock, built on the two above.
 _CRLock = None
+# monkey replaces a module's early threading.local() (gevent_c.thread's hook)
+_gevent_replace_early_object = _gthread._gevent_replace_early_object
 # 3.13 keeps one object per dummy thread here, deleted with its "thread".
 _thread_local_info = local()
 

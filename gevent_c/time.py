@@ -6,7 +6,7 @@ blocking the thread. Every other name is the stdlib's.
 """
 import time as _time
 
-from gevent_c.hub import sleep
+from gevent_c.hub import sleep  # noqa: F401 -- the replacement
 
 __implements__ = ['sleep']
 __extensions__ = []

@@ -282,3 +282,17 @@ def test_patches_that_do_nothing_as_in_gevent(name):
         assert monkey.patch_%s() is None
         assert not monkey.is_anything_patched()
     ''' % name)
+
+
+def test_events_work_without_zope():
+    run_patched('''
+        import sys
+        sys.modules['zope'] = None          # as if zope.event/zope.interface were absent
+        from gevent_c import events, monkey
+        got = []
+        events.subscribers.append(got.append)
+        assert monkey.patch_all() is True
+        assert any(isinstance(e, events.GeventDidPatchAllEvent) for e in got)
+        assert events.IEventLoopBlocked.__doc__
+        assert events.EventLoopBlocked.__implemented__ == (events.IEventLoopBlocked,)
+    ''')

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -447,3 +446,32 @@ def test_dns_through_socket_getaddrinfo():
             print('ok')
         ''' % (srv.address,))
     assert out.strip() == 'ok'
+
+
+def test_patched_locks_and_logging_shared_with_native_pool_threads():
+    # Code run by the hub's native worker threads (the threadpool) takes the
+    # same patched locks as the greenlets: both sides wait for each other.
+    out = patched('''
+        import logging, threading, gevent_c, io
+        stream = io.StringIO()
+        log = logging.getLogger('shared')
+        log.addHandler(logging.StreamHandler(stream))
+        log.setLevel(logging.INFO)
+        lock = threading.Lock()
+        inside = [0]
+        def critical(who):
+            with lock:
+                inside[0] += 1
+                assert inside[0] == 1
+                log.info('%s in %s', who, threading.current_thread().name)
+                gevent_c.sleep(0.001) if who == 'greenlet' else None
+                inside[0] -= 1
+            return who
+        pool = gevent_c.get_hub().threadpool
+        natives = [pool.spawn(critical, 'native') for _ in range(20)]
+        greens = [gevent_c.spawn(critical, 'greenlet') for _ in range(20)]
+        gevent_c.joinall(greens, raise_error=True)
+        assert [r.get(timeout=30) for r in natives] == ['native'] * 20
+        print(len(stream.getvalue().splitlines()))
+    ''')
+    assert out.strip() == '40'

@@ -291,3 +291,89 @@ def test_one_warning_names_what_stays_blocking():
     message = proc.stdout
     assert 'EarlySocket' in message and 'subclass of socket.socket' in message
     assert '1 socket.socket' in message and '1 queue.SimpleQueue' in message
+
+
+def test_thread_locals_made_before_patching():
+    proc = run_patched('''
+        import threading, warnings
+        unused = threading.local()          # at a module's top, not used yet
+        used = threading.local()
+        used.value = 'set before patching'
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            from gevent_c import monkey
+            monkey.patch_all()
+        import gevent_c, gevent_c.local
+        assert type(unused) is gevent_c.local.local
+        seen = []
+        def work(i):
+            unused.value = i
+            gevent_c.sleep(0)
+            seen.append(unused.value)
+        gevent_c.joinall([gevent_c.spawn(work, i) for i in range(5)])
+        assert sorted(seen) == list(range(5))
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == 1 and '1 threading.local' in messages[0], messages
+    ''')
+    assert proc.stderr == ''
+
+
+def test_requests_https_imported_before_patching(certificate):
+    # The classic: urllib3/requests imported before patching made TLS
+    # contexts recurse (gevent#1016) or block.
+    pytest.importorskip('requests')
+    cert, key = certificate
+    proc = run_patched(textwrap.dedent('''
+        import requests, urllib3, ssl
+        from gevent_c import monkey
+        monkey.patch_all()
+        import http.server, threading, gevent_c
+        N = 20
+        barrier = threading.Barrier(N, timeout=30)
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+            def log_message(self, *args):
+                pass
+            def do_GET(self):
+                barrier.wait()                 # all N requests are open at once
+                body = self.path.encode()
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(%r, %r)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        serving = threading.Thread(target=server.serve_forever, args=(0.05,))
+        serving.start()
+        url = 'https://localhost:%%d/' %% server.server_address[1]
+        session = requests.Session()
+        session.mount('https://', requests.adapters.HTTPAdapter(pool_maxsize=N))
+        def get(i):
+            return session.get(url + str(i), verify=%r, timeout=30).text
+        jobs = [gevent_c.spawn(get, i) for i in range(N)]
+        gevent_c.joinall(jobs, raise_error=True)
+        assert [j.value for j in jobs] == ['/%%d' %% i for i in range(N)]
+        server.shutdown(); serving.join(); server.server_close()
+        print('ok')
+    ''' % (cert, key, cert)))
+    no_warning_stderr(proc)
+    assert proc.stdout.strip() == 'ok'
+
+
+def test_patching_does_not_load_lazily_imported_modules():
+    proc = run_patched('''
+        import importlib.util, sys
+        spec = importlib.util.find_spec('json')
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        lazy = importlib.util.module_from_spec(spec)
+        sys.modules['json'] = lazy
+        spec.loader.exec_module(lazy)
+        from gevent_c import monkey
+        monkey.patch_all()
+        assert 'JSONDecoder' not in object.__getattribute__(lazy, '__dict__')
+        assert lazy.dumps([1]) == '[1]'          # loads on first use, as before
+    ''')
+    assert proc.stderr == ''

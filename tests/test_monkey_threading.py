@@ -364,3 +364,27 @@ def test_thread_handles_on_313():
         t = threading.Thread(target=lambda: None); t.start(); t.join()
         assert isinstance(t._handle, gevent_c.thread._ThreadHandle) and t._handle.is_done()
     ''')
+
+
+def test_patch_thread_options():
+    run_patched('''
+        import threading, _thread, _threading_local
+        real_local = _threading_local.local
+        from gevent_c import monkey
+        monkey.patch_thread(threading=False, _threading_local=False)
+        import gevent_c.thread
+        assert _thread.allocate_lock is gevent_c.thread.allocate_lock
+        assert not monkey.is_module_patched('threading')
+        assert _threading_local.local is real_local
+    ''')
+    run_patched('''
+        import threading
+        real_event = threading.Event
+        from gevent_c import monkey
+        monkey.patch_thread(Event=False)
+        import gevent_c
+        assert threading.Event is real_event
+        ev = threading.Event()              # the stdlib's, over cooperative locks
+        gevent_c.spawn_later(0.01, ev.set)
+        assert ev.wait(5)
+    ''')

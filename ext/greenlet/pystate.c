@@ -484,18 +484,6 @@ clear_exc(PyThreadState *ts)
 #define ROOT_CHUNK_MIN 1024
 #define ROOT_CHUNK_MAX (16 * 1024)
 
-/* The thread's trashcan nesting, for tests; -1 where a section defines no
-   TRASH_NESTING (the interpreter keeps no such count from 3.13 on). */
-int
-gevc_pystate_trash_nesting(PyThreadState *ts)
-{
-#ifdef TRASH_NESTING
-    return TRASH_NESTING(ts);
-#else
-    return -1;
-#endif
-}
-
 /* Spare data-stack chunks, kept by wrapping the arena allocator.
  *
  * A long-lived greenlet whose frames keep crossing the end of its small root
@@ -824,6 +812,18 @@ frames_in_data_stack(gevc_pystate *s)
 #endif /* HAVE_DATA_STACK */
 
 /* ===================== common to all versions =========================== */
+
+/* The thread's trashcan nesting, for tests; -1 where a section defines no
+   TRASH_NESTING (the interpreter keeps no such count from 3.13 on). */
+int
+gevc_pystate_trash_nesting(PyThreadState *ts)
+{
+#ifdef TRASH_NESTING
+    return TRASH_NESTING(ts);
+#else
+    return -1;
+#endif
+}
 
 gevc_pystate_carry
 gevc_pystate_save(gevc_pystate *s, PyThreadState *ts)

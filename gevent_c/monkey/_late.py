@@ -15,7 +15,10 @@ patching that subclass a replaced class (they keep the blocking base), and
 live objects of a replaced class made before patching (an open
 ``socket.socket``, a ``queue.SimpleQueue``), unless the stand-in module
 lists the class in ``__early_safe__`` (its earlier subclasses and objects
-work either way, as ``ssl.SSLContext``'s do).
+work either way, as ``ssl.SSLContext``'s do). A stand-in may also replace
+such objects held in module globals with ``_gevent_replace_early_object``
+(``x = threading.local()`` at a module's top, not used yet, becomes a
+greenlet-local object).
 """
 import sys
 
@@ -57,23 +60,42 @@ def _newly_patched(before):
     return found
 
 
-def _is_c_module(name, module):
+def _namespace(module):
+    """The module's own dict, read without running its attribute hooks (a
+    lazily loaded module must not be loaded by this scan)."""
+    try:
+        namespace = object.__getattribute__(module, '__dict__')
+    except (AttributeError, TypeError):
+        return None
+    return namespace if type(namespace) is dict else None
+
+
+def _is_c_module(name, namespace):
     from importlib.machinery import EXTENSION_SUFFIXES
     return (name in sys.builtin_module_names
-            or str(getattr(module, '__file__', None) or '').endswith(tuple(EXTENSION_SUFFIXES)))
+            or str(namespace.get('__file__') or '').endswith(tuple(EXTENSION_SUFFIXES)))
+
+
+def _early_object_fixers(patched):
+    """{replaced class: the stand-in's _gevent_replace_early_object hook}."""
+    fixers = {}
+    for original, _replacement, _qualname, target_name in patched.values():
+        hook = getattr(_stand_in(target_name), '_gevent_replace_early_object', None)
+        if isinstance(original, type) and hook is not None:
+            fixers[original] = hook
+    return fixers
 
 
 def _switch_references(patched):
     targets = set(_monkey.saved)
+    fixers = _early_object_fixers(patched)
     for mod_name, module in list(sys.modules.items()):
         if mod_name in targets or _is_own(mod_name):
             continue
+        namespace = _namespace(module)
         # Python modules only: a C module (posix, _socket, _queue) is where
         # the originals come from, and the replacements call them there.
-        if _is_c_module(mod_name, module):
-            continue
-        namespace = getattr(module, '__dict__', None)
-        if not isinstance(namespace, dict):
+        if namespace is None or _is_c_module(mod_name, namespace):
             continue
         for name, value in list(namespace.items()):
             entry = patched.get(id(value))
@@ -83,6 +105,15 @@ def _switch_references(patched):
             if entry is not None and entry[0] is value and entry[2].endswith('.' + name):
                 namespace[name] = entry[1]
                 repaired.append((mod_name, name))
+                continue
+            # An object of a replaced class the stand-in knows how to
+            # replace (a module's threading.local() not used yet).
+            fixer = fixers.get(type(value))
+            if fixer is not None:
+                new = fixer(value)
+                if new is not None:
+                    namespace[name] = new
+                    repaired.append((mod_name, name))
 
 
 def _stdlib_module(name):
@@ -151,10 +182,12 @@ def repair_early_imports(before, warnings_list):
     subclasses = _early_subclasses(patched)
     if subclasses:
         parts.append('classes defined before patching subclass a replaced class and keep its '
-                     'blocking behaviour: ' + '; '.join(sorted(subclasses)))
+                     'native behaviour: ' + '; '.join(sorted(subclasses)))
     instances = _early_instances(patched)
     if instances:
-        parts.append('objects made before patching keep blocking: ' + ', '.join(instances))
+        parts.append('objects made before patching keep their native behaviour (blocking '
+                     'calls, thread-local values shared by all greenlets): '
+                     + ', '.join(instances))
     if parts:
         warnings_list.append('Monkey-patching too late (patch before importing and creating '
                              'these): ' + '. '.join(parts))

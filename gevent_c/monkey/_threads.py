@@ -227,14 +227,18 @@ def _repair_existing_locks(threading_mod, native_ident):
     py_rlock = getattr(threading_mod, '_PyRLock', None)
     module_lock = getattr(bootstrap, '_ModuleLock', None)
     conditions = []
+    condition = threading_mod.Condition
     for obj in gc.get_objects():
-        if py_rlock is not None and isinstance(obj, py_rlock):
+        # type(), not isinstance(): that would read obj.__class__, which
+        # loads a lazily imported module
+        kind = type(obj)
+        if py_rlock is not None and issubclass(kind, py_rlock):
             if obj._owner == native_ident:
                 obj._owner = new_ident
-        elif module_lock is not None and isinstance(obj, module_lock):
+        elif module_lock is not None and issubclass(kind, module_lock):
             if getattr(obj, 'owner', None) == native_ident:
                 obj.owner = new_ident
-        elif isinstance(obj, threading_mod.Condition):
+        elif issubclass(kind, condition):
             conditions.append(obj)
     _make_conditions_cooperative(threading_mod, conditions)
     cf_thread = sys.modules.get('concurrent.futures.thread')
@@ -279,7 +283,13 @@ def _make_conditions_cooperative(threading_mod, conditions):
         return
     for lock, new in replaced.values():
         for holder in gc.get_referrers(lock):
-            namespace = holder if type(holder) is dict else getattr(holder, '__dict__', None)
+            if type(holder) is dict:
+                namespace = holder
+            else:
+                try:
+                    namespace = object.__getattribute__(holder, '__dict__')
+                except (AttributeError, TypeError):
+                    continue
             if type(namespace) is not dict:
                 continue
             for key, value in list(namespace.items()):
