@@ -10,7 +10,6 @@ callbacks run from the hub, in the order added, when it finishes::
 """
 import sys
 import weakref
-from heapq import heappush, heappop
 
 from gevent_c import _core
 from gevent_c._greenlet import greenlet as RawGreenlet
@@ -53,30 +52,6 @@ _SUCCESS = (None, None, None)  # _exc_info of every successful greenlet
 _cancelled_start_event = _StartState('start cancelled')
 
 
-class _IdentRegistry:
-    """Small integer ids, reused once their greenlet is collected."""
-
-    __slots__ = ('_refs', '_free', '_next')
-
-    def __init__(self):
-        self._refs = {}
-        self._free = []
-        self._next = 0
-
-    def get_ident(self, obj):
-        if self._free:
-            ident = heappop(self._free)
-        else:
-            ident = self._next
-            self._next += 1
-        self._refs[ident] = weakref.ref(obj, lambda _, ident=ident: self._release(ident))
-        return ident
-
-    def _release(self, ident):
-        if self._refs.pop(ident, None) is not None:
-            heappush(self._free, ident)
-
-
 # Read at each Greenlet creation; its value attribute follows config.set().
 _track_tree = config.settings['track_greenlet_tree']
 _track_tree.get()
@@ -85,7 +60,7 @@ _spawn_stack = getattr(_core, '_spawn_stack', None)
 
 if _spawn_stack is None:
     def _spawn_stack(limit):
-        """(code, lineno, code, lineno, ...) of up to *limit* frames of the
+        """(code, lasti, code, lasti, ...) of up to *limit* frames of the
         caller's caller, newest first."""
         frames = []
         try:
@@ -93,10 +68,18 @@ if _spawn_stack is None:
         except ValueError:
             return ()
         while limit > 0 and frame is not None:
-            frames += (frame.f_code, frame.f_lineno)
+            frames += (frame.f_code, frame.f_lasti)
             frame = frame.f_back
             limit -= 1
         return tuple(frames)
+
+
+def _line_of(code, lasti):
+    """The line of *code* that the instruction at byte offset *lasti* is on."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
 
 
 class _Frame:
@@ -225,7 +208,7 @@ class Greenlet(RawGreenlet):
             return None
         newest = None
         for i in range(len(frames) - 2, -1, -2):
-            newest = _Frame(frames[i], frames[i + 1], newest)
+            newest = _Frame(frames[i], _line_of(frames[i], frames[i + 1]), newest)
         return newest
 
     def __enter__(self):
@@ -270,11 +253,8 @@ class Greenlet(RawGreenlet):
         """A small non-negative integer unique among this hub's live greenlets."""
         ident = self._ident
         if ident is None:
-            hub = self.parent
-            registry = getattr(hub, 'ident_registry', None)
-            if registry is None:
-                registry = hub.ident_registry = _IdentRegistry()
-            ident = self._ident = registry.get_ident(self)
+            # AttributeError when the parent is not a hub (re-parented)
+            ident = self._ident = self.parent.ident_registry.get_ident(self)
         return ident
 
     @_readproperty
@@ -386,6 +366,8 @@ class Greenlet(RawGreenlet):
     @classmethod
     def spawn_later(cls, seconds, *args, **kwargs):
         """Create a greenlet and start it after *seconds*."""
+        if cls is Greenlet and not args and 'run' not in kwargs:
+            raise TypeError('spawn_later(seconds, run, *args): run is missing')
         glet = cls(*args, **kwargs)
         glet.start_later(seconds)
         return glet

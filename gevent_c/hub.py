@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 import weakref
+from heapq import heappush, heappop
 from errno import EBADF
 
 from gevent_c import _core
@@ -265,6 +266,30 @@ def _describe_block(glet):
     return '%s is waiting in %s(%s)' % (who, name, args)
 
 
+class _IdentRegistry:
+    """Small integer ids, reused once their greenlet is collected."""
+
+    __slots__ = ('_refs', '_free', '_next')
+
+    def __init__(self):
+        self._refs = {}
+        self._free = []
+        self._next = 0
+
+    def get_ident(self, obj):
+        if self._free:
+            ident = heappop(self._free)
+        else:
+            ident = self._next
+            self._next += 1
+        self._refs[ident] = weakref.ref(obj, lambda _, ident=ident: self._release(ident))
+        return ident
+
+    def _release(self, ident):
+        if self._refs.pop(ident, None) is not None:
+            heappush(self._free, ident)
+
+
 class Hub(RawGreenlet):
     """The greenlet that runs this thread's event loop.
 
@@ -299,6 +324,22 @@ class Hub(RawGreenlet):
         self.thread_ident = _get_thread_ident()
         self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
+
+    @property
+    def ident_registry(self):
+        """Gives the greenlets of this hub their ``minimal_ident``."""
+        registry = self.__dict__.get('ident_registry')
+        if registry is None:
+            registry = self.__dict__['ident_registry'] = _IdentRegistry()
+        return registry
+
+    @property
+    def minimal_ident(self):
+        """A small non-negative integer naming this hub among its greenlets."""
+        ident = self.__dict__.get('_minimal_ident')
+        if ident is None:
+            ident = self.__dict__['_minimal_ident'] = self.ident_registry.get_ident(self)
+        return ident
 
     @property
     def loop_class(self):
@@ -428,9 +469,26 @@ class Hub(RawGreenlet):
     def switch_out(self):
         raise BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
 
+    #: The PeriodicMonitoringThread watching this hub, if config.monitor_thread.
+    periodic_monitoring_thread = None
+
+    def start_periodic_monitoring_thread(self):
+        """Start the monitoring thread (see gevent_c._monitor) if
+        ``config.monitor_thread`` is set and it is not running; call it from
+        the hub's thread (``run`` does). Returns it, or None."""
+        if self.periodic_monitoring_thread is None and config.monitor_thread:
+            from gevent_c._monitor import PeriodicMonitoringThread
+            from gevent_c._monitor import _notify
+            monitor = self.periodic_monitoring_thread = PeriodicMonitoringThread(self)
+            if self.main_hub:
+                monitor.install_monitor_memory_usage()
+            _notify('PeriodicMonitorThreadStartedEvent', monitor)
+        return self.periodic_monitoring_thread
+
     def run(self):
         """Run the loop forever; throw LoopExit into the parent when it empties."""
         assert self is getcurrent(), 'Do not call Hub.run() directly'
+        self.start_periodic_monitoring_thread()
         while 1:
             loop = self.loop
             loop.error_handler = self
@@ -526,6 +584,9 @@ class Hub(RawGreenlet):
         if self._threadpool is not None:
             self._threadpool.kill()
             self._threadpool = None
+        if self.periodic_monitoring_thread is not None:
+            self.periodic_monitoring_thread.kill()
+            self.periodic_monitoring_thread = None
         self._destroyed = True
         if self and getcurrent() is not self:
             # Unwind the hub's frames now, before the loop disappears under them.

@@ -177,6 +177,35 @@ class socket(_core.SocketMethods, _Base):
             if glet is not None:
                 hub.loop.run_callback(_throw_if_waiting, self, attr, glet, cancel_wait_ex)
 
+    # -- state --------------------------------------------------------------
+
+    @property
+    def closed(self):
+        """True once close() was called (gevent's attribute)."""
+        return self._closed
+
+    @property
+    def ref(self):
+        """Whether a greenlet waiting on this socket keeps the loop alive
+        (True by default); False lets the hub exit with such waits pending."""
+        watchers = [w for w in (self._read_event, self._write_event) if w is not None]
+        return not watchers or any(w.ref for w in watchers)
+
+    @ref.setter
+    def ref(self, value):
+        value = bool(value)
+        if value and self._read_event is None and self._write_event is None:
+            return  # watchers made on first need start referenced
+        loop = self.hub.loop
+        fd = _fileno(self)
+        if self._read_event is None and fd >= 0:
+            self._read_event = loop.io(fd, 1)
+        if self._write_event is None and fd >= 0:
+            self._write_event = loop.io(fd, 2)
+        for watcher in (self._read_event, self._write_event):
+            if watcher is not None:
+                watcher.ref = value
+
     # -- timeouts -----------------------------------------------------------
 
     def settimeout(self, value):

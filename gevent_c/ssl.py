@@ -27,7 +27,14 @@ from gevent_c.socket import socket as _gsocket_class
 __implements__ = [
     'SSLContext', 'SSLSocket', 'get_server_certificate', 'create_default_context',
     '_create_unverified_context', '_create_default_https_context', '_create_stdlib_context',
+    'create_connection',
 ]
+# ssl has socket's create_connection (gevent's ssl re-exports the stdlib one,
+# which blocks unless socket is patched): here it is the cooperative one.
+create_connection = _gsocket.create_connection
+# other names ssl took from socket: the socket class is the cooperative one
+socket = _gsocket_class
+SOCK_STREAM, SOL_SOCKET, SO_TYPE = _ssl.SOCK_STREAM, _ssl.SOL_SOCKET, _ssl.SO_TYPE
 if hasattr(_ssl, 'wrap_socket'):
     __implements__.append('wrap_socket')
 __extensions__ = []

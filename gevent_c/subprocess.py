@@ -32,6 +32,7 @@ from gevent_c._stdlib import copy_names
 from gevent_c import os as _gos
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError
+from gevent_c.fileobject import FileObject  # noqa: F401 -- gevent.subprocess has it
 from gevent_c.greenlet import Greenlet
 from gevent_c.greenlet import joinall
 from gevent_c.hub import cancel_wait_ex
@@ -303,6 +304,21 @@ def _feed(stream, data):
                 pass
 
 
+def _child_gets_blocking(stream):
+    """A descriptor (or file object) the caller gives the child as a standard
+    stream is put back in blocking mode, as gevent does: programs do not
+    expect EAGAIN on their stdin. (The mode belongs to the open file, which
+    the child shares.)"""
+    if stream is None or isinstance(stream, bool) or stream in (PIPE, DEVNULL, STDOUT):
+        return
+    try:
+        fd = stream if isinstance(stream, int) else stream.fileno()
+        if fd >= 0 and not _os.get_blocking(fd):
+            _os.set_blocking(fd, True)
+    except (AttributeError, OSError, ValueError, _io.UnsupportedOperation):
+        pass  # not a descriptor: the stdlib reports what is wrong with it
+
+
 class Popen(_StdPopen):
     """``subprocess.Popen`` with cooperative pipes, ``wait`` and ``communicate``.
 
@@ -313,6 +329,8 @@ class Popen(_StdPopen):
 
     @_functools.wraps(_StdPopen.__init__)  # same signature as the stdlib's
     def __init__(self, args, bufsize=-1, *more, **kwargs):
+        for name in ('stdin', 'stdout', 'stderr'):
+            _child_gets_blocking(kwargs.get(name))
         self._exit_status = None
         self._exit_handle = None
         self._comm = None
@@ -324,6 +342,42 @@ class Popen(_StdPopen):
         self.stderr = _cooperative(self.stderr, 'r', bufsize)
         if self.returncode is None:
             self._exit_handle = _gos._on_exit(self.pid, self._on_exit)
+
+    # -- links: gevent_c.wait([popen]) and iwait wait for the exit ---------
+
+    _links = ()
+    _keepalive = None
+
+    def rawlink(self, callback):
+        """Call ``callback(self)`` from the hub once the process has exited."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        if self.returncode is not None:
+            get_hub().loop.run_callback(callback, self)
+            return
+        if not self._links:
+            self._links = []
+            # a referenced child watcher keeps the loop running until the exit
+            # (the status itself comes through _on_exit)
+            keepalive = get_hub().loop.child(self.pid, ref=True)
+            keepalive.start(keepalive.stop)
+            self._keepalive = keepalive
+        self._links.append(callback)
+
+    def unlink(self, callback):
+        if callback in self._links:
+            self._links.remove(callback)
+
+    def _handle_exitstatus(self, *args, **kwargs):
+        _StdPopen._handle_exitstatus(self, *args, **kwargs)
+        links, self._links = self._links, ()
+        keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
+        if links:
+            run_callback = get_hub().loop.run_callback
+            for callback in links:
+                run_callback(callback, self)
 
     def _on_exit(self, pid, status):
         self._exit_handle = None
@@ -358,6 +412,17 @@ class Popen(_StdPopen):
         if self.returncode is None:
             self.returncode = 0  # what the stdlib reports when the status is gone
         return self.returncode
+
+    def communicate(self, input=None, timeout=None):
+        """The stdlib's communicate, cooperatively; a TimeoutExpired says
+        the *timeout* given (the stdlib's says what was left of it when the
+        final wait began)."""
+        try:
+            return _StdPopen.communicate(self, input, timeout)
+        except TimeoutExpired as exc:
+            if timeout is not None:
+                exc.timeout = timeout
+            raise
 
     def _communicate(self, input, endtime, orig_timeout):
         comm = self._comm

@@ -113,8 +113,9 @@ def _root_of(glet):
 def _locals_of(glet):
     """[(local class name, id, values)] of the gevent_c.local objects that
     hold values for *glet*."""
-    from gevent_c.local import _values_of
-    return _values_of(glet)
+    from gevent_c.local import all_local_dicts_for_greenlet
+    return [(kind.__name__, ident, values)
+            for (kind, ident), values in all_local_dicts_for_greenlet(glet)]
 
 
 class GreenletTree:

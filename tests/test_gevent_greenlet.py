@@ -447,3 +447,27 @@ def test_tree_tracking_can_be_turned_off(lib):
     finally:
         config.track_greenlet_tree = saved
     assert lib.greenlet.Greenlet().spawning_stack is not None
+
+
+def test_minimal_ident_of_greenlets_and_of_the_hub(lib):
+    g = lib.top.spawn(lambda: 1)
+    assert g.minimal_ident >= 0 and g.parent.minimal_ident >= 0
+    assert g.minimal_ident != g.parent.minimal_ident
+    g.join()
+    h = lib.top.spawn(lambda: 1)
+    h.parent = lib.hub.getcurrent()
+    try:
+        with pytest.raises((TypeError, AttributeError), match='ident_registry|Cannot convert'):
+            h.minimal_ident
+    finally:
+        h.parent = lib.hub.get_hub()
+        h.kill()
+
+
+def test_spawn_later_needs_a_callable(lib):
+    with pytest.raises(TypeError):
+        lib.top.spawn_later(1)
+    with pytest.raises(TypeError):
+        lib.top.spawn_later(1, 1)
+    with pytest.raises(TypeError):
+        lib.top.spawn(1)

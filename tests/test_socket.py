@@ -881,3 +881,32 @@ def test_short_reads_then_more_data_are_all_received():
     assert b.recv(10) == b''
     assert b.recv(10) == b''
     b.close()
+
+
+def test_closed_attribute_follows_close():
+    from gevent_c import socket as gsocket
+    s = gsocket.socket()
+    assert s.closed is False
+    s.close()
+    assert s.closed is True
+
+
+def test_ref_false_lets_the_hub_exit_while_a_recv_waits():
+    import gevent_c
+    from gevent_c import socket as gsocket
+    from gevent_c.exceptions import LoopExit
+    a, b = gsocket.socketpair()
+    try:
+        assert a.ref is True
+        a.ref = False
+        assert a.ref is False
+        assert not a._read_event.ref and not a._write_event.ref
+        g = gevent_c.spawn(a.recv, 10)
+        with pytest.raises(LoopExit):
+            g.join()
+        a.ref = True
+        b.sendall(b'x')
+        assert g.get() == b'x'
+    finally:
+        a.close()
+        b.close()

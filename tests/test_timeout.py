@@ -298,3 +298,35 @@ def test_another_timeout_still_propagates_through_a_swallowing_wait(lib):
         assert info.value is outer
     finally:
         outer.close()
+
+
+def test_timeout_on_a_stand_in_loop_starts_its_timer_with_update(lib):
+    hub = lib.hub.get_hub()
+    real = hub.loop
+    calls = []
+
+    class Timer:
+        pending = active = False
+
+        def start(self, *args, **kwargs):
+            calls.append(kwargs.get('update'))
+
+        def stop(self):
+            pass
+
+        close = stop
+
+    class StandIn:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def timer(self, *args, **kwargs):
+            return Timer()
+
+    hub.loop = StandIn()
+    try:
+        with lib.timeout.Timeout(5):
+            pass
+    finally:
+        hub.loop = real
+    assert calls == [True]

@@ -2,6 +2,7 @@
  * sleep(0).  gevent_c/hub.py delegates to these; they block only through
  * the Waiter and the hub switch of waiter.c. */
 #include "hub.h"
+#include <frameobject.h>   /* PyFrame_GetBack on 3.10 */
 
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h>   /* PyFrame_GetBack; Python.h has it from 3.11 */
@@ -203,8 +204,10 @@ set_sleep_fallback(PyObject *mod, PyObject *func)
 
 PyDoc_STRVAR(spawn_stack_doc, "_spawn_stack(limit)\n\n"
 "The stack that is creating a greenlet, for Greenlet.spawning_stack: a flat\n"
-"tuple (code, lineno, code, lineno, ...) of at most limit frames, newest\n"
-"first, starting at the caller of the Python function that calls this.");
+"tuple (code, lasti, code, lasti, ...) of at most limit frames, newest\n"
+"first, starting at the caller of the Python function that calls this.\n"
+"lasti is the byte offset of the frame's instruction (code.co_lines() maps\n"
+"it to a line, later, when the stack is shown).");
 static PyObject *
 spawn_stack(PyObject *mod, PyObject *arg)
 {
@@ -222,7 +225,11 @@ spawn_stack(PyObject *mod, PyObject *arg)
     frame = PyEval_GetFrame();
     frame = frame != NULL ? PyFrame_GetBack(frame) : NULL;
     while (frame != NULL && n < limit) {
-        PyObject *line = PyLong_FromLong(PyFrame_GetLineNumber(frame));
+#if PY_VERSION_HEX >= 0x030B0000
+        PyObject *line = PyLong_FromLong(PyFrame_GetLasti(frame));
+#else
+        PyObject *line = PyLong_FromLong(frame->f_lasti * (long)sizeof(_Py_CODEUNIT));
+#endif
         if (line == NULL) {
             Py_DECREF(frame);
             Py_DECREF(out);

@@ -865,6 +865,30 @@ owned_by_other_thread(semaphore *self)
     return hub != NULL && hub != Py_None && gevc_hub_get_if_exists(self->base.st) != hub;
 }
 
+/* With an exception set: 1 (and the exception cleared) if it is LoopExit
+ * raised in a thread whose hub is not the main thread's, else 0. */
+static int
+loop_exit_off_main_hub(gevc_hub_state *st)
+{
+    PyObject *exc = gevc__exc_take(), *tp, *hub, *main;
+    int off_main = 0;
+    tp = gevc__exception(st, "LoopExit");
+    if (tp != NULL && exc != NULL && PyErr_GivenExceptionMatches(exc, tp)) {
+        hub = gevc_hub_get_if_exists(st);
+        main = hub != NULL ? PyObject_GetAttrString(hub, "main_hub") : NULL;
+        off_main = main != NULL && PyObject_Not(main) == 1;
+        Py_XDECREF(main);
+    }
+    Py_XDECREF(tp);
+    PyErr_Clear();
+    if (off_main) {
+        Py_XDECREF(exc);
+        return 1;
+    }
+    gevc__exc_raise(exc);
+    return 0;
+}
+
 /* 1 acquired, 0 not, -1 error */
 static int
 acquire(semaphore *self, int blocking, PyObject *timeout)
@@ -899,6 +923,17 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
     }
     for (;;) {
         rc = wait_core(&self->base, timeout, "acquire", 1);
+        if (rc < 0 && loop_exit_off_main_hub(self->base.st)) {
+            /* alone in a thread whose hub has nothing else to run: another
+             * thread will release; wait for it as from another thread */
+            if (self->counter > 0) {
+                self->counter--;
+                rc = 1;
+            }
+            else
+                rc = acquire_from_other_thread(self, timeout);
+            break;
+        }
         if (rc <= 0)
             break;
         if (self->counter > 0) {
@@ -1058,7 +1093,9 @@ raise_stored(result *self)
         Py_DECREF(val);
         return NULL;
     }
-    if (tb != Py_None && PyException_SetTraceback(val, tb) < 0) {
+    /* the stored traceback (or none): each get() raises from there, so the
+     * frames of earlier raises do not pile up on the shared exception */
+    if (PyException_SetTraceback(val, tb) < 0) {
         Py_DECREF(val);
         return NULL;
     }

@@ -147,7 +147,14 @@ timeout_start(timeout *self, PyObject *unused)
         }
     }
     else {
-        PyObject *r = PyObject_CallMethod(self->timer, "start", "OOO", cb, glet, throws);
+        /* a loop stand-in's timer: start(cb, glet, throws, update=True), as
+         * gevent asks, so the loop's clock is read when the timeout starts */
+        PyObject *stack[5] = {self->timer, cb, glet, throws, Py_True};
+        PyObject *kw = PyTuple_Pack(1, st->str_update), *r;
+        r = kw == NULL ? NULL
+            : PyObject_VectorcallMethod(st->str_start, stack,
+                                        4 | PY_VECTORCALL_ARGUMENTS_OFFSET, kw);
+        Py_XDECREF(kw);
         rc = r ? 0 : -1;
         Py_XDECREF(r);
     }

@@ -120,6 +120,7 @@ typedef struct gevc_loop {
     int running;                   /* nesting depth of run() */
     unsigned long run_thread;      /* thread inside run(), if running */
     int destroy_pending;           /* destroy() was called inside run() */
+    int refork;                    /* forked while run() was suspended mid-iteration */
     int in_callbacks;              /* timer.start(update=None) updates now */
     int nidle;                     /* active idle watchers */
     /* timers fired in the current ev_invoke_pending batch, flushed in
