@@ -40,7 +40,8 @@ compat: sysdeps  ## greenlet's and gevent's own suites against gevent_c, on $(PY
 	@$(DEV) exec -- -m tests.compat.greenlet_suite
 	@$(DEV) exec -- -m tests.compat.gevent_suite --jobs 2
 
-bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop
+bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop (BENCH_ARGS=... for the harness)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	@$(DEV) exec -- -m pip install -q --disable-pip-version-check --group bench
 	@$(DEV) exec -- -m benchmarks $(BENCH_ARGS)
 
