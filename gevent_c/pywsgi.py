@@ -850,8 +850,9 @@ class WSGIHandler:
             raise _InvalidClientRequest('Request body larger than %s bytes' % (max_body,), 413)
         self.content_length = content_length
         self._chunked = chunked
-        self._expect_continue = expect.lower() == '100-continue' and (
-            chunked or bool(content_length))
+        # An HTTP/1.0 client cannot expect 100 Continue (RFC 9110 10.1.1).
+        self._expect_continue = (expect.lower() == '100-continue' and (chunked or bool(content_length))
+                                 and self.request_version == 'HTTP/1.1')
         self._content_type = content_type
         self._content_length_text = lengths[0] if lengths else None
         tokens = [t.strip().lower() for t in connection.split(',')] if connection else ()
@@ -1642,6 +1643,27 @@ class WSGIServer(StreamServer):
         """Serve one connection with a new handler_class instance."""
         handler = self.handler_class(sock, address, self)
         handler.handle()
+
+    def wrap_socket_and_handle(self, client_socket, address):
+        """TLS servers' handler: the handshake gets the handler's header_timeout.
+
+        A client that never completes it (or fails it) is closed with one
+        line in error_log, not a traceback.
+        """
+        settimeout = getattr(client_socket, 'settimeout', None)
+        if settimeout is not None:
+            settimeout(self.handler_class.header_timeout)
+        try:
+            ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+        except (OSError, ValueError) as ex:
+            try:
+                self.error_log.write('%s: TLS handshake with %s failed: %s\n'
+                                     % (self, address, ex))
+            except Exception:  # noqa: BLE001 -- a log line must not raise
+                pass
+            return None
+        with ssl_socket:
+            return self.handle(ssl_socket, address)
 
 
 def _main():
