@@ -39,6 +39,10 @@ closed, before the application sees it:
   :attr:`WSGIHandler.max_header_bytes` bytes of head;
 - 505: an HTTP version other than 1.0 and 1.1.
 
+The request head is parsed by ``gevent_c._http`` (C, ext/http) when that
+extension is built, else by the same grammar in Python; both accept exactly
+the same heads.
+
 A body the client cuts short (EOF inside it) raises an IOError subclass
 from ``wsgi.input``; if the application lets it escape, the answer is 400
 (logged in one line to ``error_log``), not a 500 with a traceback.
@@ -468,6 +472,24 @@ def _check_response_name(header, value):
     if len(_RESPONSE_NAMES) < 1024:
         _RESPONSE_NAMES[header] = known
     return known
+
+
+# Request header name -> its environ key ('HTTP_X_THING'), or _DROPPED for
+# names with '_' (indistinguishable from the dash form once in the environ)
+# and for Content-Type/-Length (they have their own keys).
+_ENV_KEYS = {}
+_DROPPED = '\0dropped'   # not a valid environ key: the header is left out
+
+
+def _env_key(name):
+    if '_' in name:
+        key = _DROPPED
+    else:
+        key = name.upper().replace('-', '_')
+        key = _DROPPED if key in ('CONTENT_TYPE', 'CONTENT_LENGTH') else 'HTTP_' + key
+    if len(_ENV_KEYS) < 1024:
+        _ENV_KEYS[name] = key
+    return key
 
 
 def _diagnose_header_block(block):
@@ -1348,13 +1370,9 @@ class WSGIHandler:
         else:
             items = headers.items()
         for name, value in items:
-            if '_' in name:
-                # Would be indistinguishable from the dash form: dropped.
-                continue
-            key = name.upper().replace('-', '_')
-            if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-                continue
-            yield 'HTTP_' + key, value
+            key = _ENV_KEYS.get(name) or _env_key(name)
+            if key is not _DROPPED:
+                yield key, value
 
     def get_environ(self):
         """A new WSGI environ for the parsed request (server environ + request)."""
@@ -1380,7 +1398,14 @@ class WSGIHandler:
         if isinstance(address, tuple):
             env['REMOTE_ADDR'] = str(address[0])
             env['REMOTE_PORT'] = str(address[1])
-        for key, value in self._headers():
+        if headers is None and type(self)._headers is WSGIHandler._headers:
+            items = ((_ENV_KEYS.get(name) or _env_key(name), value)
+                     for name, value in self._header_pairs)
+        else:
+            items = self._headers()
+        for key, value in items:
+            if key is _DROPPED:
+                continue
             if key in env:
                 env[key] += ('; ' if 'COOKIE' in key else ',') + value
             else:
