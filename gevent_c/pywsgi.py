@@ -1257,6 +1257,11 @@ class WSGIHandler:
         try:
             self.result = self.application(self.environ, self.start_response)
             self.process_result()
+            if not self.headers_sent:
+                # Nothing was sent (gevent sends nothing either): end the
+                # connection rather than leave the client waiting.
+                self.close_connection = True
+                self.log_error('The application did not call start_response()')
         finally:
             close = getattr(self.result, 'close', None)
             try:

@@ -504,3 +504,14 @@ def test_input_reads_a_plain_file_like_gevent():
         truncated.read()
     huge = pywsgi.Input(io.BytesIO(b'ab\ncd\n'), content_length=25 * 10 ** 9)
     assert huge.readline(25 * 10 ** 9) == b'ab\n'
+
+
+def test_an_application_that_never_calls_start_response_ends_the_connection():
+    def app(environ, start_response):
+        return []
+
+    with serve(app) as server:
+        data = exchange(server, b'GET / HTTP/1.1\r\n\r\n')
+        errors = server.errors.getvalue()
+    assert data == b''                     # closed, not left waiting
+    assert 'did not call start_response' in errors
