@@ -1565,7 +1565,9 @@ class WSGIServer(StreamServer):
     in :class:`LoggingLogAdapter`); *error_log* likewise receives errors
     and is ``wsgi.errors``. *environ* adds keys to every request's environ.
     *handler_class* (default :class:`WSGIHandler`) serves each connection.
-    Accepted sockets get TCP_NODELAY.
+    *max_accept* (an addition to gevent's arguments) sets
+    :attr:`~gevent_c.baseserver.BaseServer.max_accept`. Accepted sockets get
+    TCP_NODELAY.
     """
 
     handler_class = WSGIHandler
@@ -1591,6 +1593,7 @@ class WSGIServer(StreamServer):
             warnings.warn("Passing 'handle' kwarg to WSGIServer is deprecated. "
                           'Did you mean application?', DeprecationWarning, stacklevel=2)
         self._idle_handlers = set()
+        max_accept = ssl_args.pop('max_accept', None)
         StreamServer.__init__(self, listener, backlog=backlog, spawn=spawn, **ssl_args)
         if application is not None:
             self.application = application
@@ -1600,6 +1603,11 @@ class WSGIServer(StreamServer):
         self.error_log = _make_log(error_log, 40)
         self.set_environ(environ)
         self.set_max_accept()
+        if max_accept is not None:
+            if not isinstance(max_accept, int) or max_accept < 1:
+                self.close()
+                raise ValueError('max_accept must be positive int: %r' % (max_accept,))
+            self.max_accept = max_accept
 
     def set_environ(self, environ=None):
         """Rebuild the base environ from base_env, the TLS state and *environ*."""

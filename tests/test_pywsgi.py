@@ -515,3 +515,11 @@ def test_an_application_that_never_calls_start_response_ends_the_connection():
         errors = server.errors.getvalue()
     assert data == b''                     # closed, not left waiting
     assert 'did not call start_response' in errors
+
+
+def test_max_accept_can_be_given_to_the_constructor():
+    server = pywsgi.WSGIServer(('127.0.0.1', 0), hello_app, max_accept=7)
+    assert server.max_accept == 7 and not server.ssl_enabled
+    server.close()
+    with pytest.raises(ValueError):
+        pywsgi.WSGIServer(('127.0.0.1', 0), hello_app, max_accept=0)
