@@ -39,6 +39,10 @@ closed, before the application sees it:
   :attr:`WSGIHandler.max_header_bytes` bytes of head;
 - 505: an HTTP version other than 1.0 and 1.1.
 
+The request head is parsed by ``gevent_c._http`` (C, ext/http) when that
+extension is built, else by the same grammar in Python; both accept exactly
+the same heads.
+
 A body the client cuts short (EOF inside it) raises an IOError subclass
 from ``wsgi.input``; if the application lets it escape, the answer is 400
 (logged in one line to ``error_log``), not a 500 with a traceback.
@@ -470,6 +474,24 @@ def _check_response_name(header, value):
     return known
 
 
+# Request header name -> its environ key ('HTTP_X_THING'), or _DROPPED for
+# names with '_' (indistinguishable from the dash form once in the environ)
+# and for Content-Type/-Length (they have their own keys).
+_ENV_KEYS = {}
+_DROPPED = '\0dropped'   # not a valid environ key: the header is left out
+
+
+def _env_key(name):
+    if '_' in name:
+        key = _DROPPED
+    else:
+        key = name.upper().replace('-', '_')
+        key = _DROPPED if key in ('CONTENT_TYPE', 'CONTENT_LENGTH') else 'HTTP_' + key
+    if len(_ENV_KEYS) < 1024:
+        _ENV_KEYS[name] = key
+    return key
+
+
 def _diagnose_header_block(block):
     # The block failed the grammar: say which line, and why.
     for line in block.split('\n')[:-1]:
@@ -850,8 +872,9 @@ class WSGIHandler:
             raise _InvalidClientRequest('Request body larger than %s bytes' % (max_body,), 413)
         self.content_length = content_length
         self._chunked = chunked
-        self._expect_continue = expect.lower() == '100-continue' and (
-            chunked or bool(content_length))
+        # An HTTP/1.0 client cannot expect 100 Continue (RFC 9110 10.1.1).
+        self._expect_continue = (expect.lower() == '100-continue' and (chunked or bool(content_length))
+                                 and self.request_version == 'HTTP/1.1')
         self._content_type = content_type
         self._content_length_text = lengths[0] if lengths else None
         tokens = [t.strip().lower() for t in connection.split(',')] if connection else ()
@@ -1234,6 +1257,11 @@ class WSGIHandler:
         try:
             self.result = self.application(self.environ, self.start_response)
             self.process_result()
+            if not self.headers_sent:
+                # Nothing was sent (gevent sends nothing either): end the
+                # connection rather than leave the client waiting.
+                self.close_connection = True
+                self.log_error('The application did not call start_response()')
         finally:
             close = getattr(self.result, 'close', None)
             try:
@@ -1347,13 +1375,9 @@ class WSGIHandler:
         else:
             items = headers.items()
         for name, value in items:
-            if '_' in name:
-                # Would be indistinguishable from the dash form: dropped.
-                continue
-            key = name.upper().replace('-', '_')
-            if key in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-                continue
-            yield 'HTTP_' + key, value
+            key = _ENV_KEYS.get(name) or _env_key(name)
+            if key is not _DROPPED:
+                yield key, value
 
     def get_environ(self):
         """A new WSGI environ for the parsed request (server environ + request)."""
@@ -1379,7 +1403,14 @@ class WSGIHandler:
         if isinstance(address, tuple):
             env['REMOTE_ADDR'] = str(address[0])
             env['REMOTE_PORT'] = str(address[1])
-        for key, value in self._headers():
+        if headers is None and type(self)._headers is WSGIHandler._headers:
+            items = ((_ENV_KEYS.get(name) or _env_key(name), value)
+                     for name, value in self._header_pairs)
+        else:
+            items = self._headers()
+        for key, value in items:
+            if key is _DROPPED:
+                continue
             if key in env:
                 env[key] += ('; ' if 'COOKIE' in key else ',') + value
             else:
@@ -1534,7 +1565,9 @@ class WSGIServer(StreamServer):
     in :class:`LoggingLogAdapter`); *error_log* likewise receives errors
     and is ``wsgi.errors``. *environ* adds keys to every request's environ.
     *handler_class* (default :class:`WSGIHandler`) serves each connection.
-    Accepted sockets get TCP_NODELAY.
+    *max_accept* (an addition to gevent's arguments) sets
+    :attr:`~gevent_c.baseserver.BaseServer.max_accept`. Accepted sockets get
+    TCP_NODELAY.
     """
 
     handler_class = WSGIHandler
@@ -1560,6 +1593,7 @@ class WSGIServer(StreamServer):
             warnings.warn("Passing 'handle' kwarg to WSGIServer is deprecated. "
                           'Did you mean application?', DeprecationWarning, stacklevel=2)
         self._idle_handlers = set()
+        max_accept = ssl_args.pop('max_accept', None)
         StreamServer.__init__(self, listener, backlog=backlog, spawn=spawn, **ssl_args)
         if application is not None:
             self.application = application
@@ -1569,6 +1603,11 @@ class WSGIServer(StreamServer):
         self.error_log = _make_log(error_log, 40)
         self.set_environ(environ)
         self.set_max_accept()
+        if max_accept is not None:
+            if not isinstance(max_accept, int) or max_accept < 1:
+                self.close()
+                raise ValueError('max_accept must be positive int: %r' % (max_accept,))
+            self.max_accept = max_accept
 
     def set_environ(self, environ=None):
         """Rebuild the base environ from base_env, the TLS state and *environ*."""
@@ -1642,6 +1681,27 @@ class WSGIServer(StreamServer):
         """Serve one connection with a new handler_class instance."""
         handler = self.handler_class(sock, address, self)
         handler.handle()
+
+    def wrap_socket_and_handle(self, client_socket, address):
+        """TLS servers' handler: the handshake gets the handler's header_timeout.
+
+        A client that never completes it (or fails it) is closed with one
+        line in error_log, not a traceback.
+        """
+        settimeout = getattr(client_socket, 'settimeout', None)
+        if settimeout is not None:
+            settimeout(self.handler_class.header_timeout)
+        try:
+            ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+        except (OSError, ValueError) as ex:
+            try:
+                self.error_log.write('%s: TLS handshake with %s failed: %s\n'
+                                     % (self, address, ex))
+            except Exception:  # noqa: BLE001 -- a log line must not raise
+                pass
+            return None
+        with ssl_socket:
+            return self.handle(ssl_socket, address)
 
 
 def _main():

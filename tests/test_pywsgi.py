@@ -504,3 +504,22 @@ def test_input_reads_a_plain_file_like_gevent():
         truncated.read()
     huge = pywsgi.Input(io.BytesIO(b'ab\ncd\n'), content_length=25 * 10 ** 9)
     assert huge.readline(25 * 10 ** 9) == b'ab\n'
+
+
+def test_an_application_that_never_calls_start_response_ends_the_connection():
+    def app(environ, start_response):
+        return []
+
+    with serve(app) as server:
+        data = exchange(server, b'GET / HTTP/1.1\r\n\r\n')
+        errors = server.errors.getvalue()
+    assert data == b''                     # closed, not left waiting
+    assert 'did not call start_response' in errors
+
+
+def test_max_accept_can_be_given_to_the_constructor():
+    server = pywsgi.WSGIServer(('127.0.0.1', 0), hello_app, max_accept=7)
+    assert server.max_accept == 7 and not server.ssl_enabled
+    server.close()
+    with pytest.raises(ValueError):
+        pywsgi.WSGIServer(('127.0.0.1', 0), hello_app, max_accept=0)

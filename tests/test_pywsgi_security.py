@@ -374,3 +374,39 @@ def test_a_body_cut_short_by_the_client_is_a_400_not_a_500(body):
     assert resp.code == 400 and resp.header('connection') == 'close'
     assert hub_errors.getvalue() == '' and 'unexpected end of file' in errors
     assert not app.seen
+
+
+def test_a_tls_client_that_never_finishes_the_handshake_is_dropped(tmp_path):
+    import io
+    import shutil
+    import subprocess
+    import gevent_c
+    if shutil.which('openssl') is None:
+        pytest.skip('needs the openssl command')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out',
+                    'c.pem', '-days', '2', '-subj', '/CN=localhost'],
+                   cwd=tmp_path, check=True, capture_output=True)
+
+    class Quick(pywsgi.WSGIHandler):
+        header_timeout = 0.1
+
+    hub_errors = io.StringIO()
+    gevent_c.get_hub().exception_stream = hub_errors
+    with serve(Recorder(), handler_class=Quick, certfile=str(tmp_path / 'c.pem'),
+               keyfile=str(tmp_path / 'k.pem')) as server:
+        with connect(server) as silent:
+            assert read_until_closed(silent) == b''          # never said hello
+        with connect(server) as garbage:
+            garbage.sendall(b'GET / HTTP/1.1\r\n\r\n')      # plain HTTP to a TLS port
+            read_until_closed(garbage)
+        errors = server.errors.getvalue()
+    assert errors.count('TLS handshake') == 2 and hub_errors.getvalue() == ''
+
+
+def test_expect_continue_is_ignored_in_http10():
+    with serve(Recorder()) as server:
+        with connect(server) as conn:
+            conn.sendall(b'PUT / HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi')
+            data = read_until_closed(conn)
+    assert b'100 Continue' not in data and one_response(data).body == b'hi'
