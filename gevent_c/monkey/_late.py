@@ -159,10 +159,13 @@ def _early_instances(patched):
             classes[original] = qualname
     if not classes:
         return []
+    # the originals monkey keeps (3.13's threading._thread_local_info is
+    # one) are replaced, not left behind
+    kept = {id(value) for items in _monkey.saved.values() for value in items.values()}
     counts = {}
     for obj in gc.get_objects():
         qualname = classes.get(type(obj))
-        if qualname is not None and not getattr(obj, '_closed', False):
+        if qualname is not None and id(obj) not in kept and not getattr(obj, '_closed', False):
             counts[qualname] = counts.get(qualname, 0) + 1
     return ['%d %s' % (n, name) for name, n in sorted(counts.items())]
 
