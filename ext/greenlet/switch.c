@@ -290,14 +290,54 @@ take_greenlet_exit(gevc_thread *th)
 
 static PyObject *switch_owned(gevc_thread *th, GreenletObject **tp,
                               PyObject *args, PyObject *kwargs, int single);
+static GreenletObject *own_parent(GreenletObject *g);
 
-static void __attribute__((noreturn))
-bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
-          gevc_cframe_storage *cframe)
+/* Before g starts: look up its run (not for a throw, which skips it), check
+   that g may run in this thread and take its run attribute.  Returns 0 with
+   *runp set (NULL for a throw), 1 if g got started while its run attribute
+   was looked up, -1 with an exception. */
+static int
+prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
+              PyObject **runp)
 {
-    PyObject *args, *kwargs, *result = NULL;
-    GreenletObject *origin, *p;
-    int single;
+    PyObject *run = NULL;
+    if (!throwing) {
+        if (g->run != NULL)
+            run = Py_NewRef(g->run);
+        else if (Py_TYPE(g) != th->st->greenlet_type)
+            run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
+        else
+            PyErr_SetString(PyExc_AttributeError, "run");
+        if (run == NULL)
+            return -1;
+        if (G_STARTED(g)) {
+            Py_DECREF(run);
+            return 1;
+        }
+    }
+    /* the lookup ran Python code, which may have re-parented g */
+    if (gevc__check_thread(th, g) < 0) {
+        Py_XDECREF(run);
+        return -1;
+    }
+    if (g->main != th->main)
+        Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
+    Py_CLEAR(g->run);
+    *runp = run;
+    return 0;
+}
+
+/* Run self (th->current's successor, whose reference th->current takes)
+   from its start to its end on top of `cframe`; args NULL throws the
+   pending exception into it.  Steals run, args and kwargs.  Returns the
+   result, or NULL with the exception that ended it. */
+static PyObject *
+run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
+            PyObject *args, PyObject *kwargs, int single,
+            gevc_cframe_storage *cframe)
+{
+    PyObject *result = NULL;
+    GreenletObject *origin;
 
     gevc_pystate_start(&self->py, th->tstate, cframe, th->carry, &th->chunks,
                        self->py.context);
@@ -307,10 +347,6 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
        may switch, and the other side of that switch sets th->origin */
     origin = th->current;
     th->current = self;
-    args = th->args;
-    kwargs = th->kwargs;
-    single = th->single;
-    th->args = th->kwargs = NULL;
     if (th->tracefunc != NULL) {
         PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
         if (call_trace(th, ev, origin, self) < 0) {
@@ -341,23 +377,74 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     PyMem_Free(self->stack_copy);
     self->stack_copy = NULL;
     self->stack_saved = self->stack_cap = 0;
-    /* Hand the result (or the pending exception) to the first parent that
-       takes it; a parent we cannot switch to passes it further up.  A
-       successful switch consumes the reference to p, since this frame never
-       runs again. */
-    p = (GreenletObject *)Py_XNewRef(self->parent);
+    return result;
+}
+
+/* Hand the result of the finished greenlet `self` (or the pending
+   exception) to the first parent that takes it; a parent we cannot switch
+   to passes it further up.  A successful switch never comes back here.  A
+   parent that never started is started in place instead, on the stack
+   slice `self` no longer needs: a chain of unstarted parents then runs in
+   constant C stack, where starting each one below the frames of its
+   finished child would overflow the stack.  Returns that parent (a strong
+   reference, which th->current takes when it runs) with *runp and *argsp
+   set for run_started. */
+static GreenletObject *
+hand_off(gevc_thread *th, GreenletObject *self, PyObject *result,
+         PyObject **runp, PyObject **argsp)
+{
+    GreenletObject *p = (GreenletObject *)Py_XNewRef(self->parent);
     while (p != NULL) {
-        PyObject *r = switch_owned(th, &p, result, NULL, 1);
+        PyObject *r;
+        while (G_DEAD(p) && p->parent != NULL)
+            p = own_parent(p);
+        if (!G_STARTED(p)) {
+            int rc = prepare_start(th, p, result == NULL, runp);
+            if (rc == 0) {
+                th->carry = gevc_pystate_carry_only(th->tstate);
+                p->stack_stop = self->stack_stop;
+                p->stack_start = NULL;
+                p->stack_prev = self->stack_prev;
+                *argsp = result;
+                return p;
+            }
+            if (rc < 0) {
+                Py_CLEAR(result);
+                Py_SETREF(p, (GreenletObject *)Py_XNewRef(p->parent));
+                continue;
+            }
+        }
+        r = switch_owned(th, &p, result, NULL, 1);
         Py_XDECREF(r);   /* only reached if that switch failed */
         result = NULL;
         Py_SETREF(p, (GreenletObject *)Py_XNewRef(p->parent));
     }
     /* The parents can be re-parented to another thread while we ran; the
        thread's main greenlet always takes the error rather than an abort. */
+    if (result != NULL) {
+        Py_DECREF(result);
+        PyErr_SetString(th->st->error, "a finished greenlet had no parent");
+    }
     p = (GreenletObject *)Py_NewRef(th->main);
     Py_XDECREF(switch_owned(th, &p, NULL, NULL, 1));
     PyErr_Print();
     Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
+}
+
+static void __attribute__((noreturn))
+bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
+          gevc_cframe_storage *cframe)
+{
+    PyObject *args = th->args, *kwargs = th->kwargs;
+    int single = th->single;
+    th->args = th->kwargs = NULL;
+    for (;;) {
+        PyObject *result = run_started(th, self, run, args, kwargs, single,
+                                       cframe);
+        self = hand_off(th, self, result, &run, &args);
+        kwargs = NULL;
+        single = 1;
+    }
 }
 
 /* *tp (strong) is the greenlet to start; the start hands the reference to
@@ -372,29 +459,12 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     GreenletObject *g = *tp;
     PyObject *run = NULL;
     void *r;
+    int rc = prepare_start(th, g, args == NULL, &run);
 
-    if (args != NULL) {   /* a throw into an unstarted greenlet skips run */
-        if (g->run != NULL)
-            run = Py_NewRef(g->run);
-        else if (Py_TYPE(g) != th->st->greenlet_type)
-            run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
-        else
-            PyErr_SetString(PyExc_AttributeError, "run");
-        if (run == NULL)
-            goto error;
-        if (G_STARTED(g)) {
-            Py_DECREF(run);
-            return 1;
-        }
-    }
-    /* the lookup ran Python code, which may have re-parented g */
-    if (gevc__check_thread(th, g) < 0) {
-        Py_XDECREF(run);
+    if (rc > 0)
+        return 1;
+    if (rc < 0)
         goto error;
-    }
-    if (g->main != th->main)
-        Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
-    Py_CLEAR(g->run);
     th->args = args;
     th->kwargs = kwargs;
     th->single = single;
@@ -432,8 +502,13 @@ error:
    (or of the root of its chain): its parents may have been moved to
    another thread after it was made. */
 static GreenletObject *
-lineage_main(GreenletObject *g)
+lineage_main(gevc_thread *th, GreenletObject *g)
 {
+    /* the walk is needed only once set_parent moved a lineage between
+       threads; without it, starting a chain of unstarted greenlets one by
+       one would be quadratic */
+    if (th->st->lineages_moved == 0 && !G_STARTED(g) && g->main != NULL)
+        return g->main;
     while (!G_STARTED(g) && g->parent != NULL)
         g = g->parent;
     return G_MAIN_OF(g);
@@ -442,7 +517,7 @@ lineage_main(GreenletObject *g)
 int
 gevc__check_thread(gevc_thread *th, GreenletObject *target)
 {
-    GreenletObject *m = lineage_main(target);
+    GreenletObject *m = lineage_main(th, target);
     if (m == th->main)
         return 0;
     if (m == NULL)
