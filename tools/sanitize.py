@@ -139,6 +139,12 @@ def asan(args, extra):
         PYTHONMALLOC='malloc',
         GEVENT_C_SANITIZER='asan',
     )
+    # the instrumented build, not one on the path before it (a .pth file)
+    where = subprocess.run([args.python, '-c', 'import gevent_c._greenlet as m; print(m.__file__)'],
+                           cwd=tree, env=env, capture_output=True, text=True)
+    if not where.stdout.startswith(tree):
+        sys.exit('sanitize: the tests would not import the ASan build: %s%s'
+                 % (where.stdout, where.stderr))
     return run_tests(args.python, tree, expand(ASAN_TESTS, tree), env, args.budget, extra)
 
 
