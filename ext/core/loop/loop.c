@@ -210,12 +210,11 @@ loop_do_destroy(gevc_loop *self, int free_ev)
     if (ev == NULL || self->destroy_pending == DESTROYING)
         return;
     self->destroy_pending = DESTROYING;
-    while (self->ev != NULL && (self->signals != NULL || self->owning != NULL ||
-                                self->cb_head != NULL || self->nfired)) {
-        /* libev keeps signals attached to this loop in a process-wide table */
-        while (self->signals != NULL && self->ev != NULL)
-            gevc_watcher_stop(&self->signals->base);
-        /* a watcher left active would keep itself alive for good */
+    while (self->ev != NULL &&
+           (self->owning != NULL || self->cb_head != NULL || self->nfired)) {
+        /* every active watcher: one left active would keep itself alive
+         * for good, and libev keeps signals attached to this loop in a
+         * process-wide table */
         while (self->owning != NULL && self->ev != NULL)
             gevc_watcher_stop(self->owning);
         gevc__callbacks_clear(self);
