@@ -15,6 +15,7 @@ import gc
 import pytest
 
 greenlet_ref = pytest.importorskip('greenlet')
+pytest.importorskip('hypothesis')
 from hypothesis import settings, strategies as st  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule  # noqa: E402
 
