@@ -89,28 +89,28 @@ def test_spawn_join_and_sleep_under_allocation_failures():
         def job(arg):
             gevent_c.sleep(0)
             return arg
-        lost = []
         def op():
             g = gevent_c.spawn(job, token)
             try:
+                # (not joinall: MultipleWaiter.switch drops the value when
+                # its list cannot grow, and 3.11's frame clearing can drop
+                # a pending MemoryError; both reported, left open)
                 g.join(timeout=5)
                 assert g.dead, g
                 if g.value is token or g.exception is not None:
                     return
-                # Known gap (as in gevent): the hub's start callback failed
-                # before run() began; the hub reported the MemoryError, the
-                # greenlet is dead without an exception and its links never
-                # run.  Counted, so that the sweep shows it.
+                # Left open: when reporting the greenlet's end itself runs
+                # out of memory (its _report_error, or the hub's start
+                # callback error path), it is dead with no exception and
+                # its links never run.  join() returns; counted as a failure.
                 assert not g.successful()
-                lost.append(g)
-                raise MemoryError('start lost')
+                raise MemoryError('end lost')
             finally:
                 g.kill(block=False)
         hub = get_hub()
         hub.print_exception = lambda *a: None   # MemoryErrors in callbacks
         base = sys.getrefcount(token)
         failed, ok = sweep(op, 600, step=3)
-        del lost[:]
         gevent_c.sleep(0.01)
         gevent_c.sleep(0.01)
         gc.collect()
@@ -166,11 +166,8 @@ def test_socket_wait_under_allocation_failures():
                 try:
                     assert a.recv(10) == b'x' * 10
                 except socket.timeout:
-                    # only when the sender ran out of memory: in its run,
-                    # or in its start (the hub reports that one; the
-                    # greenlet is then dead without having run)
-                    if not (isinstance(g.exception, MemoryError) or
-                            (g.dead and not g.successful() and g.exception is None)):
+                    # only when the sender ran out of memory
+                    if not isinstance(g.exception, MemoryError):
                         raise
                     raise MemoryError from None
             finally:

@@ -201,6 +201,38 @@ def test_lookups_under_allocation_failures_never_hang(server):
     assert 'ok' in kinds and 'MemoryError' in kinds
 
 
+# ---- a Greenlet whose start fails -------------------------------------------
+
+def test_greenlet_whose_start_fails_ends_with_the_error_and_runs_its_links():
+    # the hub's start callback fails before run() begins (here the run
+    # lookup; in life a MemoryError): the greenlet must end with that error,
+    # or joinall() and its links wait for good (gevent leaves it dead with
+    # no exception and never runs its links)
+    import gevent_c
+    from gevent_c.greenlet import Greenlet
+
+    class NoRun(Greenlet):
+        @property
+        def run(self):
+            raise MemoryError('no memory for run')
+
+    hub = get_hub()
+    hub.print_exception = lambda *args: None
+    try:
+        g = NoRun.spawn()
+        linked = []
+        g.link(linked.append)
+        assert gevent_c.joinall([g], timeout=5) == [g]
+        assert g.dead and not g.successful()
+        assert isinstance(g.exception, MemoryError)
+        gevent_c.sleep(0)
+        assert linked == [g]
+        with pytest.raises(MemoryError):
+            g.get()
+    finally:
+        del hub.print_exception
+
+
 # ---- select(): the timeout timer ------------------------------------------
 
 class _Recorder:
