@@ -92,9 +92,8 @@ def test_spawn_join_and_sleep_under_allocation_failures():
         def op():
             g = gevent_c.spawn(job, token)
             try:
-                # (not joinall: MultipleWaiter.switch drops the value when
-                # its list cannot grow, and 3.11's frame clearing can drop
-                # a pending MemoryError; both reported, left open)
+                # (not joinall: CPython 3.11's frame clearing can drop a
+                # pending MemoryError, a SystemError there)
                 g.join(timeout=5)
                 assert g.dead, g
                 if g.value is token or g.exception is not None:

@@ -233,6 +233,37 @@ def test_greenlet_whose_start_fails_ends_with_the_error_and_runs_its_links():
         del hub.print_exception
 
 
+def test_multiple_waiter_that_cannot_queue_a_value_wakes_its_waiter_with_the_error():
+    # wait()/iwait() queue each finished object in a MultipleWaiter; when
+    # the queue cannot grow, the waiter gets the MemoryError instead of
+    # waiting for good for a value that was dropped
+    out = run_isolated(dev=True, code='''
+        import _testcapi
+        import gevent_c
+        from gevent_c.hub import get_hub, MultipleWaiter
+        hub = get_hub()
+        w = MultipleWaiter(hub)
+        result = []
+        def waiter():
+            try:
+                result.append(w.get())
+            except MemoryError:
+                result.append('MemoryError')
+        g = gevent_c.spawn(waiter)
+        gevent_c.sleep(0)
+        def from_hub():
+            _testcapi.set_nomemory(0, 1)    # the queue's growth fails
+            try:
+                w.switch('value')
+            finally:
+                _testcapi.remove_mem_hooks()
+        hub.loop.run_callback(from_hub)
+        g.join(timeout=5)
+        print(result)
+    ''')
+    assert out.strip() == "['MemoryError']"
+
+
 # ---- select(): the timeout timer ------------------------------------------
 
 class _Recorder:
