@@ -3,14 +3,14 @@
 # .venv/ (tools/dev.py); the system interpreter is never modified.
 PYTHON      ?= python3
 DEV         := $(PYTHON) tools/dev.py
-APT_PKGS    := libev-dev libc-ares-dev pkg-config
+APT_PKGS    := libev-dev libc-ares-dev pkg-config redis-server
 PYTEST_ARGS ?=
 
-.PHONY: all sysdeps deps build run test test-current bench clean
+.PHONY: all sysdeps deps build run test test-current compat bench clean
 
 all: build
 
-sysdeps:  ## install libev, c-ares and pkg-config with apt-get when missing
+sysdeps:  ## install libev, c-ares, pkg-config (build) and redis-server (tests) with apt-get when missing
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -25,16 +25,23 @@ deps: sysdeps  ## make (or refresh) the virtual environment of $(PYTHON) in .ven
 build: deps  ## compile the C extensions in place (DEBUG=1: -O0 -g, assertions on)
 	@$(DEV) exec -- -c "import gevent_c._core, gevent_c._greenlet, gevent_c._ares"
 
-run: sysdeps  ## the demo: a plain stdlib-style program made concurrent
+run: sysdeps  ## the demos: gevent's API on one thread, then an unmodified threaded stdlib program under patch_all()
 	@$(DEV) exec -- examples/demo.py
+	@echo
+	@$(DEV) exec -- examples/patched_urllib.py
 
-test: sysdeps  ## THE test command: the suite on $(PYTHON), then on every other supported CPython found
-	@$(DEV) test --versions all -- $(PYTEST_ARGS)
+test: sysdeps  ## THE test command: the suite and greenlet's own on $(PYTHON) and every other supported CPython found; gevent's own suite on $(PYTHON)
+	@$(DEV) test --versions all --compat -- $(PYTEST_ARGS)
 
 test-current: sysdeps  ## the suite on $(PYTHON) only
 	@$(DEV) test --versions current -- $(PYTEST_ARGS)
 
-bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop
+compat: sysdeps  ## greenlet's and gevent's own suites against gevent_c, on $(PYTHON)
+	@$(DEV) exec -- -m tests.compat.greenlet_suite
+	@$(DEV) exec -- -m tests.compat.gevent_suite --jobs 2
+
+bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop (BENCH_ARGS=... for the harness)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	@$(DEV) exec -- -m pip install -q --disable-pip-version-check --group bench
 	@$(DEV) exec -- -m benchmarks $(BENCH_ARGS)
 

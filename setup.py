@@ -1,7 +1,8 @@
 """Build gevent_c's C extensions against the system libev and c-ares.
 
 Each folder under ext/ is one extension module (ext/core -> gevent_c._core,
-ext/greenlet -> gevent_c._greenlet, ext/ares -> gevent_c._ares); every .c and
+ext/greenlet -> gevent_c._greenlet, ext/ares -> gevent_c._ares, ext/http ->
+gevent_c._http); every .c and
 .S file in it is compiled. libev and c-ares are found with pkg-config when a
 .pc file exists and in the default paths otherwise. A missing library stops
 the build with one line naming the Debian package to install.
@@ -17,6 +18,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEBUG = os.environ.get("DEBUG", "") not in ("", "0")
@@ -98,6 +100,7 @@ MODULES = [
     ("gevent_c._greenlet", "greenlet", [], ["ext/common"]),
     ("gevent_c._core", "core", ["ev"], ["ext/common", "ext/greenlet"]),
     ("gevent_c._ares", "ares", ["cares"], ["ext/common"]),
+    ("gevent_c._http", "http", [], []),
 ]
 
 
@@ -117,6 +120,16 @@ class BuildExt(build_ext):
                 ext.library_dirs += libdirs
                 ext.libraries += libs
         super().build_extensions()
+
+
+class BuildPy(build_py):
+    """Also put the GEVENT_C_AS_GEVENT start-up hook (gevent_c/_as_gevent.pth)
+    at the top of the installed tree, where site.py runs .pth files."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join("gevent_c", "_as_gevent.pth"),
+                       os.path.join(self.build_lib, "gevent_c-as-gevent.pth"))
 
 
 def extensions():
@@ -149,7 +162,7 @@ def extensions():
 if __name__ == "__main__":
     os.chdir(HERE)
     try:
-        setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
+        setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})
     except MissingLibrary as exc:
         sys.stderr.write(str(exc) + "\n")
         sys.exit(1)

@@ -63,6 +63,8 @@ class Event(AbstractLinkable):
     def _reset_internal_locks(self):
         pass  # threading.Event compatibility after fork
 
+    _at_fork_reinit = _reset_internal_locks  # the same, as threading >= 3.9 spells it
+
 
 # ext/core provides Event in C (same methods, attributes and rules).
 Event = getattr(_core, 'Event', Event)

@@ -8,22 +8,32 @@
   object in the hub's thread pool (any file, including regular files on slow
   disks).
 - :class:`FileObjectBlock` is the plain, blocking file object (for symmetry).
-- :data:`FileObject` is :class:`FileObjectPosix`.
+- :data:`FileObject` is ``gevent_c.config.fileobject`` when this module is
+  first imported: :class:`FileObjectPosix` unless configured (``GEVENT_FILE``).
 
     r, w = os.pipe()
     reader = FileObjectPosix(r, 'r')          # text mode, closes r when closed
     gevent_c.spawn(lambda: FileObjectPosix(w, 'wb').write(b'hi\\n'))
     reader.readline()                          # 'hi\\n', other greenlets ran meanwhile
 """
+import errno as _errno
 import io as _io
 import os as _os
 
+from gevent_c._config import config as _config
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError, InvalidSwitchError
 from gevent_c.hub import _raisable, cancel_wait_ex
 
 __all__ = ['FileObjectPosix', 'FileObjectThread', 'FileObjectBlock', 'FileObject']
+
+
+class FileObjectClosed(OSError):
+    """An operation on a FileObjectThread after its close() (EBADF)."""
+
+    def __init__(self):
+        OSError.__init__(self, _errno.EBADF, 'Bad file descriptor (FileObject was closed)')
 
 
 def _without_universal(mode):
@@ -397,8 +407,16 @@ class FileObjectThread(_FileObjectBase):
             if method is not None:
                 setattr(self, name, self._wrap(method))
 
+    _closed = False
+
+    @property
+    def closed(self):
+        return self._closed or self.io.closed
+
     def _wrap(self, method):
         def call(*args, **kwargs):
+            if self._closed:  # refused here, never sent to the pool
+                raise FileObjectClosed()
             with self.lock:
                 return self.threadpool.apply(method, args, kwargs)
         call.__name__ = method.__name__
@@ -406,10 +424,13 @@ class FileObjectThread(_FileObjectBase):
         return call
 
     def close(self):
-        """Flush (in the pool) and close the file if *close* was true."""
+        """Flush (in the pool) and close the file if *close* was true; from
+        then on every operation raises FileObjectClosed."""
         io = self.io
-        if io.closed:
+        if self._closed or io.closed:
+            self._closed = True
             return
+        self._closed = True
         with self.lock:
             if self._close:
                 self.threadpool.apply(io.close)
@@ -429,4 +450,4 @@ class FileObjectBlock(_FileObjectBase):
         self.io.close()
 
 
-FileObject = FileObjectPosix
+FileObject = _config.fileobject

@@ -10,13 +10,15 @@ callbacks run from the hub, in the order added, when it finishes::
 """
 import sys
 import weakref
-from heapq import heappush, heappop
 
+from gevent_c import _core
 from gevent_c._greenlet import greenlet as RawGreenlet
 from gevent_c._greenlet import getcurrent
 from gevent_c._greenlet import GreenletExit
+from gevent_c._config import config
 from gevent_c._hub_local import get_hub
 from gevent_c.hub import Waiter
+from gevent_c.hub import _tree_of
 from gevent_c.hub import iwait
 from gevent_c.hub import wait
 from gevent_c.timeout import Timeout
@@ -50,28 +52,46 @@ _SUCCESS = (None, None, None)  # _exc_info of every successful greenlet
 _cancelled_start_event = _StartState('start cancelled')
 
 
-class _IdentRegistry:
-    """Small integer ids, reused once their greenlet is collected."""
+# Read at each Greenlet creation; its value attribute follows config.set().
+_track_tree = config.settings['track_greenlet_tree']
+_track_tree.get()
+_spawn_stack = getattr(_core, '_spawn_stack', None)
 
-    __slots__ = ('_refs', '_free', '_next')
 
-    def __init__(self):
-        self._refs = {}
-        self._free = []
-        self._next = 0
+if _spawn_stack is None:
+    def _spawn_stack(limit):
+        """(code, lasti, code, lasti, ...) of up to *limit* frames of the
+        caller's caller, newest first."""
+        frames = []
+        try:
+            frame = sys._getframe(2)
+        except ValueError:
+            return ()
+        while limit > 0 and frame is not None:
+            frames += (frame.f_code, frame.f_lasti)
+            frame = frame.f_back
+            limit -= 1
+        return tuple(frames)
 
-    def get_ident(self, obj):
-        if self._free:
-            ident = heappop(self._free)
-        else:
-            ident = self._next
-            self._next += 1
-        self._refs[ident] = weakref.ref(obj, lambda _, ident=ident: self._release(ident))
-        return ident
 
-    def _release(self, ident):
-        if self._refs.pop(ident, None) is not None:
-            heappush(self._free, ident)
+def _line_of(code, lasti):
+    """The line of *code* that the instruction at byte offset *lasti* is on."""
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+class _Frame:
+    """What ``spawning_stack`` links: enough of a frame for the traceback module."""
+
+    __slots__ = ('f_code', 'f_lineno', 'f_back')
+    f_globals = None
+
+    def __init__(self, code, lineno, back):
+        self.f_code = code
+        self.f_lineno = lineno
+        self.f_back = back
 
 
 class _readproperty:
@@ -148,6 +168,10 @@ class Greenlet(RawGreenlet):
     _ident = None
     _formatted_info = None
     spawning_greenlet = None
+    spawn_tree_locals = None
+    _spawning_frames = None
+    #: How many frames of the spawner's stack ``spawning_stack`` keeps.
+    spawning_stack_limit = 10
     _spawn_callbacks = None
 
     def __init__(self, run=None, *args, **kwargs):
@@ -161,6 +185,11 @@ class Greenlet(RawGreenlet):
         self.kwargs = kwargs
         self._start_event = None
         self._links = []
+        if _track_tree._value:
+            spawner = getcurrent()
+            self.spawning_greenlet = weakref.ref(spawner)
+            self.spawn_tree_locals = _tree_of(spawner)
+            self._spawning_frames = _spawn_stack(self.spawning_stack_limit)
         if self._spawn_callbacks is not None:
             for cb in self._spawn_callbacks:
                 cb(self)
@@ -168,6 +197,33 @@ class Greenlet(RawGreenlet):
     def _run(self):
         """Override in a subclass to define what the greenlet runs."""
         return None
+
+    @property
+    def spawning_stack(self):
+        """The stack that created it (frame-like objects, newest first: what
+        ``traceback.format_stack`` takes), or None when
+        ``config.track_greenlet_tree`` was off."""
+        frames = self._spawning_frames
+        if frames is None:
+            return None
+        newest = None
+        for i in range(len(frames) - 2, -1, -2):
+            newest = _Frame(frames[i], _line_of(frames[i], frames[i + 1]), newest)
+        return newest
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, value, tb):
+        """Leaving ``with spawn(...) as g``: wait for it, or kill it with the
+        error that ended the block (which it then holds as its outcome)."""
+        if typ is None:
+            try:
+                self.join()
+            finally:
+                self.kill()
+        else:
+            self.kill((typ, value, tb))
 
     # -- spawn callbacks --------------------------------------------------
 
@@ -197,11 +253,8 @@ class Greenlet(RawGreenlet):
         """A small non-negative integer unique among this hub's live greenlets."""
         ident = self._ident
         if ident is None:
-            hub = self.parent
-            registry = getattr(hub, 'ident_registry', None)
-            if registry is None:
-                registry = hub.ident_registry = _IdentRegistry()
-            ident = self._ident = registry.get_ident(self)
+            # AttributeError when the parent is not a hub (re-parented)
+            ident = self._ident = self.parent.ident_registry.get_ident(self)
         return ident
 
     @_readproperty
@@ -313,6 +366,8 @@ class Greenlet(RawGreenlet):
     @classmethod
     def spawn_later(cls, seconds, *args, **kwargs):
         """Create a greenlet and start it after *seconds*."""
+        if cls is Greenlet and not args and 'run' not in kwargs:
+            raise TypeError('spawn_later(seconds, run, *args): run is missing')
         glet = cls(*args, **kwargs)
         glet.start_later(seconds)
         return glet
@@ -410,9 +465,30 @@ class Greenlet(RawGreenlet):
         self.unlink(switch)
         return False
 
+    def _wait_timeout_object(self, timeout):
+        """_wait with a Timeout instance as the timeout: start it (as gevent
+        does); it raises itself (or its exception) here when it expires."""
+        if not timeout.pending:
+            timeout.start()
+        try:
+            return self._wait(None)
+        finally:
+            timeout.cancel()
+
     def join(self, timeout=None):
-        """Block until it finishes or *timeout* seconds pass; returns None."""
+        """Block until it finishes or *timeout* seconds pass; returns None.
+
+        *timeout* may be a Timeout: it is started, and its expiry ends the
+        join quietly (another exception it raises propagates)."""
         if self._exc_info is not None or self.dead:
+            return
+        if timeout is not None and not isinstance(timeout, (float, int)) and \
+                isinstance(timeout, Timeout):
+            try:
+                self._wait_timeout_object(timeout)
+            except Timeout as ex:
+                if ex is not timeout:
+                    raise
             return
         self._wait(timeout)
 
@@ -420,12 +496,16 @@ class Greenlet(RawGreenlet):
         """Return its result or raise its exception, waiting if needed.
 
         Raises Timeout if it is not finished after *timeout* (or at once with
-        ``block=False``).
+        ``block=False``). *timeout* may be a Timeout: it is started and
+        raised (or its exception) if it expires first.
         """
         if not self.ready():
             if not block:
                 raise Timeout()
-            if not self._wait(timeout):
+            if timeout is not None and not isinstance(timeout, (float, int)) and \
+                    isinstance(timeout, Timeout):
+                self._wait_timeout_object(timeout)
+            elif not self._wait(timeout):
                 raise Timeout(timeout)
         exc_info = self._exc_info
         if exc_info is not None and exc_info[1] is not None:

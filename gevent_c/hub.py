@@ -12,6 +12,8 @@ import os
 import sys
 import time
 import traceback
+import weakref
+from heapq import heappush, heappop
 from errno import EBADF
 
 from gevent_c import _core
@@ -20,6 +22,13 @@ from gevent_c._greenlet import getcurrent
 from gevent_c._greenlet import GreenletExit
 from gevent_c._greenlet import error as GreenletError
 from gevent_c._config import config
+
+import _thread
+import threading as _threading
+# Native thread idents, captured before monkey-patching can make them greenlet ones.
+_get_thread_ident = _thread.get_ident
+MAIN_THREAD_IDENT = _threading.main_thread().ident
+del _thread, _threading
 from gevent_c.exceptions import LoopExit
 from gevent_c.exceptions import HubDestroyed
 from gevent_c.exceptions import BlockingSwitchOutError
@@ -215,6 +224,19 @@ def _greenlet_name(glet):
 _blocked_on = getattr(_core, '_blocked_on', None)
 
 
+def _qualname(code, owner=None):
+    """Qualified name of the function running *code* (a method of *owner*)."""
+    name = getattr(code, 'co_qualname', None)   # 3.11+
+    if name is not None:
+        return name
+    if owner is not None:
+        for cls in type(owner).__mro__:
+            for attr in vars(cls).values():
+                if getattr(attr, '__code__', None) is code:
+                    return '%s.%s' % (cls.__qualname__, code.co_name)
+    return code.co_name
+
+
 def _describe_block(glet):
     """'<glet> is waiting on <what>' from the frames of suspended *glet*."""
     blocked = _blocked_on(glet) if _blocked_on is not None else None
@@ -235,8 +257,8 @@ def _describe_block(glet):
         return '%s is blocked' % (who,)
     code = call.f_code
     local = call.f_locals
-    name = getattr(code, 'co_qualname', code.co_name)
     target = local.get('self')
+    name = _qualname(code, target)
     if target is not None:
         return '%s is waiting on %s in %s()' % (who, _short_repr(target), name)
     args = ', '.join('%s=%s' % (arg, _short_repr(local[arg], 40))
@@ -244,9 +266,28 @@ def _describe_block(glet):
     return '%s is waiting in %s(%s)' % (who, name, args)
 
 
-def _default_format_context(context):
-    import pprint
-    return pprint.saferepr(context)
+class _IdentRegistry:
+    """Small integer ids, reused once their greenlet is collected."""
+
+    __slots__ = ('_refs', '_free', '_next')
+
+    def __init__(self):
+        self._refs = {}
+        self._free = []
+        self._next = 0
+
+    def get_ident(self, obj):
+        if self._free:
+            ident = heappop(self._free)
+        else:
+            ident = self._next
+            self._next += 1
+        self._refs[ident] = weakref.ref(obj, lambda _, ident=ident: self._release(ident))
+        return ident
+
+    def _release(self, ident):
+        if self._refs.pop(ident, None) is not None:
+            heappush(self._free, ident)
 
 
 def _failed_start(context):
@@ -277,7 +318,7 @@ class Hub(RawGreenlet):
     name = ''
     _resolver = None
     _threadpool = None
-    _exception_stream = None
+    _exception_stream = _NONE
     _destroyed = False
 
     def __init__(self, loop=None, default=None):
@@ -288,14 +329,38 @@ class Hub(RawGreenlet):
                 set_loop(None)
         if loop is None:
             if default is None:
-                import threading
-                default = threading.current_thread() is threading.main_thread()
-            loop = _core.loop(flags=config.libev_backend, default=default)
+                default = _get_thread_ident() == MAIN_THREAD_IDENT
+            loop = self.loop_class(flags=self.backend, default=default)
         self.loop = loop
-        import _thread
-        self.thread_ident = _thread.get_ident()
-        self.format_context = _default_format_context
+        self.thread_ident = _get_thread_ident()
+        self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
+
+    @property
+    def ident_registry(self):
+        """Gives the greenlets of this hub their ``minimal_ident``."""
+        registry = self.__dict__.get('ident_registry')
+        if registry is None:
+            registry = self.__dict__['ident_registry'] = _IdentRegistry()
+        return registry
+
+    @property
+    def minimal_ident(self):
+        """A small non-negative integer naming this hub among its greenlets."""
+        ident = self.__dict__.get('_minimal_ident')
+        if ident is None:
+            ident = self.__dict__['_minimal_ident'] = self.ident_registry.get_ident(self)
+        return ident
+
+    @property
+    def loop_class(self):
+        """The class of new loops: ``config.loop``."""
+        return config.loop
+
+    @property
+    def backend(self):
+        """The libev backend asked of new loops: ``config.libev_backend``."""
+        return config.libev_backend
 
     def __repr__(self):
         loop = self.loop
@@ -304,16 +369,16 @@ class Hub(RawGreenlet):
 
     @property
     def main_hub(self):
-        import threading
-        return self.thread_ident == threading.main_thread().ident
+        return self.thread_ident == MAIN_THREAD_IDENT
 
     # -- errors ---------------------------------------------------------
 
     @property
     def exception_stream(self):
-        """Where error reports go; sys.stderr (looked up at report time) by default."""
+        """Where error reports go: sys.stderr (looked up at report time)
+        unless assigned; assigning None (or any false value) silences them."""
         stream = self._exception_stream
-        return sys.stderr if stream is None else stream
+        return sys.stderr if stream is _NONE else stream
 
     @exception_stream.setter
     def exception_stream(self, stream):
@@ -321,7 +386,7 @@ class Hub(RawGreenlet):
 
     @exception_stream.deleter
     def exception_stream(self):
-        self._exception_stream = None
+        self._exception_stream = _NONE
 
     def _normalize_exception(self, t, v, tb):
         if t is None and v is None and tb is None:
@@ -374,7 +439,8 @@ class Hub(RawGreenlet):
         try:
             cb = self.loop.run_callback(current.switch)
         except:  # noqa: E722
-            traceback.print_exc(file=self.exception_stream)
+            if self.exception_stream:
+                traceback.print_exc(file=self.exception_stream)
         try:
             self.parent.throw(value)
         finally:
@@ -421,9 +487,26 @@ class Hub(RawGreenlet):
     def switch_out(self):
         raise BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
 
+    #: The PeriodicMonitoringThread watching this hub, if config.monitor_thread.
+    periodic_monitoring_thread = None
+
+    def start_periodic_monitoring_thread(self):
+        """Start the monitoring thread (see gevent_c._monitor) if
+        ``config.monitor_thread`` is set and it is not running; call it from
+        the hub's thread (``run`` does). Returns it, or None."""
+        if self.periodic_monitoring_thread is None and config.monitor_thread:
+            from gevent_c._monitor import PeriodicMonitoringThread
+            from gevent_c._monitor import _notify
+            monitor = self.periodic_monitoring_thread = PeriodicMonitoringThread(self)
+            if self.main_hub:
+                monitor.install_monitor_memory_usage()
+            _notify('PeriodicMonitorThreadStartedEvent', monitor)
+        return self.periodic_monitoring_thread
+
     def run(self):
         """Run the loop forever; throw LoopExit into the parent when it empties."""
         assert self is getcurrent(), 'Do not call Hub.run() directly'
+        self.start_periodic_monitoring_thread()
         while 1:
             loop = self.loop
             loop.error_handler = self
@@ -519,6 +602,9 @@ class Hub(RawGreenlet):
         if self._threadpool is not None:
             self._threadpool.kill()
             self._threadpool = None
+        if self.periodic_monitoring_thread is not None:
+            self.periodic_monitoring_thread.kill()
+            self.periodic_monitoring_thread = None
         self._destroyed = True
         if self and getcurrent() is not self:
             # Unwind the hub's frames now, before the loop disappears under them.
@@ -539,16 +625,16 @@ class Hub(RawGreenlet):
     # -- lazy services --------------------------------------------------
 
     @property
+    def threadpool_class(self):
+        """The class of this hub's threadpool: ``config.threadpool``."""
+        return config.threadpool
+
+    @property
     def threadpool(self):
-        """This hub's ThreadPool (gevent_c.threadpool), created on first use."""
+        """This hub's threadpool (``threadpool_class``), created on first use."""
         pool = self._threadpool
         if pool is None:
-            try:
-                from gevent_c.threadpool import ThreadPool
-            except ImportError as exc:
-                raise ImportError('Hub.threadpool needs gevent_c.threadpool, which '
-                                  'could not be imported: %s' % (exc,)) from exc
-            pool = self._threadpool = ThreadPool(self.threadpool_size, hub=self)
+            pool = self._threadpool = self.threadpool_class(self.threadpool_size, hub=self)
         return pool
 
     @threadpool.setter
@@ -559,29 +645,14 @@ class Hub(RawGreenlet):
     def threadpool(self):
         self._threadpool = None
 
-    _RESOLVER_MODULES = {
-        'thread': 'gevent_c.resolver.thread',
-        'ares': 'gevent_c.resolver.ares',
-        'block': 'gevent_c.resolver.blocking',
-        'blocking': 'gevent_c.resolver.blocking',
-    }
-
     @property
     def resolver_class(self):
-        import importlib
-        errors = []
-        for name in config.resolver:
-            modname = self._RESOLVER_MODULES.get(name, name)
-            try:
-                return importlib.import_module(modname).Resolver
-            except (ImportError, AttributeError) as exc:
-                errors.append('%s: %s' % (modname, exc))
-        raise ImportError('Hub.resolver: no resolver module could be imported (%s)'
-                          % ('; '.join(errors),))
+        """The class of this hub's resolver: ``config.resolver``."""
+        return config.resolver
 
     @property
     def resolver(self):
-        """This hub's DNS resolver (first of config.resolver that imports)."""
+        """This hub's DNS resolver (``resolver_class``), created on first use."""
         resolver = self._resolver
         if resolver is None:
             resolver = self._resolver = self.resolver_class(hub=self)
@@ -649,8 +720,23 @@ def kill(greenlet, exception=GreenletExit):
             get_hub().loop.run_callback(greenlet.throw, exception)
 
 
+def _tree_of(spawner):
+    """The spawn_tree_locals dict shared by what *spawner* spawns (and by
+    *spawner* itself, unless it is a main greenlet: its children do not share)."""
+    tree_locals = getattr(spawner, 'spawn_tree_locals', None)
+    if tree_locals is None:
+        tree_locals = {}
+        if spawner.parent is not None:
+            spawner.spawn_tree_locals = tree_locals
+    return tree_locals
+
+
 def spawn_raw(function, *args, **kwargs):
-    """Run *function* in a new plain coroutine (no Greenlet API) from the loop."""
+    """Run *function* in a new plain coroutine (no Greenlet API) from the loop.
+
+    With ``config.track_greenlet_tree`` it gets ``spawning_greenlet`` and
+    ``spawn_tree_locals`` as a Greenlet does.
+    """
     if not callable(function):
         raise TypeError('function must be callable')
     hub = get_hub()
@@ -660,6 +746,10 @@ def spawn_raw(function, *args, **kwargs):
     else:
         glet = RawGreenlet(function, hub)
         hub.loop.run_callback(glet.switch, *args)
+    if config.track_greenlet_tree:
+        spawner = getcurrent()
+        glet.spawning_greenlet = weakref.ref(spawner)
+        glet.spawn_tree_locals = _tree_of(spawner)
     return glet
 
 

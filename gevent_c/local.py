@@ -69,6 +69,20 @@ def _lookup_type_attr(cls, name):
     return _MISSING
 
 
+def all_local_dicts_for_greenlet(greenlet):
+    """``[((local type, id), values)]`` for every local object that holds
+    values for *greenlet* (gevent's debugging helper, used by run reports;
+    it scans the garbage collector's objects, so it is not for hot paths)."""
+    import gc
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, local):
+            entry = _oga(obj, '_local__impl').dicts.get(id(greenlet))
+            if entry is not None and entry[0]() is greenlet:
+                found.append(((type(obj), id(obj)), entry[1]))
+    return found
+
+
 class local:
     """An object whose attributes are private to each greenlet."""
 
@@ -141,6 +155,18 @@ class local:
 
     def __copy__(self):
         impl = _oga(self, '_local__impl')
-        duplicate = type(self).__new__(type(self), *impl.localargs, **impl.localkwargs)
+        cls = type(self)
+        duplicate = cls.__new__(cls, *impl.localargs, **impl.localkwargs)
         _local_dict(duplicate).update(_local_dict(self))
+        # what a subclass keeps in its own __slots__ is shared state: copied too
+        for klass in cls.__mro__[:-1]:
+            if klass is local:
+                break
+            for name in klass.__dict__.get('__slots__', ()):
+                if isinstance(name, str) and not name.startswith('__'):
+                    try:
+                        value = _oga(self, name)
+                    except AttributeError:
+                        continue
+                    _osa(duplicate, name, value)
         return duplicate

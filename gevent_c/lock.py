@@ -12,6 +12,8 @@ order they asked (``acquire(blocking=False)`` takes any free slot). :class:`RLoc
 from gevent_c._abstract_linkable import AbstractLinkable
 from gevent_c._greenlet import getcurrent
 from gevent_c import _core
+# native, whatever monkey-patching does to _thread later
+from _thread import allocate_lock as _native_allocate_lock
 
 __all__ = ['Semaphore', 'BoundedSemaphore', 'DummySemaphore', 'RLock']
 
@@ -95,13 +97,12 @@ def _acquire_from_other_thread(sem, timeout):
     of this thread's hub if it has one (its other greenlets keep running),
     through a native lock otherwise. Called by the C Semaphore.acquire.
     """
-    import _thread
     from gevent_c._hub_local import get_hub_if_exists
     owner, mine = sem.hub, get_hub_if_exists()
-    guard = _thread.allocate_lock()
+    guard = _native_allocate_lock()
     state = [None]                   # None: waiting; True: granted; False: gave up
     if mine is None:
-        done = _thread.allocate_lock()
+        done = _native_allocate_lock()
         done.acquire()
         wake = done.release
     else:

@@ -258,15 +258,21 @@ def _wait_exit(pid, timeout=None):
         else:
             step = delay
         waiter = _Waiter(hub)
-        entry = _add_callback(key, hub, lambda _p, _s, _w=waiter: _w.switch(None))
+        # The exit is handed to this waiter itself: a Popen watching the same
+        # child may take the record first (gevent#452: os.waitpid called by
+        # other code on a subprocess child).
+        entry = _add_callback(key, hub, lambda p, s, _w=waiter: _w.switch((p, s)))
         # The timer keeps the loop alive and catches exits we are not told about.
         timer = hub.loop.timer(step)
         timer.start(waiter.switch, None)
         try:
-            waiter.get()
+            exited = waiter.get()
         finally:
             timer.close()
             _remove_callback(key, entry)
+        if exited is not None:
+            _statuses.pop(exited[0], None)
+            return exited
         delay = min(delay * 2, 0.5)
 
 
@@ -466,5 +472,10 @@ def _waitpid_other_options(pid, options):
         delay = min(delay * 2, 0.1)
 
 
-__imports__ = copy_names(_os, globals(), list(_os.__all__) + ['_exit'])
+# everything public os offers, as gevent.os does: os.__all__ misses a few
+# (PathLike, the supports_* sets; process_cpu_count on 3.13.0)
+__imports__ = copy_names(
+    _os, globals(),
+    list(_os.__all__) + [n for n in dir(_os) if not n.startswith('_') and
+                         not isinstance(getattr(_os, n), type(_os))] + ['_exit'])
 __all__ = sorted(set(__implements__ + __extensions__))

@@ -225,8 +225,9 @@ class GroupMappingMixin:
     def _imap(self, cls, func, iterables, maxsize):
         if not callable(func):
             raise TypeError('func must be callable')
-        if maxsize is not None and maxsize < 1:
-            raise ValueError('maxsize must be >= 1 or None')
+        if maxsize is not None and maxsize < 0:
+            raise ValueError('maxsize must be >= 0 or None')
+        maxsize = maxsize or None  # 0 means unbounded, as in gevent
         if len(iterables) == 1:
             iterable, zipped = iterables[0], False
         else:
@@ -355,8 +356,8 @@ class Group(GroupMappingMixin):
         if greenlet not in self.dying and greenlet in self.greenlets:
             greenlet.kill(exception, block=False)
             self.dying.add(greenlet)
-        if block:
-            greenlet.join(timeout)
+            if block:  # only the call that kills it waits for it
+                greenlet.join(timeout)
 
     def full(self):
         return False

@@ -24,6 +24,7 @@ from gevent_c._hub_local import get_hub
 from gevent_c.event import Event
 from gevent_c.exceptions import InvalidSwitchError
 from gevent_c.hub import Waiter
+from gevent_c.timeout import Timeout
 from gevent_c import _core
 
 # ext/core provides the queues' storage and non-blocking put/get in C; the
@@ -45,6 +46,9 @@ else:
 __implements__ = ['Queue', 'PriorityQueue', 'LifoQueue', 'SimpleQueue']
 __imports__ = ['Empty', 'Full'] + (['ShutDown'] if 'ShutDown' not in __extensions__ else [])
 __all__ = __implements__ + __extensions__ + __imports__
+# Queues of these stdlib classes made before monkey.patch_all() work: the
+# thread patch gives their (idle) Conditions cooperative locks.
+__early_safe__ = ['Queue', 'PriorityQueue', 'LifoQueue']
 
 
 class _TimedOut:
@@ -83,6 +87,13 @@ def _safe_remove(deq, item):
 
 
 def _start_timer(hub, timeout, switch):
+    """A started timer that switches _TIMED_OUT after *timeout* seconds; or
+    *timeout* itself, started, when it is a Timeout (it raises itself, as in
+    gevent). The caller closes what it gets."""
+    if not isinstance(timeout, (float, int)) and isinstance(timeout, Timeout):
+        if not timeout.pending:
+            timeout.start()
+        return timeout
     timer = hub.loop.timer(timeout)
     timer.start(switch, _TIMED_OUT, update=True)
     return timer
@@ -273,6 +284,8 @@ class SimpleQueue(*_SIMPLEQUEUE_BASES):
             raise Empty
         if not block:
             raise Empty
+        if timeout is not None and not isinstance(timeout, Timeout) and timeout < 0:
+            raise ValueError("'timeout' must be a non-negative number")
         waiter = Waiter(hub)
         timer = None if timeout is None else _start_timer(hub, timeout, waiter.switch)
         try:

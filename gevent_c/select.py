@@ -15,6 +15,7 @@ wake a waiting call (libev watches readability and writability only).
 """
 import math as _math
 import select as _stdselect
+import sys as _sys
 
 from gevent_c._stdlib import copy_names
 from gevent_c._greenlet import getcurrent
@@ -24,6 +25,8 @@ from gevent_c.exceptions import InvalidSwitchError
 __implements__ = ['select', 'poll']
 __extensions__ = []
 __imports__ = ['error']
+# Blocking, with no cooperative version: monkey.patch_select(aggressive=True) removes them.
+__aggressive_removes__ = ['epoll', 'kqueue', 'kevent', 'devpoll']
 __all__ = __implements__ + __imports__
 
 error = _stdselect.error
@@ -32,6 +35,14 @@ copy_names(_stdselect, globals(), exclude=__implements__)
 _original_select = _stdselect.select
 _original_poll = _stdselect.poll
 from time import monotonic as _monotonic
+
+# The stdlib's OverflowError for a timeout it cannot represent: an int
+# overflows its nanosecond clock type (renamed PyTime_t in 3.13), a float
+# overflows time_t from 3.11 on and the clock type before.
+_CLOCK_OVERFLOW = ('timestamp too large to convert to C %sPyTime_t'
+                   % ('' if _sys.version_info >= (3, 13) else '_'))
+_FLOAT_OVERFLOW = ('timestamp out of range for platform time_t'
+                   if _sys.version_info >= (3, 11) else _CLOCK_OVERFLOW)
 
 _POLL_READ = _stdselect.POLLIN | _stdselect.POLLPRI
 _POLL_WRITE = _stdselect.POLLOUT
@@ -60,7 +71,8 @@ def _check_select_timeout(timeout):
     if timeout < 0:
         raise ValueError('timeout must be non-negative')
     if timeout > 9.2e9:
-        raise OverflowError('timestamp out of range for platform time_t')
+        raise OverflowError(_FLOAT_OVERFLOW if isinstance(timeout, float)
+                            else _CLOCK_OVERFLOW)
     return float(timeout)
 
 
@@ -162,9 +174,8 @@ def _poll_timeout_ms(timeout):
     if _number_or_none(timeout, 'timeout must be an integer or None') is None:
         return None
     if timeout > 9.2e12:
-        if isinstance(timeout, float):
-            raise OverflowError('timestamp out of range for platform time_t')
-        raise OverflowError('timeout is too large')
+        raise OverflowError(_FLOAT_OVERFLOW if isinstance(timeout, float)
+                            else _CLOCK_OVERFLOW)
     if timeout > 2 ** 31 - 1:
         raise OverflowError('timeout is too large')
     if timeout < 0:

@@ -12,20 +12,32 @@ so waiting for one raises ChildProcessError, as with the stdlib) and child
 watching stays off until SIGCHLD is set to something else here. Every other signal goes straight to the stdlib.
 Everything else of ``signal`` is re-exported.
 """
-import _thread
 import signal as _signal
 import sys as _sys
 
 from gevent_c._stdlib import copy_names
 
 _real_signal = _signal.signal
+# Native idents, whatever monkey-patching does to _thread and threading later.
+from gevent_c.hub import _get_thread_ident as _native_get_ident  # noqa: E402
+from gevent_c.hub import MAIN_THREAD_IDENT as _MAIN_THREAD_IDENT  # noqa: E402
 _real_getsignal = _signal.getsignal
 _SIGCHLD = getattr(_signal, 'SIGCHLD', None)
 
 __implements__ = ['signal', 'getsignal', 'set_wakeup_fd']
 __extensions__ = []
 
-set_wakeup_fd = _signal.set_wakeup_fd
+_real_set_wakeup_fd = _signal.set_wakeup_fd
+_wakeup = (-1, True)     # the fd set through set_wakeup_fd, warn_on_full_buffer
+
+
+def set_wakeup_fd(fd, /, *, warn_on_full_buffer=True):
+    """Like ``signal.set_wakeup_fd``; a SIGCHLD run through :func:`signal`
+    also writes its number there, as the interpreter does for other signals."""
+    global _wakeup
+    old = _real_set_wakeup_fd(fd, warn_on_full_buffer=warn_on_full_buffer)
+    _wakeup = (fd, warn_on_full_buffer)
+    return old
 
 _UNSET = object()
 _child_handler = _UNSET
@@ -46,8 +58,7 @@ def signal(signalnum, handler):
     if handler not in (_signal.SIG_IGN, _signal.SIG_DFL) and not callable(handler):
         raise TypeError('signal handler must be signal.SIG_IGN, signal.SIG_DFL, '
                         'or a callable object')
-    import threading
-    if _thread.get_ident() != threading.main_thread().ident:
+    if _native_get_ident() != _MAIN_THREAD_IDENT:
         raise ValueError('signal only works in main thread of the main interpreter')
     old = getsignal(signalnum)
     _child_handler = handler
@@ -83,6 +94,17 @@ def _on_child_hook():
     handler = _child_handler
     if handler is _UNSET or not callable(handler):
         return
+    fd, warn = _wakeup
+    if fd >= 0:
+        import os
+        try:
+            os.write(fd, bytes((_SIGCHLD,)))
+        except OSError as exc:
+            import errno
+            if warn or exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                import warnings
+                warnings.warn('Exception ignored when trying to write to the signal '
+                              'wakeup fd: %r' % (exc,), RuntimeWarning)
     from gevent_c.greenlet import Greenlet
     Greenlet.spawn(handler, _SIGCHLD, None)
 

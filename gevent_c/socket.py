@@ -25,6 +25,7 @@ leaves the descriptor non-blocking (as gevent does). DNS functions ask
 import io as _io
 import os as _os
 import socket as _stdsocket
+import sys as _sys
 import _socket
 from errno import EAGAIN, EALREADY, EINPROGRESS, EISCONN
 
@@ -41,6 +42,12 @@ __implements__ = [
     'getnameinfo', 'getfqdn', 'create_server',
 ]
 __extensions__ = ['cancel_wait', 'wait_read', 'wait_write', 'wait_readwrite']
+# Raw _socket.socket objects (SocketType) are internals (of the C parts too),
+# not application sockets: monkey does not report those made before patching.
+__early_safe__ = ['SocketType']
+# What monkey.patch_dns() (or patch_socket(dns=True)) patches.
+__dns__ = ['getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr',
+           'getnameinfo', 'getfqdn']
 
 # Everything else the stdlib module exports is copied as is.
 __imports__ = copy_names(
@@ -169,6 +176,35 @@ class socket(_core.SocketMethods, _Base):
             glet = getattr(self, attr)
             if glet is not None:
                 hub.loop.run_callback(_throw_if_waiting, self, attr, glet, cancel_wait_ex)
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def closed(self):
+        """True once close() was called (gevent's attribute)."""
+        return self._closed
+
+    @property
+    def ref(self):
+        """Whether a greenlet waiting on this socket keeps the loop alive
+        (True by default); False lets the hub exit with such waits pending."""
+        watchers = [w for w in (self._read_event, self._write_event) if w is not None]
+        return not watchers or any(w.ref for w in watchers)
+
+    @ref.setter
+    def ref(self, value):
+        value = bool(value)
+        if value and self._read_event is None and self._write_event is None:
+            return  # watchers made on first need start referenced
+        loop = self.hub.loop
+        fd = _fileno(self)
+        if self._read_event is None and fd >= 0:
+            self._read_event = loop.io(fd, 1)
+        if self._write_event is None and fd >= 0:
+            self._write_event = loop.io(fd, 2)
+        for watcher in (self._read_event, self._write_event):
+            if watcher is not None:
+                watcher.ref = value
 
     # -- timeouts -----------------------------------------------------------
 
@@ -347,9 +383,19 @@ class socket(_core.SocketMethods, _Base):
         _ss.close(self)
 
     def detach(self):
-        """Forget the descriptor and return it (still non-blocking)."""
+        """Forget the descriptor and return it, in the stdlib's mode for this
+        socket: blocking when the timeout is None, non-blocking otherwise.
+
+        (gevent leaves it non-blocking, so ``multiprocessing.Pipe()`` - a
+        patched socketpair whose descriptors are detached - raised
+        BlockingIOError on ``recv()``.)
+        """
         self._drop_events()
-        return _Base.detach(self)
+        blocking = self.timeout is None
+        fd = _Base.detach(self)
+        if blocking and fd >= 0 and fd not in _fds_taken_over:
+            _os.set_blocking(fd, True)
+        return fd
 
     def dup(self):
         """A new socket on a duplicate of the descriptor, same timeout."""
@@ -360,6 +406,11 @@ class socket(_core.SocketMethods, _Base):
 
 _core._socket_setup(socket)
 SocketType = socket
+
+# Descriptors another cooperative socket already took over before the old
+# object is detached (ssl's SSLSocket._create does that): detach() leaves
+# them non-blocking.
+_fds_taken_over = set()
 
 
 def _resolve_addr(sock, address):
@@ -409,7 +460,11 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
     """Connect to (host, port), trying each address getaddrinfo returns.
 
     Same arguments, result and errors as ``socket.create_connection``.
+    Before 3.11 (no ExceptionGroup) *all_errors* is accepted and ignored,
+    as gevent does.
     """
+    if _sys.version_info < (3, 11):
+        all_errors = False
     host, port = address
     errors = []
     for family, kind, proto, _, sockaddr in getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
@@ -605,3 +660,9 @@ def wait_readwrite(fileno, timeout=None, timeout_exc=_NONE, event=_NONE):
 def cancel_wait(watcher, error=cancel_wait_ex):
     """Make the greenlet waiting on *watcher* raise *error*."""
     get_hub().cancel_wait(watcher, error)
+
+
+# gevent.socket also offers these errno values as module attributes (tests
+# and servers compare socket errors against socket.EBADF and friends).
+from errno import (EAGAIN, EALREADY, EBADF, ECONNREFUSED, EHOSTUNREACH,  # noqa: E402,F401
+                   EINPROGRESS, EINVAL, EISCONN, EWOULDBLOCK)

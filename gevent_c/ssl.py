@@ -27,7 +27,14 @@ from gevent_c.socket import socket as _gsocket_class
 __implements__ = [
     'SSLContext', 'SSLSocket', 'get_server_certificate', 'create_default_context',
     '_create_unverified_context', '_create_default_https_context', '_create_stdlib_context',
+    'create_connection',
 ]
+# ssl has socket's create_connection (gevent's ssl re-exports the stdlib one,
+# which blocks unless socket is patched): here it is the cooperative one.
+create_connection = _gsocket.create_connection
+# other names ssl took from socket: the socket class is the cooperative one
+socket = _gsocket_class
+SOCK_STREAM, SOL_SOCKET, SO_TYPE = _ssl.SOCK_STREAM, _ssl.SOL_SOCKET, _ssl.SO_TYPE
 if hasattr(_ssl, 'wrap_socket'):
     __implements__.append('wrap_socket')
 __extensions__ = []
@@ -145,6 +152,75 @@ class SSLContext(_ssl.SSLContext):
     """The stdlib's SSLContext; ``wrap_socket`` returns a cooperative :class:`SSLSocket`."""
 
     sslsocket_class = SSLSocket
+
+
+# Some stdlib methods name their class through the ssl module's globals
+# (``super(SSLContext, SSLContext).options.__set__``, ``super(SSLSocket,
+# self).__init__``). Once ``ssl.SSLContext``/``ssl.SSLSocket`` are these
+# subclasses, that lookup would find them and recurse (gevent's RecursionError
+# when ssl was imported before patching), so the classes carry copies of
+# those functions that see the stdlib classes under those names.
+_StdSSLContext = _ssl.SSLContext
+_StdSSLSocket = _ssl.SSLSocket
+
+
+def _with_stdlib_classes(func):
+    import types
+    names = dict(func.__globals__, SSLContext=_StdSSLContext, SSLSocket=_StdSSLSocket)
+    copy = types.FunctionType(func.__code__, names, func.__name__, func.__defaults__,
+                              func.__closure__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__doc__ = func.__doc__
+    return copy
+
+
+def _names_a_class(func):
+    return func is not None and {'SSLContext', 'SSLSocket'} & set(func.__code__.co_names)
+
+
+def _adopt_stdlib_functions(ours, stdlib):
+    for name, value in list(vars(stdlib).items()):
+        if isinstance(value, property) and (_names_a_class(value.fget)
+                                            or _names_a_class(value.fset)):
+            setattr(ours, name, property(
+                _with_stdlib_classes(value.fget) if value.fget else None,
+                _with_stdlib_classes(value.fset) if value.fset else None,
+                value.fdel, value.__doc__))
+        elif isinstance(value, classmethod) and _names_a_class(value.__func__):
+            setattr(ours, name, classmethod(_with_stdlib_classes(value.__func__)))
+
+
+_adopt_stdlib_functions(SSLContext, _StdSSLContext)
+_adopt_stdlib_functions(SSLSocket, _StdSSLSocket)
+
+
+def _create_over(create):
+    # The stdlib's _create opens the SSLSocket on sock's descriptor, then
+    # detaches sock: the descriptor must stay non-blocking through that.
+    def _create(cls, sock, *args, **kwargs):
+        fd = sock.fileno()
+        _gsocket._fds_taken_over.add(fd)
+        try:
+            return create(cls, sock, *args, **kwargs)
+        finally:
+            _gsocket._fds_taken_over.discard(fd)
+    return classmethod(_create)
+
+
+SSLSocket._create = _create_over(vars(SSLSocket)['_create'].__func__)
+
+# Subclasses and objects of the stdlib SSLContext made before patching still
+# wrap into cooperative sockets (see _gevent_did_monkey_patch).
+__early_safe__ = ['SSLContext']
+
+
+def _gevent_did_monkey_patch(target, items, warn):
+    """Every SSLContext, also one made (or one of a class defined) before
+    patching, wraps sockets into the cooperative SSLSocket, and the stdlib
+    classes' own functions still find themselves under their names."""
+    _adopt_stdlib_functions(_StdSSLContext, _StdSSLContext)
+    _adopt_stdlib_functions(_StdSSLSocket, _StdSSLSocket)
+    _StdSSLContext.sslsocket_class = SSLSocket
 
 
 def _returning_our_context(func):

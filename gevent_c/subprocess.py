@@ -25,12 +25,14 @@ import functools as _functools
 import io as _io
 import os as _os
 import subprocess as _subprocess
+import sys as _sys
 import time as _time
 
 from gevent_c._stdlib import copy_names
 from gevent_c import os as _gos
 from gevent_c._hub_local import get_hub
 from gevent_c.exceptions import ConcurrentObjectUseError
+from gevent_c.fileobject import FileObject  # noqa: F401 -- gevent.subprocess has it
 from gevent_c.greenlet import Greenlet
 from gevent_c.greenlet import joinall
 from gevent_c.hub import cancel_wait_ex
@@ -49,6 +51,14 @@ CompletedProcess = _subprocess.CompletedProcess
 _CHUNK = 256 * 1024
 # Bound now: once monkey-patched, subprocess.Popen is the class below.
 _StdPopen = _subprocess.Popen
+# The stdlib's _internal_poll takes its waitpid as an argument: _waitpid up
+# to 3.12, the _del_safe namespace of os functions from 3.13 on.
+if '_del_safe' in _StdPopen._internal_poll.__code__.co_varnames:
+    class _DelSafe(_subprocess._del_safe):
+        waitpid = staticmethod(_gos.waitpid)
+    _POLL_WAITPID = {'_del_safe': _DelSafe}
+else:
+    _POLL_WAITPID = {'_waitpid': _gos.waitpid}
 
 
 class _CooperativePipe(_io.RawIOBase):
@@ -294,6 +304,21 @@ def _feed(stream, data):
                 pass
 
 
+def _child_gets_blocking(stream):
+    """A descriptor (or file object) the caller gives the child as a standard
+    stream is put back in blocking mode, as gevent does: programs do not
+    expect EAGAIN on their stdin. (The mode belongs to the open file, which
+    the child shares.)"""
+    if stream is None or isinstance(stream, bool) or stream in (PIPE, DEVNULL, STDOUT):
+        return
+    try:
+        fd = stream if isinstance(stream, int) else stream.fileno()
+        if fd >= 0 and not _os.get_blocking(fd):
+            _os.set_blocking(fd, True)
+    except (AttributeError, OSError, ValueError, _io.UnsupportedOperation):
+        pass  # not a descriptor: the stdlib reports what is wrong with it
+
+
 class Popen(_StdPopen):
     """``subprocess.Popen`` with cooperative pipes, ``wait`` and ``communicate``.
 
@@ -304,6 +329,8 @@ class Popen(_StdPopen):
 
     @_functools.wraps(_StdPopen.__init__)  # same signature as the stdlib's
     def __init__(self, args, bufsize=-1, *more, **kwargs):
+        for name in ('stdin', 'stdout', 'stderr'):
+            _child_gets_blocking(kwargs.get(name))
         self._exit_status = None
         self._exit_handle = None
         self._comm = None
@@ -316,6 +343,42 @@ class Popen(_StdPopen):
         if self.returncode is None:
             self._exit_handle = _gos._on_exit(self.pid, self._on_exit)
 
+    # -- links: gevent_c.wait([popen]) and iwait wait for the exit ---------
+
+    _links = ()
+    _keepalive = None
+
+    def rawlink(self, callback):
+        """Call ``callback(self)`` from the hub once the process has exited."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        if self.returncode is not None:
+            get_hub().loop.run_callback(callback, self)
+            return
+        if not self._links:
+            self._links = []
+            # a referenced child watcher keeps the loop running until the exit
+            # (the status itself comes through _on_exit)
+            keepalive = get_hub().loop.child(self.pid, ref=True)
+            keepalive.start(keepalive.stop)
+            self._keepalive = keepalive
+        self._links.append(callback)
+
+    def unlink(self, callback):
+        if callback in self._links:
+            self._links.remove(callback)
+
+    def _handle_exitstatus(self, *args, **kwargs):
+        _StdPopen._handle_exitstatus(self, *args, **kwargs)
+        links, self._links = self._links, ()
+        keepalive, self._keepalive = self._keepalive, None
+        if keepalive is not None:
+            keepalive.stop()
+        if links:
+            run_callback = get_hub().loop.run_callback
+            for callback in links:
+                run_callback(callback, self)
+
     def _on_exit(self, pid, status):
         self._exit_handle = None
         self._exit_status = status
@@ -327,7 +390,7 @@ class Popen(_StdPopen):
             self._handle_exitstatus(self._exit_status)
         if self.returncode is not None:
             return self.returncode
-        return _StdPopen._internal_poll(self, _deadstate, _waitpid=_gos.waitpid)
+        return _StdPopen._internal_poll(self, _deadstate, **_POLL_WAITPID)
 
     def _wait(self, timeout):
         if self.returncode is not None:
@@ -349,6 +412,17 @@ class Popen(_StdPopen):
         if self.returncode is None:
             self.returncode = 0  # what the stdlib reports when the status is gone
         return self.returncode
+
+    def communicate(self, input=None, timeout=None):
+        """The stdlib's communicate, cooperatively; a TimeoutExpired says
+        the *timeout* given (the stdlib's says what was left of it when the
+        final wait began)."""
+        try:
+            return _StdPopen.communicate(self, input, timeout)
+        except TimeoutExpired as exc:
+            if timeout is not None:
+                exc.timeout = timeout
+            raise
 
     def _communicate(self, input, endtime, orig_timeout):
         comm = self._comm
@@ -471,8 +545,7 @@ def check_output(*popenargs, timeout=None, **kwargs):
     return run(*popenargs, stdout=PIPE, timeout=timeout, check=True, **kwargs).stdout
 
 
-def getstatusoutput(cmd, *, encoding=None, errors=None):
-    """(exit code, output) of *cmd* run in a shell, stderr included."""
+def _getstatusoutput(cmd, encoding, errors):
     try:
         data = check_output(cmd, shell=True, text=True, stderr=STDOUT,
                             encoding=encoding, errors=errors)
@@ -485,9 +558,23 @@ def getstatusoutput(cmd, *, encoding=None, errors=None):
     return exitcode, data
 
 
-def getoutput(cmd, *, encoding=None, errors=None):
-    """Output (stdout and stderr) of *cmd* run in a shell."""
-    return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]
+# The stdlib's signatures: encoding and errors are 3.11+.
+if _sys.version_info >= (3, 11):
+    def getstatusoutput(cmd, *, encoding=None, errors=None):
+        """(exit code, output) of *cmd* run in a shell, stderr included."""
+        return _getstatusoutput(cmd, encoding, errors)
+
+    def getoutput(cmd, *, encoding=None, errors=None):
+        """Output (stdout and stderr) of *cmd* run in a shell."""
+        return _getstatusoutput(cmd, encoding, errors)[1]
+else:
+    def getstatusoutput(cmd):
+        """(exit code, output) of *cmd* run in a shell, stderr included."""
+        return _getstatusoutput(cmd, None, None)
+
+    def getoutput(cmd):
+        """Output (stdout and stderr) of *cmd* run in a shell."""
+        return _getstatusoutput(cmd, None, None)[1]
 
 
 __imports__ = copy_names(_subprocess, globals(), list(_subprocess.__all__) + ['list2cmdline'],

@@ -251,10 +251,10 @@ class ThreadPool(GroupMappingMixin):
                 trace = getattr(_threading, '_trace_hook', None)
                 profile = getattr(_threading, '_profile_hook', None)
                 hooked = trace is not None or profile is not None
-                if hooked:
-                    sys.settrace(trace)
-                    sys.setprofile(profile)
                 try:
+                    if hooked:  # may fail (an audit hook): the caller gets the error
+                        sys.settrace(trace)
+                        sys.setprofile(profile)
                     value = func(*args, **kwargs)
                 except BaseException:  # noqa: B036 -- every failure goes back to the caller
                     finished.append((result, False, sys.exc_info()))
@@ -263,9 +263,13 @@ class ThreadPool(GroupMappingMixin):
                     value = None
                 finally:
                     if hooked:
-                        sys.settrace(None)
-                        sys.setprofile(None)
+                        try:
+                            sys.settrace(None)
+                            sys.setprofile(None)
+                        except Exception:  # noqa: BLE001 -- refused too: the worker lives on
+                            pass
                 func = args = kwargs = result = None
+                self._expect_blocking()
                 try:
                     send()
                 except Exception:  # noqa: BLE001 -- the hub's loop was destroyed
@@ -280,6 +284,16 @@ class ThreadPool(GroupMappingMixin):
                     pass
             with self._lock:
                 self._workers.discard(worker)
+
+    @staticmethod
+    def _expect_blocking():
+        """A task made a hub here whose monitoring thread runs: blocking in
+        this thread's main greenlet (tasks, the wait for the next one) is
+        what a worker does, not a blocked loop."""
+        hub = get_hub_if_exists()
+        monitor = getattr(hub, 'periodic_monitoring_thread', None)
+        if monitor is not None:
+            monitor.ignore_current_greenlet_blocking()
 
     # -- the hub side --------------------------------------------------------
 

@@ -13,8 +13,7 @@ It is a BaseException so ``except Exception`` does not swallow it. A
 ``seconds`` of None never expires; a negative value expires at the next loop
 iteration. Unlike ``gevent.Timeout`` no loop timer is created until ``start``.
 """
-from gevent_c._greenlet import getcurrent
-from gevent_c._hub_local import get_hub
+from gevent_c import _core
 
 __all__ = ['Timeout', 'with_timeout']
 
@@ -44,44 +43,18 @@ class _FakeTimer:
 
 
 _FakeTimer = _FakeTimer()
+_core._timeout_setup(_FakeTimer)
 
 
-class Timeout(BaseException):
+class Timeout(_core.TimeoutBase):
     """Raise an exception in the current greenlet after *seconds*.
 
     *exception* None raises this Timeout; False (as a context manager) exits
     the ``with`` block silently; anything else is raised instead. ``ref``
-    False lets the loop exit while the timeout is pending.
+    False lets the loop exit while the timeout is pending. ``start``,
+    ``cancel``, ``close``, ``pending`` and the context manager are in C
+    (``gevent_c._core.TimeoutBase``).
     """
-
-    def __init__(self, seconds=None, exception=None, ref=True, priority=-1):
-        BaseException.__init__(self)
-        self.seconds = seconds
-        self.exception = exception
-        self._ref = ref
-        self._priority = priority
-        self.timer = _FakeTimer
-
-    def start(self):
-        """Arm the timeout for the current greenlet."""
-        if self.pending:
-            raise AssertionError('%r is already started; to restart it, cancel it first' % (self,))
-        if self.seconds is None:
-            return  # never expires
-        exception = self.exception
-        if exception is None or exception is False or isinstance(exception, str):
-            throws = self
-        else:
-            throws = exception
-        timer = self.timer
-        if timer is _FakeTimer:
-            loop = get_hub().loop
-            timer = self.timer = loop.timer(self.seconds or 0.0, ref=self._ref,
-                                            priority=self._priority)
-        timer.start(self._on_expiration, getcurrent(), throws, update=True)
-
-    def _on_expiration(self, prev_greenlet, ex):
-        prev_greenlet.throw(ex)
 
     @classmethod
     def start_new(cls, timeout=None, exception=None, ref=True):
@@ -99,24 +72,6 @@ class Timeout(BaseException):
         if timeout is None:
             return _FakeTimer
         return Timeout.start_new(timeout, exception, ref)
-
-    @property
-    def pending(self):
-        """True while the timeout is armed and has not fired."""
-        timer = self.timer
-        return timer.pending or timer.active
-
-    def cancel(self):
-        """Disarm the timeout; it can be started again."""
-        self.timer.stop()
-
-    def close(self):
-        """Disarm the timeout and release its timer."""
-        timer = self.timer
-        if timer is not _FakeTimer:
-            self.timer = _FakeTimer
-            timer.stop()
-            timer.close()
 
     def __repr__(self):
         classname = type(self).__name__
@@ -139,17 +94,6 @@ class Timeout(BaseException):
         if self.exception is False:
             return '%s second%s (silent)' % (self.seconds, suffix)
         return '%s second%s: %s' % (self.seconds, suffix, self.exception)
-
-    def __enter__(self):
-        if not self.pending:
-            self.start()
-        return self
-
-    def __exit__(self, typ, value, tb):
-        self.close()
-        if value is self and self.exception is False:
-            return True
-        return None
 
 
 def with_timeout(seconds, function, *args, **kwds):

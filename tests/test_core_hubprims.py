@@ -245,6 +245,16 @@ def test_semaphore_bad_input():
         _core.AbstractLinkable().ready()
 
 
+@pytest.mark.parametrize('name', ['Event', 'AsyncResult'])
+def test_event_and_async_result_take_no_arguments(name):
+    cls = getattr(event, name)
+    with pytest.raises(TypeError, match=r'^%s\(\) takes no positional arguments$' % name):
+        cls(1)
+    with pytest.raises(TypeError, match=r'^%s\(\) takes no keyword arguments$' % name):
+        cls(x=1)
+    cls(*(), **{})
+
+
 def test_bounded_semaphore_python_subclass_keeps_its_release_in_with():
     sem = lock.BoundedSemaphore(1)
     with sem:

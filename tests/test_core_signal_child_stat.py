@@ -116,6 +116,15 @@ def test_stat_of_existing_path_has_attr(loop, tmp_path):
     w.stop()
 
 
+def test_stat_path_paths_and_interval(loop, tmp_path):
+    path = str(tmp_path / "f")
+    w = loop.stat(path, interval=-1)
+    assert w.path == path
+    assert w._paths == os.fsencode(path)   # gevent's bytes spelling
+    assert w.interval == -1
+    w.close()
+
+
 def test_async_send_from_another_thread(loop):
     got = []
     w = loop.async_()

@@ -1,4 +1,5 @@
 """Event and AsyncResult: FIFO wake-up, timeouts, kill while waiting, values/errors."""
+import sys
 import pytest
 
 from _hubtest import clean_hub, lib, gc_lib, errors  # noqa: F401 -- fixtures
@@ -206,3 +207,23 @@ def test_async_result_set_from_a_native_thread(lib):
         assert result.get(timeout=5) == 'from thread'
     finally:
         t.join()
+
+
+def test_repeated_get_of_a_stored_exception_does_not_grow_its_traceback(lib):
+    import traceback
+    for tb_given in (False, True):
+        result = lib.event.AsyncResult()
+        if tb_given:
+            try:
+                raise KeyError('k')
+            except KeyError:
+                result.set_exception(*sys.exc_info()[1:2], exc_info=sys.exc_info())
+        else:
+            result.set_exception(KeyError('k'))
+        lengths = []
+        for _ in range(3):
+            try:
+                result.get()
+            except KeyError as exc:
+                lengths.append(len(traceback.extract_tb(exc.__traceback__)))
+        assert lengths == [lengths[0]] * 3

@@ -51,3 +51,10 @@ def test_readme_example_runs_as_written():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == '100 replies\n'
+
+
+@pytest.mark.timeout(90)
+def test_patched_urllib_runs_every_request_at_once_in_one_thread():
+    out = run_example('patched_urllib.py')
+    assert '100 of 100 requests answered' in out
+    assert 'the server had 100 requests open at once' in out

@@ -293,3 +293,22 @@ def test_posix_close_while_another_greenlet_writes_buffered():
     g.join()
     assert isinstance(g.exception, OSError) and g.exception.errno == errno.EBADF
     os.close(r)
+
+
+def test_closed_file_object_thread_raises_file_object_closed_quietly(tmp_path, capfd):
+    from gevent_c.fileobject import FileObjectThread, FileObjectClosed
+    path = tmp_path / 'data'
+    path.write_bytes(b'line\n')
+    for close in (True, False):
+        raw = open(path, 'rb')
+        f = FileObjectThread(raw, close=close)
+        f.close()
+        assert f.closed
+        for call in (f.read, f.readline, lambda: f.write(b'x'), lambda: list(f)):
+            with pytest.raises(FileObjectClosed) as info:
+                call()
+            assert isinstance(info.value, OSError) and info.value.errno == errno.EBADF
+        assert raw.closed is close
+        raw.close()
+        f.close()  # again: nothing
+    assert 'Traceback' not in capfd.readouterr().err

@@ -366,3 +366,108 @@ def test_greenlet_is_a_subclass_of_the_coroutine_type(gc_lib):
     from gevent_c._greenlet import greenlet
     assert issubclass(gc_lib.greenlet.Greenlet, greenlet)
     assert sys.modules['gevent_c.greenlet'].Greenlet is gc_lib.top.Greenlet
+
+
+# ---- Greenlet as a context manager ---------------------------------------------
+
+def test_with_block_joins_the_greenlet(lib):
+    with lib.top.spawn(lib.top.sleep, 0.01) as g:
+        assert not g.dead
+    assert g.dead and g.successful()
+
+
+def test_error_in_with_block_kills_the_greenlet_with_it(lib):
+    class Boom(Exception):
+        pass
+    with pytest.raises(Boom):
+        with lib.top.spawn(lib.top.sleep, 10) as g:
+            lib.top.sleep(0)  # started
+            raise Boom
+    assert g.dead and not g.successful()
+    assert isinstance(g.exception, Boom)
+    with pytest.raises(Boom):
+        with lib.top.spawn(lib.top.sleep, 10) as g2:
+            raise Boom      # not started yet: it never runs
+    assert g2.dead
+    with pytest.raises(Boom):
+        g2.get()
+
+
+def test_greenlet_error_shows_through_get_after_the_block(lib, errors):
+    def fails():
+        raise KeyError('k')
+    with lib.top.spawn(fails) as g:
+        pass
+    with pytest.raises(KeyError):
+        g.get()
+
+
+# ---- the greenlet tree ------------------------------------------------------------
+
+def test_children_share_spawn_tree_locals_and_know_their_spawner(lib):
+    getcurrent = lib.hub.getcurrent
+    seen = []
+
+    def parent():
+        child = lib.greenlet.Greenlet()
+        seen.append((child.spawn_tree_locals is getcurrent().spawn_tree_locals,
+                     child.spawning_greenlet() is getcurrent()))
+    a, b = lib.greenlet.Greenlet(parent), lib.greenlet.Greenlet(parent)
+    assert not hasattr(getcurrent(), 'spawn_tree_locals')  # main keeps none
+    assert a.spawn_tree_locals is not b.spawn_tree_locals
+    assert a.spawning_greenlet() is getcurrent()
+    a.start()
+    a.join()
+    assert seen == [(True, True)]
+    raw = lib.top.spawn_raw(parent)
+    assert raw.spawning_greenlet() is getcurrent()
+    assert raw.spawn_tree_locals is not None and raw.spawn_tree_locals is not a.spawn_tree_locals
+    lib.top.sleep(0)
+
+
+def test_spawning_stack_shows_where_it_was_spawned(lib):
+    import traceback
+
+    def where_spawned():
+        return lib.top.spawn(lambda: None)
+    g = where_spawned()
+    text = ''.join(traceback.format_stack(g.spawning_stack))
+    assert 'where_spawned' in text and __file__ in text
+    assert len(traceback.extract_stack(g.spawning_stack)) <= g.spawning_stack_limit
+    g.join()
+
+
+def test_tree_tracking_can_be_turned_off(lib):
+    config = lib.top.config
+    saved = config.track_greenlet_tree
+    config.track_greenlet_tree = False
+    try:
+        g = lib.greenlet.Greenlet()
+        assert (g.spawning_greenlet, g.spawn_tree_locals, g.spawning_stack) == (None, None, None)
+    finally:
+        config.track_greenlet_tree = saved
+    assert lib.greenlet.Greenlet().spawning_stack is not None
+
+
+def test_minimal_ident_of_greenlets_and_of_the_hub(lib):
+    g = lib.top.spawn(lambda: 1)
+    assert g.minimal_ident >= 0 and g.parent.minimal_ident >= 0
+    assert g.minimal_ident != g.parent.minimal_ident
+    g.join()
+    h = lib.top.spawn(lambda: 1)
+    h.parent = lib.hub.getcurrent()
+    try:
+        with pytest.raises((TypeError, AttributeError), match='ident_registry|Cannot convert'):
+            h.minimal_ident
+    finally:
+        h.parent = lib.hub.get_hub()
+        h.kill()
+
+
+def test_spawn_later_needs_a_callable(lib):
+    with pytest.raises(TypeError):
+        lib.top.spawn_later(1)
+    with pytest.raises(TypeError):
+        lib.top.spawn_later(1, 1)
+    with pytest.raises(TypeError):
+        lib.top.spawn(1)

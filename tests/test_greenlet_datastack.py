@@ -48,8 +48,12 @@ def test_long_lived_greenlet_crossing_its_root_chunk_keeps_memory_bounded():
     assert total == 40000 * 30, total
     # a leak of one 16 KiB chunk per crossing would be ~600 MiB here
     assert late - early < 8 * 1024, (early, late)
-    # the chunk popped last is kept for the next crossing
-    assert 1 <= _datastack_spares() <= 8
+    if sys.version_info >= (3, 11):
+        # the chunk popped last is kept for the next crossing
+        assert 1 <= _datastack_spares() <= 8
+    else:
+        # 3.10 has no data stack: frames are objects, no chunk is kept
+        assert _datastack_spares() == 0
     print("ok")
     """)
     assert out.strip() == "ok"

@@ -216,3 +216,92 @@ def test_gc_kills_and_collects_unreachable_suspended_greenlet_cycle():
     assert log == ["unwound"]
     gc.collect()
     assert r() is None
+
+
+@pytest.mark.timeout(60)
+def test_getcurrent_raises_while_the_interpreter_finalizes():
+    # A cycle left for the collections of interpreter shutdown: its
+    # finalizer runs when greenlets can no longer be used.
+    code = r"""
+import gc, os, threading
+from gevent_c._greenlet import greenlet, getcurrent
+gc.disable()
+main = getcurrent()
+keep = [greenlet(lambda: main.switch()) for _ in range(3)]
+for g in keep:
+    g.switch()
+class AtShutdown:
+    def __del__(self):
+        try:
+            getcurrent()
+        except RuntimeError as e:
+            os.write(1, b"RuntimeError: " + str(e).encode() + b"\n")
+        else:
+            os.write(1, b"no error\n")
+a = AtShutdown()
+a.cycle = {"a": a}
+del a
+print("end", flush=True)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "end", "RuntimeError: greenlet is being finalized"]
+
+
+@pytest.mark.timeout(60)
+def test_exited_threads_main_greenlet_held_by_a_local_stays_valid():
+    # greenlet 3.5.6 frees such a main greenlet when gc.get_referrers finds
+    # no holder (a local variable is invisible to it) and then crashes.
+    code = r"""
+import sys, threading, time
+from gevent_c._greenlet import greenlet, getcurrent
+def hold():
+    box, go = [], threading.Event()
+    def worker():
+        box.append(getcurrent())
+        go.wait(30)
+    t = threading.Thread(target=worker)
+    t.start()
+    while not box:
+        time.sleep(0.001)
+    m = box.pop()       # from here only this local holds it
+    go.set(); t.join(30); del t
+    for _ in range(20):
+        time.sleep(0.001)
+        getcurrent()
+    junk = [bytearray(64) for _ in range(1000)]
+    print(sys.getrefcount(m), m.dead, repr(m).endswith("(thread exited) dead>"))
+hold()
+"""
+    p = subprocess.run([sys.executable, "-X", "dev", "-c", code],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["2", "True", "True"]
+
+
+def test_greenlet_that_survived_its_kill_is_killed_again_when_dropped_again():
+    main = getcurrent()
+    hub = greenlet(lambda: None)
+    saved, log = [], []
+
+    def worker():
+        try:
+            try:
+                main.switch()
+            except GreenletExit:
+                log.append("first kill")
+                saved.append(getcurrent())  # referenced again while killed
+                hub.switch()                # and leaves without dying
+        finally:
+            log.append("unwound")
+    g = greenlet(worker, parent=hub)
+    g.switch()
+    r = weakref.ref(g)
+    del g
+    assert log == ["first kill"]
+    assert saved[0].parent is hub and not saved[0].dead
+    del saved[:]                            # the last reference again
+    assert log == ["first kill", "unwound"]
+    assert r() is None

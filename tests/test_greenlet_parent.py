@@ -34,6 +34,22 @@ def test_parent_must_be_a_greenlet():
         greenlet(parent="x")
 
 
+def test_parent_type_error_has_greenlets_wording():
+    main = getcurrent()
+    g = greenlet(lambda: main.switch())
+    for state in ("unstarted", "suspended"):
+        for bad in (None, 1, "42", object()):
+            with pytest.raises(TypeError) as exc:
+                g.parent = bad
+            assert str(exc.value) == ("GreenletChecker: Expected any type "
+                                      "of greenlet, not " + type(bad).__name__)
+        g.switch()
+    g.switch()
+    # the main greenlet refuses any parent before looking at its type
+    with pytest.raises(AttributeError, match="main greenlet"):
+        main.parent = 1
+
+
 def test_parent_cannot_be_deleted():
     g = greenlet()
     with pytest.raises(AttributeError):
@@ -193,3 +209,45 @@ print(vals, os.WEXITSTATUS(status))
                        text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[2, 3, 4] 0"
+
+
+def _reparenting_subclass(new_parent):
+    class G(greenlet):
+        def __getattribute__(self, name):
+            if name == "run":
+                self.parent = new_parent
+            return greenlet.__getattribute__(self, name)
+    return G(lambda: "must not run here")
+
+
+def test_run_lookup_reparenting_into_an_exited_thread_raises_error():
+    finished = _in_thread(lambda: greenlet(lambda: None).switch() or
+                          getcurrent())["value"]
+    g = _reparenting_subclass(finished)
+    with pytest.raises(error) as exc:
+        g.switch()
+    assert str(exc.value) == ("cannot switch to a different thread (which "
+                              "happens to have exited)")
+    assert not g.dead and not g
+
+
+def test_run_lookup_reparenting_into_a_running_thread_raises_error():
+    ready, stop, box = threading.Event(), threading.Event(), {}
+
+    def park():
+        box["main"] = getcurrent()
+        ready.set()
+        stop.wait(30)
+    t = threading.Thread(target=park)
+    t.start()
+    try:
+        ready.wait(30)
+        g = _reparenting_subclass(box["main"])
+        with pytest.raises(error) as exc:
+            g.switch()
+        text = str(exc.value)
+        assert text.startswith("Cannot switch to a different thread")
+        assert "Current:" in text and "Expected:" in text
+    finally:
+        stop.set()
+        t.join(30)

@@ -298,3 +298,51 @@ print(len(events))
                        text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "20"
+
+
+def test_finished_greenlet_keeps_the_context_it_ran_in():
+    def run():
+        VAR.set("inside")
+    g = greenlet(run)
+    g.switch()
+    assert g.dead
+    assert g.gr_context is not None and g.gr_context[VAR] == "inside"
+    # one given before the start is kept through the end
+    ctx = contextvars.copy_context()
+    g = greenlet(lambda: VAR.set("given"))
+    g.gr_context = ctx
+    g.switch()
+    assert g.gr_context is ctx and ctx[VAR] == "given"
+    # Context.run() leaves its context on return: nothing is left under it
+    g = greenlet(contextvars.copy_context().run)
+    g.switch(VAR.set, "run")
+    assert g.dead and g.gr_context is None
+
+
+def test_trashcan_nesting_is_kept_per_greenlet():
+    from gevent_c._greenlet import _trash_delete_nesting as nesting
+    if sys.version_info >= (3, 13):
+        assert nesting() is None      # the interpreter keeps no such count
+        return
+    main = getcurrent()
+    seen = []
+
+    def other_run():
+        while True:
+            seen.append(("other", nesting()))
+            main.switch()
+    other = greenlet(other_run)
+
+    class SwitchesInDel:
+        def __del__(self):
+            seen.append(("del", nesting()))
+            other.switch()          # starts other, then resumes it
+            seen.append(("back", nesting()))
+    assert nesting() == 0
+    for _ in range(2):
+        items = [SwitchesInDel()]
+        del items
+    assert nesting() == 0
+    inside = seen[0][1]
+    assert inside > 0
+    assert seen == [("del", inside), ("other", 0), ("back", inside)] * 2

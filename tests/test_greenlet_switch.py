@@ -291,3 +291,63 @@ def test_gr_context_running_in_other_thread_is_refused():
     finally:
         done.set()
         t.join(30)
+
+
+def test_abc_subclass_leaving_run_abstract_cannot_be_created():
+    import abc
+
+    class Abstract(greenlet, metaclass=abc.ABCMeta):
+        @abc.abstractmethod
+        def run(self):
+            pass
+
+    class Concrete(Abstract):
+        def run(self):
+            return "concrete"
+
+    class StillAbstract(Abstract):
+        pass
+    with pytest.raises(TypeError, match="abstract"):
+        StillAbstract()
+    assert Concrete().switch() == "concrete"
+
+
+def test_run_none_is_kept_and_fails_when_started():
+    g = greenlet(run=None)
+    assert g.run is None
+    with pytest.raises(TypeError):
+        g.switch()
+    assert g.dead
+
+
+def test_subclass_run_is_looked_up_through_getattribute():
+    calls = []
+
+    class G(greenlet):
+        def __getattribute__(self, name):
+            if name == "run":
+                calls.append(name)
+                return lambda: "from __getattribute__"
+            return greenlet.__getattribute__(self, name)
+    g = G(lambda: "from the constructor")
+    assert g.switch() == "from __getattribute__"
+    assert calls == ["run"]
+
+
+def test_repr_speaks_from_the_calling_thread():
+    import threading
+    main = getcurrent()
+    box = {}
+
+    def worker():
+        box["main_seen_there"] = repr(main)
+        box["its_main"] = getcurrent()
+        box["its_main_there"] = repr(getcurrent())
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(30)
+    assert box["main_seen_there"].endswith(" suspended active started main>")
+    assert box["its_main_there"].endswith(" current active started main>")
+    assert repr(main).endswith(" current active started main>")
+    assert box["its_main"].dead
+    assert repr(box["its_main"]).endswith(" (thread exited) dead>")

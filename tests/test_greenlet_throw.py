@@ -150,3 +150,28 @@ def test_uncaught_exception_from_unrelated_parent_reaches_the_parent():
     child = greenlet(lambda: 1 / 0, parent=parent)
     assert child.switch() == "p"
     assert order == ["parent got it"]
+
+
+def test_throw_into_greenlet_without_run_raises_attribute_error():
+    g = greenlet()
+    with pytest.raises(AttributeError, match="run"):
+        g.throw(ValueError)
+    assert not g.dead and not g     # never started
+
+
+def test_throw_into_unstarted_subclass_survives_its_run_lookup():
+    class G(greenlet):
+        def __getattribute__(self, name):
+            if name == "run":
+                try:                # Python code that handles an error
+                    raise KeyError(name)
+                except KeyError:
+                    pass
+            return greenlet.__getattribute__(self, name)
+
+    class Thrown(Exception):
+        pass
+    g = G(lambda: "never runs")
+    with pytest.raises(Thrown):
+        g.throw(Thrown("x"))
+    assert g.dead

@@ -2,6 +2,9 @@
 import io
 import threading
 
+import importlib
+import sys
+
 import pytest
 
 from _hubtest import clean_hub, lib, gc_lib, errors  # noqa: F401 -- fixtures
@@ -435,8 +438,9 @@ def test_config_reads_and_validates_settings(gc_lib):
     config = gc_lib.top.config
     assert config.threadpool_size >= 1
     config.resolver = 'ares,thread'
-    assert config.resolver == ['ares', 'thread']
+    assert config.resolver is importlib.import_module('gevent_c.resolver.ares').Resolver
     config.resolver = ['thread', 'ares', 'block']
+    assert config.resolver is importlib.import_module('gevent_c.resolver.thread').Resolver
     with pytest.raises(AttributeError):
         config.no_such_setting = 1
     with pytest.raises(ValueError):
@@ -477,3 +481,126 @@ def test_sigint_while_the_main_greenlet_sleeps_raises_keyboard_interrupt_in_it(l
     hub.loop.timer(0.001).start(os.kill, os.getpid(), signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         lib.top.sleep(5)
+
+
+def test_iwait_yields_in_the_order_objects_became_ready(lib):
+    top, event = lib.top, lib.event
+    sleepers = [top.spawn(top.sleep, d) for d in (0.03, 0.01, 0.02)]
+    assert [sleepers.index(g) for g in top.iwait(sleepers)] == [1, 2, 0]
+    events = [event.Event() for _ in range(4)]
+
+    def setter():
+        for i in (2, 0, 3, 1):
+            events[i].set()
+    top.spawn(setter)
+    assert [events.index(e) for e in top.iwait(events)] == [2, 0, 3, 1]
+    ready = [event.Event() for _ in range(3)]
+    for i in (2, 1, 0):
+        ready[i].set()
+    assert [ready.index(e) for e in top.iwait(ready)] == [0, 1, 2]  # already ready: as given
+    quick = [top.spawn(lambda: None) for _ in range(3)]
+    given = [quick[2], quick[0], quick[1]]
+    assert [quick.index(g) for g in top.iwait(given)] == [0, 1, 2]  # as they finished
+
+
+# ---- the periodic monitoring thread ---------------------------------------------
+
+def _greenlet_module(lib):
+    return importlib.import_module('greenlet' if lib.name == 'gevent' else 'gevent_c._greenlet')
+
+
+def test_monitoring_thread_reports_a_blocked_hub_and_stops_cleanly(lib):
+    import io
+    import sys
+    import time
+    config = lib.top.config
+    saved = config.monitor_thread
+    config.monitor_thread = True
+    hub = lib.hub.get_hub()
+    stream = hub.exception_stream = io.StringIO()
+    try:
+        monitor = hub.start_periodic_monitoring_thread()
+        assert monitor is hub.start_periodic_monitoring_thread()  # one per hub
+        assert _greenlet_module(lib).gettrace() is not None
+        functions = [entry.function for entry in monitor.monitoring_functions()]
+        assert len(functions) >= 1
+        calls = []
+        monitor.add_monitoring_function(calls.append, 0.01)
+        assert monitor.monitoring_functions()[-1].period == 0.01
+        lib.top.sleep(0.01)         # a switch, so a later silence is noticed
+        time.sleep(0.35)            # blocks the hub: more than max_blocking_time
+        lib.top.sleep(0.01)
+        assert 'appears to be blocked' in stream.getvalue()
+        assert calls and calls[0] is hub
+        monitor.add_monitoring_function(calls.append, None)
+        assert [e.function for e in monitor.monitoring_functions()] == functions
+        with pytest.raises(ValueError):
+            monitor.add_monitoring_function(calls.append, -1)
+        ident = getattr(monitor, 'monitor_thread_ident', None)
+        monitor.kill()
+        assert _greenlet_module(lib).gettrace() is None
+        if ident is not None:
+            deadline = time.monotonic() + 10
+            while ident in sys._current_frames() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ident not in sys._current_frames()
+    finally:
+        config.monitor_thread = saved
+        if hub.periodic_monitoring_thread is not None:
+            hub.periodic_monitoring_thread.kill()
+            hub.periodic_monitoring_thread = None
+        del hub.exception_stream
+
+
+def test_no_monitoring_thread_unless_configured(lib):
+    hub = lib.hub.get_hub()
+    assert lib.top.config.monitor_thread is False
+    assert hub.start_periodic_monitoring_thread() is None
+    lib.top.sleep(0)
+    assert hub.periodic_monitoring_thread is None
+
+
+def test_exception_stream_none_silences_error_reports(lib, capfd):
+    hub = lib.hub.get_hub()
+    hub.exception_stream = None
+    try:
+        def fails():
+            raise KeyError('silenced')
+        g = lib.top.spawn(fails)
+        g.join()
+        assert isinstance(g.exception, KeyError)
+    finally:
+        del hub.exception_stream
+    assert 'silenced' not in capfd.readouterr().err
+    assert hub.exception_stream is sys.stderr
+
+
+def test_waiter_str_is_gevents(lib):
+    waiter = lib.hub.Waiter()
+    assert str(waiter) == '<Waiter greenlet=None>'
+    waiter.switch(25)
+    assert str(waiter) == '<Waiter greenlet=None value=25>'
+    assert waiter.get() == 25
+
+
+def test_monitoring_thread_memory_check(gc_lib, monkeypatch):
+    psutil = pytest.importorskip('psutil')
+    from gevent_c._monitor import PeriodicMonitoringThread
+    config = gc_lib.top.config
+    hub = gc_lib.hub.get_hub()
+    monitor = PeriodicMonitoringThread(hub)
+    try:
+        assert monitor.can_monitor_memory_usage()
+        setting = config.settings['max_memory_usage']
+        saved = (setting._value, setting._is_set)
+        try:
+            config.max_memory_usage = None
+            assert monitor.monitor_memory_usage(hub) == -1
+            config.max_memory_usage = 1  # one byte: exceeded
+            assert monitor.monitor_memory_usage(hub) > 1 and monitor._memory_exceeded
+            config.max_memory_usage = 1 << 50
+            assert monitor.monitor_memory_usage(hub) > 1 and not monitor._memory_exceeded
+        finally:
+            setting._value, setting._is_set = saved
+    finally:
+        monitor.kill()

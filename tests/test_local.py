@@ -108,3 +108,33 @@ def test_values_are_released_when_the_local_is_collected(lib):
     del data
     gc.collect()
     assert ref() is None
+
+
+def test_copy_shares_what_a_subclass_keeps_in_slots(lib):
+    import copy
+
+    class WithSlots(lib.local.local):
+        __slots__ = ['shared']
+
+        def __init__(self, value):
+            self.shared = value
+
+    marker = object()
+    a = WithSlots(marker)
+    a.own = 'mine'
+    b = copy.copy(a)
+    assert b.shared is marker and b.own == 'mine'
+    b.own = 'theirs'
+    assert a.own == 'mine'
+
+
+def test_all_local_dicts_for_greenlet(lib):
+    seen = {}
+
+    def run():
+        x = lib.local.local()
+        x.foo = 42
+        seen['id'] = id(x)
+        seen['dicts'] = lib.local.all_local_dicts_for_greenlet(lib.hub.getcurrent())
+    lib.top.spawn(run).join()
+    assert seen['dicts'] == [((lib.local.local, seen['id']), {'foo': 42})]

@@ -1,4 +1,5 @@
 """Semaphore, BoundedSemaphore, DummySemaphore, RLock."""
+import time
 import pytest
 
 from _hubtest import clean_hub, lib, gc_lib  # noqa: F401 -- fixtures
@@ -237,3 +238,30 @@ def test_a_thread_with_its_own_hub_keeps_running_its_greenlets_while_it_waits(gc
     while thread.is_alive():
         lib.top.sleep(0.01)
     assert result['acquired'] is True and result['ticks'] > 1
+
+
+@pytest.mark.parametrize('main_has_hub', [False, True])
+def test_thread_blocked_on_a_semaphore_no_hub_owns_is_woken_by_another_thread(
+        lib, main_has_hub):
+    import threading
+    if main_has_hub:
+        lib.top.sleep(0)
+    sem = lib.lock.Semaphore()
+    sem.acquire()
+    running, done, got = threading.Event(), threading.Event(), []
+
+    def thread_main():
+        running.set()
+        got.append(sem.acquire())
+        done.set()
+    thread = threading.Thread(target=thread_main, daemon=True)
+    thread.start()
+    running.wait(10)
+    time.sleep(0.05)  # the thread is blocked in acquire
+    sem.release()
+    for _ in range(50):
+        lib.top.idle()
+        if done.wait(0.1):
+            break
+    thread.join(10)
+    assert got == [True]

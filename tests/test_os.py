@@ -14,7 +14,7 @@ import gevent_c
 import gevent_c.os as gos
 
 from _hubtest import clean_hub  # noqa: F401 -- autouse fixture
-from _isolated import forks_beside_threads
+from _isolated import forks_beside_threads, run_isolated
 
 pytestmark = [pytest.mark.timeout(60), forks_beside_threads]
 
@@ -296,3 +296,48 @@ def test_close_wakes_a_greenlet_waiting_on_the_fd():
         reader.get()
     assert info.value.errno == errno.EBADF
     os.close(w)
+
+
+def test_every_public_name_of_os_is_offered():
+    # as gevent.os: not only os.__all__ (which lacks PathLike and the
+    # supports_* sets everywhere, and process_cpu_count on 3.13.0)
+    import types
+    for name in dir(os):
+        if name.startswith('_') or isinstance(getattr(os, name), types.ModuleType):
+            continue
+        assert hasattr(gos, name), name
+        if name not in gos.__implements__ + gos.__extensions__:
+            assert getattr(gos, name) is getattr(os, name), name
+    if sys.version_info >= (3, 13):
+        assert gos.process_cpu_count is os.process_cpu_count
+
+
+@pytest.mark.parametrize('before', ['nothing', 'sleep0', 'threadpool'])
+def test_fork_watchers_fire_in_the_child_whatever_the_hub_was_doing(before):
+    # sleep(0) leaves the hub suspended inside a loop iteration, where libev
+    # would re-arm for the fork without ever firing the fork watchers
+    code = '''
+import os, sys
+import gevent_c, gevent_c.os as gos
+hub = gevent_c.get_hub()
+seen = []
+w = hub.loop.fork(ref=False)
+w.start(lambda: seen.append(os.getpid()))
+before = sys.argv[1]
+if before == 'sleep0':
+    gevent_c.sleep(0)
+elif before == 'threadpool':
+    hub.threadpool.apply(len, ('x',))
+r, wfd = os.pipe()
+pid = gos.fork_gevent()
+if pid == 0:
+    gevent_c.sleep(0.001)
+    gevent_c.sleep(0.001)
+    os.write(wfd, b'fired' if seen == [os.getpid()] else b'not fired')
+    os._exit(0)
+os.close(wfd)
+print(os.read(r, 100).decode(), seen)
+gos.waitpid(pid, 0)
+'''
+    out = run_isolated(code, before)
+    assert out.split() == ['fired', '[]']

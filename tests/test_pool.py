@@ -230,3 +230,34 @@ def test_map_async_and_map_cb(lib):
 def test_group_spawn_rejects_non_callable(lib):
     with pytest.raises(TypeError):
         lib.pool.Group().spawn(3)
+
+
+def test_imap_maxsize_zero_is_unbounded_and_negative_refused(lib):
+    pool = lib.pool.Pool(3)
+    assert list(pool.imap(abs, [-1, -2, -3], maxsize=0)) == [1, 2, 3]
+    assert sorted(pool.imap_unordered(abs, [-1, -2], maxsize=0)) == [1, 2]
+    with pytest.raises(ValueError):
+        list(pool.imap(abs, [-1], maxsize=-1))
+
+
+def test_killone_waits_only_when_it_does_the_killing(lib, errors):
+    shots = []
+
+    def undead():
+        while True:
+            try:
+                lib.top.sleep(1)
+            except lib.top.GreenletExit:
+                shots.append(1)
+    g = lib.top.spawn(undead)
+    lib.top.sleep(0)
+    group = lib.pool.Group([g])
+    group.killone(g, block=False)
+    lib.top.sleep(0)
+    assert shots == [1]
+    # already dying: neither killed again nor waited for (it never dies)
+    group.killone(g)
+    group.killone(g, timeout=5)
+    assert shots == [1] and not g.dead
+    g.kill(ValueError)  # end it for good
+    assert g.dead

@@ -296,3 +296,13 @@ def test_stdlib_style_subclass_with_one_argument_init(lib):
     q.put(1)
     q.put(2)
     assert [q.get(), q.get()] == [1, 2]
+
+
+def test_get_with_a_negative_timeout_is_a_value_error(lib):
+    for q in (lib.queue.Queue(), lib.queue.LifoQueue(), lib.queue.PriorityQueue()):
+        with pytest.raises(ValueError, match='non-negative'):
+            q.get(timeout=-1)
+        q.put(1)
+        assert q.get(timeout=-1) == 1  # an item at hand: no wait, no check
+        with pytest.raises(stdlib_queue.Empty):
+            q.get(block=False, timeout=-1)

@@ -505,3 +505,18 @@ def test_timeout_or_kill_while_waiting_leaves_the_resolver_usable(resolver):
         assert r.gethostbyname('alias.test') == '10.0.0.1'
     finally:
         r.close()
+
+
+def test_config_ares_settings_reach_the_resolver(server):
+    from gevent_c._config import config
+    setting = config.settings['ares_tries']
+    saved = (setting._value, setting._is_set)
+    config.ares_tries = 3
+    try:
+        r = Resolver(servers=server.address)
+        try:
+            assert r.params['tries'] == 3
+        finally:
+            r.close()
+    finally:
+        setting._value, setting._is_set = saved

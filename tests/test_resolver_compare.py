@@ -155,14 +155,7 @@ with socket.socket() as s:
     flags = struct.unpack('16sH14s', fcntl.ioctl(s, 0x8913, ifreq))[1]
     fcntl.ioctl(s, 0x8914, struct.pack('16sH14s', b'lo', flags | 1, b''))
 from dnsserver import DNSServer
-from gevent_c.hub import get_hub
-from gevent_c.resolver.ares import Resolver
-resolvers = [('ares', Resolver(servers=['127.0.0.1'], timeout=1, tries=1))]
-try:
-    from gevent_c.resolver.thread import Resolver as ThreadResolver
-    resolvers.append(('thread', ThreadResolver(hub=get_hub())))
-except ImportError:
-    pass
+import os
 S = socket
 records = {
     'a.test': [('A', '10.0.0.1'), ('AAAA', '2001:db8::1')],
@@ -244,8 +237,32 @@ def outcome(fn, args):
         return ['ok', plain(fn(*args))]
     except Exception as exc:
         return ['error', type(exc).__name__, repr(exc.args)]
+# The server answers from another process: 3.10's socket.getnameinfo keeps
+# the GIL while libc waits for the answer, so a server thread here would
+# never get to answer it.  The child stops when our end of `alive` closes.
+ready_r, ready_w = os.pipe()
+alive_r, alive_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(ready_r)
+    os.close(alive_w)
+    with DNSServer(records, behaviours, port=53):
+        os.write(ready_w, b'x')
+        os.read(alive_r, 1)
+    os._exit(0)
+os.close(ready_w)
+os.close(alive_r)
+assert os.read(ready_r, 1) == b'x'
+from gevent_c.hub import get_hub
+from gevent_c.resolver.ares import Resolver
+resolvers = [('ares', Resolver(servers=['127.0.0.1'], timeout=1, tries=1))]
+try:
+    from gevent_c.resolver.thread import Resolver as ThreadResolver
+    resolvers.append(('thread', ThreadResolver(hub=get_hub())))
+except ImportError:
+    pass
 diffs = []
-with DNSServer(records, behaviours, port=53) as srv:
+try:
     for method, args in cases:
         expected = outcome(getattr(socket, method), args)
         for name, r in resolvers:
@@ -254,6 +271,9 @@ with DNSServer(records, behaviours, port=53) as srv:
                 diffs.append([name, method, repr(args), expected, got])
     for name, r in resolvers:
         r.close()
+finally:
+    os.close(alive_w)
+    os.waitpid(pid, 0)
 print(json.dumps({'diffs': diffs, 'compared': [n for n, _ in resolvers],
                   'cases': len(cases)}))
 '''

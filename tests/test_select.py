@@ -59,10 +59,11 @@ def test_select_accepts_any_iterable(pair):
 
 @pytest.mark.parametrize('args', [
     (5, [], []), ([], [], [], 'x'), ([], [], [], -1), ([], [], [], float('nan')),
-    ([], [], [], 1e300), (['x'], [], [], 0), ([-1], [], [], 0), ([5000], [], [], 0),
-    ([2 ** 20 - 3], [], [], 0),
+    ([], [], [], 1e300), ([], [], [], 10 ** 10), ([], [], [], 2 ** 70), (['x'], [], [], 0),
+    ([-1], [], [], 0), ([5000], [], [], 0), ([2 ** 20 - 3], [], [], 0),
 ], ids=['not-sequence', 'timeout-str', 'timeout-negative', 'timeout-nan', 'timeout-huge',
-        'bad-object', 'negative-fd', 'fd-too-large', 'closed-fd'])
+        'timeout-huge-int', 'timeout-huger-int', 'bad-object', 'negative-fd', 'fd-too-large',
+        'closed-fd'])
 def test_select_errors_match_the_stdlib(args):
     assert exc_signature(select.select, *args) == exc_signature(stdselect.select, *args)
     assert exc_signature(select.select, *args) is not None
@@ -93,6 +94,16 @@ def test_closing_a_socket_wakes_select_and_poll_with_its_error():
     gevent_c.sleep(0.01)
     g.join()
     assert isinstance(g.exception, OSError) and g.exception.errno == errno.EBADF
+
+
+@pytest.mark.parametrize('timeout', [2 ** 31, 2 ** 40, 2 ** 63, 2 ** 70, 2.0 ** 31, 9.3e12, 1e300],
+                         ids=['int-past-c-int', 'int-huge', 'int-past-clock', 'int-huger',
+                              'float-past-c-int', 'float-past-clock', 'float-huge'])
+def test_poll_timeout_overflow_matches_the_stdlib(timeout):
+    # the messages change across versions (3.10, 3.11, 3.13); ours follow
+    assert exc_signature(select.poll().poll, timeout) == \
+        exc_signature(stdselect.poll().poll, timeout)
+    assert exc_signature(select.poll().poll, timeout)[0] is OverflowError
 
 
 def test_poll_registers_and_reports_events_like_the_stdlib(pair):

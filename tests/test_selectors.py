@@ -1,4 +1,5 @@
 """gevent_c.selectors: GeventSelector (= DefaultSelector) waits on the hub."""
+import os
 import selectors as stdselectors
 
 import pytest
@@ -60,3 +61,26 @@ def test_errors_match_the_stdlib_poll_selector(pair):
         with pytest.raises(KeyError):
             sel.register(b, selectors.EVENT_READ)
         sel.close()
+
+
+def test_registering_a_closed_descriptor_is_a_value_error():
+    from gevent_c import selectors as gselectors
+    r, w = os.pipe()
+    os.close(r)
+    sel = gselectors.GeventSelector()
+    try:
+        with pytest.raises(ValueError, match='Invalid file'):
+            sel.register(r, gselectors.EVENT_READ)
+        assert sel.get_map() == {} or len(sel.get_map()) == 0
+        sel.register(w, gselectors.EVENT_WRITE)
+        assert [key.fd for key, _ in sel.select(1)] == [w]
+    finally:
+        sel.close()
+        os.close(w)
+
+
+def test_helpers_the_stdlib_module_imported_are_here_too():
+    import selectors as stdselectors
+    from gevent_c import selectors as gselectors
+    for name in ('ABCMeta', 'Mapping', 'abstractmethod', 'namedtuple'):
+        assert getattr(gselectors, name) is getattr(stdselectors, name)

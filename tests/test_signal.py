@@ -35,8 +35,30 @@ def exiting_child(code):
 
 def test_module_names():
     assert set(gsignal.__implements__) == {'signal', 'getsignal', 'set_wakeup_fd'}
-    assert gsignal.set_wakeup_fd is signal.set_wakeup_fd
+    assert gsignal.set_wakeup_fd(-1) == signal.set_wakeup_fd(-1)   # the stdlib's, remembered
     assert gsignal.SIGTERM == signal.SIGTERM and gsignal.SIG_IGN == signal.SIG_IGN
+
+
+def test_sigchld_run_through_signal_writes_to_the_wakeup_fd():
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    old = gsignal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    previous = gsignal.set_wakeup_fd(w)
+    try:
+        pid = exiting_child(0)
+        gos.waitpid(pid, 0)
+        gevent_c.sleep(0.01)
+        # one byte per SIGCHLD: other children of this process may end
+        # meanwhile, and the interpreter may write it too if an earlier test
+        # left a Python-level SIGCHLD handler installed
+        data = os.read(r, 100)
+        assert data and set(data) == {signal.SIGCHLD}, data
+    finally:
+        gsignal.set_wakeup_fd(previous)
+        gsignal.signal(signal.SIGCHLD, old)
+        os.close(r)
+        os.close(w)
 
 
 def test_python_sigchld_handler_runs_and_waitpid_still_works():

@@ -3,6 +3,7 @@ import errno
 import os
 import resource
 import socket as stdsocket
+import sys
 import tempfile
 import time
 
@@ -431,6 +432,11 @@ def test_connect_refused_like_the_stdlib():
 def test_create_connection_all_errors_raises_an_exception_group():
     with stdsocket.socket() as probe:
         probe.bind(LOCAL)
+        if sys.version_info < (3, 11):
+            # no ExceptionGroup: all_errors is ignored, as gevent does
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(probe.getsockname(), all_errors=True)
+            return
         with pytest.raises(ExceptionGroup) as info:  # noqa: F821
             socket.create_connection(probe.getsockname(), all_errors=True)
         assert isinstance(info.value.exceptions[0], ConnectionRefusedError)
@@ -630,10 +636,20 @@ def test_detach_returns_the_descriptor_and_closes_the_object():
     a, b = socket.socketpair()
     fd = a.detach()
     assert a.fileno() == -1 and fd >= 0
+    assert os.get_blocking(fd)          # blocking socket (timeout None): as the stdlib
     other = socket.socket(fileno=fd)
     other.sendall(b'again')
     assert b.recv(5) == b'again'
     other.close()
+    b.close()
+
+
+def test_detach_leaves_a_socket_with_a_timeout_non_blocking():
+    a, b = socket.socketpair()
+    a.settimeout(5)
+    fd = a.detach()
+    assert not os.get_blocking(fd)
+    os.close(fd)
     b.close()
 
 
@@ -865,3 +881,32 @@ def test_short_reads_then_more_data_are_all_received():
     assert b.recv(10) == b''
     assert b.recv(10) == b''
     b.close()
+
+
+def test_closed_attribute_follows_close():
+    from gevent_c import socket as gsocket
+    s = gsocket.socket()
+    assert s.closed is False
+    s.close()
+    assert s.closed is True
+
+
+def test_ref_false_lets_the_hub_exit_while_a_recv_waits():
+    import gevent_c
+    from gevent_c import socket as gsocket
+    from gevent_c.exceptions import LoopExit
+    a, b = gsocket.socketpair()
+    try:
+        assert a.ref is True
+        a.ref = False
+        assert a.ref is False
+        assert not a._read_event.ref and not a._write_event.ref
+        g = gevent_c.spawn(a.recv, 10)
+        with pytest.raises(LoopExit):
+            g.join()
+        a.ref = True
+        b.sendall(b'x')
+        assert g.get() == b'x'
+    finally:
+        a.close()
+        b.close()

@@ -381,3 +381,20 @@ def test_unwrap_times_out_when_the_peer_never_answers(certs, serve):
         tls.unwrap()
     release.append(True)
     tls.close()
+
+
+def test_ssl_create_connection_is_the_cooperative_one(certs, serve):
+    assert ssl.create_connection is socket.create_connection
+    assert 'create_connection' in ssl.__all__
+    server = serve(server_context(certs), echo)
+    raw = ssl.create_connection(server.address, timeout=10)
+    assert isinstance(raw, socket.socket)
+    with client_context(certs).wrap_socket(raw, server_hostname='localhost') as tls:
+        tls.sendall(b'ping')
+        assert tls.recv(10) == b'ping'
+
+
+def test_names_ssl_took_from_socket_are_here_too():
+    assert ssl.socket is socket.socket
+    for name in ('SOCK_STREAM', 'SOL_SOCKET', 'SO_TYPE'):
+        assert getattr(ssl, name) == getattr(stdssl, name)

@@ -83,7 +83,9 @@ def test_unbuffered_pipes():
 def test_communicate_timeout_then_resume_after_kill():
     proc = py('import time; print("early", flush=True); time.sleep(60)', stdout=gsp.PIPE)
     partial = None
-    while not partial:  # until the child has started and printed
+    # until the child has printed its line (with PYTHONUNBUFFERED, print
+    # writes the text and the newline separately)
+    while not (partial or b'').endswith(b'\n'):
         with pytest.raises(gsp.TimeoutExpired) as info:
             proc.communicate(timeout=0.05)
         assert info.value.timeout == 0.05 and info.value.cmd == proc.args
@@ -306,3 +308,66 @@ def test_closing_a_pipe_another_greenlet_is_blocked_on_wakes_it(text):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize('pipes', [
+    {}, {'stdout': subprocess.PIPE}, {'stdin': subprocess.PIPE},
+    {'stdout': subprocess.PIPE, 'stderr': subprocess.PIPE},
+])
+def test_timeout_expired_reports_the_timeout_given(pipes):
+    # the child closes its stdout at once but lives on: the final wait times out
+    args = [sys.executable, '-c', 'import os, time; os.close(1); time.sleep(30)']
+    p = gsp.Popen(args, **pipes)
+    try:
+        with pytest.raises(gsp.TimeoutExpired) as info:
+            p.communicate(timeout=0.05)
+        assert info.value.timeout == 0.05
+        with pytest.raises(gsp.TimeoutExpired) as info:
+            p.wait(timeout=0.05)
+        assert info.value.timeout == 0.05
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_wait_and_iwait_take_popen_objects():
+    p = gsp.Popen([sys.executable, '-c', 'import sys; sys.exit(11)'])
+    assert gevent_c.wait([p]) == [p]
+    assert p.poll() == 11
+    assert gevent_c.wait([p], timeout=5) == [p]   # already exited: at once
+    slow, quick = (gsp.Popen([sys.executable, '-c', 'import time; time.sleep(%s)' % d])
+                   for d in (0.5, 0.05))
+    assert list(gevent_c.iwait([slow, quick])) == [quick, slow]
+    seen = []
+    p = gsp.Popen([sys.executable, '-c', 'pass'])
+    p.rawlink(seen.append)
+    p.unlink(seen.append)
+    p.wait()
+    gevent_c.sleep(0)
+    assert seen == []
+    with pytest.raises(TypeError):
+        p.rawlink(1)
+
+
+def test_module_has_gevents_file_object():
+    from gevent_c.fileobject import FileObject
+    assert gsp.FileObject is FileObject
+
+
+def test_a_nonblocking_descriptor_given_as_stdin_reaches_the_child_blocking():
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    try:
+        with gsp.Popen([sys.executable, '-c', 'import sys; print(sys.stdin.read())'],
+                       stdin=r, stdout=gsp.PIPE) as p:
+            assert os.get_blocking(r)
+            gevent_c.sleep(0.2)            # the child reads: no EAGAIN
+            os.write(w, b'late data')
+            os.close(w)
+            w = None
+            assert p.communicate(timeout=30)[0].strip() == b'late data'
+            assert p.returncode == 0
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)

@@ -397,3 +397,25 @@ def test_join_in_a_forked_child_ignores_tasks_running_in_the_parent():
         print(os.waitstatus_to_exitcode(status))
     ''')
     assert out.strip() == '0'
+
+
+def test_a_refused_profile_hook_fails_the_task_not_the_worker():
+    # audit hooks cannot be removed: in a child interpreter
+    code = textwrap.dedent('''
+        import sys, threading
+        threading.setprofile(lambda *args: None)
+        from gevent_c.threadpool import ThreadPool
+        def audit(event, args):
+            if event == 'sys.setprofile':
+                raise RuntimeError('refused')
+        sys.addaudithook(audit)
+        pool = ThreadPool(2)
+        try:
+            pool.apply(len, ('x',))
+        except RuntimeError:
+            print('raised')
+        pool.kill()
+        ''')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == 'raised', out.stderr

@@ -135,3 +135,198 @@ def test_timeout_subclass_can_override_on_expiration(lib):
         with Recorder(0.005):
             lib.top.sleep(1)
     assert len(seen) == 1
+
+
+# ---- gevent_c's C TimeoutBase: what its fast path must keep ---------------
+
+def test_timeout_args_are_empty_and_attributes_settable():
+    import gevent_c
+    t = gevent_c.Timeout(2, False)
+    assert t.args == () and t.seconds == 2 and t.exception is False
+    t.seconds = 0.01
+    t.note = 'free-form attributes still work'
+    with t:
+        gevent_c.sleep(1)
+    assert t.note == 'free-form attributes still work'
+
+
+def test_timeout_restarts_after_cancel_and_after_firing():
+    import gevent_c
+    t = gevent_c.Timeout(0.01)
+    for _ in range(3):
+        with pytest.raises(gevent_c.Timeout) as info:
+            with t:
+                gevent_c.sleep(1)
+        assert info.value is t and not t.pending
+    t.start()
+    t.cancel()
+    t.start()
+    assert t.pending
+    t.close()
+    assert not t.pending
+
+
+def test_a_finished_timeout_is_freed_without_the_collector():
+    import gc
+    import weakref
+    import gevent_c
+    gc.disable()
+    try:
+        t = gevent_c.Timeout(5)
+        with t:
+            gevent_c.sleep(0)
+        t2 = gevent_c.Timeout(5)
+        t2.start()
+        t2.cancel()
+        refs = [weakref.ref(t), weakref.ref(t2)]
+        del t, t2
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_bad_seconds_or_priority_raise_at_start_not_in_the_loop():
+    import gevent_c
+    with pytest.raises(TypeError):
+        gevent_c.Timeout('5').start()
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(1, priority='high').start()
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(1, 2, 3, 4, 5)
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(1).__exit__(None, None)
+
+
+def test_subclass_init_and_start_overrides_are_honoured():
+    import gevent_c
+    started = []
+
+    class Labelled(gevent_c.Timeout):
+        def __init__(self, seconds, label):
+            super().__init__(seconds)
+            self.label = label
+
+        def start(self):
+            started.append(self.label)
+            super().start()
+
+    with pytest.raises(Labelled) as info:
+        with Labelled(0.01, 'db'):
+            gevent_c.sleep(1)
+    assert info.value.label == 'db' and started == ['db']
+
+
+def test_uninitialised_or_deleted_attributes_are_read_as_none():
+    import gevent_c
+
+    class NoInit(gevent_c.Timeout):
+        def __init__(self):
+            pass
+
+    t = NoInit()
+    assert (t.seconds, t.exception, t.pending) == (None, None, False)
+    t.start()                      # seconds None: never expires
+    t.seconds = 0.01
+    with pytest.raises(NoInit):
+        with t:
+            gevent_c.sleep(1)
+    u = gevent_c.Timeout(0.01)
+    del u.seconds, u.exception
+    u.start()
+    assert not u.pending
+
+# ---- a Timeout object as the timeout= of a blocking call -------------------------
+
+def _full_queue(lib):
+    q = lib.queue.Queue(1)
+    q.put(1)
+    return q
+
+
+def _blocking_calls(lib):
+    """name -> (call taking timeout=, whether its own expiry is swallowed)."""
+    ev, ar = lib.event.Event(), lib.event.AsyncResult()
+    sleeper = lib.top.spawn(lib.top.sleep, 10)
+    return sleeper, {
+        'Event.wait': (lambda t: ev.wait(timeout=t), True),
+        'AsyncResult.get': (lambda t: ar.get(timeout=t), False),
+        'AsyncResult.wait': (lambda t: ar.wait(timeout=t), True),
+        'Semaphore.acquire': (lambda t: lib.lock.Semaphore(0).acquire(timeout=t), True),
+        'Semaphore.wait': (lambda t: lib.lock.Semaphore(0).wait(timeout=t), True),
+        'Queue.get': (lambda t: lib.queue.Queue().get(timeout=t), False),
+        'Queue.put': (lambda t: _full_queue(lib).put(2, timeout=t), False),
+        'Channel.get': (lambda t: lib.queue.Channel().get(timeout=t), False),
+        'Greenlet.get': (lambda t: sleeper.get(timeout=t), False),
+        'Greenlet.join': (lambda t: sleeper.join(timeout=t), True),
+    }
+
+
+def test_timeout_object_is_started_and_raises_itself(lib):
+    sleeper, calls = _blocking_calls(lib)
+    try:
+        for name, (call, swallowed) in calls.items():
+            timeout = lib.timeout.Timeout(0.01)
+            if swallowed:
+                call(timeout)  # returns, as after a timeout in seconds
+            else:
+                with pytest.raises(lib.timeout.Timeout) as info:
+                    call(timeout)
+                assert info.value is timeout, name
+            assert not timeout.pending, name
+    finally:
+        sleeper.kill()
+
+
+def test_timeout_object_with_its_own_exception_raises_that(lib):
+    sleeper, calls = _blocking_calls(lib)
+    try:
+        for name, (call, _) in calls.items():
+            error = KeyError(name)
+            with pytest.raises(KeyError) as info:
+                call(lib.timeout.Timeout(0.01, error))
+            assert info.value is error, name
+    finally:
+        sleeper.kill()
+
+
+def test_another_timeout_still_propagates_through_a_swallowing_wait(lib):
+    outer = lib.timeout.Timeout(0.01)
+    outer.start()
+    try:
+        with pytest.raises(lib.timeout.Timeout) as info:
+            lib.event.Event().wait(timeout=lib.timeout.Timeout(5))
+        assert info.value is outer
+    finally:
+        outer.close()
+
+
+def test_timeout_on_a_stand_in_loop_starts_its_timer_with_update(lib):
+    hub = lib.hub.get_hub()
+    real = hub.loop
+    calls = []
+
+    class Timer:
+        pending = active = False
+
+        def start(self, *args, **kwargs):
+            calls.append(kwargs.get('update'))
+
+        def stop(self):
+            pass
+
+        close = stop
+
+    class StandIn:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def timer(self, *args, **kwargs):
+            return Timer()
+
+    hub.loop = StandIn()
+    try:
+        with lib.timeout.Timeout(5):
+            pass
+    finally:
+        hub.loop = real
+    assert calls == [True]

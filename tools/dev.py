@@ -12,13 +12,15 @@ interpreter this script runs under, and the system's, are never modified.
     python3 tools/dev.py pythons               # supported versions found here
     python3 tools/dev.py venv [--python P]     # make/refresh P's env, print its python
     python3 tools/dev.py exec [--python P] -- ARGS   # build, then run ARGS in P's env
-    python3 tools/dev.py test [--versions current|all] -- PYTEST_ARGS
+    python3 tools/dev.py test [--versions current|all] [--compat] -- PYTEST_ARGS
 
 ``test --versions all`` runs the suite on this interpreter's version first,
 then on every other supported version it finds (pyenv, /usr/bin,
-/usr/local/bin, PATH), printing one line per version (ran / not found). It
-fails if any run failed; with ``GEVENT_C_REQUIRE_PYTHONS=1`` (set by CI) a
-supported version that is not found is a failure too.
+/usr/local/bin, PATH), printing one line per version (what ran and how it
+ended, or not found). ``--compat`` adds greenlet's own suite on every
+version and gevent's on the first (tests/compat). It fails if any run
+failed; with ``GEVENT_C_REQUIRE_PYTHONS=1`` (set by CI) a supported version
+that is not found is a failure too.
 
 On Debian, an interpreter from /usr/bin that lacks ``venv`` or its C headers
 gets them with apt-get (python3.X-venv, python3.X-dev).
@@ -33,9 +35,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENVS = os.path.join(ROOT, '.venv')
-SUPPORTED = ('3.11', '3.12')
+SUPPORTED = ('3.10', '3.11', '3.12', '3.13')
 GROUP = 'test'
-STAMP_INPUTS = ('pyproject.toml', 'setup.py', 'tools/dev.py')
+STAMP_INPUTS = ('pyproject.toml', 'setup.py', 'tools/dev.py', 'gevent_c/_as_gevent.pth')
 
 
 def log(msg):
@@ -143,6 +145,9 @@ def ensure_venv(python):
                           capture_output=True, text=True, check=True).stdout.strip()
     with open(os.path.join(site, 'gevent_c-checkout.pth'), 'w') as f:
         f.write(ROOT + '\n')
+    # the GEVENT_C_AS_GEVENT start-up hook, as a wheel installs it
+    shutil.copyfile(os.path.join(ROOT, 'gevent_c', '_as_gevent.pth'),
+                    os.path.join(site, 'gevent_c-as-gevent.pth'))
     with open(stamp_file, 'w') as f:
         f.write(want)
     return env_python
@@ -171,6 +176,18 @@ def cmd_exec(args):
     return subprocess.run(argv, cwd=ROOT).returncode
 
 
+# The reference suites run through the project's own runners (tests/compat):
+# greenlet's on every version, gevent's (slower) on the first one only.
+GREENLET_SUITE = ['-m', 'tests.compat.greenlet_suite']
+GEVENT_SUITE = ['-m', 'tests.compat.gevent_suite', '--jobs', '2']
+
+
+def run_step(env_python, version, what, argv):
+    log('CPython %s, %s: %s' % (version, what, ' '.join([env_python] + argv)))
+    rc = subprocess.run([env_python] + argv, cwd=ROOT).returncode
+    return '%s %s' % (what, 'passed' if rc == 0 else 'FAILED (exit %d)' % rc), rc == 0
+
+
 def cmd_test(args):
     first = version_of(args.python)
     if first is None:
@@ -182,20 +199,21 @@ def cmd_test(args):
     results = []
     for version, python in plan:
         if python is None:
-            results.append((version, 'not found', not require))
+            results.append((version, ['not found'], not require))
             continue
         env_python = ensure_venv(python)
         build(env_python)
-        argv = [env_python, '-m', 'pytest'] + args.rest
-        log('CPython %s: %s' % (version, ' '.join(argv)))
-        rc = subprocess.run(argv, cwd=ROOT).returncode
-        results.append((version, 'ran, ' + ('passed' if rc == 0 else 'FAILED (exit %d)' % rc),
-                        rc == 0))
+        steps = [run_step(env_python, version, 'pytest', ['-m', 'pytest'] + args.rest)]
+        if args.compat:
+            steps.append(run_step(env_python, version, "greenlet's suite", GREENLET_SUITE))
+            if version == first:
+                steps.append(run_step(env_python, version, "gevent's suite", GEVENT_SUITE))
+        results.append((version, [what for what, _ in steps], all(ok for _, ok in steps)))
     print('\ntest summary, one line per supported CPython:')
-    for version, what, ok in results:
-        print('  CPython %s: %s%s' % (version, what,
+    for version, whats, ok in results:
+        print('  CPython %s: %s%s' % (version, ', '.join(whats),
                                       '' if ok else '  <- counts as a failure'))
-    if version_of(args.python) not in SUPPORTED:
+    if first not in SUPPORTED:
         print('  (%s is CPython %s, which gevent_c does not support)' % (args.python, first))
     return 0 if all(ok for _, _, ok in results) else 1
 
@@ -211,6 +229,9 @@ def main(argv=None):
                        help='the interpreter whose env to use (default: this one)')
         if name == 'test':
             p.add_argument('--versions', choices=('current', 'all'), default='current')
+            p.add_argument('--compat', action='store_true',
+                           help="also run greenlet's suite (every version) and gevent's "
+                                "(the first version) through tests/compat")
         p.add_argument('rest', nargs=argparse.REMAINDER)
         p.set_defaults(func=func)
     args = parser.parse_args(argv)

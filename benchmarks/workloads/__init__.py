@@ -1,2 +1,2 @@
 """Workload bodies, one module per layer; importing registers them."""
-from . import core, coroutine, dns, hub, io  # noqa: F401
+from . import core, coroutine, dns, http, hub, io  # noqa: F401

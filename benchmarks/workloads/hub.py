@@ -9,7 +9,7 @@ import asyncio
 import gc
 from time import perf_counter as clock
 
-from ..registry import check, rss_bytes, workload
+from ..registry import Unavailable, check, rss_bytes, workload
 
 SLEEPERS = 100
 SEM_WORKERS = 10
@@ -322,6 +322,125 @@ def pool_map(gevent, n):
     elapsed = clock() - t0
     check(sum(results) == n * (n - 1), "wrong results")
     return elapsed
+
+
+w = workload("hub.spawn_join_pool", "Pool(100): spawn + join (per greenlet / task)",
+             n=100_000, quick_n=5_000)
+
+
+@w.body("hub")
+def spawn_join_pool(gevent, n):
+    pool = gevent.pool.Pool(100)
+
+    def run():
+        return 1
+
+    gevent.sleep(0)
+    t0 = clock()
+    greenlets = [pool.spawn(run) for _ in range(n)]
+    pool.join()
+    elapsed = clock() - t0
+    check(all(g.value == 1 for g in greenlets), "not every greenlet ran")
+    return elapsed
+
+
+@w.body("asyncio")
+def spawn_join_pool_asyncio(arun, n):
+    # the asyncio idiom for a bounded pool: tasks gated by a semaphore
+    async def main():
+        slots = asyncio.Semaphore(100)
+        create_task = asyncio.get_running_loop().create_task
+
+        async def run():
+            async with slots:
+                return 1
+
+        t0 = clock()
+        tasks = [create_task(run()) for _ in range(n)]
+        results = await asyncio.gather(*tasks)
+        elapsed = clock() - t0
+        check(sum(results) == n, "not every task ran")
+        return elapsed
+
+    return arun(main())
+
+
+w = workload("hub.timeout_enter_exit", "with Timeout(1): pass (per block)",
+             n=200_000, quick_n=10_000)
+
+
+@w.body("hub")
+def timeout_enter_exit(gevent, n):
+    Timeout = gevent.Timeout
+    gevent.sleep(0)
+    t0 = clock()
+    for _ in range(n):
+        with Timeout(1):
+            pass
+    return clock() - t0
+
+
+@w.body("asyncio")
+def timeout_enter_exit_asyncio(arun, n):
+    timeout = getattr(asyncio, "timeout", None)
+    if timeout is None:
+        raise Unavailable("asyncio.timeout needs Python 3.11")
+
+    async def main():
+        t0 = clock()
+        for _ in range(n):
+            async with timeout(1):
+                pass
+        return clock() - t0
+
+    return arun(main())
+
+
+w = workload("hub.greenlet_link", "link a callback, finish, the callback runs (per greenlet / task)",
+             n=100_000, quick_n=5_000)
+
+
+@w.body("hub")
+def greenlet_link(gevent, n):
+    seen = []
+    callback = seen.append
+    Greenlet = gevent.Greenlet
+
+    def run():
+        return 1
+
+    gevent.sleep(0)
+    t0 = clock()
+    for _ in range(n):
+        g = Greenlet(run)
+        g.link(callback)
+        g.start()
+    gevent.sleep(0)
+    gevent.sleep(0)
+    elapsed = clock() - t0
+    check(len(seen) == n, "not every link ran (%d of %d)" % (len(seen), n))
+    return elapsed
+
+
+@w.body("asyncio")
+def greenlet_link_asyncio(arun, n):
+    async def run():
+        return 1
+
+    async def main():
+        seen = []
+        callback = seen.append
+        loop = asyncio.get_running_loop()
+        t0 = clock()
+        for _ in range(n):
+            loop.create_task(run()).add_done_callback(callback)
+        while len(seen) < n:
+            await asyncio.sleep(0)
+        elapsed = clock() - t0
+        check(len(seen) == n, "not every callback ran")
+        return elapsed
+
+    return arun(main())
 
 
 w = workload("hub.memory_sleeping",

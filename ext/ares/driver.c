@@ -406,12 +406,12 @@ chan_on_io(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     long fd = PyLong_AsLong(args[1]);
     if ((events == -1 || fd == -1) && PyErr_Occurred())
         return NULL;
-    PyObject *obj = PyWeakref_GetObject(self);
-    if (obj == NULL)
+    PyObject *obj;
+    if (gevc__weakref_get(self, &obj) < 0)
         return NULL;
-    if (obj == Py_None)
+    if (obj == NULL)
         Py_RETURN_NONE;
-    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(obj);
+    gevc_ares_channel *chan = (gevc_ares_channel *)obj;
     process_and_deliver(chan, (events & EVREAD) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
                         (events & EVWRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
     Py_DECREF(chan);

@@ -8,6 +8,72 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* ---- C API the extensions use that older versions lack ---------------- */
+
+#ifndef Py_NO_INLINE            /* 3.11+ */
+#define Py_NO_INLINE __attribute__((noinline))
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+/* PyType_GetModuleByDef is 3.11+: the module of the first type in tp's MRO
+ * that `def` defined (a Python subclass has no module of its own). */
+static inline PyObject *
+gevc__module_by_def(PyTypeObject *tp, PyModuleDef *def)
+{
+    PyObject *mro = tp->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *m = ((PyHeapTypeObject *)t)->ht_module;
+        if (m != NULL && PyModule_GetDef(m) == def)
+            return m;
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "PyType_GetModuleByDef: No superclass of '%s' has the "
+                 "given module", tp->tp_name);
+    return NULL;
+}
+#define PyType_GetModuleByDef gevc__module_by_def
+#endif
+
+/* The referent of weak reference `ref` as a new reference in *obj, or NULL
+ * once it is gone; -1 with TypeError if ref is not a weak reference
+ * (PyWeakref_GetRef, 3.13+, which deprecates PyWeakref_GetObject). */
+static inline int
+gevc__weakref_get(PyObject *ref, PyObject **obj)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyWeakref_GetRef(ref, obj);
+#else
+    PyObject *o = PyWeakref_GetObject(ref);
+    if (o == NULL) {
+        *obj = NULL;
+        return -1;
+    }
+    *obj = o == Py_None ? NULL : Py_NewRef(o);
+    return *obj != NULL;
+#endif
+}
+
+/* `name` takes no arguments: TypeError naming what was given
+ * (the checks CPython keeps private from 3.13 on). */
+static inline int
+gevc__no_args(const char *name, PyObject *args, PyObject *kwargs)
+{
+    if (args != NULL && PyTuple_GET_SIZE(args) != 0) {
+        PyErr_Format(PyExc_TypeError, "%.200s() takes no positional arguments",
+                     name);
+        return -1;
+    }
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_Format(PyExc_TypeError, "%.200s() takes no keyword arguments",
+                     name);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- exceptions (3.12 deprecates the fetch/restore triple) ----------- */
 
 /* Take the raised exception (new reference, normalized, traceback set). */

@@ -48,6 +48,25 @@ gevc__greenlet_new_main(gevc_state *st, gevc_thread *th)
 /* construction */
 
 static int set_parent(GreenletObject *self, PyObject *value, void *closure);
+static int set_run(GreenletObject *self, PyObject *value, void *closure);
+
+/* A subclass that leaves abstract methods (run, say) unimplemented cannot
+   be instantiated, as with any ABC: object's tp_new says which ones. */
+static PyObject *
+refuse_abstract(PyTypeObject *type)
+{
+    PyObject *empty = PyTuple_New(0), *obj;
+    if (empty == NULL)
+        return NULL;
+    obj = PyBaseObject_Type.tp_new(type, empty, NULL);
+    Py_DECREF(empty);
+    if (obj != NULL) {
+        Py_DECREF(obj);
+        PyErr_Format(PyExc_TypeError, "cannot instantiate abstract class %s",
+                     type->tp_name);
+    }
+    return NULL;
+}
 
 static PyObject *
 greenlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -60,6 +79,8 @@ greenlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         gevc__thread_drain(th);
     if (th == NULL)
         return NULL;
+    if (type->tp_flags & Py_TPFLAGS_IS_ABSTRACT)
+        return refuse_abstract(type);
     g = (GreenletObject *)type->tp_alloc(type, 0);
     if (g == NULL)
         return NULL;
@@ -77,17 +98,12 @@ greenlet_init(GreenletObject *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:greenlet", kwlist,
                                      &run, &parent))
         return -1;
+    /* run=None is kept: such a greenlet fails with TypeError when started */
+    if (run != NULL && set_run(self, run, NULL) < 0)
+        return -1;
     if (parent != NULL && parent != Py_None &&
         set_parent(self, parent, NULL) < 0)
         return -1;
-    if (run != NULL && run != Py_None) {
-        if (G_STARTED(self)) {
-            PyErr_SetString(PyExc_AttributeError,
-                            "run cannot be set after the start of the greenlet");
-            return -1;
-        }
-        Py_XSETREF(self->run, Py_NewRef(run));
-    }
     return 0;
 }
 
@@ -145,16 +161,19 @@ greenlet_finalize(GreenletObject *self)
         return;                 /* its thread has exited: nothing to run */
     if (Py_IsFinalizing())
         return;
-    if (gevc__cur_thread == th && th->tstate == PyThreadState_GET()) {
+    if (gevc__cur_thread == th && th->tstate == PyThreadState_GET() &&
+        !gevc_pystate_gc_collecting(th->tstate)) {
         gevc__greenlet_kill(th, self);
         return;
     }
-    /* only the owning thread can run it: queue it there */
+    /* only the owning thread can run it, and not inside a collection (see
+       gevc_pystate_gc_collecting): queue it there */
     if (th->deleteme == NULL && (th->deleteme = PyList_New(0)) == NULL) {
         PyErr_WriteUnraisable((PyObject *)self);
         return;
     }
-    if (PyList_Append(th->deleteme, (PyObject *)self) < 0)
+    if (PyList_Append(th->deleteme, (PyObject *)self) < 0 ||
+        (gevc_pystate_gc_collecting(th->tstate) && gevc__thread_gc_hook(th) < 0))
         PyErr_WriteUnraisable((PyObject *)self);
 }
 
@@ -187,8 +206,19 @@ static void
 greenlet_dealloc(GreenletObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    int killed_before = PyObject_GC_IsFinalized((PyObject *)self);
     if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
         return;                 /* resurrected, e.g. queued for its thread */
+    if (killed_before && G_ACTIVE(self)) {
+        /* It outlived an earlier kill because something took a reference
+           to it then; tp_finalize runs once per object, so kill it again
+           here, as greenlet does on every last reference. */
+        Py_SET_REFCNT(self, 1);
+        greenlet_finalize(self);
+        Py_SET_REFCNT(self, Py_REFCNT(self) - 1);
+        if (Py_REFCNT(self) > 0)
+            return;             /* referenced again, or queued */
+    }
     if (G_ACTIVE(self) && !G_IS_MAIN(self) && thread_alive(self) &&
         !Py_IsFinalizing()) {
         /* GreenletExit did not end it; its stack is still in use, so it
@@ -356,14 +386,17 @@ set_parent(GreenletObject *self, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "can't delete attribute");
         return -1;
     }
-    st = gevc__state_of_type(Py_TYPE(self));
-    if (!PyObject_TypeCheck(value, st->greenlet_type)) {
-        PyErr_SetString(PyExc_TypeError, "parent must be a greenlet");
-        return -1;
-    }
     if (G_IS_MAIN(self)) {
         PyErr_SetString(PyExc_AttributeError,
                         "cannot set the parent of a main greenlet");
+        return -1;
+    }
+    st = gevc__state_of_type(Py_TYPE(self));
+    if (!PyObject_TypeCheck(value, st->greenlet_type)) {
+        /* greenlet's wording, which code and tests match on */
+        PyErr_Format(PyExc_TypeError,
+                     "GreenletChecker: Expected any type of greenlet, not %s",
+                     Py_TYPE(value)->tp_name);
         return -1;
     }
     /* only a greenlet that was ever a parent can be an ancestor of value:
@@ -405,8 +438,16 @@ get_dead(GreenletObject *self, void *closure)
 static PyObject *
 get_frame(GreenletObject *self, void *closure)
 {
-    if (!G_ACTIVE(self) || !thread_alive(self) || is_running(self))
+    if (!G_ACTIVE(self) || is_running(self))
         Py_RETURN_NONE;
+    if (!thread_alive(self)) {
+        /* Still readable where it was suspended (its frames live in its
+           own data stack); what ran when the thread ended is gone. */
+        if (G_IS_MAIN(self) || self->stack_start == RUNNING_START)
+            Py_RETURN_NONE;
+        return gevc_pystate_frame(&self->py, PyThreadState_GET(), NULL, NULL,
+                                  NULL, self);
+    }
     return gevc_pystate_frame(&self->py, PyThreadState_GET(),
                               self->stack_start, self->stack_stop,
                               gevc__read_stack, self);
@@ -481,17 +522,30 @@ greenlet_bool(GreenletObject *self)
     return G_ACTIVE(self) && thread_alive(self);
 }
 
+/* Running in the calling thread (repr speaks from the caller's view: the
+   main greenlet of another thread shows as suspended). */
+static int
+is_current_here(GreenletObject *g)
+{
+    GreenletObject *m = G_MAIN_OF(g);
+    return m != NULL && m->thread != NULL &&
+           m->thread->tstate == PyThreadState_GET() && m->thread->current == g;
+}
+
 static PyObject *
 greenlet_repr(GreenletObject *self)
 {
     const char *tp = Py_TYPE(self)->tp_name;
     void *otid = G_MAIN_OF(self);
     if (G_STARTED(self) && (!G_ACTIVE(self) || !thread_alive(self)))
-        return PyUnicode_FromFormat("<%s object at %p (otid=%p) dead>",
-                                    tp, (void *)self, otid);
+        return PyUnicode_FromFormat("<%s object at %p (otid=%p) %sdead>",
+                                    tp, (void *)self, otid,
+                                    otid != NULL && !thread_alive(self)
+                                        ? "(thread exited) " : "");
     return PyUnicode_FromFormat("<%s object at %p (otid=%p)%s%s%s%s>",
         tp, (void *)self, otid,
-        is_running(self) ? " current" : (G_ACTIVE(self) ? " suspended" : ""),
+        is_current_here(self) ? " current"
+                              : (G_ACTIVE(self) ? " suspended" : ""),
         G_ACTIVE(self) ? " active" : "",
         G_STARTED(self) ? " started" : " pending",
         G_IS_MAIN(self) ? " main" : "");

@@ -78,6 +78,7 @@ struct gevc_thread {
 extern _Thread_local gevc_thread *gevc__cur_thread;
 gevc_thread *gevc__thread_slow(gevc_state *st);
 void gevc__thread_drain(gevc_thread *th);
+int gevc__thread_gc_hook(gevc_thread *th);
 static inline gevc_thread *
 gevc__thread(gevc_state *st)
 {

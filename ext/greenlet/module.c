@@ -51,12 +51,19 @@ thread_for_capi(void)
 /* module functions */
 
 PyDoc_STRVAR(getcurrent_doc,
-"getcurrent()\n--\n\nReturn the greenlet running in this thread.");
+"getcurrent()\n--\n\nReturn the greenlet running in this thread.\n\n"
+"Raises RuntimeError once the interpreter is finalizing (finalizers run\n"
+"by the last collections), as greenlet does.");
 
 static PyObject *
 mod_getcurrent(PyObject *module, PyObject *unused)
 {
-    gevc_thread *th = thread_for_module(module);
+    gevc_thread *th;
+    if (Py_IsFinalizing()) {
+        PyErr_SetString(PyExc_RuntimeError, "greenlet is being finalized");
+        return NULL;
+    }
+    th = thread_for_module(module);
     return th ? Py_NewRef(th->current) : NULL;
 }
 
@@ -102,9 +109,25 @@ mod_datastack_spares(PyObject *module, PyObject *unused)
     return PyLong_FromLong(gevc_pystate_spare_count());
 }
 
+PyDoc_STRVAR(trash_nesting_doc,
+"_trash_delete_nesting()\n--\n\n"
+"This thread's trashcan nesting depth (deferred deallocation), kept per\n"
+"greenlet; None on Python versions that keep no such count.  For tests.");
+
+static PyObject *
+mod_trash_nesting(PyObject *module, PyObject *unused)
+{
+    int n = gevc_pystate_trash_nesting(PyThreadState_GET());
+    if (n < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(n);
+}
+
 static PyMethodDef module_methods[] = {
     {"_datastack_spares", mod_datastack_spares, METH_NOARGS,
      datastack_spares_doc},
+    {"_trash_delete_nesting", mod_trash_nesting, METH_NOARGS,
+     trash_nesting_doc},
     {"getcurrent", mod_getcurrent, METH_NOARGS, getcurrent_doc},
     {"settrace", mod_settrace, METH_O, settrace_doc},
     {"gettrace", mod_gettrace, METH_NOARGS, gettrace_doc},

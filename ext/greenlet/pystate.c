@@ -1,35 +1,112 @@
 /* Per-greenlet interpreter state: the one file that knows CPython internals.
  *
  * Each supported CPython version has its own marked section below; adding a
- * version means adding a section here and nothing else.  Common code at the
- * end works only through the helpers each section defines.
+ * version means adding a section here and nothing else.  A section defines
+ * the frame helpers (save_frames, restore_frames, start_frames,
+ * current_carry, expose_frames, top_frame_object) and says which of the
+ * shared parts it uses:
+ *
+ *   HAVE_SINGLE_EXC   _PyErr_StackItem holds one exception (3.11+), not
+ *                     the (type, value, traceback) triple of 3.10
+ *   HAVE_DATA_STACK   frames live in per-thread data-stack chunks (3.11+)
+ *   HAVE_ENTRY_FRAMES each _PyEval_EvalFrameDefault call keeps an entry
+ *                     frame on the C stack (3.12+); see expose_live()
+ *   HAVE_CFRAME_CURRENT_FRAME  the top frame is _PyCFrame.current_frame
+ *                     (3.11, 3.12), not tstate->current_frame (3.13)
+ *
+ * The common code after the sections works only through those helpers.
  */
-#define Py_BUILD_CORE 1
+#define Py_BUILD_CORE 1     /* frame, cframe and collector internals */
 #include <Python.h>
-#include "internal/pycore_frame.h"
+#include "internal/pycore_interp.h"
 #include "pystate.h"
 #include <stdatomic.h>
 #include <string.h>
 
-/* Root data-stack chunks we hand to starting greenlets.  They are our own
-   malloc'ed blocks, smaller than CPython's 16 KiB: CPython never pops a root
-   chunk, and when one fills it pushes one of its own on top (and pops that
-   one again with its own allocator), so the size is ours to choose.  A
-   small block keeps a suspended greenlet's resident memory small.  A
-   greenlet that keeps crossing the end of its root chunk makes CPython
-   allocate and free a chunk each time; the spare chunks kept by the arena
-   wrapper below make that cheap.  And once greenlets of a thread are seen
-   suspended past their root chunk, later ones get bigger chunks. */
-#define ROOT_CHUNK_MIN 1024
-#define ROOT_CHUNK_MAX (16 * 1024)
+#ifdef Py_GIL_DISABLED
+#error "gevent_c._greenlet: free-threaded CPython builds are not supported"
+#endif
 
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030B0000
+/* ===================== CPython 3.10 ===================================== */
+/* Frames are heap objects linked by f_back, and tstate->frame is the top one
+   (borrowed: the C stack of the call that evaluates it holds the
+   reference).  A CFrame per _PyEval_EvalFrameDefault call, on the C stack,
+   carries use_tracing.  Recursion is counted up in recursion_depth. */
+#include <frameobject.h>
+#define HAVE_SINGLE_EXC 0
+#define HAVE_DATA_STACK 0
+#define HAVE_ENTRY_FRAMES 0
+#define HAVE_CFRAME_CURRENT_FRAME 0
+#define TRASH_NESTING(ts) ((ts)->trash_delete_nesting)
+
+static gevc_pystate_carry
+save_frames(gevc_pystate *s, PyThreadState *ts)
+{
+    CFrame *cf = ts->cframe;
+    s->cframe = cf;
+    s->top_frame = ts->frame;
+    s->visible_frame = ts->frame;
+    s->py_depth = ts->recursion_depth;
+    s->trash_nesting = ts->trash_delete_nesting;
+    return cf->use_tracing;
+}
+
+static gevc_pystate_carry
+current_carry(PyThreadState *ts)
+{
+    return ts->cframe->use_tracing;
+}
+
+static void
+restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
+{
+    CFrame *cf = s->cframe;
+    ts->cframe = cf;
+    cf->use_tracing = carry;
+    ts->frame = s->top_frame;
+    ts->recursion_depth = s->py_depth;
+    ts->trash_delete_nesting = s->trash_nesting;
+}
+
+/* The recursion depth goes on from the starting greenlet's. */
+static void
+start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
+             gevc_pystate_carry carry)
+{
+    CFrame *cf = (CFrame *)storage;
+    cf->use_tracing = carry;
+    cf->previous = &ts->root_cframe;
+    ts->cframe = cf;
+    ts->frame = NULL;
+    ts->trash_delete_nesting = 0;
+}
+
+/* Frame objects own their f_back: nothing lives on the C stack. */
+static void
+expose_frames(gevc_pystate *s, const char *lo, const char *hi,
+              gevc_stack_reader reader, void *g)
+{
+}
+
+static PyFrameObject *
+top_frame_object(gevc_pystate *s, PyThreadState *ts)
+{
+    return (PyFrameObject *)Py_XNewRef((PyObject *)s->visible_frame);
+}
+
+#elif PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 /* ===================== CPython 3.11 ===================================== */
-#define HAVE_SECTION 1
+#include "internal/pycore_frame.h"
+#define HAVE_SINGLE_EXC 1
+#define HAVE_DATA_STACK 1
+#define HAVE_ENTRY_FRAMES 0
+#define HAVE_CFRAME_CURRENT_FRAME 1
 
 /* Size of the chunks push_chunk() in Python/pystate.c takes from the arena
    allocator (DATA_STACK_CHUNK_SIZE there; not in any header). */
 #define CPY_CHUNK_SIZE (16 * 1024)
+#define TRASH_NESTING(ts) ((ts)->trash_delete_nesting)
 
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
@@ -81,25 +158,19 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 
 #elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
 /* ===================== CPython 3.12 ===================================== */
-#define HAVE_SECTION 1
+#include "internal/pycore_frame.h"
+#define HAVE_SINGLE_EXC 1
+#define HAVE_DATA_STACK 1
+#define HAVE_ENTRY_FRAMES 1
+#define HAVE_CFRAME_CURRENT_FRAME 1
 
 /* As for 3.11: DATA_STACK_CHUNK_SIZE in Python/pystate.c. */
 #define CPY_CHUNK_SIZE (16 * 1024)
+#define TRASH_NESTING(ts) ((ts)->trash.delete_nesting)
 
+static _PyInterpreterFrame *first_complete(_PyInterpreterFrame *f);
 static void expose_live(gevc_pystate *s);
-
-/* The current frame can be the entry frame of a _PyEval_EvalFrameDefault
-   call, which lives on the C stack: a greenlet that switches out there
-   must never show it, since other greenlets overwrite that memory.  Read
-   only at switch-out, while the stack is in place. */
-static _PyInterpreterFrame *
-first_complete(_PyInterpreterFrame *f)
-{
-    while (f != NULL && (f->owner == FRAME_OWNED_BY_CSTACK ||
-                         _PyFrame_IsIncomplete(f)))
-        f = f->previous;
-    return f;
-}
+static void undo_expose(gevc_pystate *s);
 
 static gevc_pystate_carry
 save_frames(gevc_pystate *s, PyThreadState *ts)
@@ -120,8 +191,6 @@ current_carry(PyThreadState *ts)
 {
     return 0;
 }
-
-static void undo_expose(gevc_pystate *s);
 
 static void
 restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
@@ -145,6 +214,118 @@ start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
     cf->previous = &ts->root_cframe;
     ts->cframe = cf;
     ts->trash.delete_nesting = 0;
+}
+
+#elif PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+/* ===================== CPython 3.13 ===================================== */
+/* No _PyCFrame any more: tstate->current_frame is the top frame, and
+   tracing is PEP 669 instrumentation (nothing to carry).  The trashcan has
+   no nesting counter: it defers deallocations by c_recursion_remaining,
+   which travels with the greenlet, onto the thread's delete_later chain.
+   That chain stays the thread's, as trash_delete_later is on 3.10-3.12:
+   its objects are already unreachable, so destroying them from whichever
+   greenlet next leaves a Py_TRASHCAN_END with headroom is right, and a
+   chain moved into a greenlet would be lost if that greenlet never ran
+   again. */
+#include "internal/pycore_frame.h"
+#define HAVE_SINGLE_EXC 1
+#define HAVE_DATA_STACK 1
+#define HAVE_ENTRY_FRAMES 1
+#define HAVE_CFRAME_CURRENT_FRAME 0
+
+/* As for 3.11: DATA_STACK_CHUNK_SIZE in Python/pystate.c. */
+#define CPY_CHUNK_SIZE (16 * 1024)
+
+static _PyInterpreterFrame *first_complete(_PyInterpreterFrame *f);
+static void expose_live(gevc_pystate *s);
+static void undo_expose(gevc_pystate *s);
+
+static gevc_pystate_carry
+save_frames(gevc_pystate *s, PyThreadState *ts)
+{
+    s->top_frame = ts->current_frame;
+    s->visible_frame = first_complete(s->top_frame);
+    expose_live(s);
+    s->py_depth = ts->py_recursion_limit - ts->py_recursion_remaining;
+    s->c_depth = Py_C_RECURSION_LIMIT - ts->c_recursion_remaining;
+    return 0;
+}
+
+static gevc_pystate_carry
+current_carry(PyThreadState *ts)
+{
+    return 0;
+}
+
+static void
+restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
+{
+    if (s->nrelinked)
+        undo_expose(s);
+    ts->current_frame = s->top_frame;
+    ts->py_recursion_remaining = ts->py_recursion_limit - s->py_depth;
+    ts->c_recursion_remaining = Py_C_RECURSION_LIMIT - s->c_depth;
+}
+
+/* Both recursion counts go on from the starting greenlet's. */
+static void
+start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
+             gevc_pystate_carry carry)
+{
+    ts->current_frame = NULL;
+}
+
+/* PyThreadState_GetFrame makes the frame object for us (the function that
+   does it is not exported); point the thread at the suspended frames for
+   that one call. */
+static PyFrameObject *
+top_frame_object(gevc_pystate *s, PyThreadState *ts)
+{
+    _PyInterpreterFrame *saved = ts->current_frame;
+    PyFrameObject *f;
+    ts->current_frame = s->visible_frame;
+    f = PyThreadState_GetFrame(ts);
+    ts->current_frame = saved;
+    return f;
+}
+
+#else
+#error "gevent_c._greenlet: this CPython version is not supported yet (add a section to ext/greenlet/pystate.c)"
+#endif
+
+/* ---- shared by the versions with _PyCFrame.current_frame (3.11, 3.12) -- */
+#if HAVE_DATA_STACK && HAVE_CFRAME_CURRENT_FRAME
+/* PyThreadState_GetFrame makes the frame object for us (the function that
+   does it is not exported); point the thread at the suspended frames for
+   that one call. */
+static PyFrameObject *
+top_frame_object(gevc_pystate *s, PyThreadState *ts)
+{
+    _PyCFrame tmp, *saved = ts->cframe;
+    PyFrameObject *f;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.current_frame = s->visible_frame;
+    ts->cframe = &tmp;
+    f = PyThreadState_GetFrame(ts);
+    ts->cframe = saved;
+    return f;
+}
+#endif
+
+/* ---- shared by the versions with C-stack entry frames (3.12, 3.13) ---- */
+#if HAVE_ENTRY_FRAMES
+
+/* The current frame can be the entry frame of a _PyEval_EvalFrameDefault
+   call, which lives on the C stack: a greenlet that switches out there
+   must never show it, since other greenlets overwrite that memory.  Read
+   only at switch-out, while the stack is in place. */
+static _PyInterpreterFrame *
+first_complete(_PyInterpreterFrame *f)
+{
+    while (f != NULL && (f->owner == FRAME_OWNED_BY_CSTACK ||
+                         _PyFrame_IsIncomplete(f)))
+        f = f->previous;
+    return f;
 }
 
 static int
@@ -236,33 +417,73 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
         f = prev;
     }
 }
+#endif /* HAVE_ENTRY_FRAMES */
 
-
-
-#else
-#error "gevent_c._greenlet: this CPython version is not supported yet (add a section to ext/greenlet/pystate.c)"
-#endif
-
-/* ---- shared by the versions with a _PyCFrame (3.11, 3.12) ------------- */
-#if PY_VERSION_HEX < 0x030D0000
-/* PyThreadState_GetFrame makes the frame object for us (the function that
-   does it is not exported); point the thread at the suspended frames for
-   that one call. */
-static PyFrameObject *
-top_frame_object(gevc_pystate *s, PyThreadState *ts)
+/* ---- the handled exception --------------------------------------------- */
+#if HAVE_SINGLE_EXC
+static void
+save_exc(gevc_pystate *s, PyThreadState *ts)
 {
-    _PyCFrame tmp, *saved = ts->cframe;
-    PyFrameObject *f;
-    memset(&tmp, 0, sizeof(tmp));
-    tmp.current_frame = s->visible_frame;
-    ts->cframe = &tmp;
-    f = PyThreadState_GetFrame(ts);
-    ts->cframe = saved;
-    return f;
+    s->exc_value = ts->exc_state.exc_value;
+    ts->exc_state.exc_value = NULL;
+}
+
+static void
+restore_exc(gevc_pystate *s, PyThreadState *ts)
+{
+    ts->exc_state.exc_value = s->exc_value;
+    s->exc_value = NULL;
+}
+
+static void
+clear_exc(PyThreadState *ts)
+{
+    Py_CLEAR(ts->exc_state.exc_value);
+}
+#else
+static void
+save_exc(gevc_pystate *s, PyThreadState *ts)
+{
+    s->exc_type = ts->exc_state.exc_type;
+    s->exc_value = ts->exc_state.exc_value;
+    s->exc_tb = ts->exc_state.exc_traceback;
+    ts->exc_state.exc_type = NULL;
+    ts->exc_state.exc_value = NULL;
+    ts->exc_state.exc_traceback = NULL;
+}
+
+static void
+restore_exc(gevc_pystate *s, PyThreadState *ts)
+{
+    ts->exc_state.exc_type = s->exc_type;
+    ts->exc_state.exc_value = s->exc_value;
+    ts->exc_state.exc_traceback = s->exc_tb;
+    s->exc_type = s->exc_value = s->exc_tb = NULL;
+}
+
+static void
+clear_exc(PyThreadState *ts)
+{
+    Py_CLEAR(ts->exc_state.exc_type);
+    Py_CLEAR(ts->exc_state.exc_value);
+    Py_CLEAR(ts->exc_state.exc_traceback);
 }
 #endif
 
-/* ===================== common to all versions =========================== */
+/* ---- the data stack (3.11+) -------------------------------------------- */
+#if HAVE_DATA_STACK
+
+/* Root data-stack chunks we hand to starting greenlets.  They are our own
+   malloc'ed blocks, smaller than CPython's 16 KiB: CPython never pops a root
+   chunk, and when one fills it pushes one of its own on top (and pops that
+   one again with its own allocator), so the size is ours to choose.  A
+   small block keeps a suspended greenlet's resident memory small.  A
+   greenlet that keeps crossing the end of its root chunk makes CPython
+   allocate and free a chunk each time; the spare chunks kept by the arena
+   wrapper below make that cheap.  And once greenlets of a thread are seen
+   suspended past their root chunk, later ones get bigger chunks. */
+#define ROOT_CHUNK_MIN 1024
+#define ROOT_CHUNK_MAX (16 * 1024)
 
 /* Spare data-stack chunks, kept by wrapping the arena allocator.
  *
@@ -281,14 +502,14 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
  * uninstalled, since extension modules are never unloaded and blocks handed
  * out through it may be freed at any time until exit.
  *
- * In 3.11 and 3.12 the arena allocator runs with the GIL held (obmalloc's
+ * From 3.11 on the arena allocator runs with the GIL held (obmalloc's
  * new_arena/free arena under pymalloc, push_chunk and
  * _PyThreadState_PopFrame in the eval loop) except in a few places: 3.11
  * frees a dead thread's chunks in tstate_delete_common(), which
- * PyThreadState_Delete() may run without the GIL, and 3.12 interpreters
- * with their own GIL share this allocator.  So the slots are taken and
- * filled with atomic operations and no lock; each slot holds one block and
- * an exchange hands it to exactly one caller. */
+ * PyThreadState_Delete() may run without the GIL, and from 3.12 on
+ * interpreters with their own GIL share this allocator.  So the slots are
+ * taken and filled with atomic operations and no lock; each slot holds one
+ * block and an exchange hands it to exactly one caller. */
 #define SPARE_CHUNKS 4
 
 static PyObjectArenaAllocator base_arena;
@@ -387,13 +608,6 @@ chunk_give(gevc_chunk_cache *cache, _PyStackChunk *c)
         PyMem_RawFree(c);
 }
 
-void
-gevc_pystate_cache_clear(gevc_chunk_cache *cache)
-{
-    while (cache->n > 0)
-        PyMem_RawFree(cache->chunks[--cache->n]);
-}
-
 /* Free chunks CPython pushed itself, the way CPython frees them. */
 static void
 arena_free(_PyStackChunk *c)
@@ -404,7 +618,7 @@ arena_free(_PyStackChunk *c)
 }
 
 static void
-save_common(gevc_pystate *s, PyThreadState *ts)
+save_stack(gevc_pystate *s, PyThreadState *ts)
 {
     _PyStackChunk *c = ts->datastack_chunk;
     if (c != NULL && c->previous != NULL && s->own_chunk != NULL)
@@ -412,54 +626,20 @@ save_common(gevc_pystate *s, PyThreadState *ts)
     s->datastack_chunk = c;
     s->datastack_top = ts->datastack_top;
     s->datastack_limit = ts->datastack_limit;
-    s->exc_info = ts->exc_info == &ts->exc_state ? NULL : ts->exc_info;
-    s->exc_value = ts->exc_state.exc_value;
-    s->exc_previous = ts->exc_state.previous_item;
-    ts->exc_state.exc_value = NULL;
-    ts->exc_state.previous_item = NULL;
-    s->context = ts->context;
-    ts->context = NULL;
 }
 
-gevc_pystate_carry
-gevc_pystate_save(gevc_pystate *s, PyThreadState *ts)
+static void
+restore_stack(gevc_pystate *s, PyThreadState *ts)
 {
-    save_common(s, ts);
-    return save_frames(s, ts);
-}
-
-gevc_pystate_carry
-gevc_pystate_carry_only(PyThreadState *ts)
-{
-    return current_carry(ts);
-}
-
-void
-gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
-                     gevc_pystate_carry carry)
-{
-    restore_frames(s, ts, carry);
     ts->datastack_chunk = s->datastack_chunk;
     ts->datastack_top = s->datastack_top;
     ts->datastack_limit = s->datastack_limit;
-    ts->exc_state.exc_value = s->exc_value;
-    ts->exc_state.previous_item = s->exc_previous;
-    ts->exc_info = s->exc_info ? s->exc_info : &ts->exc_state;
-    s->exc_value = NULL;
-    s->exc_previous = NULL;
-    ts->context = s->context;
-    s->context = NULL;
-    ts->context_ver++;
 }
 
-void
-gevc_pystate_start(gevc_pystate *s, PyThreadState *ts,
-                   gevc_cframe_storage *storage, gevc_pystate_carry carry,
-                   gevc_chunk_cache *cache, PyObject *context)
+static void
+start_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
-    _PyStackChunk *c;
-    start_frames(ts, storage, carry);
-    c = chunk_take(cache);
+    _PyStackChunk *c = chunk_take(cache);
     s->own_chunk = c;
     ts->datastack_chunk = c;
     if (c != NULL) {
@@ -472,23 +652,12 @@ gevc_pystate_start(gevc_pystate *s, PyThreadState *ts,
         ts->datastack_top = NULL;
         ts->datastack_limit = NULL;
     }
-    ts->exc_state.exc_value = NULL;
-    ts->exc_state.previous_item = NULL;
-    ts->exc_info = &ts->exc_state;
-    Py_XINCREF(context);
-    ts->context = context;
-    ts->context_ver++;
 }
 
-void
-gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
-                    gevc_chunk_cache *cache)
+static void
+finish_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
-    _PyStackChunk *c;
-    /* first what may run Python code, while the data stack is still there */
-    Py_CLEAR(ts->exc_state.exc_value);
-    Py_CLEAR(ts->context);
-    c = ts->datastack_chunk;
+    _PyStackChunk *c = ts->datastack_chunk;
     if (s->overflowed && cache->root_size < ROOT_CHUNK_MAX)
         cache->root_size *= 2;
     s->overflowed = 0;
@@ -504,6 +673,222 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     ts->datastack_chunk = NULL;
     ts->datastack_top = NULL;
     ts->datastack_limit = NULL;
+}
+
+/* f lies in one of the greenlet's data-stack chunks. */
+static int
+in_data_stack(gevc_pystate *s, _PyInterpreterFrame *f)
+{
+    _PyStackChunk *c = s->datastack_chunk;
+    while (c != NULL && !((char *)f > (char *)c &&
+                          (char *)f < (char *)c + c->size))
+        c = c->previous;
+    return c != NULL;
+}
+
+/* A live frame object points into the chunk it describes: then the
+   chunks are leaked rather than freed under it.  So are they when the
+   chain leaves the data stack (a generator's frame, or from 3.12 on a
+   C-stack frame if relinking failed): what lies beyond cannot be read
+   safely. */
+static int
+frames_referenced(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->visible_frame;
+    while (f != NULL) {
+        if (!in_data_stack(s, f))
+            return 1;
+        if (f->frame_obj != NULL)
+            return 1;
+        f = f->previous;
+    }
+    return 0;
+}
+
+/* The whole chain can be read without the greenlet's C stack (a greenlet
+   suspended in a thread that has exited; the frames a generator or a
+   failed relink leaves outside the data stack are not followed). */
+static int
+frames_in_data_stack(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->visible_frame;
+    while (f != NULL) {
+        if (!in_data_stack(s, f))
+            return 0;
+        f = f->previous;
+    }
+    return 1;
+}
+
+static void
+abandon_stack(gevc_pystate *s)
+{
+    _PyStackChunk *c = s->datastack_chunk;
+    if (c != NULL && !frames_referenced(s)) {
+        while (c != NULL) {
+            _PyStackChunk *prev = c->previous;
+            if (c == s->own_chunk)
+                PyMem_RawFree(c);
+            else
+                arena_free(c);
+            c = prev;
+        }
+    }
+    s->datastack_chunk = s->own_chunk = NULL;
+    s->datastack_top = s->datastack_limit = NULL;
+}
+
+void
+gevc_pystate_cache_clear(gevc_chunk_cache *cache)
+{
+    while (cache->n > 0)
+        PyMem_RawFree(cache->chunks[--cache->n]);
+}
+
+#else /* !HAVE_DATA_STACK: frames are heap objects, nothing to carry */
+
+void
+gevc_pystate_wrap_arena(void)
+{
+}
+
+int
+gevc_pystate_spare_count(void)
+{
+    return 0;
+}
+
+void
+gevc_pystate_cache_clear(gevc_chunk_cache *cache)
+{
+}
+
+static void
+save_stack(gevc_pystate *s, PyThreadState *ts)
+{
+}
+
+static void
+restore_stack(gevc_pystate *s, PyThreadState *ts)
+{
+}
+
+static void
+start_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
+{
+}
+
+static void
+finish_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
+{
+}
+
+/* A greenlet that will never run again: its running frames hold each
+   other through f_back, and each frame that is not a generator's is also
+   held by the _PyEval_Vector call evaluating it, whose reference now lies
+   on a C stack nobody will unwind.  Release those references top down,
+   keeping the next frame alive across each release (its f_back reference
+   may go with the frame), so the frames and their locals are freed.  A
+   generator's frame belongs to its generator and no C stack holds it:
+   stop there and leave the frames below alive. */
+static void
+abandon_stack(gevc_pystate *s)
+{
+    PyFrameObject *f = (PyFrameObject *)Py_XNewRef((PyObject *)s->top_frame);
+    while (f != NULL && f->f_gen == NULL) {
+        PyFrameObject *back = (PyFrameObject *)Py_XNewRef((PyObject *)f->f_back);
+        Py_DECREF(f);       /* the dead C stack's reference */
+        Py_DECREF(f);       /* ours */
+        f = back;
+    }
+    Py_XDECREF(f);
+}
+
+/* 3.10: frames are heap objects, readable without any C stack. */
+static int
+frames_in_data_stack(gevc_pystate *s)
+{
+    return 1;
+}
+#endif /* HAVE_DATA_STACK */
+
+/* ===================== common to all versions =========================== */
+
+/* The thread's trashcan nesting, for tests; -1 where a section defines no
+   TRASH_NESTING (the interpreter keeps no such count from 3.13 on). */
+int
+gevc_pystate_trash_nesting(PyThreadState *ts)
+{
+#ifdef TRASH_NESTING
+    return TRASH_NESTING(ts);
+#else
+    return -1;
+#endif
+}
+
+gevc_pystate_carry
+gevc_pystate_save(gevc_pystate *s, PyThreadState *ts)
+{
+    save_stack(s, ts);
+    s->exc_info = ts->exc_info == &ts->exc_state ? NULL : ts->exc_info;
+    s->exc_previous = ts->exc_state.previous_item;
+    ts->exc_state.previous_item = NULL;
+    save_exc(s, ts);
+    s->context = ts->context;
+    ts->context = NULL;
+    s->headroom = ts->recursion_headroom;
+    return save_frames(s, ts);
+}
+
+gevc_pystate_carry
+gevc_pystate_carry_only(PyThreadState *ts)
+{
+    return current_carry(ts);
+}
+
+void
+gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
+                     gevc_pystate_carry carry)
+{
+    restore_frames(s, ts, carry);
+    ts->recursion_headroom = s->headroom;
+    restore_stack(s, ts);
+    restore_exc(s, ts);
+    ts->exc_state.previous_item = s->exc_previous;
+    ts->exc_info = s->exc_info ? s->exc_info : &ts->exc_state;
+    s->exc_previous = NULL;
+    ts->context = s->context;
+    s->context = NULL;
+    ts->context_ver++;
+}
+
+void
+gevc_pystate_start(gevc_pystate *s, PyThreadState *ts,
+                   gevc_cframe_storage *storage, gevc_pystate_carry carry,
+                   gevc_chunk_cache *cache, PyObject *context)
+{
+    start_frames(ts, storage, carry);
+    ts->recursion_headroom = 0;
+    start_stack(s, ts, cache);
+    /* the starting greenlet's exception state was saved and cleared */
+    ts->exc_state.previous_item = NULL;
+    ts->exc_info = &ts->exc_state;
+    Py_XINCREF(context);
+    ts->context = context;
+    ts->context_ver++;
+}
+
+void
+gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
+                    gevc_chunk_cache *cache)
+{
+    /* first what may run Python code, while the data stack is still there */
+    clear_exc(ts);
+    /* a finished greenlet keeps the context it ran in (gr_context) */
+    Py_XSETREF(s->context, ts->context);
+    ts->context = NULL;
+    ts->context_ver++;
+    finish_stack(s, ts, cache);
     s->top_frame = NULL;
     s->visible_frame = NULL;
     s->cframe = NULL;
@@ -518,7 +903,10 @@ gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
 
     if (s->visible_frame == NULL)
         Py_RETURN_NONE;
-    expose_frames(s, lo, hi, reader, g);
+    if (reader != NULL)
+        expose_frames(s, lo, hi, reader, g);
+    else if (!frames_in_data_stack(s))
+        Py_RETURN_NONE;     /* the C stack slice is gone: read no further */
     /* A collection while the frame object is allocated could run code
        that switches while the thread points at foreign frames: no GC. */
     gc_was_on = PyGC_Disable();
@@ -531,6 +919,15 @@ gevc_pystate_frame(gevc_pystate *s, PyThreadState *ts, const char *lo,
         Py_RETURN_NONE;
     }
     return (PyObject *)f;
+}
+
+/* Whether this interpreter's cycle collector is running (the same field
+   from 3.10 to 3.13).  While it runs, its lists of objects have their
+   heads in its own C frames. */
+int
+gevc_pystate_gc_collecting(PyThreadState *ts)
+{
+    return ts->interp->gc.collecting != 0;
 }
 
 PyObject *
@@ -568,7 +965,6 @@ gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg)
     Py_VISIT(s->exc_type);
     Py_VISIT(s->exc_tb);
     Py_VISIT(s->context);
-    Py_VISIT(s->trash_later);
     return 0;
 }
 
@@ -579,47 +975,13 @@ gevc_pystate_clear(gevc_pystate *s)
     Py_CLEAR(s->exc_type);
     Py_CLEAR(s->exc_tb);
     Py_CLEAR(s->context);
-    Py_CLEAR(s->trash_later);
 }
 
-/* A live frame object points into the chunk it describes: then the
-   chunks are leaked rather than freed under it.  So are they when the
-   chain leaves the data stack (a generator's frame, or on 3.12 a C-stack
-   frame if relinking failed): what lies beyond cannot be read safely. */
-static int
-frames_referenced(gevc_pystate *s)
-{
-    _PyInterpreterFrame *f = s->visible_frame;
-    while (f != NULL) {
-        _PyStackChunk *c = s->datastack_chunk;
-        while (c != NULL && !((char *)f > (char *)c &&
-                              (char *)f < (char *)c + c->size))
-            c = c->previous;
-        if (c == NULL)
-            return 1;
-        if (f->frame_obj != NULL)
-            return 1;
-        f = f->previous;
-    }
-    return 0;
-}
 
 void
 gevc_pystate_abandon(gevc_pystate *s)
 {
-    _PyStackChunk *c = s->datastack_chunk;
-    if (c != NULL && !frames_referenced(s)) {
-        while (c != NULL) {
-            _PyStackChunk *prev = c->previous;
-            if (c == s->own_chunk)
-                PyMem_RawFree(c);
-            else
-                arena_free(c);
-            c = prev;
-        }
-    }
-    s->datastack_chunk = s->own_chunk = NULL;
-    s->datastack_top = s->datastack_limit = NULL;
+    abandon_stack(s);
     s->top_frame = s->visible_frame = NULL;
     s->cframe = NULL;
 }

@@ -9,15 +9,18 @@
 #define GEVC_PYSTATE_H
 
 #include <Python.h>
+#include "gevc_common.h"   /* PyType_GetModuleByDef on 3.10 */
 
 typedef struct gevc_pystate {
-    void *cframe;               /* _PyCFrame* (3.10-3.12) */
-    void *top_frame;            /* _PyInterpreterFrame* (3.11+) */
+    void *cframe;               /* CFrame* / _PyCFrame* (3.10-3.12) */
+    void *top_frame;            /* PyFrameObject* (3.10, borrowed),
+                                   _PyInterpreterFrame* (3.11+) */
     void *visible_frame;        /* first complete frame under top_frame */
     int py_depth;               /* Python recursion depth */
     int c_depth;                /* C recursion depth (3.12+) */
+    int headroom;               /* recursion_headroom */
     int trash_nesting;          /* trashcan delete nesting (<= 3.12) */
-    void *datastack_chunk;      /* _PyStackChunk* */
+    void *datastack_chunk;      /* _PyStackChunk* (3.11+) */
     void *datastack_top;
     void *datastack_limit;
     void *own_chunk;            /* the root chunk handed out at start */
@@ -28,14 +31,13 @@ typedef struct gevc_pystate {
     PyObject *exc_type;         /* owned; 3.10 only */
     PyObject *exc_tb;           /* owned; 3.10 only */
     PyObject *context;          /* owned */
-    PyObject *trash_later;      /* owned; 3.13+ trash.delete_later */
-    void *critical_section;     /* 3.13+ */
     void **relinked;            /* 3.12: frames relinked by expose_frames */
     int nrelinked;
     int relinked_cap;
 } gevc_pystate;
 
-/* Storage a starting greenlet keeps on its own C stack (its _PyCFrame). */
+/* Storage a starting greenlet keeps on its own C stack (its CFrame on
+   3.10, _PyCFrame on 3.11 and 3.12; unused from 3.13 on). */
 typedef struct { void *slots[4]; } gevc_cframe_storage;
 
 /* Per-thread cache of root data-stack chunks for starting greenlets. */
@@ -71,6 +73,8 @@ void gevc_pystate_cache_clear(gevc_chunk_cache *cache);
 void gevc_pystate_wrap_arena(void);
 /* How many freed data-stack chunks the wrapper holds. */
 int gevc_pystate_spare_count(void);
+/* The thread's trashcan nesting (for tests), -1 if the version has none. */
+int gevc_pystate_trash_nesting(PyThreadState *ts);
 
 /* The suspended greenlet's top frame object (new ref) or None.
    [lo, hi) is the greenlet's C stack slice; read_stack copies bytes from
@@ -89,8 +93,35 @@ int gevc_pystate_set_context(gevc_pystate *s, PyThreadState *ts,
 int gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg);
 void gevc_pystate_clear(gevc_pystate *s);
 void gevc_pystate_dealloc(gevc_pystate *s);
+/* Whether a cycle collection is running in ts's interpreter: then no
+   greenlet may run that another's stack was spilled for, since the
+   collector's object lists have their heads on the C stack it would
+   overwrite (and unlinking an object next to a head writes there). */
+int gevc_pystate_gc_collecting(PyThreadState *ts);
+
 /* A suspended greenlet that will never run again (its thread exited, or
-   the interpreter is finalizing): free its data stack. */
+   the interpreter is finalizing): free its data stack, or on 3.10 release
+   the references its dead C stack held to its frames. */
 void gevc_pystate_abandon(gevc_pystate *s);
+
+/* ---- C API that the rest of ext/greenlet uses and 3.10 lacks ---------- */
+#if PY_VERSION_HEX < 0x030B0000
+/* Tracing off while greenlet's trace function runs, as 3.11's does it. */
+static inline void
+PyThreadState_EnterTracing(PyThreadState *ts)
+{
+    ts->tracing++;
+    ts->cframe->use_tracing = 0;
+}
+
+static inline void
+PyThreadState_LeaveTracing(PyThreadState *ts)
+{
+    ts->tracing--;
+    ts->cframe->use_tracing = ts->c_tracefunc != NULL ||
+                              ts->c_profilefunc != NULL;
+}
+
+#endif
 
 #endif

@@ -360,37 +360,83 @@ static PyObject *switch_owned(gevc_thread *th, GreenletObject **tp,
                               PyObject *args, PyObject *kwargs, int single);
 static GreenletObject *own_parent(GreenletObject *g);
 
-/* Before g starts: look up its run (not for a throw, which skips it), check
-   that g may run in this thread and take its run attribute.  Returns 0 with
-   *runp set (NULL for a throw), 1 if g got started while its run attribute
-   was looked up, -1 with an exception. */
+/* Py_CLEAR(*p) for code that may have an exception pending. */
+static void
+clear_keeping_error(PyObject **p)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+    Py_CLEAR(*p);
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *typ, *val, *tb;
+    PyErr_Fetch(&typ, &val, &tb);
+    Py_CLEAR(*p);
+    PyErr_Restore(typ, val, tb);
+#endif
+}
+
+/* g's run attribute (new ref), looked up as an attribute, so that
+   subclasses (a run method, __getattribute__) are obeyed; a throw into an
+   unstarted greenlet also needs one.  The pending exception of a throw
+   survives the lookup, unless the lookup fails. */
+static PyObject *
+lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
+{
+    PyObject *run;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = throwing ? PyErr_GetRaisedException() : NULL;
+#else
+    PyObject *typ = NULL, *val = NULL, *tb = NULL;
+    if (throwing)
+        PyErr_Fetch(&typ, &val, &tb);
+#endif
+    if (Py_TYPE(g) != th->st->greenlet_type)
+        run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
+    else if (g->run != NULL)
+        run = Py_NewRef(g->run);
+    else {
+        run = NULL;
+        PyErr_SetString(PyExc_AttributeError, "run");
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (run == NULL)
+        Py_XDECREF(exc);
+    else if (throwing)
+        PyErr_SetRaisedException(exc);
+#else
+    if (run == NULL) {
+        Py_XDECREF(typ);
+        Py_XDECREF(val);
+        Py_XDECREF(tb);
+    }
+    else if (throwing)
+        PyErr_Restore(typ, val, tb);
+#endif
+    return run;
+}
+
+/* Before g starts: look up its run, check that g may run in this thread.
+   Returns 0 with *runp set, 1 if g got started while its run attribute was
+   looked up, -1 with an exception. */
 static int
 prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
               PyObject **runp)
 {
-    PyObject *run = NULL;
-    if (!throwing) {
-        if (g->run != NULL)
-            run = Py_NewRef(g->run);
-        else if (Py_TYPE(g) != th->st->greenlet_type)
-            run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
-        else
-            PyErr_SetString(PyExc_AttributeError, "run");
-        if (run == NULL)
-            return -1;
-        if (G_STARTED(g)) {
-            Py_DECREF(run);
-            return 1;
-        }
+    PyObject *run = lookup_run(th, g, throwing);
+    if (run == NULL)
+        return -1;
+    if (G_STARTED(g)) {
+        Py_DECREF(run);
+        return 1;
     }
     /* the lookup ran Python code, which may have re-parented g */
     if (gevc__check_thread(th, g) < 0) {
-        Py_XDECREF(run);
+        Py_DECREF(run);
         return -1;
     }
     if (g->main != th->main)
         Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
-    Py_CLEAR(g->run);
     *runp = run;
     return 0;
 }
@@ -415,6 +461,14 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
        may switch, and the other side of that switch sets th->origin */
     origin = th->current;
     th->current = self;
+    /* The run attribute is released only now that we run: its __del__ may
+       switch away, and must find this greenlet started, not half-way. */
+    if (self->run != NULL) {
+        if (args != NULL)
+            Py_CLEAR(self->run);
+        else
+            clear_keeping_error(&self->run);
+    }
     if (th->tracefunc != NULL) {
         PyObject *ev = args ? th->st->str_switch : th->st->str_throw;
         if (call_trace(th, ev, origin, self) < 0) {
@@ -425,16 +479,14 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
     Py_DECREF(origin);
 
     if (args != NULL) {
-        if (run == NULL)
-            PyErr_SetString(PyExc_AttributeError, "run");
-        else if (single)
+        if (single)
             result = PyObject_CallOneArg(run, args);
         else
             result = PyObject_Call(run, args, kwargs);
     }
     Py_XDECREF(args);
     Py_XDECREF(kwargs);
-    Py_XDECREF(run);
+    Py_DECREF(run);
     if (result == NULL)
         result = take_greenlet_exit(th);
 
@@ -551,7 +603,7 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
         *tp = g;
         undo_save(th);
         g->stack_stop = NULL;
-        g->run = run;
+        Py_DECREF(run);
         th->args = th->kwargs = NULL;
         Py_XDECREF(args);
         Py_XDECREF(kwargs);

@@ -136,13 +136,74 @@ error:
     return NULL;
 }
 
-/* Kill the greenlets other threads dropped while they belonged to us. */
-void
-gevc__thread_drain(gevc_thread *th)
+static void
+drain(gevc_thread *th)
 {
     PyObject *list = th->deleteme;
     th->deleteme = NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++)
         gevc__greenlet_kill(th, (GreenletObject *)PyList_GET_ITEM(list, i));
     Py_DECREF(list);
+}
+
+/* Kill the greenlets dropped while they could not be killed at once: by
+   other threads while they belonged to us, or inside a collection. */
+void
+gevc__thread_drain(gevc_thread *th)
+{
+    if (!gevc_pystate_gc_collecting(th->tstate))
+        drain(th);
+}
+
+/* gc.callbacks entry: when a collection ends, kill what it queued in this
+   thread.  The collector's own frames are gone by then ("stop" is reported
+   after them), although it still counts as collecting. */
+static PyObject *
+after_gc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    gevc_thread *th = gevc__cur_thread;
+    if (nargs < 1 || !PyUnicode_Check(args[0]))
+        Py_RETURN_NONE;
+    if (th != NULL && th->deleteme != NULL &&
+        th->tstate == PyThreadState_GET() &&
+        PyUnicode_CompareWithASCIIString(args[0], "stop") == 0)
+        drain(th);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef after_gc_def = {
+    "_after_gc", (PyCFunction)(void (*)(void))after_gc, METH_FASTCALL,
+    "gc callback: kill the greenlets a collection found unreachable."};
+
+/* Called when a collection queues a kill: make sure after_gc is in
+   gc.callbacks (the "stop" report of this collection reaches a callback
+   appended now).  Added on first need only, since every callback makes
+   each collection build and pass its report. */
+int
+gevc__thread_gc_hook(gevc_thread *th)
+{
+    PyObject *gc, *callbacks = NULL, *fn = NULL;
+    int r = -1, found;
+    gc = PyImport_ImportModule("gc");
+    if (gc == NULL)
+        return -1;
+    callbacks = PyObject_GetAttrString(gc, "callbacks");
+    if (callbacks == NULL)
+        goto done;
+    if (!PyList_Check(callbacks)) {
+        r = 0;          /* replaced by someone: the kill waits for a drain */
+        goto done;
+    }
+    fn = PyCFunction_NewEx(&after_gc_def, th->module, NULL);
+    if (fn == NULL)
+        goto done;
+    found = PySequence_Contains(callbacks, fn);
+    if (found < 0)
+        goto done;
+    r = found ? 0 : PyList_Append(callbacks, fn);
+done:
+    Py_XDECREF(fn);
+    Py_XDECREF(callbacks);
+    Py_DECREF(gc);
+    return r;
 }

@@ -80,23 +80,29 @@ _ENV_OPTIONS = (
 
 
 def _environ_options():
+    """Options from the environment (GEVENT_C_ARES_X, or gevent's GEVENTARES_X),
+    then from ``config.ares_x`` / ``config.resolver_*`` where those are set."""
+    from gevent_c._config import config
     opts = {}
     for kwarg, suffix, conv in _ENV_OPTIONS:
-        name = 'GEVENT_C_ARES_' + suffix
-        value = os.environ.get(name, '').strip()
+        for name in ('GEVENT_C_ARES_' + suffix, 'GEVENTARES_' + suffix):
+            value = os.environ.get(name, '').strip()
+            if value:
+                break
         if value:
             try:
                 opts[kwarg] = conv(value)
             except ValueError:
                 raise ValueError('%s=%r is not a valid %s' % (name, value, conv.__name__)) from None
-    try:
-        from gevent_c._config import config
-    except ImportError:
-        return opts
-    servers = getattr(config, 'resolver_nameservers', None)
+            continue
+        setting = config.settings['ares_' + kwarg]
+        if setting.is_assigned and setting.get() is not None:
+            value = setting.get()
+            opts[kwarg] = conv(value) if isinstance(value, str) and conv is not str else value
+    servers = config.resolver_nameservers
     if servers and 'servers' not in opts:
         opts['servers'] = servers
-    timeout = getattr(config, 'resolver_timeout', None)
+    timeout = config.resolver_timeout
     if timeout and 'timeout' not in opts:
         opts['timeout'] = timeout
     return opts

@@ -27,13 +27,17 @@ typedef struct gevc_hub_state {
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
     PyObject *py_sleep;            /* hub.py's sleep, for timed sleeps */
+    PyTypeObject *timeout_type;    /* TimeoutBase (timeout.c) */
+    PyObject *timeout_fake_timer;  /* TimeoutBase.timer before start() */
+    PyObject *timeout_expire;      /* the timer callback of a plain Timeout */
+    PyObject *timeout_expire_descr;  /* borrowed: TimeoutBase._on_expiration */
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
              *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
              *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
              *str_close, *str_release, *str_run_callback_threadsafe,
              *str_fast, *str_unlock, *str_put_slow, *str_get_slow, *str_append,
              *str_popleft, *str_clear, *str_hub, *str_put, *str_remove, *str_item,
-             *str_unlock_slow, *str_did_put_task;
+             *str_unlock_slow, *str_did_put_task, *str_on_expiration;
 } gevc_hub_state;
 
 /* What the hub layer adds to the module (layer.c), called by module.c. */
@@ -75,6 +79,7 @@ extern PyType_Spec gevc_hublocal_spec;
 extern PyMethodDef gevc_hub_methods[];
 extern PyMethodDef gevc_hublocal_methods[];
 int gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st);
+int gevc__timeout_type_init(PyObject *mod, gevc_hub_state *st);
 extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
 
 gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);

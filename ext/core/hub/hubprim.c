@@ -2,6 +2,11 @@
  * sleep(0).  gevent_c/hub.py delegates to these; they block only through
  * the Waiter and the hub switch of waiter.c. */
 #include "hub.h"
+#include <frameobject.h>   /* PyFrame_GetBack on 3.10 */
+
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>   /* PyFrame_GetBack; Python.h has it from 3.11 */
+#endif
 
 static gevc_hub_state *
 mstate(PyObject *mod)
@@ -197,7 +202,54 @@ set_sleep_fallback(PyObject *mod, PyObject *func)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(spawn_stack_doc, "_spawn_stack(limit)\n\n"
+"The stack that is creating a greenlet, for Greenlet.spawning_stack: a flat\n"
+"tuple (code, lasti, code, lasti, ...) of at most limit frames, newest\n"
+"first, starting at the caller of the Python function that calls this.\n"
+"lasti is the byte offset of the frame's instruction (code.co_lines() maps\n"
+"it to a line, later, when the stack is shown).");
+static PyObject *
+spawn_stack(PyObject *mod, PyObject *arg)
+{
+    Py_ssize_t limit = PyLong_AsSsize_t(arg), n = 0;
+    PyFrameObject *frame, *back;
+    PyObject *out;
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    if (limit < 0)
+        limit = 0;
+    out = PyTuple_New(2 * limit);
+    if (out == NULL)
+        return NULL;
+    /* PyEval_GetFrame() is the Python caller (Greenlet.__init__): skip it */
+    frame = PyEval_GetFrame();
+    frame = frame != NULL ? PyFrame_GetBack(frame) : NULL;
+    while (frame != NULL && n < limit) {
+#if PY_VERSION_HEX >= 0x030B0000
+        PyObject *line = PyLong_FromLong(PyFrame_GetLasti(frame));
+#else
+        PyObject *line = PyLong_FromLong(frame->f_lasti * (long)sizeof(_Py_CODEUNIT));
+#endif
+        if (line == NULL) {
+            Py_DECREF(frame);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, 2 * n, (PyObject *)PyFrame_GetCode(frame));
+        PyTuple_SET_ITEM(out, 2 * n + 1, line);
+        n++;
+        back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
+    if (n < limit && _PyTuple_Resize(&out, 2 * n) < 0)
+        return NULL;
+    return out;
+}
+
 PyMethodDef gevc_hub_methods[] = {
+    {"_spawn_stack", spawn_stack, METH_O, spawn_stack_doc},
     {"sleep", (PyCFunction)(void (*)(void))hub_sleep, METH_FASTCALL | METH_KEYWORDS, sleep_doc},
     {"_set_sleep_fallback", set_sleep_fallback, METH_O, set_sleep_fallback_doc},
     {"hub_switch", hub_switch, METH_O, hub_switch_doc},

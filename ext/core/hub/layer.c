@@ -55,6 +55,7 @@ gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st)
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
         return -1;
     if (gevc__linkable_types_init(mod, st) < 0 ||
+        gevc__timeout_type_init(mod, st) < 0 ||
         gevc__add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0 ||
         gevc__add_type(mod, &st->itemwaiter_type, &gevc_itemwaiter_spec,
                  (PyObject *)st->waiter_type, "ItemWaiter") < 0 ||
@@ -77,6 +78,9 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->default_hub_class);
     Py_VISIT(st->exceptions);
     Py_VISIT(st->py_sleep);
+    Py_VISIT(st->timeout_type);
+    Py_VISIT(st->timeout_fake_timer);
+    Py_VISIT(st->timeout_expire);
     Py_VISIT(st->linkable_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
@@ -96,6 +100,10 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->default_hub_class);
     Py_CLEAR(st->exceptions);
     Py_CLEAR(st->py_sleep);
+    Py_CLEAR(st->timeout_type);
+    Py_CLEAR(st->timeout_fake_timer);
+    Py_CLEAR(st->timeout_expire);
+    Py_CLEAR(st->str_on_expiration);
     Py_CLEAR(st->linkable_type);
     Py_CLEAR(st->event_type);
     Py_CLEAR(st->semaphore_type);

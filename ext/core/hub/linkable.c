@@ -236,14 +236,76 @@ remove_link(linkable *self, PyObject *callback)
     return rc;
 }
 
-/* 1: notified; 0: timed out; -1: error (link removed). */
+/* 1 if obj is a gevent_c.timeout.Timeout, 0 if not, -1 error.  Asked only
+ * of a timeout that is not a plain int or float. */
 static int
-wait_core(linkable *self, PyObject *timeout, const char *method)
+is_timeout_object(PyObject *obj)
+{
+    PyObject *mod = PyImport_ImportModule("gevent_c.timeout"), *tp;
+    int rc;
+    if (mod == NULL)
+        return -1;
+    tp = PyObject_GetAttrString(mod, "Timeout");
+    Py_DECREF(mod);
+    if (tp == NULL)
+        return -1;
+    rc = PyObject_IsInstance(obj, tp);
+    Py_DECREF(tp);
+    return rc;
+}
+
+/* Start the Timeout object t unless it is pending already (as gevent). */
+static int
+start_timeout_object(PyObject *t)
+{
+    PyObject *pending = PyObject_GetAttrString(t, "pending"), *res;
+    int is_pending;
+    if (pending == NULL)
+        return -1;
+    is_pending = PyObject_IsTrue(pending);
+    Py_DECREF(pending);
+    if (is_pending != 0)
+        return is_pending < 0 ? -1 : 0;
+    res = PyObject_CallMethod(t, "start", NULL);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+/* 1 if the exception being raised is obj itself (then it is cleared). */
+static int
+raised_is(PyObject *obj)
+{
+    PyObject *exc = gevc__exc_take();
+    if (exc == obj) {
+        Py_DECREF(exc);
+        return 1;
+    }
+    gevc__exc_raise(exc);
+    return 0;
+}
+
+/* 1: notified; 0: timed out; -1: error (link removed).
+ * timeout: None, seconds, or a Timeout object, which is started, closed at
+ * the end, and raises itself (or its exception) when it expires; if it
+ * raises itself and catch_own is set, that counts as timed out (0). */
+static int
+wait_core(linkable *self, PyObject *timeout, const char *method, int catch_own)
 {
     gevc_hub_state *st = self->st;
-    PyObject *hub = hub_of(self), *sw = NULL, *timer = NULL, *res = NULL;
+    PyObject *hub, *sw = NULL, *timer = NULL, *res = NULL, *tobj = NULL;
     gevc_waiter *waiter;
     int rc = -1;
+    if (timeout != NULL && timeout != Py_None && !PyFloat_CheckExact(timeout) &&
+            !PyLong_CheckExact(timeout)) {
+        int is = is_timeout_object(timeout);
+        if (is < 0)
+            return -1;
+        if (is)
+            tobj = timeout;
+    }
+    hub = hub_of(self);
     if (hub == NULL)
         return -1;
     waiter = gevc_waiter_new(st, hub);
@@ -256,7 +318,12 @@ wait_core(linkable *self, PyObject *timeout, const char *method)
         goto done;
     if (check_and_notify(self) < 0)
         goto unlink;
-    if (timeout != NULL && timeout != Py_None) {
+    if (tobj != NULL) {
+        timer = Py_NewRef(tobj);   /* closed at the end, as a timer */
+        if (start_timeout_object(tobj) < 0)
+            goto unlink;
+    }
+    else if (timeout != NULL && timeout != Py_None) {
         PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *started;
         if (loop == NULL)
             goto unlink;
@@ -278,8 +345,14 @@ wait_core(linkable *self, PyObject *timeout, const char *method)
         Py_DECREF(started);
     }
     res = gevc_waiter_get(waiter);
-    if (res == NULL)
+    if (res == NULL) {
+        if (tobj != NULL && catch_own && raised_is(tobj)) {
+            if (remove_link(self, sw) == 0)
+                rc = 0;
+            goto done;
+        }
         goto unlink;
+    }
     if (res == (PyObject *)self) {
         rc = 1;
         goto done;
@@ -481,7 +554,7 @@ PyDoc_STRVAR(wait_core_doc, "_wait_core(timeout)\n\n"
 static PyObject *
 linkable_wait_core(linkable *self, PyObject *timeout)
 {
-    int rc = wait_core(self, timeout, "_wait_core");
+    int rc = wait_core(self, timeout, "_wait_core", 1);
     return rc < 0 ? NULL : PyBool_FromLong(rc);
 }
 
@@ -559,7 +632,7 @@ PyType_Spec gevc_linkable_spec = {
 static int
 event_init(event *self, PyObject *args, PyObject *kwargs)
 {
-    if (!_PyArg_NoKeywords("Event", kwargs) || !_PyArg_NoPositional("Event", args))
+    if (gevc__no_args("Event", args, kwargs) < 0)
         return -1;
     self->flag = 0;
     return 0;
@@ -613,7 +686,7 @@ event_wait(event *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
      * the greenlets that blocked before set() are woken first (gevent). */
     if (self->flag && self->base.notifier == NULL)
         Py_RETURN_TRUE;
-    rc = wait_core(&self->base, timeout, "wait");
+    rc = wait_core(&self->base, timeout, "wait", 1);
     return rc < 0 ? NULL : PyBool_FromLong(rc);
 }
 
@@ -657,6 +730,7 @@ static PyMethodDef event_methods[] = {
     {"wait", (PyCFunction)(void (*)(void))event_wait, METH_FASTCALL | METH_KEYWORDS,
      event_wait_doc},
     {"_reset_internal_locks", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
+    {"_at_fork_reinit", (PyCFunction)event_reset_locks, METH_NOARGS, reset_locks_doc},
     {NULL},
 };
 
@@ -759,7 +833,7 @@ semaphore_wait(semaphore *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     PyObject *timeout = one_timeout("wait", args, nargs, kwnames);
     if (timeout == NULL)
         return NULL;
-    if (self->counter <= 0 && wait_core(&self->base, timeout, "wait") < 0)
+    if (self->counter <= 0 && wait_core(&self->base, timeout, "wait", 1) < 0)
         return NULL;
     return PyLong_FromSsize_t(self->counter);
 }
@@ -791,6 +865,30 @@ owned_by_other_thread(semaphore *self)
     return hub != NULL && hub != Py_None && gevc_hub_get_if_exists(self->base.st) != hub;
 }
 
+/* With an exception set: 1 (and the exception cleared) if it is LoopExit
+ * raised in a thread whose hub is not the main thread's, else 0. */
+static int
+loop_exit_off_main_hub(gevc_hub_state *st)
+{
+    PyObject *exc = gevc__exc_take(), *tp, *hub, *main;
+    int off_main = 0;
+    tp = gevc__exception(st, "LoopExit");
+    if (tp != NULL && exc != NULL && PyErr_GivenExceptionMatches(exc, tp)) {
+        hub = gevc_hub_get_if_exists(st);
+        main = hub != NULL ? PyObject_GetAttrString(hub, "main_hub") : NULL;
+        off_main = main != NULL && PyObject_Not(main) == 1;
+        Py_XDECREF(main);
+    }
+    Py_XDECREF(tp);
+    PyErr_Clear();
+    if (off_main) {
+        Py_XDECREF(exc);
+        return 1;
+    }
+    gevc__exc_raise(exc);
+    return 0;
+}
+
 /* 1 acquired, 0 not, -1 error */
 static int
 acquire(semaphore *self, int blocking, PyObject *timeout)
@@ -805,7 +903,7 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
     }
     if (!blocking)
         return 0;
-    if (timeout != Py_None) {
+    if (timeout != Py_None && (PyFloat_Check(timeout) || PyLong_Check(timeout))) {
         int neg;
         zero = PyLong_FromLong(0);
         if (zero == NULL)
@@ -824,7 +922,18 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
         return rc;
     }
     for (;;) {
-        rc = wait_core(&self->base, timeout, "acquire");
+        rc = wait_core(&self->base, timeout, "acquire", 1);
+        if (rc < 0 && loop_exit_off_main_hub(self->base.st)) {
+            /* alone in a thread whose hub has nothing else to run: another
+             * thread will release; wait for it as from another thread */
+            if (self->counter > 0) {
+                self->counter--;
+                rc = 1;
+            }
+            else
+                rc = acquire_from_other_thread(self, timeout);
+            break;
+        }
         if (rc <= 0)
             break;
         if (self->counter > 0) {
@@ -934,7 +1043,7 @@ PyType_Spec gevc_semaphore_spec = {
 static int
 result_init(result *self, PyObject *args, PyObject *kwargs)
 {
-    if (!_PyArg_NoKeywords("AsyncResult", kwargs) || !_PyArg_NoPositional("AsyncResult", args))
+    if (gevc__no_args("AsyncResult", args, kwargs) < 0)
         return -1;
     return 0;
 }
@@ -985,7 +1094,9 @@ raise_stored(result *self)
         PyErr_Format(PyExc_TypeError, "stored exception is not an exception: %R", val);
         goto done;
     }
-    if (tb != Py_None && PyException_SetTraceback(val, tb) < 0)
+    /* the stored traceback (or none): each get() raises from there, so the
+     * frames of earlier raises do not pile up on the shared exception */
+    if (PyException_SetTraceback(val, tb) < 0)
         goto done;
     PyErr_SetObject((PyObject *)Py_TYPE(val), val);
 done:
@@ -1032,7 +1143,7 @@ result_get(result *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         return raise_stored(self);
     if (!block)
         return raise_timeout(self->base.st, NULL);
-    rc = wait_core(&self->base, a[1], "get");
+    rc = wait_core(&self->base, a[1], "get", 0);
     if (rc < 0)
         return NULL;
     if (rc == 0)

@@ -404,8 +404,10 @@ waiter_call(gevc_waiter *self, PyObject *args, PyObject *kwargs)
     return res;
 }
 
+/* repr: "<Waiter at 0x.. greenlet=<repr> value=..>"; str, gevent's:
+ * "<Waiter greenlet=<str> value=..>" */
 static PyObject *
-waiter_repr(gevc_waiter *self)
+waiter_format(gevc_waiter *self, int with_address)
 {
     PyObject *glet = self->greenlet ? self->greenlet : Py_None, *state, *res;
     if (self->exc == NULL)
@@ -416,10 +418,26 @@ waiter_repr(gevc_waiter *self)
         state = PyUnicode_FromFormat(" exc_info=%R", self->exc);
     if (state == NULL)
         return NULL;
-    res = PyUnicode_FromFormat("<%s at %p greenlet=%R%U>", _PyType_Name(Py_TYPE(self)),
-                               self, glet, state);
+    if (with_address)
+        res = PyUnicode_FromFormat("<%s at %p greenlet=%R%U>", _PyType_Name(Py_TYPE(self)),
+                                   self, glet, state);
+    else
+        res = PyUnicode_FromFormat("<%s greenlet=%S%U>", _PyType_Name(Py_TYPE(self)),
+                                   glet, state);
     Py_DECREF(state);
     return res;
+}
+
+static PyObject *
+waiter_repr(gevc_waiter *self)
+{
+    return waiter_format(self, 1);
+}
+
+static PyObject *
+waiter_str(gevc_waiter *self)
+{
+    return waiter_format(self, 0);
 }
 
 static PyObject *
@@ -500,6 +518,7 @@ static PyType_Slot waiter_slots[] = {
     {Py_tp_getset, waiter_getset},
     {Py_tp_call, waiter_call},
     {Py_tp_repr, waiter_repr},
+    {Py_tp_str, waiter_str},
     {Py_tp_doc, (void *)waiter_doc},
     {0, NULL},
 };

@@ -175,6 +175,21 @@ live_unlink(gevc_loop *self)
     self->live_pprev = NULL;
 }
 
+/* After a fork: ev_loop_fork, and if this thread's run() is suspended in
+ * the middle of an iteration (the fork was made by a greenlet that a
+ * callback of the loop switched to), end that iteration: libev queues fork
+ * watchers only at the top of one, and would re-create the backend (and
+ * forget it forked) later in the interrupted one.  run() starts over. */
+static void
+loop_after_fork(gevc_loop *l)
+{
+    ev_loop_fork(l->ev);
+    if (l->running && l->run_thread == PyThread_get_thread_ident()) {
+        l->refork = 1;
+        ev_break(l->ev, EVBREAK_ONE);
+    }
+}
+
 /* Runs in the child right after os.fork() (os.register_at_fork, with the
  * GIL): instead of EVFLAG_FORKCHECK's getpid() on every iteration, every
  * live loop re-creates its backend once, on its next iteration. */
@@ -187,7 +202,7 @@ gevc_loops_after_fork(gevc_loop_state *st)
          * only flag it */
         if (!(l->running && l->run_thread != me))
             gevc__wakeup_close(l);
-        ev_loop_fork(l->ev);
+        loop_after_fork(l);
     }
 }
 
@@ -376,6 +391,15 @@ loop_run(gevc_loop *self, PyObject *const *args, Py_ssize_t nargs,
     ev_set_userdata(self->ev, self);
     self->running++;
     ev_run(self->ev, flags);
+    /* broken off by a fork (loop_after_fork): the loop goes on */
+    while (self->refork && self->ev != NULL && self->pending_exc == NULL &&
+           !self->destroy_pending) {
+        self->refork = 0;
+        if (flags & (EVRUN_ONCE | EVRUN_NOWAIT))
+            break;
+        ev_run(self->ev, flags);
+    }
+    self->refork = 0;
     self->running--;
     if (wakeup)
         gevc__wakeup_uninstall(self);
@@ -492,7 +516,7 @@ loop_reinit(gevc_loop *self, PyObject *unused)
         return NULL;
     /* the pipe is shared with the parent now: make a fresh one on demand */
     gevc__wakeup_close(self);
-    ev_loop_fork(self->ev);
+    loop_after_fork(self);
     Py_RETURN_NONE;
 }
 

@@ -80,27 +80,6 @@ PyObject *gevc__import_attr(const char *modname, const char *attr);
 
 extern PyModuleDef gevc_core_module;
 
-#if PY_VERSION_HEX < 0x030B0000
-/* PyType_GetModuleByDef is 3.11+; 3.10 walks the MRO itself. */
-static inline PyObject *
-gevc__module_by_def(PyTypeObject *tp, PyModuleDef *def)
-{
-    PyObject *mro = tp->tp_mro;
-    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
-        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        if (!PyType_HasFeature(t, Py_TPFLAGS_HEAPTYPE))
-            continue;
-        PyObject *m = ((PyHeapTypeObject *)t)->ht_module;
-        if (m != NULL && PyModule_GetDef(m) == def)
-            return m;
-    }
-    PyErr_Format(PyExc_TypeError, "%s is not a gevent_c._core type", tp->tp_name);
-    return NULL;
-}
-#define PyType_GetModuleByDef gevc__module_by_def
-#endif
-
-
 /* The module state of the module that defines `tp` (one of ours). */
 static inline void *
 gevc__core_state(PyTypeObject *tp)
@@ -141,6 +120,7 @@ typedef struct gevc_loop {
     int running;                   /* nesting depth of run() */
     unsigned long run_thread;      /* thread inside run(), if running */
     int destroy_pending;           /* destroy() was called inside run() */
+    int refork;                    /* forked while run() was suspended mid-iteration */
     int in_callbacks;              /* timer.start(update=None) updates now */
     int nidle;                     /* active idle watchers */
     /* timers fired in the current ev_invoke_pending batch, flushed in

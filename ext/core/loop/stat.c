@@ -132,6 +132,12 @@ get_path(gevc_stat *self, void *c)
 }
 
 static PyObject *
+get_paths(gevc_stat *self, void *c)
+{
+    return Py_NewRef(self->path);
+}
+
+static PyObject *
 get_interval(gevc_stat *self, void *c)
 {
     return PyFloat_FromDouble(self->ev.interval);
@@ -139,6 +145,8 @@ get_interval(gevc_stat *self, void *c)
 
 static PyGetSetDef stat_getset[] = {
     {"path", (getter)get_path, NULL, "The path watched.", NULL},
+    {"_paths", (getter)get_paths, NULL,
+     "The path watched, as the bytes given to libev (gevent's name).", NULL},
     {"attr", (getter)get_attr, NULL,
      "os.stat_result at the last check, or None if the path did not exist.", NULL},
     {"prev", (getter)get_prev, NULL,

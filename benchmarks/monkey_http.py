@@ -1,0 +1,98 @@
+"""patch_all() on real code: http.client against http.server, gevent_c vs gevent.
+
+A patched stdlib ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive) runs in one
+process; another patched process runs 100 greenlets, each with its own
+``http.client.HTTPConnection``, sending GET requests until the total is
+reached. Both processes use the same implementation; the result is
+requests per second (best of *rounds*).
+
+    python -m benchmarks.monkey_http [--requests 20000] [--clients 100] [--rounds 3]
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SERVER = '''
+from {impl} import monkey; monkey.patch_all()
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def do_GET(self):
+        body = b'hello world'
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+server = Server(('127.0.0.1', 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+'''
+
+CLIENT = '''
+from {impl} import monkey; monkey.patch_all()
+import http.client, time, sys
+import {impl} as impl
+port, total, clients = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+left = [total]
+def client():
+    conn = http.client.HTTPConnection('127.0.0.1', port)
+    done = 0
+    while left[0] > 0:
+        left[0] -= 1
+        conn.request('GET', '/')
+        response = conn.getresponse()
+        assert response.read() == b'hello world'
+        done += 1
+    conn.close()
+    return done
+started = time.perf_counter()
+jobs = [impl.spawn(client) for _ in range(clients)]
+impl.joinall(jobs, raise_error=True)
+elapsed = time.perf_counter() - started
+assert sum(j.value for j in jobs) == total
+print(total / elapsed)
+'''
+
+
+def measure(impl, requests, clients):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [ROOT, os.environ.get('PYTHONPATH')])))
+    server = subprocess.Popen([sys.executable, '-c', SERVER.format(impl=impl)],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        port = server.stdout.readline().strip()
+        out = subprocess.run([sys.executable, '-c', CLIENT.format(impl=impl), port,
+                              str(requests), str(clients)],
+                             capture_output=True, text=True, env=env, timeout=600, check=True)
+        return float(out.stdout.strip())
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--requests', type=int, default=20000)
+    parser.add_argument('--clients', type=int, default=100)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--impls', default='gevent_c,gevent')
+    args = parser.parse_args(argv)
+    results = {}
+    for impl in args.impls.split(','):
+        results[impl] = max(measure(impl, args.requests, args.clients)
+                            for _ in range(args.rounds))
+        print('%-9s %9.0f requests/s' % (impl, results[impl]), flush=True)
+    if 'gevent_c' in results and 'gevent' in results:
+        print('gevent_c / gevent: %.2fx' % (results['gevent_c'] / results['gevent']))
+
+
+if __name__ == '__main__':
+    main()

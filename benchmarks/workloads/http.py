@@ -1,0 +1,125 @@
+"""Server workloads: gevent_c's pywsgi and StreamServer against gevent's.
+
+``http.wsgi_hello`` serves a hello-world WSGI application with pywsgi and
+loads it with ``wrk -t1 -c50`` (keep-alive, Debian's wrk) for about N/12,000
+seconds; the server process runs on CPU 0 and wrk on CPU 1 when there are
+two. gevent's server gets TCP_NODELAY on accepted sockets as gevent_c's has
+(without it gevent stalls ~40 ms per request on delayed ACKs). One operation
+is one request: ns/op is the inverse of the requests per second.
+
+``http.stream_accept_echo`` measures a StreamServer's accept path: 50
+client greenlets in the same process each connect, send 64 bytes, read the
+echo and close, N connections in all.
+"""
+import os
+import re
+import shutil
+import socket as stdsocket
+from time import perf_counter as clock
+
+from ..registry import Unavailable, check, workload
+
+BODY = b"Hello, World!"
+
+w = workload("http.wsgi_hello",
+             "pywsgi hello world under wrk -t1 -c50 (keep-alive), per request",
+             n=72_000, quick_n=12_000, warmup=False)
+
+
+def _hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(BODY)))])
+    return [BODY]
+
+
+def _parse_wrk(text):
+    match = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", text)
+    check(match is not None, "wrk printed no result: %r" % (text[-300:],))
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[match.group(3)]
+    check("Non-2xx" not in text and "Socket errors" not in text,
+          "wrk saw errors: %r" % (text[-300:],))
+    return float(match.group(2)) * scale, int(match.group(1))
+
+
+@w.body("hub")
+def wsgi_hello(gevent, n):
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    pywsgi = gevent.pywsgi
+
+    class Server(pywsgi.WSGIServer):
+        def do_read(self):
+            args = pywsgi.WSGIServer.do_read(self)
+            if args:
+                args[0].setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
+            return args
+
+    server = Server(("127.0.0.1", 0), _hello, log=None)
+    server.start()
+    seconds = max(1, round(n / 12_000))
+    argv = [wrk, "-t1", "-c50", "-d%ds" % seconds, "http://127.0.0.1:%d/" % server.server_port]
+    cpus = os.sched_getaffinity(0)
+    pinned = len(cpus) >= 2 and shutil.which("taskset") is not None
+    if pinned:
+        mine, theirs = sorted(cpus)[:2]
+        argv = ["taskset", "-c", str(theirs)] + argv
+        os.sched_setaffinity(0, {mine})
+    try:
+        proc = gevent.subprocess.Popen(argv, stdout=gevent.subprocess.PIPE,
+                                       stderr=gevent.subprocess.STDOUT)
+        out, _ = proc.communicate()
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, cpus)
+        server.stop()
+    return _parse_wrk(out.decode("latin-1"))
+
+
+CLIENTS = 50
+MESSAGE = b"x" * 64
+
+w = workload("http.stream_accept_echo",
+             f"StreamServer: connect, 64-byte echo, close ({CLIENTS} client greenlets), "
+             f"per connection", n=20_000, quick_n=1_000)
+
+
+@w.body("hub")
+def stream_accept_echo(gevent, n):
+    socket = gevent.socket
+
+    def echo(sock, address):
+        data = sock.recv(4096)
+        if data:
+            sock.sendall(data)
+
+    server = gevent.server.StreamServer(("127.0.0.1", 0), echo)
+    server.start()
+    address = ("127.0.0.1", server.server_port)
+    per_client = n // CLIENTS
+
+    def client():
+        done = 0
+        for _ in range(per_client):
+            sock = socket.create_connection(address)
+            try:
+                sock.sendall(MESSAGE)
+                got = b""
+                while len(got) < len(MESSAGE):
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                    got += data
+            finally:
+                sock.close()
+            done += got == MESSAGE
+        return done
+
+    t0 = clock()
+    greenlets = [gevent.spawn(client) for _ in range(CLIENTS)]
+    gevent.joinall(greenlets)
+    elapsed = clock() - t0
+    server.stop()
+    ops = per_client * CLIENTS
+    check(sum(g.value or 0 for g in greenlets) == ops, "echoes were lost")
+    return elapsed, ops

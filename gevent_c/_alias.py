@@ -1,0 +1,148 @@
+"""gevent_c standing in for the ``gevent`` and ``greenlet`` packages.
+
+After :func:`install_as_gevent`, ``import gevent``, ``import gevent.X`` and
+``import greenlet`` give gevent_c's modules, so libraries written for gevent
+(gunicorn's gevent worker, celery's gevent pool, Flask-SocketIO, ...) run on
+gevent_c unchanged, and there is one coroutine type in the process:
+``greenlet.getcurrent()`` is ``gevent_c.getcurrent()``.
+
+``gevent`` and ``greenlet`` themselves are small alias modules: their
+``__version__`` is the API level gevent_c implements (gevent 26.9.0,
+greenlet 3.5.6), since libraries compare it, while ``gevent_c.__version__``
+stays gevent_c's own. Every other attribute is gevent_c's (or
+gevent_c._greenlet's) object. ``gevent.X`` is the module ``gevent_c.X``
+itself, registered under both names.
+
+The switch must come before anything imports the real gevent or greenlet;
+it refuses with ImportError otherwise. Setting ``GEVENT_C_AS_GEVENT=1`` in
+the environment makes the interpreter call it at start-up (through the
+``gevent_c-as-gevent.pth`` hook installed with the package), so
+``gunicorn -k gevent`` or ``celery -P gevent`` need no code change.
+"""
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+
+__all__ = ['install_as_gevent', 'GEVENT_API_VERSION', 'GREENLET_API_VERSION']
+
+GEVENT_API_VERSION = '26.9.0'
+GREENLET_API_VERSION = '3.5.6'
+
+_ALIASES = {'gevent': 'gevent_c', 'greenlet': 'gevent_c._greenlet'}
+# gevent.X that is gevent_c.Y with another name (private modules libraries
+# reach into).
+_RENAMED = {
+    'gevent._semaphore': 'gevent_c.lock',
+    'gevent._greenlet': 'gevent_c.greenlet',
+    'gevent._waiter': 'gevent_c.hub',
+    'greenlet._greenlet': 'gevent_c._greenlet',
+}
+# Names of the real package that must not leak through: greenlet's C API
+# capsule has another layout than ours, so C extensions built against
+# greenlet must fail to import instead of calling into the wrong table.
+_HIDDEN = {'greenlet': ('_C_API',)}
+
+
+def _version_info(version):
+    return tuple(int(part) for part in version.split('.'))
+
+
+def _alias_module(name, target, version):
+    """A package-like module named *name* that shows *target*'s attributes."""
+    mod = types.ModuleType(name, target.__doc__)
+    hidden = _HIDDEN.get(name, ())
+    for key, value in vars(target).items():
+        if not key.startswith('__') and key not in hidden:
+            setattr(mod, key, value)
+    mod.__version__ = version
+    mod.version_info = _version_info(version)
+    mod.__path__ = []       # a package: its submodules come from the finder
+    mod.__gevent_c_alias__ = target.__name__
+
+    def __getattr__(attr):
+        if attr in hidden:
+            raise AttributeError('module %r has no attribute %r (gevent_c does not '
+                                 'provide it)' % (name, attr))
+        try:
+            return getattr(target, attr)
+        except AttributeError:
+            pass
+        sub = '%s.%s' % (target.__name__, attr)
+        if sub in sys.modules:
+            return sys.modules[sub]
+        raise AttributeError('module %r has no attribute %r' % (name, attr))
+
+    def __dir__():
+        return sorted(set(vars(mod)) | {k for k in dir(target) if k not in hidden})
+
+    mod.__getattr__ = __getattr__
+    mod.__dir__ = __dir__
+    mod.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    return mod
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, module):
+        self.module = module
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        pass
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    """Resolves gevent.X to gevent_c.X (and greenlet.X likewise)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition('.')[0]
+        if top not in _ALIASES or fullname == top:
+            return None
+        real = _RENAMED.get(fullname) or _ALIASES[top] + fullname[len(top):]
+        try:
+            module = importlib.import_module(real)
+        except ModuleNotFoundError as exc:
+            if exc.name != real and not real.startswith(exc.name + '.'):
+                raise
+            raise ModuleNotFoundError(
+                'No module named %r (gevent_c, standing in for %s, has no %r)'
+                % (fullname, top, real), name=fullname) from None
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
+                                              is_package=hasattr(module, '__path__'))
+
+
+def _real_package_loaded(name):
+    mod = sys.modules.get(name)
+    if mod is not None and not hasattr(mod, '__gevent_c_alias__'):
+        return mod
+    for key, value in list(sys.modules.items()):
+        if key.startswith(name + '.') and value is not None \
+                and not getattr(value, '__name__', '').startswith('gevent_c'):
+            return value
+    return None
+
+
+def install_as_gevent():
+    """Make ``import gevent``/``gevent.X``/``greenlet`` give gevent_c's modules.
+
+    Call it before anything imports gevent or greenlet; it raises ImportError
+    if the real packages are already imported (two coroutine types in one
+    process cannot switch to each other). Calling it again is harmless.
+    """
+    for name in _ALIASES:
+        real = _real_package_loaded(name)
+        if real is not None:
+            raise ImportError(
+                'gevent_c.install_as_gevent(): the real %r is already imported (%s); '
+                'call install_as_gevent() before anything imports gevent or greenlet'
+                % (name, getattr(real, '__file__', None) or real))
+    if any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        return
+    versions = {'gevent': GEVENT_API_VERSION, 'greenlet': GREENLET_API_VERSION}
+    for name, target in _ALIASES.items():
+        sys.modules[name] = _alias_module(name, importlib.import_module(target),
+                                          versions[name])
+    sys.meta_path.insert(0, _AliasFinder())
