@@ -48,3 +48,23 @@ bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop (B
 clean:  ## remove build products and the virtual environments
 	rm -rf build *.egg-info gevent_c/*.so .pytest_cache .venv
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# ---- reliability: sanitizers and soak (tools/sanitize.py, tools/soak.py) ----
+ASAN_BUDGET     ?= 600
+VALGRIND_BUDGET ?= 900
+SOAK_SECONDS    ?= 600
+
+.PHONY: asan valgrind soak soak-short
+
+asan: sysdeps  ## C-heavy tests with the extensions built under ASan+UBSan in build/asan-X.Y (the in-place build is untouched)
+	@$(DEV) exec -- tools/sanitize.py asan --budget $(ASAN_BUDGET) $(PYTEST_ARGS)
+
+valgrind: sysdeps  ## greenlet and core tests under memcheck; fails on an error with a gevent_c frame
+	@command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind)
+	@$(DEV) exec -- tools/sanitize.py valgrind --budget $(VALGRIND_BUDGET) $(PYTEST_ARGS)
+
+soak: sysdeps  ## SOAK_SECONDS of mixed load, then RSS, gc objects, fds and watchers against the start
+	@$(DEV) exec -- tools/soak.py --seconds $(SOAK_SECONDS)
+
+soak-short: sysdeps  ## the 20-second soak CI runs
+	@$(DEV) exec -- tools/soak.py --seconds 20

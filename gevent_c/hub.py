@@ -290,6 +290,17 @@ class _IdentRegistry:
             heappush(self._free, ident)
 
 
+def _failed_start(context):
+    """The Greenlet whose start callback *context* is, or None."""
+    from gevent_c.greenlet import Greenlet   # the error path only; no import cycle
+    args = getattr(context, 'args', None) if isinstance(context, _core.callback) else None
+    if type(args) is tuple and len(args) == 1:
+        glet = args[0]
+        if isinstance(glet, Greenlet) and glet._start_event is context:
+            return glet
+    return None
+
+
 class Hub(RawGreenlet):
     """The greenlet that runs this thread's event loop.
 
@@ -391,6 +402,13 @@ class Hub(RawGreenlet):
         if it is a ``SYSTEM_ERROR`` or *context* is None.
         """
         type, value, tb = self._normalize_exception(type, value, tb)
+        start_of = _failed_start(context)
+        if start_of is not None:
+            # its start callback failed before run() began (MemoryError):
+            # the greenlet ends with that error, or its joiners would wait
+            # for good
+            start_of._handle_death_before_start((type, value, tb))
+            return
         if type is HubDestroyed:
             # Unwinding a hub being destroyed: stop the loop so run() returns.
             loop = self.loop

@@ -89,11 +89,16 @@ def _wait_any(hub, watchers, timeout):
             timer.start(switch, timer, update=True)
         result = hub.switch()
     finally:
-        for watcher in watchers:
-            watcher.stop()
-            watcher.close()
-        if timer is not None:
-            timer.stop()
+        try:
+            for watcher in watchers:
+                watcher.stop()
+                watcher.close()
+        finally:
+            # even when a watcher fails to stop: a live timer would switch
+            # into this greenlet later, wherever it is by then
+            if timer is not None:
+                timer.stop()
+                timer.close()
     if result is not timer and result not in watchers:
         raise InvalidSwitchError('Invalid switch into %s: got %r' % (glet, result))
     return result is timer

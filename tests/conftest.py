@@ -10,3 +10,25 @@ def pair():
     yield a, b
     a.close()
     b.close()
+
+
+# ``no_sanitizer(reason)``: a test that cannot run under AddressSanitizer or
+# valgrind (tools/sanitize.py sets GEVENT_C_SANITIZER), e.g. one that
+# measures RSS growth (the sanitizers keep freed memory in quarantine) or
+# depends on signal timing (everything runs many times slower).  Skipped
+# there with its reason; it runs everywhere else.
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'no_sanitizer(reason): skipped under make asan / make valgrind')
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+    tool = os.environ.get('GEVENT_C_SANITIZER')
+    if not tool:
+        return
+    for item in items:
+        mark = item.get_closest_marker('no_sanitizer')
+        if mark is not None:
+            reason = mark.args[0] if mark.args else mark.kwargs.get('reason', '')
+            item.add_marker(pytest.mark.skip(reason='under %s: %s' % (tool, reason)))

@@ -87,6 +87,7 @@ def test_deep_recursion_in_many_greenlets_gives_correct_results():
     assert out.strip() == "ok"
 
 
+@pytest.mark.no_sanitizer('RSS growth: the sanitizer keeps freed memory in quarantine')
 @pytest.mark.timeout(100)
 def test_greenlets_suspended_past_their_root_chunk_free_chunks_when_killed():
     out = run_child(PRELUDE + """

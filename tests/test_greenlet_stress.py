@@ -57,6 +57,7 @@ def _measure(fn, n):
     return [a - b for a, b in zip(after, before)]
 
 
+@pytest.mark.no_sanitizer('RSS growth: the sanitizer keeps freed memory in quarantine')
 @pytest.mark.timeout(120)
 def test_no_leak_over_a_million_switches():
     rss, objs, blocks = _measure(_switch_loop, 1000000)
@@ -65,6 +66,7 @@ def test_no_leak_over_a_million_switches():
     assert rss < 8 * 1024 * 1024
 
 
+@pytest.mark.no_sanitizer('RSS growth: the sanitizer keeps freed memory in quarantine')
 @pytest.mark.timeout(120)
 def test_no_leak_over_100000_created_and_finished_greenlets():
     rss, objs, blocks = _measure(_create_loop, 100000)
@@ -73,6 +75,7 @@ def test_no_leak_over_100000_created_and_finished_greenlets():
     assert rss < 8 * 1024 * 1024
 
 
+@pytest.mark.no_sanitizer('RSS growth: the sanitizer keeps freed memory in quarantine')
 @pytest.mark.timeout(120)
 def test_no_leak_with_killed_and_thrown_greenlets():
     main = getcurrent()
@@ -89,6 +92,7 @@ def test_no_leak_with_killed_and_thrown_greenlets():
     assert rss < 8 * 1024 * 1024
 
 
+@pytest.mark.no_sanitizer('RSS growth: the sanitizer keeps freed memory in quarantine')
 @pytest.mark.timeout(120)
 def test_no_leak_with_deep_greenlets_past_their_first_data_stack_chunk():
     main = getcurrent()

@@ -6,6 +6,9 @@ import pytest
 
 from _hubtest import clean_hub, gc_lib  # noqa: F401 -- fixtures
 
+# 100,000 greenlets and a million spawns take minutes under the sanitizers
+pytestmark = pytest.mark.no_sanitizer('scale: too slow under the sanitizers for their time box')
+
 
 @pytest.mark.timeout(60)
 def test_one_hundred_thousand_concurrent_greenlets(gc_lib):

@@ -384,6 +384,7 @@ def _rss_kib():
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
 
 
+@pytest.mark.no_sanitizer('RSS growth: the sanitizer keeps freed memory in quarantine')
 @pytest.mark.timeout(60)
 def test_lookups_errors_and_channels_leave_nothing_behind(server):
     hub = get_hub()

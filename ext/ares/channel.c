@@ -238,7 +238,7 @@ gevc_ares_destroy_now(gevc_ares_channel *chan)
 {
     chan->destroy_pending = 0;
     int rc = shutdown_channel(chan);
-    if (chan->ready == NULL || PyList_GET_SIZE(chan->ready) == 0)
+    if (chan->ready == NULL)
         return rc;
     PyObject *saved = gevc__exc_take();
     PyObject *r = gevc_ares_after_call(chan, Py_NewRef(Py_None));
@@ -401,8 +401,7 @@ chan_traverse(gevc_ares_channel *chan, visitproc visit, void *arg)
     Py_VISIT(chan->watchers);
     Py_VISIT(chan->timer);
     Py_VISIT(chan->on_io);
-    Py_VISIT(chan->ready);
-    return 0;
+    return gevc_ares_traverse_ready(chan, visit, arg);
 }
 
 static int
@@ -420,7 +419,7 @@ chan_clear(gevc_ares_channel *chan)
     Py_CLEAR(chan->watchers);
     Py_CLEAR(chan->timer);
     Py_CLEAR(chan->on_io);
-    Py_CLEAR(chan->ready);
+    gevc_ares_drop_ready(chan);
     Py_CLEAR(chan->loop);
     return 0;
 }

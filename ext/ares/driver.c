@@ -16,14 +16,65 @@ call0(PyObject *obj, PyObject *name, const char *cname)
     return PyObject_CallMethod(obj, cname, NULL);
 }
 
-/* Bound to the channel when handed to the loop, so that only an armed timer
- * or a scheduled drain keeps the channel alive, not the channel itself. */
+/* What the loop holds for a scheduled drain or an armed timer: a method
+ * bound to a capsule that holds the channel, so that only those keep it
+ * alive, not the channel itself, and so that the channel learns when the
+ * loop drops one unused (destroy() clears queued callbacks and stops active
+ * watchers): the drain then runs here, and a timer that can no longer time
+ * the pending queries out destroys the channel, which fails them. */
+#define TOKEN_NAME "gevent_c._ares.binding"
 static PyObject *chan_on_timer(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 static PyObject *chan_drain(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 static PyMethodDef on_timer_def = {"_on_timer", (PyCFunction)(void (*)(void))chan_on_timer,
                                    METH_FASTCALL, NULL};
 static PyMethodDef drain_def = {"_drain", (PyCFunction)(void (*)(void))chan_drain,
                                 METH_FASTCALL, NULL};
+
+static gevc_ares_channel *
+token_chan(PyObject *token)
+{
+    return PyCapsule_GetPointer(token, TOKEN_NAME);
+}
+
+static void
+token_dropped(PyObject *token)
+{
+    gevc_ares_channel *chan = token_chan(token);
+    if (chan == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *saved = gevc__exc_take();
+    if (chan->drain_token == token) {
+        chan->drain_token = NULL;
+        chan->drain_scheduled = 0;
+        gevc_ares_deliver(chan);
+    }
+    else if (chan->timer_token == token) {
+        chan->timer_token = NULL;
+        Py_CLEAR(chan->timer);
+        if (chan->busy)
+            chan->destroy_pending = 1;
+        else if (chan->ch != NULL && gevc_ares_destroy_now(chan) < 0)
+            gevc_ares_unraisable(chan);
+    }
+    gevc__exc_raise(saved);
+    Py_DECREF(chan);
+}
+
+/* def bound to a new token for chan; *token is the token (borrowed) */
+static PyObject *
+bind_token(gevc_ares_channel *chan, PyMethodDef *def, PyObject **token)
+{
+    PyObject *cap = PyCapsule_New(chan, TOKEN_NAME, token_dropped);
+    if (cap == NULL)
+        return NULL;
+    Py_INCREF(chan);
+    PyObject *f = PyCFunction_New(def, cap);
+    *token = cap;
+    Py_DECREF(cap);
+    return f;
+}
 
 /* The unraisable hook would take a reference to a channel being
  * deallocated (refcount 0), freeing it twice or resurrecting it. */
@@ -50,32 +101,68 @@ gevc_ares_request_new(gevc_ares_channel *chan, PyObject *callback)
 }
 
 /* Queue callback(value) for delivery; value is stolen, NULL means "the
- * exception being raised". Runs inside c-ares callbacks: no Python code. */
+ * exception being raised".  Runs inside c-ares callbacks: no Python code,
+ * and no allocation, so that a result is never dropped. */
 void
 gevc_ares_request_finish(gevc_ares_request *req, PyObject *value)
 {
     gevc_ares_channel *chan = req->chan;
-    PyObject *item = NULL;
 
     if (value == NULL)
         value = gevc__exc_take();
-    if (value == NULL)
-        value = Py_NewRef(Py_None);
-    if (chan->ready == NULL && (chan->ready = PyList_New(0)) == NULL)
-        goto error;
-    item = PyTuple_Pack(2, req->callback, value);
-    if (item == NULL || PyList_Append(chan->ready, item) < 0)
-        goto error;
-    goto done;
-error:
-    gevc_ares_unraisable(chan);
-done:
-    Py_XDECREF(item);
-    Py_DECREF(value);
+    if (value == NULL) {
+        PyErr_NoMemory();   /* failed without saying why */
+        value = gevc__exc_take();
+    }
+    req->value = value;
+    req->chan = NULL;
+    req->next = NULL;
+    if (chan->ready_tail != NULL)
+        chan->ready_tail->next = req;
+    else
+        chan->ready = req;
+    chan->ready_tail = req;
     chan->pending--;
-    Py_DECREF(req->callback);
-    PyMem_Free(req);
     Py_DECREF(chan);
+}
+
+static gevc_ares_request *
+pop_ready(gevc_ares_channel *chan)
+{
+    gevc_ares_request *req = chan->ready;
+    if (req != NULL) {
+        chan->ready = req->next;
+        if (chan->ready == NULL)
+            chan->ready_tail = NULL;
+    }
+    return req;
+}
+
+static void
+free_request(gevc_ares_request *req)
+{
+    Py_DECREF(req->callback);
+    Py_XDECREF(req->value);
+    PyMem_Free(req);
+}
+
+/* Forget the undelivered results (the channel is being collected). */
+void
+gevc_ares_drop_ready(gevc_ares_channel *chan)
+{
+    gevc_ares_request *req;
+    while ((req = pop_ready(chan)) != NULL)
+        free_request(req);
+}
+
+int
+gevc_ares_traverse_ready(gevc_ares_channel *chan, visitproc visit, void *arg)
+{
+    for (gevc_ares_request *req = chan->ready; req != NULL; req = req->next) {
+        Py_VISIT(req->callback);
+        Py_VISIT(req->value);
+    }
+    return 0;
 }
 
 int
@@ -139,23 +226,19 @@ gevc_ares_report_error(gevc_ares_channel *chan)
     Py_DECREF(exc);
 }
 
-/* Call the queued callbacks.  A callback may switch greenlets and re-enter
- * the channel, so each batch is detached from chan->ready first. */
+/* Call the queued callbacks, in the order their queries finished.  A
+ * callback may switch greenlets and re-enter the channel: each request is
+ * unlinked before its callback runs. */
 void
 gevc_ares_deliver(gevc_ares_channel *chan)
 {
-    while (chan->ready != NULL && PyList_GET_SIZE(chan->ready) > 0) {
-        PyObject *batch = chan->ready;
-        chan->ready = NULL;
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
-            PyObject *item = PyList_GET_ITEM(batch, i);
-            PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(item, 0),
-                                              PyTuple_GET_ITEM(item, 1));
-            if (r == NULL)
-                gevc_ares_report_error(chan);
-            Py_XDECREF(r);
-        }
-        Py_DECREF(batch);
+    gevc_ares_request *req;
+    while ((req = pop_ready(chan)) != NULL) {
+        PyObject *r = PyObject_CallOneArg(req->callback, req->value ? req->value : Py_None);
+        if (r == NULL)
+            gevc_ares_report_error(chan);
+        Py_XDECREF(r);
+        free_request(req);
     }
 }
 
@@ -168,6 +251,7 @@ gevc_ares_timer_stop(gevc_ares_channel *chan)
     if (timer == NULL)
         return 0;
     chan->timer = NULL;
+    chan->timer_token = NULL;   /* released on purpose */
     PyObject *r = call0(timer, chan->st->str_stop, "stop");
     Py_DECREF(timer);
     if (r == NULL)
@@ -206,17 +290,20 @@ timer_arm(gevc_ares_channel *chan)
     timer = PyObject_CallMethod(chan->loop, "timer", "d", delay);
     if (timer == NULL)
         return -1;
-    PyObject *args[2] = {timer, PyCFunction_New(&on_timer_def, (PyObject *)chan)};
+    PyObject *token = NULL;
+    PyObject *args[2] = {timer, bind_token(chan, &on_timer_def, &token)};
     if (args[1] != NULL)
         r = PyObject_VectorcallMethod(chan->st->str_start, args,
                                       2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    Py_XDECREF(args[1]);
     if (r == NULL) {
+        Py_XDECREF(args[1]);
         Py_DECREF(timer);
         return -1;
     }
     Py_DECREF(r);
     chan->timer = timer;
+    chan->timer_token = token;   /* alive: the started timer holds args[1] */
+    Py_DECREF(args[1]);
     chan->deadline = when;
     return 0;
 }
@@ -226,15 +313,19 @@ run_drain_soon(gevc_ares_channel *chan)
 {
     if (chan->drain_scheduled)
         return 0;
-    PyObject *r = NULL, *args[2] = {chan->loop, PyCFunction_New(&drain_def, (PyObject *)chan)};
+    PyObject *token = NULL, *r = NULL;
+    PyObject *args[2] = {chan->loop, bind_token(chan, &drain_def, &token)};
     if (args[1] != NULL)
         r = PyObject_VectorcallMethod(chan->st->str_run_callback, args,
                                       2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    Py_XDECREF(args[1]);
-    if (r == NULL)
+    if (r == NULL) {
+        Py_XDECREF(args[1]);
         return -1;
+    }
     Py_DECREF(r);
     chan->drain_scheduled = 1;
+    chan->drain_token = token;   /* alive: the queued callback holds args[1] */
+    Py_DECREF(args[1]);
     return 0;
 }
 
@@ -255,7 +346,7 @@ gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result)
 {
     if (timer_arm(chan) < 0)
         goto error;
-    if (chan->ready != NULL && PyList_GET_SIZE(chan->ready) > 0 && run_drain_soon(chan) < 0)
+    if (chan->ready != NULL && run_drain_soon(chan) < 0)
         goto error;
     return result;
 error:
@@ -330,7 +421,9 @@ chan_on_io(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 chan_on_timer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(self);
+    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(token_chan(self));
+    if (chan->timer_token == self)
+        chan->timer_token = NULL;
     Py_CLEAR(chan->timer);   /* it fired: a one-shot timer is already inactive */
     process_and_deliver(chan, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     Py_DECREF(chan);
@@ -340,7 +433,9 @@ chan_on_timer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 chan_drain(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(self);
+    gevc_ares_channel *chan = (gevc_ares_channel *)Py_NewRef(token_chan(self));
+    if (chan->drain_token == self)
+        chan->drain_token = NULL;
     chan->drain_scheduled = 0;
     if (chan->timer == NULL && timer_arm(chan) < 0)
         gevc_ares_report_error(chan);

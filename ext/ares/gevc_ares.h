@@ -8,10 +8,11 @@
  * c-ares' timeouts.
  *
  * Results are never handed to Python while c-ares is on the C stack: the
- * c-ares callbacks only queue (callback, value) pairs in chan->ready, and the
- * queue is drained from loop context (io/timer callbacks, or a run_callback
- * scheduled by a query method).  A Python callback may therefore switch
- * greenlets freely.
+ * c-ares callbacks only queue finished requests in chan->ready (a list
+ * threaded through the requests themselves, so queueing never allocates and
+ * no result is lost for lack of memory), and the queue is drained from loop
+ * context (io/timer callbacks, or a run_callback scheduled by a query
+ * method).  A Python callback may therefore switch greenlets freely.
  *
  * Named gevc_ares.h, not ares.h, so it cannot shadow the system <ares.h>.
  */
@@ -58,7 +59,10 @@ typedef struct {
     PyObject *watchers;          /* dict: fd -> io watcher */
     PyObject *timer;             /* armed while queries are pending */
     PyObject *on_io;             /* the io watchers' callback */
-    PyObject *ready;             /* list of (callback, value) to deliver */
+    struct gevc_ares_request *ready;       /* finished, to deliver (FIFO) */
+    struct gevc_ares_request *ready_tail;
+    PyObject *drain_token;       /* borrowed: the scheduled drain's binding */
+    PyObject *timer_token;       /* borrowed: the armed timer's binding */
     PyObject *weakrefs;
     double deadline;             /* loop time the timer fires at */
     Py_ssize_t pending;          /* queries c-ares still owns */
@@ -69,9 +73,11 @@ typedef struct {
 } gevc_ares_channel;
 
 /* One in-flight query: the `arg` c-ares hands back to our callback. */
-typedef struct {
-    gevc_ares_channel *chan;     /* strong: a pending query keeps it alive */
+typedef struct gevc_ares_request {
+    gevc_ares_channel *chan;     /* strong while pending: it keeps it alive */
     PyObject *callback;          /* strong */
+    PyObject *value;             /* strong once finished */
+    struct gevc_ares_request *next;        /* in chan->ready */
     int family;
     int socktype;
     int proto;
@@ -98,6 +104,8 @@ PyObject *gevc_ares_after_call(gevc_ares_channel *chan, PyObject *result);
 PyObject *gevc_ares_started(gevc_ares_channel *chan);
 int gevc_ares_check_open(gevc_ares_channel *chan);
 void gevc_ares_deliver(gevc_ares_channel *chan);
+void gevc_ares_drop_ready(gevc_ares_channel *chan);
+int gevc_ares_traverse_ready(gevc_ares_channel *chan, visitproc visit, void *arg);
 void gevc_ares_report_error(gevc_ares_channel *chan);
 void gevc_ares_unraisable(gevc_ares_channel *chan);
 int gevc_ares_timer_stop(gevc_ares_channel *chan);

@@ -85,6 +85,7 @@ greenlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (g == NULL)
         return NULL;
     g->parent = (GreenletObject *)Py_NewRef(th->current);
+    g->parent->was_parent = 1;
     g->main = (GreenletObject *)Py_NewRef(th->main);
     return (PyObject *)g;
 }
@@ -125,6 +126,7 @@ gevc__greenlet_kill(gevc_thread *th, GreenletObject *g)
     /* the kill comes back to us, whoever g's parent is */
     old_parent = g->parent;
     g->parent = (GreenletObject *)Py_NewRef(th->current);
+    g->parent->was_parent = 1;
     msg = PyUnicode_FromString("Killing the greenlet because all "
                                "references have vanished.");
     exc = msg ? PyObject_CallOneArg(th->st->GreenletExit, msg) : NULL;
@@ -379,7 +381,7 @@ static int
 set_parent(GreenletObject *self, PyObject *value, void *closure)
 {
     GreenletObject *p, *newmain;
-    PyTypeObject *gt;
+    gevc_state *st;
     if (value == NULL) {
         PyErr_SetString(PyExc_AttributeError, "can't delete attribute");
         return -1;
@@ -389,15 +391,18 @@ set_parent(GreenletObject *self, PyObject *value, void *closure)
                         "cannot set the parent of a main greenlet");
         return -1;
     }
-    gt = gevc__state_of_type(Py_TYPE(self))->greenlet_type;
-    if (!PyObject_TypeCheck(value, gt)) {
+    st = gevc__state_of_type(Py_TYPE(self));
+    if (!PyObject_TypeCheck(value, st->greenlet_type)) {
         /* greenlet's wording, which code and tests match on */
         PyErr_Format(PyExc_TypeError,
                      "GreenletChecker: Expected any type of greenlet, not %s",
                      Py_TYPE(value)->tp_name);
         return -1;
     }
-    for (p = (GreenletObject *)value; p != NULL; p = p->parent) {
+    /* only a greenlet that was ever a parent can be an ancestor of value:
+       building a long chain from its far end stays linear */
+    p = (GreenletObject *)value;
+    for (; p != NULL; p = self->was_parent ? p->parent : NULL) {
         if (p == self) {
             PyErr_SetString(PyExc_ValueError, "cyclic parent chain");
             return -1;
@@ -416,7 +421,9 @@ set_parent(GreenletObject *self, PyObject *value, void *closure)
             return -1;
         }
         Py_XSETREF(self->main, (GreenletObject *)Py_NewRef(newmain));
+        st->lineages_moved++;
     }
+    ((GreenletObject *)value)->was_parent = 1;
     Py_XSETREF(self->parent, (GreenletObject *)Py_NewRef(value));
     return 0;
 }

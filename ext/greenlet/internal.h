@@ -29,6 +29,7 @@ typedef struct GreenletObject {
     size_t stack_cap;
     struct GreenletObject *stack_prev;
     gevc_pystate py;
+    char was_parent;                /* ever some greenlet's parent */
 } GreenletObject;
 
 #define MAIN_STOP ((char *)-1)
@@ -48,6 +49,9 @@ typedef struct gevc_state {
     PyObject *str_throw;
     PyObject *str_run;
     PyObject *str_key;              /* key in the thread-state dict */
+    /* how many times set_parent moved an unstarted greenlet to another
+       thread; while 0, an unstarted greenlet's main is its lineage's */
+    Py_ssize_t lineages_moved;
 } gevc_state;
 
 struct gevc_thread {

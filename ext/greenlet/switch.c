@@ -12,10 +12,72 @@
  * The register switch itself is arch/<cpu>.S; it calls switch_cb twice: once
  * on the old stack to spill and pick the new stack pointer, once on the new
  * stack to copy the target's saved bytes back.
+ *
+ * AddressSanitizer (make asan): the slices are copied by an uninstrumented
+ * loop, and after each switch the part of the stack greenlets share is
+ * unpoisoned.  The spill reads live frames redzones included, which the
+ * instrumented memcpy reports as an overflow; and a frame that was live at a
+ * switch leaves its redzones poisoned when other greenlets' bytes (or the
+ * target's own, restored) take its place, which ASan reports on the first
+ * access.  The fiber API (__sanitizer_start/finish_switch_fiber) is not
+ * used: it describes a switch to another stack, while here every greenlet
+ * of a thread runs on the thread's own stack, whose bounds never change;
+ * what goes stale is the shadow of the bytes copied in and out.  The
+ * target's frames lose their redzones until they return: fewer checks in
+ * them, never a false report.
  */
 #include "internal.h"
 #include <stddef.h>
 #include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GEVC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GEVC_ASAN 1
+#endif
+#endif
+
+#ifdef GEVC_ASAN
+#include <sanitizer/asan_interface.h>
+
+/* The span of the stack greenlets of this thread have used: the lowest
+   stack pointer one switched out at, the highest slice end. */
+static _Thread_local char *asan_low, *asan_high;
+
+/* byte by byte through volatile pointers, so that the compiler does not
+   turn it back into a (checked) memcpy call */
+static __attribute__((no_sanitize_address, noinline)) void
+slice_copy(void *dst, const void *src, size_t n)
+{
+    volatile unsigned char *d = dst;
+    const volatile unsigned char *s = src;
+    while (n--)
+        *d++ = *s++;
+}
+
+static void
+asan_switched_out(char *sp, char *stop)
+{
+    if (asan_low == NULL || sp < asan_low)
+        asan_low = sp;
+    if (stop != MAIN_STOP && stop > asan_high)
+        asan_high = stop;
+}
+
+/* Everything between the lowest switch-out and `hi` may hold the shadow
+   of frames that are not there any more. */
+static void
+asan_switched_in(char *hi)
+{
+    if (asan_low != NULL && hi > asan_low)
+        ASAN_UNPOISON_MEMORY_REGION(asan_low, (size_t)(hi - asan_low));
+}
+#else
+#define slice_copy memcpy
+#define asan_switched_out(sp, stop) ((void)0)
+#define asan_switched_in(hi) ((void)0)
+#endif
 
 typedef void *(*gevc_switch_cb)(void *ctx, int op, void *sp);
 void *gevc__switch_stack(void *ctx, gevc_switch_cb cb);
@@ -44,7 +106,7 @@ spill(GreenletObject *g, char *stop)
         g->stack_copy = p;
         g->stack_cap = cap;
     }
-    memcpy(g->stack_copy + g->stack_saved, g->stack_start + g->stack_saved,
+    slice_copy(g->stack_copy + g->stack_saved, g->stack_start + g->stack_saved,
            need - g->stack_saved);
     g->stack_saved = need;
     return 0;
@@ -60,6 +122,7 @@ switch_cb(void *ctx, int op, void *sp)
 
     if (op == 0) {
         char *stop = target->stack_stop;
+        asan_switched_out(sp, stop);
         if (G_ACTIVE(from)) {
             from->stack_start = sp;
             owner = from;
@@ -88,10 +151,15 @@ switch_cb(void *ctx, int op, void *sp)
 
     if (th->switch_failed)
         return SWITCH_FAILED;
-    if (!G_ACTIVE(target))
+    if (!G_ACTIVE(target)) {
+        asan_switched_in(sp);
         return SWITCH_STARTED;
+    }
     /* we run below target->stack_start here, so the copy cannot hit us */
-    memcpy(target->stack_start, target->stack_copy, target->stack_saved);
+    slice_copy(target->stack_start, target->stack_copy, target->stack_saved);
+#ifdef GEVC_ASAN
+    asan_switched_in(G_IS_MAIN(target) ? asan_high : target->stack_stop);
+#endif
     target->stack_saved = 0;
     owner = G_ACTIVE(from) ? from : from->stack_prev;
     while (owner != NULL && owner->stack_stop <= target->stack_stop)
@@ -116,7 +184,7 @@ gevc__read_stack(void *gp, const char *addr, void *dst, size_t n)
         n -= k;
     }
     if (n > 0)
-        memcpy(out, addr, n);
+        slice_copy(out, addr, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -290,6 +358,7 @@ take_greenlet_exit(gevc_thread *th)
 
 static PyObject *switch_owned(gevc_thread *th, GreenletObject **tp,
                               PyObject *args, PyObject *kwargs, int single);
+static GreenletObject *own_parent(GreenletObject *g);
 
 /* Py_CLEAR(*p) for code that may have an exception pending. */
 static void
@@ -347,13 +416,42 @@ lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
     return run;
 }
 
-static void __attribute__((noreturn))
-bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
-          gevc_cframe_storage *cframe)
+/* Before g starts: look up its run, check that g may run in this thread.
+   Returns 0 with *runp set, 1 if g got started while its run attribute was
+   looked up, -1 with an exception. */
+static int
+prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
+              PyObject **runp)
 {
-    PyObject *args, *kwargs, *result = NULL;
-    GreenletObject *origin, *p;
-    int single;
+    PyObject *run = lookup_run(th, g, throwing);
+    if (run == NULL)
+        return -1;
+    if (G_STARTED(g)) {
+        Py_DECREF(run);
+        return 1;
+    }
+    /* the lookup ran Python code, which may have re-parented g */
+    if (gevc__check_thread(th, g) < 0) {
+        Py_DECREF(run);
+        return -1;
+    }
+    if (g->main != th->main)
+        Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
+    *runp = run;
+    return 0;
+}
+
+/* Run self (th->current's successor, whose reference th->current takes)
+   from its start to its end on top of `cframe`; args NULL throws the
+   pending exception into it.  Steals run, args and kwargs.  Returns the
+   result, or NULL with the exception that ended it. */
+static PyObject *
+run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
+            PyObject *args, PyObject *kwargs, int single,
+            gevc_cframe_storage *cframe)
+{
+    PyObject *result = NULL;
+    GreenletObject *origin;
 
     gevc_pystate_start(&self->py, th->tstate, cframe, th->carry, &th->chunks,
                        self->py.context);
@@ -363,10 +461,6 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
        may switch, and the other side of that switch sets th->origin */
     origin = th->current;
     th->current = self;
-    args = th->args;
-    kwargs = th->kwargs;
-    single = th->single;
-    th->args = th->kwargs = NULL;
     /* The run attribute is released only now that we run: its __del__ may
        switch away, and must find this greenlet started, not half-way. */
     if (self->run != NULL) {
@@ -403,23 +497,74 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
     PyMem_Free(self->stack_copy);
     self->stack_copy = NULL;
     self->stack_saved = self->stack_cap = 0;
-    /* Hand the result (or the pending exception) to the first parent that
-       takes it; a parent we cannot switch to passes it further up.  A
-       successful switch consumes the reference to p, since this frame never
-       runs again. */
-    p = (GreenletObject *)Py_XNewRef(self->parent);
+    return result;
+}
+
+/* Hand the result of the finished greenlet `self` (or the pending
+   exception) to the first parent that takes it; a parent we cannot switch
+   to passes it further up.  A successful switch never comes back here.  A
+   parent that never started is started in place instead, on the stack
+   slice `self` no longer needs: a chain of unstarted parents then runs in
+   constant C stack, where starting each one below the frames of its
+   finished child would overflow the stack.  Returns that parent (a strong
+   reference, which th->current takes when it runs) with *runp and *argsp
+   set for run_started. */
+static GreenletObject *
+hand_off(gevc_thread *th, GreenletObject *self, PyObject *result,
+         PyObject **runp, PyObject **argsp)
+{
+    GreenletObject *p = (GreenletObject *)Py_XNewRef(self->parent);
     while (p != NULL) {
-        PyObject *r = switch_owned(th, &p, result, NULL, 1);
+        PyObject *r;
+        while (G_DEAD(p) && p->parent != NULL)
+            p = own_parent(p);
+        if (!G_STARTED(p)) {
+            int rc = prepare_start(th, p, result == NULL, runp);
+            if (rc == 0) {
+                th->carry = gevc_pystate_carry_only(th->tstate);
+                p->stack_stop = self->stack_stop;
+                p->stack_start = NULL;
+                p->stack_prev = self->stack_prev;
+                *argsp = result;
+                return p;
+            }
+            if (rc < 0) {
+                Py_CLEAR(result);
+                Py_SETREF(p, (GreenletObject *)Py_XNewRef(p->parent));
+                continue;
+            }
+        }
+        r = switch_owned(th, &p, result, NULL, 1);
         Py_XDECREF(r);   /* only reached if that switch failed */
         result = NULL;
         Py_SETREF(p, (GreenletObject *)Py_XNewRef(p->parent));
     }
     /* The parents can be re-parented to another thread while we ran; the
        thread's main greenlet always takes the error rather than an abort. */
+    if (result != NULL) {
+        Py_DECREF(result);
+        PyErr_SetString(th->st->error, "a finished greenlet had no parent");
+    }
     p = (GreenletObject *)Py_NewRef(th->main);
     Py_XDECREF(switch_owned(th, &p, NULL, NULL, 1));
     PyErr_Print();
     Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
+}
+
+static void __attribute__((noreturn))
+bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
+          gevc_cframe_storage *cframe)
+{
+    PyObject *args = th->args, *kwargs = th->kwargs;
+    int single = th->single;
+    th->args = th->kwargs = NULL;
+    for (;;) {
+        PyObject *result = run_started(th, self, run, args, kwargs, single,
+                                       cframe);
+        self = hand_off(th, self, result, &run, &args);
+        kwargs = NULL;
+        single = 1;
+    }
 }
 
 /* *tp (strong) is the greenlet to start; the start hands the reference to
@@ -434,21 +579,12 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     GreenletObject *g = *tp;
     PyObject *run = NULL;
     void *r;
+    int rc = prepare_start(th, g, args == NULL, &run);
 
-    run = lookup_run(th, g, args == NULL);
-    if (run == NULL)
-        goto error;
-    if (G_STARTED(g)) {
-        Py_DECREF(run);
+    if (rc > 0)
         return 1;
-    }
-    /* the lookup ran Python code, which may have re-parented g */
-    if (gevc__check_thread(th, g) < 0) {
-        Py_DECREF(run);
+    if (rc < 0)
         goto error;
-    }
-    if (g->main != th->main)
-        Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
     th->args = args;
     th->kwargs = kwargs;
     th->single = single;
@@ -486,8 +622,13 @@ error:
    (or of the root of its chain): its parents may have been moved to
    another thread after it was made. */
 static GreenletObject *
-lineage_main(GreenletObject *g)
+lineage_main(gevc_thread *th, GreenletObject *g)
 {
+    /* the walk is needed only once set_parent moved a lineage between
+       threads; without it, starting a chain of unstarted greenlets one by
+       one would be quadratic */
+    if (th->st->lineages_moved == 0 && !G_STARTED(g) && g->main != NULL)
+        return g->main;
     while (!G_STARTED(g) && g->parent != NULL)
         g = g->parent;
     return G_MAIN_OF(g);
@@ -496,7 +637,7 @@ lineage_main(GreenletObject *g)
 int
 gevc__check_thread(gevc_thread *th, GreenletObject *target)
 {
-    GreenletObject *m = lineage_main(target);
+    GreenletObject *m = lineage_main(th, target);
     if (m == th->main)
         return 0;
     if (m == NULL)

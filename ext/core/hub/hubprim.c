@@ -243,6 +243,12 @@ spawn_stack(PyObject *mod, PyObject *arg)
         frame = back;
     }
     Py_XDECREF(frame);
+    /* PyFrame_GetBack() also returns NULL when it cannot make the frame
+       object (no memory): that is an error, not the end of the stack */
+    if (PyErr_Occurred()) {
+        Py_DECREF(out);
+        return NULL;
+    }
     if (n < limit && _PyTuple_Resize(&out, 2 * n) < 0)
         return NULL;
     return out;

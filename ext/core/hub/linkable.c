@@ -1076,31 +1076,32 @@ result_successful(result *self, PyObject *unused)
     return PyBool_FromLong(self->value != NULL);
 }
 
+/* Calling the stored type runs Python code, which may replace exc_info:
+   the tuple is held so that its items outlive the call. */
 static PyObject *
 raise_stored(result *self)
 {
-    PyObject *typ = PyTuple_GET_ITEM(self->exc_info, 0), *val = PyTuple_GET_ITEM(self->exc_info, 1);
-    PyObject *tb = PyTuple_GET_ITEM(self->exc_info, 2);
-    if (val == Py_None) {
+    PyObject *info = Py_NewRef(self->exc_info);
+    PyObject *typ = PyTuple_GET_ITEM(info, 0), *val = PyTuple_GET_ITEM(info, 1);
+    PyObject *tb = PyTuple_GET_ITEM(info, 2);
+    if (val == Py_None)
         val = PyObject_CallNoArgs(typ);
-        if (val == NULL)
-            return NULL;
-    }
     else
         Py_INCREF(val);
+    if (val == NULL)
+        goto done;
     if (!PyExceptionInstance_Check(val)) {
         PyErr_Format(PyExc_TypeError, "stored exception is not an exception: %R", val);
-        Py_DECREF(val);
-        return NULL;
+        goto done;
     }
     /* the stored traceback (or none): each get() raises from there, so the
      * frames of earlier raises do not pile up on the shared exception */
-    if (PyException_SetTraceback(val, tb) < 0) {
-        Py_DECREF(val);
-        return NULL;
-    }
+    if (PyException_SetTraceback(val, tb) < 0)
+        goto done;
     PyErr_SetObject((PyObject *)Py_TYPE(val), val);
-    Py_DECREF(val);
+done:
+    Py_XDECREF(val);
+    Py_DECREF(info);
     return NULL;
 }
 

@@ -547,6 +547,25 @@ multiwaiter_init(multiwaiter *self, PyObject *args, PyObject *kwargs)
     return self->values == NULL ? -1 : 0;
 }
 
+/* The value could not be queued (no memory): the waiting greenlet gets the
+   error instead, or it would wait for a value that never comes. */
+static PyObject *
+lost_value(multiwaiter *self)
+{
+    PyObject *exc = gevc__exc_take(), *args, *r;
+    if (exc == NULL)
+        return NULL;
+    args = PyTuple_Pack(3, (PyObject *)Py_TYPE(exc), exc, Py_None);
+    if (args == NULL) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    r = deliver_exc(&self->base, args);
+    Py_DECREF(args);
+    Py_DECREF(exc);
+    return r;
+}
+
 PyDoc_STRVAR(multi_switch_doc, "switch(value)\n\n"
 "Queue value and wake the greenlet blocked in get() (from the hub).");
 static PyObject *
@@ -557,7 +576,7 @@ multiwaiter_switch(multiwaiter *self, PyObject *value)
         return NULL;
     }
     if (PyList_Append(self->values, value) < 0)
-        return NULL;
+        return lost_value(self);
     return gevc_waiter_switch(&self->base, Py_True);
 }
 

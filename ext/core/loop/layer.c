@@ -176,15 +176,20 @@ static PyType_Spec events_spec = {
 /* ---- libev allocation through CPython's raw allocator ---------------- */
 
 /* libev calls this without the GIL (e.g. from ev_run), hence the raw
- * domain; size 0 means free. */
+ * domain; size 0 means free.  libev cannot handle a failure: it aborts the
+ * process on NULL.  A few more attempts survive a transient one (memory
+ * another thread was about to free, an allocation fault injector). */
 static void *
 raw_realloc(void *ptr, long size) EV_NOEXCEPT
 {
+    void *p = NULL;
     if (size == 0) {
         PyMem_RawFree(ptr);
         return NULL;
     }
-    return PyMem_RawRealloc(ptr, (size_t)size);
+    for (int attempt = 0; p == NULL && attempt < 4; attempt++)
+        p = PyMem_RawRealloc(ptr, (size_t)size);
+    return p;
 }
 
 /* ---- init ------------------------------------------------------------- */

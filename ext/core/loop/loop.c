@@ -226,10 +226,12 @@ loop_do_destroy(gevc_loop *self, int free_ev)
         return;
     self->destroy_pending = DESTROYING;
     while (self->ev != NULL &&
-           (self->signals != NULL || self->cb_head != NULL || self->nfired)) {
-        /* libev keeps signals attached to this loop in a process-wide table */
-        while (self->signals != NULL && self->ev != NULL)
-            gevc_watcher_stop(&self->signals->base);
+           (self->owning != NULL || self->cb_head != NULL || self->nfired)) {
+        /* every active watcher: one left active would keep itself alive
+         * for good, and libev keeps signals attached to this loop in a
+         * process-wide table */
+        while (self->owning != NULL && self->ev != NULL)
+            gevc_watcher_stop(self->owning);
         gevc__callbacks_clear(self);
         clear_fired(self);
     }
@@ -518,7 +520,8 @@ loop_reinit(gevc_loop *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(destroy_doc, "destroy()\n\nStop the loop's own watchers, drop queued callbacks and free the libev loop.\n"
+PyDoc_STRVAR(destroy_doc, "destroy()\n\nStop the loop's own watchers and every watcher still active on it (their\n"
+"callbacks are released), drop queued callbacks and free the libev loop.\n"
 "Afterwards every operation raises ValueError('operation on destroyed loop').\n"
 "Called inside run(), the loop breaks and is destroyed when run() returns.");
 static PyObject *

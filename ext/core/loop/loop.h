@@ -130,6 +130,9 @@ typedef struct gevc_loop {
     Py_ssize_t fired_cap;
     uint64_t timer_seq;
     struct gevc_signal *signals;   /* active signal watchers */
+    /* watchers holding a reference to themselves (active or fed):
+     * destroy() stops them, or they would keep themselves alive forever */
+    struct gevc_watcher *owning;
     /* st->live_loops membership, so a fork child re-arms every backend */
     struct gevc_loop *live_next;
     struct gevc_loop **live_pprev;  /* NULL when not linked */
@@ -218,6 +221,8 @@ typedef struct gevc_watcher {
     unsigned int flags;
     PyObject *inline_args[GEVC_INLINE_ARGS];
     PyObject *weakrefs;
+    /* in loop->owning while GEVC_W_OWNS_REF is set */
+    struct gevc_watcher *own_next, **own_pprev;
 } gevc_watcher;
 
 typedef struct { gevc_watcher base; ev_io ev; } gevc_io;

@@ -196,6 +196,38 @@ gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind, PyObject *args,
 
 /* ---- start / stop -------------------------------------------------------- */
 
+/* The reference an active or fed watcher holds to itself, listed in its
+ * loop so that destroy() can release it. */
+static void
+own_ref(gevc_watcher *self)
+{
+    gevc_loop *loop = self->loop;
+    if (self->flags & GEVC_W_OWNS_REF)
+        return;
+    Py_INCREF(self);
+    self->flags |= GEVC_W_OWNS_REF;
+    self->own_next = loop->owning;
+    if (loop->owning != NULL)
+        loop->owning->own_pprev = &self->own_next;
+    self->own_pprev = &loop->owning;
+    loop->owning = self;
+}
+
+/* Returns 1 if the reference was held: the caller then releases it. */
+static int
+unlink_own_ref(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_OWNS_REF))
+        return 0;
+    self->flags &= ~GEVC_W_OWNS_REF;
+    *self->own_pprev = self->own_next;
+    if (self->own_next != NULL)
+        self->own_next->own_pprev = self->own_pprev;
+    self->own_next = NULL;
+    self->own_pprev = NULL;
+    return 1;
+}
+
 void
 gevc_watcher_activate(gevc_watcher *self)
 {
@@ -205,10 +237,7 @@ gevc_watcher_activate(gevc_watcher *self)
         ev_unref(ev);
         self->flags |= GEVC_W_EVUNREF;
     }
-    if (!(self->flags & GEVC_W_OWNS_REF)) {
-        Py_INCREF(self);
-        self->flags |= GEVC_W_OWNS_REF;
-    }
+    own_ref(self);
 }
 
 PyObject *
@@ -235,6 +264,7 @@ gevc_watcher_stop(gevc_watcher *self)
 {
     struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
     PyObject *cb;
+    int owned;
     if (ev != NULL) {
         if (self->flags & GEVC_W_EVUNREF)
             ev_ref(ev);
@@ -242,14 +272,15 @@ gevc_watcher_stop(gevc_watcher *self)
             self->kind->stop(ev, self);
     }
     self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
+    /* the reference is released last: releasing the callback may run code
+       that stops this watcher again, and must find it stopped */
+    owned = unlink_own_ref(self);
     cb = self->callback;
     self->callback = NULL;
     clear_args(self);
     Py_XDECREF(cb);
-    if (self->flags & GEVC_W_OWNS_REF) {
-        self->flags &= ~GEVC_W_OWNS_REF;
+    if (owned)
         Py_DECREF(self);   /* may free self: nothing after this */
-    }
 }
 
 /* ---- firing ----------------------------------------------------------- */
@@ -422,10 +453,7 @@ watcher_feed(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
             ev_set_priority(self->w, pri < EV_MINPRI ? EV_MINPRI : EV_MAXPRI);
     }
     ev_feed_event(self->loop->ev, self->w, (int)revents);
-    if (!(self->flags & GEVC_W_OWNS_REF)) {
-        Py_INCREF(self);
-        self->flags |= GEVC_W_OWNS_REF;
-    }
+    own_ref(self);
     Py_RETURN_NONE;
 }
 
