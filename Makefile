@@ -6,7 +6,7 @@ DEV         := $(PYTHON) tools/dev.py
 APT_PKGS    := libev-dev libc-ares-dev pkg-config
 PYTEST_ARGS ?=
 
-.PHONY: all sysdeps deps build run test test-current bench clean
+.PHONY: all sysdeps deps build run test test-current test-aarch64 bench clean
 
 all: build
 
@@ -33,6 +33,9 @@ test: sysdeps  ## THE test command: the suite on $(PYTHON), then on every other 
 
 test-current: sysdeps  ## the suite on $(PYTHON) only
 	@$(DEV) test --versions current -- $(PYTEST_ARGS)
+
+test-aarch64:  ## coroutine, core and hub tests and greenlet's suite on arm64 under qemu-user (root cached in .cache/aarch64)
+	@bash tools/aarch64.sh $(PYTEST_ARGS)
 
 bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop
 	@$(DEV) exec -- -m pip install -q --disable-pip-version-check --group bench
