@@ -6,7 +6,7 @@ DEV         := $(PYTHON) tools/dev.py
 APT_PKGS    := libev-dev libc-ares-dev pkg-config redis-server
 PYTEST_ARGS ?=
 
-.PHONY: all sysdeps deps build run test test-current compat bench clean
+.PHONY: all sysdeps deps build run test test-current compat test-aarch64 bench clean
 
 all: build
 
@@ -39,6 +39,9 @@ test-current: sysdeps  ## the suite on $(PYTHON) only
 compat: sysdeps  ## greenlet's and gevent's own suites against gevent_c, on $(PYTHON)
 	@$(DEV) exec -- -m tests.compat.greenlet_suite
 	@$(DEV) exec -- -m tests.compat.gevent_suite --jobs 2
+
+test-aarch64:  ## coroutine, core and hub tests and greenlet's suite on arm64 under qemu-user (root cached in .cache/aarch64)
+	@bash tools/aarch64.sh $(PYTEST_ARGS)
 
 bench: sysdeps  ## time gevent_c against gevent, greenlet, asyncio and uvloop (BENCH_ARGS=... for the harness)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)

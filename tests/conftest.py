@@ -1,5 +1,35 @@
-"""Fixtures every test module may use by name."""
+"""Fixtures every test module may use by name, and the run's settings."""
+import os
+
 import pytest
+
+# Set by `make test-aarch64` (tools/aarch64.sh): the tests run under qemu-user
+# CPU emulation, many times slower than on the host.
+EMULATED = os.environ.get("GEVENT_C_EMULATED") == "1"
+EMULATED_TIMEOUT_FACTOR = 4
+
+
+def pytest_report_header(config):
+    if EMULATED:
+        return ("GEVENT_C_EMULATED=1: CPU emulation; every test's timeout is "
+                "%d times its native value" % EMULATED_TIMEOUT_FACTOR)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under emulation, stretch each test's timeout (a guard against hangs,
+    not a measurement) by EMULATED_TIMEOUT_FACTOR."""
+    if not EMULATED:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        mark = item.get_closest_marker("timeout")
+        seconds = default
+        if mark is not None:
+            seconds = float(mark.kwargs.get("timeout", mark.args[0] if mark.args else default))
+        if seconds > 0:
+            item.add_marker(pytest.mark.timeout(seconds * EMULATED_TIMEOUT_FACTOR),
+                            append=False)
 
 
 @pytest.fixture
