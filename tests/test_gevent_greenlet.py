@@ -471,3 +471,37 @@ def test_spawn_later_needs_a_callable(lib):
         lib.top.spawn_later(1, 1)
     with pytest.raises(TypeError):
         lib.top.spawn(1)
+
+
+def test_spawning_stacks_from_one_site_are_shared_and_from_another_are_not():
+    import traceback
+    import gevent_c
+
+    def spawner_alpha():
+        return [gevent_c.spawn(lambda: None) for _ in range(3)]
+
+    def spawner_beta():
+        return gevent_c.spawn(lambda: None)
+    a = spawner_alpha()
+    b = spawner_beta()
+    assert a[0]._spawning_frames is a[1]._spawning_frames is a[2]._spawning_frames
+    assert b._spawning_frames is not a[0]._spawning_frames
+    assert 'spawner_alpha' in ''.join(traceback.format_stack(a[2].spawning_stack))
+    assert 'spawner_beta' in ''.join(traceback.format_stack(b.spawning_stack))
+    assert 'spawner_alpha' not in ''.join(traceback.format_stack(b.spawning_stack))
+    gevent_c.joinall(a + [b])
+
+
+def test_spawning_stack_limit_beyond_the_inline_frames_is_honoured():
+    import gevent_c
+
+    class Deep(gevent_c.Greenlet):
+        spawning_stack_limit = 40
+
+    def recurse(n):
+        if n == 0:
+            return Deep.spawn(lambda: None)
+        return recurse(n - 1)
+    g = recurse(50)
+    assert len(g._spawning_frames) == 2 * 40
+    g.join()

@@ -27,6 +27,7 @@ typedef struct gevc_hub_state {
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
     PyObject *py_sleep;            /* hub.py's sleep, for timed sleeps */
+    PyObject *spawn_stack_last;    /* the last _spawn_stack() result, reused */
     PyTypeObject *timeout_type;    /* TimeoutBase (timeout.c) */
     PyObject *timeout_fake_timer;  /* TimeoutBase.timer before start() */
     PyObject *timeout_expire;      /* the timer callback of a plain Timeout */

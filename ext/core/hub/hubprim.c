@@ -207,37 +207,95 @@ PyDoc_STRVAR(spawn_stack_doc, "_spawn_stack(limit)\n\n"
 "tuple (code, lasti, code, lasti, ...) of at most limit frames, newest\n"
 "first, starting at the caller of the Python function that calls this.\n"
 "lasti is the byte offset of the frame's instruction (code.co_lines() maps\n"
-"it to a line, later, when the stack is shown).");
+"it to a line, later, when the stack is shown).  While the stack is the same\n"
+"as at the previous call (greenlets spawned in a loop), the same tuple is\n"
+"returned again.");
+/* Frames of the stack at one spawn: their code objects (new references)
+ * and instruction offsets, newest first. */
+#define SAMPLE_INLINE 16
+
+typedef struct {
+    Py_ssize_t n;
+    PyCodeObject **code;           /* inline_code or a PyMem block */
+    int *lasti;
+    PyCodeObject *inline_code[SAMPLE_INLINE];
+    int inline_lasti[SAMPLE_INLINE];
+} stack_sample;
+
+static int
+sample_init(stack_sample *s, Py_ssize_t limit)
+{
+    s->n = 0;
+    s->code = s->inline_code;
+    s->lasti = s->inline_lasti;
+    if (limit <= SAMPLE_INLINE)
+        return 0;
+    s->code = PyMem_New(PyCodeObject *, limit);
+    s->lasti = PyMem_New(int, limit);
+    if (s->code == NULL || s->lasti == NULL) {
+        PyMem_Free(s->code);
+        PyMem_Free(s->lasti);
+        s->code = NULL;
+        s->lasti = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+sample_release(stack_sample *s)
+{
+    for (Py_ssize_t i = 0; i < s->n; i++)
+        Py_DECREF(s->code[i]);
+    s->n = 0;
+    if (s->code != s->inline_code) {
+        PyMem_Free(s->code);
+        PyMem_Free(s->lasti);
+    }
+}
+
+/* Does the flat (code, lasti, ...) tuple t hold exactly sample s? */
+static int
+sample_matches(const stack_sample *s, PyObject *t)
+{
+    if (t == NULL || PyTuple_GET_SIZE(t) != 2 * s->n)
+        return 0;
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        PyObject *lasti = PyTuple_GET_ITEM(t, 2 * i + 1);
+        if (PyTuple_GET_ITEM(t, 2 * i) != (PyObject *)s->code[i] ||
+            PyLong_AsLong(lasti) != s->lasti[i])
+            return 0;
+    }
+    return 1;
+}
+
 static PyObject *
 spawn_stack(PyObject *mod, PyObject *arg)
 {
-    Py_ssize_t limit = PyLong_AsSsize_t(arg), n = 0;
+    gevc_hub_state *st = mstate(mod);
+    Py_ssize_t limit = PyLong_AsSsize_t(arg);
+    stack_sample s;
     PyFrameObject *frame, *back;
     PyObject *out;
+
     if (limit == -1 && PyErr_Occurred())
         return NULL;
     if (limit < 0)
         limit = 0;
-    out = PyTuple_New(2 * limit);
-    if (out == NULL)
+    if (sample_init(&s, limit) < 0)
         return NULL;
     /* PyEval_GetFrame() is the Python caller (Greenlet.__init__): skip it */
     frame = PyEval_GetFrame();
     frame = frame != NULL ? PyFrame_GetBack(frame) : NULL;
-    while (frame != NULL && n < limit) {
+    while (frame != NULL && s.n < limit) {
+        s.code[s.n] = PyFrame_GetCode(frame);
 #if PY_VERSION_HEX >= 0x030B0000
-        PyObject *line = PyLong_FromLong(PyFrame_GetLasti(frame));
+        s.lasti[s.n] = PyFrame_GetLasti(frame);
 #else
-        PyObject *line = PyLong_FromLong(frame->f_lasti * (long)sizeof(_Py_CODEUNIT));
+        s.lasti[s.n] = frame->f_lasti * (int)sizeof(_Py_CODEUNIT);
 #endif
-        if (line == NULL) {
-            Py_DECREF(frame);
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(out, 2 * n, (PyObject *)PyFrame_GetCode(frame));
-        PyTuple_SET_ITEM(out, 2 * n + 1, line);
-        n++;
+        s.n++;
         back = PyFrame_GetBack(frame);
         Py_DECREF(frame);
         frame = back;
@@ -246,11 +304,28 @@ spawn_stack(PyObject *mod, PyObject *arg)
     /* PyFrame_GetBack() also returns NULL when it cannot make the frame
        object (no memory): that is an error, not the end of the stack */
     if (PyErr_Occurred()) {
-        Py_DECREF(out);
+        sample_release(&s);
         return NULL;
     }
-    if (n < limit && _PyTuple_Resize(&out, 2 * n) < 0)
-        return NULL;
+    /* greenlets spawned in a loop share one spawner stack: keep the last
+       one and hand it out again while it is the same */
+    if (sample_matches(&s, st->spawn_stack_last)) {
+        sample_release(&s);
+        return Py_NewRef(st->spawn_stack_last);
+    }
+    out = PyTuple_New(2 * s.n);
+    for (Py_ssize_t i = 0; out != NULL && i < s.n; i++) {
+        PyObject *lasti = PyLong_FromLong(s.lasti[i]);
+        if (lasti == NULL)
+            Py_CLEAR(out);
+        else {
+            PyTuple_SET_ITEM(out, 2 * i, Py_NewRef((PyObject *)s.code[i]));
+            PyTuple_SET_ITEM(out, 2 * i + 1, lasti);
+        }
+    }
+    sample_release(&s);
+    if (out != NULL)
+        Py_XSETREF(st->spawn_stack_last, Py_NewRef(out));
     return out;
 }
 

@@ -78,6 +78,7 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->default_hub_class);
     Py_VISIT(st->exceptions);
     Py_VISIT(st->py_sleep);
+    Py_VISIT(st->spawn_stack_last);
     Py_VISIT(st->timeout_type);
     Py_VISIT(st->timeout_fake_timer);
     Py_VISIT(st->timeout_expire);
@@ -100,6 +101,7 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->default_hub_class);
     Py_CLEAR(st->exceptions);
     Py_CLEAR(st->py_sleep);
+    Py_CLEAR(st->spawn_stack_last);
     Py_CLEAR(st->timeout_type);
     Py_CLEAR(st->timeout_fake_timer);
     Py_CLEAR(st->timeout_expire);
