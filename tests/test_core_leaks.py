@@ -2,6 +2,7 @@
 over 100,000 watcher starts/stops and callbacks (generous bounds, no timing)."""
 import gc
 import socket
+import os
 import sys
 
 import pytest
@@ -38,7 +39,10 @@ def check_flat(work, *tracked):
     work(N)
     assert [sys.getrefcount(o) for o in tracked] == refs
     assert counted_objects() - objs < 100
-    assert rss_kib() - rss < 16 * 1024
+    # under make asan/valgrind freed memory sits in quarantine: RSS says
+    # nothing there, the two checks above still do
+    if not os.environ.get('GEVENT_C_SANITIZER'):
+        assert rss_kib() - rss < 16 * 1024
 
 
 def test_timer_start_stop_does_not_leak(loop):
