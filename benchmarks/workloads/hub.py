@@ -14,35 +14,41 @@ from ..registry import Unavailable, check, rss_bytes, workload
 SLEEPERS = 100
 SEM_WORKERS = 10
 
+
+def _one():
+    """What the spawned greenlets run."""
+    return 1
+
+
+async def _one_async():
+    """What the created tasks run."""
+    return 1
+
 w = workload("hub.spawn_join", "spawn + join (per greenlet / task)",
              n=100_000, quick_n=5_000)
 
 
-@w.body("hub")
-def spawn_join(gevent, n):
-    spawn = gevent.spawn
-
-    def run():
-        return 1
-
+def _spawn_then_join(gevent, spawn, join, n):
     gevent.sleep(0)  # the hub exists before the clock starts
     t0 = clock()
-    greenlets = [spawn(run) for _ in range(n)]
-    gevent.joinall(greenlets)
+    greenlets = [spawn(_one) for _ in range(n)]
+    join(greenlets)
     elapsed = clock() - t0
-    check([g.value for g in greenlets] == [1] * n, "not every greenlet ran")
+    check(all(g.value == 1 for g in greenlets), "not every greenlet ran")
     return elapsed
+
+
+@w.body("hub")
+def spawn_join(gevent, n):
+    return _spawn_then_join(gevent, gevent.spawn, gevent.joinall, n)
 
 
 @w.body("asyncio")
 def spawn_join_asyncio(arun, n):
-    async def run():
-        return 1
-
     async def main():
         create_task = asyncio.get_running_loop().create_task
         t0 = clock()
-        tasks = [create_task(run()) for _ in range(n)]
+        tasks = [create_task(_one_async()) for _ in range(n)]
         results = await asyncio.gather(*tasks)
         elapsed = clock() - t0
         check(sum(results) == n, "not every task ran")
@@ -331,17 +337,7 @@ w = workload("hub.spawn_join_pool", "Pool(100): spawn + join (per greenlet / tas
 @w.body("hub")
 def spawn_join_pool(gevent, n):
     pool = gevent.pool.Pool(100)
-
-    def run():
-        return 1
-
-    gevent.sleep(0)
-    t0 = clock()
-    greenlets = [pool.spawn(run) for _ in range(n)]
-    pool.join()
-    elapsed = clock() - t0
-    check(all(g.value == 1 for g in greenlets), "not every greenlet ran")
-    return elapsed
+    return _spawn_then_join(gevent, pool.spawn, lambda greenlets: pool.join(), n)
 
 
 @w.body("asyncio")
@@ -405,14 +401,10 @@ def greenlet_link(gevent, n):
     seen = []
     callback = seen.append
     Greenlet = gevent.Greenlet
-
-    def run():
-        return 1
-
     gevent.sleep(0)
     t0 = clock()
     for _ in range(n):
-        g = Greenlet(run)
+        g = Greenlet(_one)
         g.link(callback)
         g.start()
     gevent.sleep(0)
@@ -424,16 +416,13 @@ def greenlet_link(gevent, n):
 
 @w.body("asyncio")
 def greenlet_link_asyncio(arun, n):
-    async def run():
-        return 1
-
     async def main():
         seen = []
         callback = seen.append
         loop = asyncio.get_running_loop()
         t0 = clock()
         for _ in range(n):
-            loop.create_task(run()).add_done_callback(callback)
+            loop.create_task(_one_async()).add_done_callback(callback)
         while len(seen) < n:
             await asyncio.sleep(0)
         elapsed = clock() - t0
