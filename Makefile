@@ -3,14 +3,14 @@
 # .venv/ (tools/dev.py); the system interpreter is never modified.
 PYTHON      ?= python3
 DEV         := $(PYTHON) tools/dev.py
-APT_PKGS    := libev-dev libc-ares-dev pkg-config redis-server
+APT_PKGS    := libev-dev libc-ares-dev pkg-config redis-server postgresql
 PYTEST_ARGS ?=
 
 .PHONY: all sysdeps deps build run test test-current compat test-aarch64 bench clean
 
 all: build
 
-sysdeps:  ## install libev, c-ares, pkg-config (build) and redis-server (tests) with apt-get when missing
+sysdeps:  ## install libev, c-ares, pkg-config (build), redis-server and postgresql (tests) with apt-get when missing
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
