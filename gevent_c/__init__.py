@@ -52,6 +52,11 @@ from gevent_c.greenlet import joinall
 from gevent_c.greenlet import killall
 from gevent_c.timeout import Timeout
 from gevent_c.timeout import with_timeout
+from gevent_c.structured import CancelScope
+from gevent_c.structured import Cancelled
+from gevent_c.structured import TaskGroup
+from gevent_c.structured import fail_after
+from gevent_c.structured import move_on_after
 
 getswitchinterval = _sys.getswitchinterval
 setswitchinterval = _sys.setswitchinterval
@@ -59,7 +64,8 @@ spawn = Greenlet.spawn
 spawn_later = Greenlet.spawn_later
 
 __all__ = [
-    'Greenlet', 'GreenletExit', 'Timeout', 'config', 'get_hub', 'getcurrent',
+    'CancelScope', 'Cancelled', 'Greenlet', 'GreenletExit', 'TaskGroup', 'Timeout', 'config',
+    'fail_after', 'move_on_after', 'get_hub', 'getcurrent',
     'getswitchinterval', 'idle', 'install_as_gevent', 'iwait', 'joinall', 'kill', 'killall',
     'reinit', 'setswitchinterval', 'signal_handler', 'sleep', 'spawn',
     'spawn_later', 'spawn_raw', 'wait', 'with_timeout',
