@@ -178,6 +178,11 @@ class ImportableSetting(Setting):
         return options
 
 
+def _blocking_threshold(value):
+    from gevent_c.blocking import _check_threshold
+    return _check_threshold(value)
+
+
 def _keys(suffix, gevent_key=None):
     return ('GEVENT_C_' + suffix, gevent_key or 'GEVENT_' + suffix)
 
@@ -264,6 +269,9 @@ _SETTINGS = [
             'Start a thread that reports a blocked hub.'),
     _simple('max_blocking_time', 0.1, _keys('MAX_BLOCKING_TIME'), _positive(float),
             'Seconds the hub may be blocked before the monitor reports it.'),
+    _simple('blocking_threshold', None, _keys('BLOCKING_THRESHOLD'), _blocking_threshold,
+            'Seconds the loop may go without running before gevent_c.blocking '
+            'reports who blocked it; unset (the default) or 0 is off.'),
     _simple('print_blocking_reports', True, _keys('MONITOR_PRINT_BLOCKING_REPORTS'),
             validate_bool, 'Whether the monitor prints what blocked the hub.'),
     _simple('memory_monitor_period', 5.0, _keys('MONITOR_MEMORY_PERIOD'), _positive(float),

@@ -106,6 +106,7 @@ class GeventWorker(AsyncWorker):
             server = self._make_server(listener, ssl_args)
             server.start()
             servers.append(server)
+        self._watch_blocking()
 
         while self.alive:
             self.notify()
@@ -130,6 +131,18 @@ class GeventWorker(AsyncWorker):
                 server.stop(timeout=1)
         except Exception:  # noqa: BLE001 -- the worker exits either way
             self.log.exception('Error while stopping the worker')
+
+    def _watch_blocking(self):
+        """Report a blocked hub through gunicorn's log before the arbiter's
+        WORKER TIMEOUT kills the worker: after config.blocking_threshold
+        seconds when set, else after half of gunicorn's timeout."""
+        from gevent_c import blocking
+        from gevent_c._config import config
+        threshold = config.blocking_threshold
+        if threshold is None and self.cfg.timeout:
+            threshold = max(0.1, self.cfg.timeout / 2.0)
+        if threshold:
+            blocking.watch(gevent_c.get_hub(), threshold, report=self.log.warning)
 
     def handle(self, listener, client, addr):
         # Accepted sockets take the default timeout: make them blocking

@@ -507,6 +507,9 @@ class Hub(RawGreenlet):
         """Run the loop forever; throw LoopExit into the parent when it empties."""
         assert self is getcurrent(), 'Do not call Hub.run() directly'
         self.start_periodic_monitoring_thread()
+        if config.blocking_threshold:
+            from gevent_c import blocking
+            blocking.watch(self)
         while 1:
             loop = self.loop
             loop.error_handler = self

@@ -35,6 +35,15 @@ def index():
 def slow():
     gevent_c.sleep(float(flask.request.args.get('s', '1')))
     return 'slow done'
+
+def stuck_in_a_loop():
+    import time
+    while True:
+        time.monotonic()
+
+@app.route('/stuck')
+def stuck():
+    stuck_in_a_loop()
 '''
 
 
@@ -90,13 +99,13 @@ def test_the_pywsgi_worker_handler_logs_refused_requests_too():
 class Gunicorn:
     """A gunicorn master on 127.0.0.1 (random port) running APP."""
 
-    def __init__(self, tmp_path, worker, workers=2):
+    def __init__(self, tmp_path, worker, workers=2, options=()):
         (tmp_path / 'gapp.py').write_text(APP)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, str(tmp_path)]))
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'gunicorn', '-k', worker, '-w', str(workers),
              '-b', '127.0.0.1:0', '--graceful-timeout', '10', '--keep-alive', '2',
-             '--chdir', str(tmp_path), 'gapp:app'],
+             '--chdir', str(tmp_path), *options, 'gapp:app'],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -185,5 +194,23 @@ def test_gunicorn_serves_flask_reloads_on_hup_and_stops_gracefully_on_term(tmp_p
         client.join(20)
         assert slow['result'] == (200, 'slow done')
         assert g.proc.wait(30) == 0
+    finally:
+        g.stop()
+
+
+def test_a_stuck_worker_is_reported_before_the_worker_timeout_kills_it(tmp_path):
+    g = Gunicorn(tmp_path, 'gevent_c.gunicorn.GeventWorker', workers=1, options=['--timeout', '2'])
+    try:
+        g.wait_for(r'Booting worker with pid: (\d+)')
+        conn = http.client.HTTPConnection('127.0.0.1', g.port, timeout=30)
+        conn.request('GET', '/stuck')
+        with pytest.raises((ConnectionError, http.client.HTTPException)):
+            conn.getresponse()  # the worker dies without answering
+        conn.close()
+        timeout_line = g.wait_for(r'WORKER TIMEOUT')
+        text = ''.join(g.lines)
+        report = text.index('has not run for')
+        assert report < text.index(timeout_line.group(0))
+        assert 'in stuck_in_a_loop' in text[report:]
     finally:
         g.stop()

@@ -17,6 +17,7 @@ loop_release(struct ev_loop *ev) EV_NOEXCEPT
      * our 0-second timer is due: no point in handing the GIL around */
     if (self->nidle > 0 || (self->cb_head != NULL && ev_is_active(&self->timer0)))
         return;
+    self->polling = 1;  /* set and cleared with the GIL held */
     self->tstate = PyEval_SaveThread();
 }
 
@@ -29,6 +30,7 @@ loop_acquire(struct ev_loop *ev) EV_NOEXCEPT
     if (self->tstate != NULL) {
         PyEval_RestoreThread(self->tstate);
         self->tstate = NULL;
+        self->polling = 0;
     }
     /* No Python code here: this runs inside libev's backend poll, where a
      * signal handler re-entering run() trips libev's recursion check
@@ -669,6 +671,18 @@ get_iteration(gevc_loop *self, void *c)
     return PyLong_FromUnsignedLong(ev_iteration(self->ev));
 }
 
+/* What gevent_c.blocking's watchdog thread reads, under the GIL, to tell
+ * a blocked loop from one waiting in its poll. */
+static PyObject *
+get_blocking_probe(gevc_loop *self, void *c)
+{
+    if (gevc_loop_check(self) < 0)
+        return NULL;
+    int ready = self->cb_head != NULL || ev_pending_count(self->ev) > 0;
+    return Py_BuildValue("(kii)", (unsigned long)ev_iteration(self->ev),
+                         self->polling, ready);
+}
+
 static PyObject *
 get_depth(gevc_loop *self, void *c)
 {
@@ -773,6 +787,9 @@ static PyGetSetDef loop_getset[] = {
     {"default", (getter)get_default, NULL, "True for the process's default loop.", NULL},
     {"iteration", (getter)get_iteration, NULL, "Number of loop iterations so far.", NULL},
     {"depth", (getter)get_depth, NULL, "Nesting depth of run().", NULL},
+    {"_blocking_probe", (getter)get_blocking_probe, NULL,
+     "(iteration, polling, ready): the loop's iteration count, whether it\n"
+     "waits in its backend poll, and whether callbacks or events wait to run.", NULL},
     {"backend", (getter)get_backend, NULL, "Backend name ('epoll', 'poll', ...).", NULL},
     {"backend_int", (getter)get_backend_int, NULL, "Backend as libev's bit.", NULL},
     {"pendingcnt", (getter)get_pendingcnt, NULL, "Number of pending watchers.", NULL},

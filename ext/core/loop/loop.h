@@ -123,6 +123,7 @@ typedef struct gevc_loop {
     int refork;                    /* forked while run() was suspended mid-iteration */
     int in_callbacks;              /* timer.start(update=None) updates now */
     int nidle;                     /* active idle watchers */
+    int polling;                   /* in the backend poll, GIL released */
     /* timers fired in the current ev_invoke_pending batch, flushed in
      * (priority, deadline, start order) so equal deadlines keep start order */
     struct gevc_timer **fired;
