@@ -63,6 +63,10 @@ w = workload("hub.sleep0", f"sleep(0) among {SLEEPERS} greenlets (per sleep)",
 
 @w.body("hub")
 def sleep0(gevent, n):
+    return _sleep0(gevent, n)
+
+
+def _sleep0(gevent, n):
     rounds = n // SLEEPERS
     sleep = gevent.sleep
 
@@ -98,6 +102,25 @@ def sleep0_asyncio(arun, n):
         return elapsed, rounds * SLEEPERS
 
     return arun(main())
+
+
+w = workload("hub.sleep0_watched",
+             f"sleep(0) among {SLEEPERS} greenlets, blocking detector on (per sleep)",
+             n=200_000, quick_n=10_000)
+
+
+@w.body("hub")
+def sleep0_watched(gevent, n):
+    """hub.sleep0 with each library's blocking detector watching the hub:
+    gevent_c.blocking at 0.1 s, gevent's monitor thread at its 0.1 s."""
+    hub = gevent.get_hub()
+    if gevent.__name__ == "gevent_c":
+        from gevent_c import blocking
+        blocking.watch(hub, 0.1)
+    else:
+        gevent.config.monitor_thread = True
+        hub.start_periodic_monitoring_thread()
+    return _sleep0(gevent, n)
 
 
 w = workload("hub.event_pingpong",
