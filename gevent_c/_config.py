@@ -178,9 +178,23 @@ class ImportableSetting(Setting):
         return options
 
 
-def _blocking_threshold(value):
-    from gevent_c.blocking import _check_threshold
-    return _check_threshold(value)
+def validate_blocking_threshold(value):
+    """Seconds as a positive float; None, '', 0, 'off' mean off."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if value.lower() in ('', 'off', 'no', 'false', '0'):
+            return None
+    if isinstance(value, bool):
+        raise TypeError('threshold must be a number of seconds, not bool')
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError('threshold must be a number of seconds, not %r' % (value,)) from None
+    if value != value or value < 0:
+        raise ValueError('threshold must be a positive number of seconds, got %r' % (value,))
+    return value or None
 
 
 def _keys(suffix, gevent_key=None):
@@ -269,7 +283,7 @@ _SETTINGS = [
             'Start a thread that reports a blocked hub.'),
     _simple('max_blocking_time', 0.1, _keys('MAX_BLOCKING_TIME'), _positive(float),
             'Seconds the hub may be blocked before the monitor reports it.'),
-    _simple('blocking_threshold', None, _keys('BLOCKING_THRESHOLD'), _blocking_threshold,
+    _simple('blocking_threshold', None, _keys('BLOCKING_THRESHOLD'), validate_blocking_threshold,
             'Seconds the loop may go without running before gevent_c.blocking '
             'reports who blocked it; unset (the default) or 0 is off.'),
     _simple('print_blocking_reports', True, _keys('MONITOR_PRINT_BLOCKING_REPORTS'),

@@ -31,6 +31,8 @@ import time
 import traceback
 import weakref
 
+from gevent_c._config import validate_blocking_threshold as _check_threshold
+
 __all__ = ['watch', 'unwatch', 'watched', 'REPORT_INTERVAL', 'logger']
 
 logger = logging.getLogger('gevent_c.blocking')
@@ -177,25 +179,6 @@ def watched():
     """The hubs under watch now."""
     return [hub for hub in (w.hub_ref() for w in list(_watchdog.watched.values()))
             if hub is not None]
-
-
-def _check_threshold(value):
-    """Seconds as a positive float; None, '', 0, 'off' mean off."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if value.lower() in ('', 'off', 'no', 'false', '0'):
-            return None
-    if isinstance(value, bool):
-        raise TypeError('threshold must be a number of seconds, not bool')
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError('threshold must be a number of seconds, not %r' % (value,)) from None
-    if value != value or value < 0:
-        raise ValueError('threshold must be a positive number of seconds, got %r' % (value,))
-    return value or None
 
 
 def _thread_name(ident):

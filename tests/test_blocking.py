@@ -44,6 +44,17 @@ def reports(caplog, level=logging.WARNING, naming='in busy'):
             and (naming is None or naming in r.getMessage())]
 
 
+def settle():
+    """Let the hub run until the watchdog has seen it run (the end of the
+    incident), so that the next busy stretch is a new incident."""
+    entry = blocking._watchdog.watched[id(gevent_c.get_hub())]
+    deadline = time.monotonic() + 10
+    gevent_c.sleep(0.01)
+    while entry.reported and time.monotonic() < deadline:
+        gevent_c.sleep(0.01)
+    assert not entry.reported
+
+
 def wait_for(predicate, timeout=10):
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
@@ -61,6 +72,9 @@ def test_a_busy_greenlet_is_named_with_where_it_was_spawned_and_its_stack(watche
     spawned, now = report.split('spawned at:')[1].split('stack now:')
     assert 'spawner_of_hog' in spawned and 'greenlet.py' not in spawned.splitlines()[-1]
     assert 'in busy' in now and 'while time.monotonic() < end' in now
+    deadline = time.monotonic() + 10
+    while not reports(watched, logging.INFO, 'ran again after') and time.monotonic() < deadline:
+        gevent_c.sleep(0.01)  # the watchdog sees the loop run at its next check
     assert reports(watched, logging.INFO, 'ran again after')
 
 
@@ -75,17 +89,17 @@ def test_an_idle_hub_is_not_reported(watched):
 
 def test_one_report_per_incident_and_the_rate_limit(watched, monkeypatch):
     busy(0.2)
-    gevent_c.sleep(0.02)
+    settle()
     busy(0.2)
-    gevent_c.sleep(0.02)
+    settle()
     assert len(reports(watched)) == 2
     monkeypatch.setattr(blocking, 'REPORT_INTERVAL', 3600.0)
     busy(0.2)
-    gevent_c.sleep(0.02)  # within the interval: counted, not reported
+    settle()  # within the interval: counted, not reported
     assert len(reports(watched)) == 2
     monkeypatch.setattr(blocking, 'REPORT_INTERVAL', 0.0)
     busy(0.2)
-    gevent_c.sleep(0.02)
+    settle()
     assert len(reports(watched)) == 3
     assert re.search(r'\d+ more incidents? since the last report', reports(watched)[-1])
 
