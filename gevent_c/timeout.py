@@ -13,6 +13,8 @@ It is a BaseException so ``except Exception`` does not swallow it. A
 ``seconds`` of None never expires; a negative value expires at the next loop
 iteration. Unlike ``gevent.Timeout`` no loop timer is created until ``start``.
 """
+import os
+
 from gevent_c import _core
 
 __all__ = ['Timeout', 'with_timeout']
@@ -89,11 +91,28 @@ class Timeout(_core.TimeoutBase):
         if self.seconds is None:
             return ''
         suffix = '' if self.seconds == 1 else 's'
+        text = '%s second%s%s' % (self.seconds, suffix, self._whose())
         if self.exception is None:
-            return '%s second%s' % (self.seconds, suffix)
+            return text
         if self.exception is False:
-            return '%s second%s (silent)' % (self.seconds, suffix)
-        return '%s second%s: %s' % (self.seconds, suffix, self.exception)
+            return text + ' (silent)'
+        return '%s: %s' % (text, self.exception)
+
+    def _whose(self):
+        """' (set at FILE:LINE in FUNCTION, expired in GREENLET)' once
+        started: the innermost frame outside gevent_c when it was started,
+        and the greenlet it was thrown into."""
+        parts = []
+        for filename, line, function in self._set_at:
+            if not filename.startswith(_PACKAGE_DIR):
+                parts.append('set at %s:%s in %s' % (filename, line, function))
+                break
+        if self._fired_in is not None:
+            parts.append('expired in %s' % (self._fired_in,))
+        return ' (%s)' % ', '.join(parts) if parts else ''
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def with_timeout(seconds, function, *args, **kwds):

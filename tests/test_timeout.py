@@ -330,3 +330,69 @@ def test_timeout_on_a_stand_in_loop_starts_its_timer_with_update(lib):
     finally:
         hub.loop = real
     assert calls == [True]
+
+
+# -- where a timeout was set and whose deadline fired (gevent_c only) --------
+
+def test_an_expired_timeout_says_where_it_was_set_and_in_which_greenlet():
+    import gevent_c
+    from gevent_c import Timeout
+
+    def fetch():
+        with Timeout(0.01):
+            gevent_c.sleep(10)
+
+    line = fetch.__code__.co_firstlineno + 1
+    g = gevent_c.spawn(fetch)
+    g.join()
+    message = str(g.exception)
+    assert message.startswith('0.01 seconds (set at %s:%d in fetch, expired in %r)'
+                              % (__file__, line, g)), message
+
+
+def test_the_site_skips_gevent_cs_own_frames_and_survives_restarts():
+    import gevent_c
+    from gevent_c import Timeout
+    t = Timeout.start_new(0.01)  # started inside gevent_c/timeout.py
+    try:
+        gevent_c.sleep(10)
+    except Timeout as exc:
+        assert exc is t
+    text = str(t)
+    assert 'in test_the_site_skips' in text and 'expired in the main greenlet' in text
+    assert t._set_at[0][0].endswith('timeout.py')  # the raw sites keep it
+    t.start()  # a restart forgets where it expired
+    t.cancel()
+    assert 'expired in' not in str(t) and 'set at' in str(t)
+
+
+def test_silent_and_string_timeouts_keep_their_endings():
+    import gevent_c
+    from gevent_c import Timeout
+    with Timeout(0.01, False) as silent:
+        gevent_c.sleep(10)
+    assert str(silent).endswith(' (silent)') and 'set at' in str(silent)
+    with pytest.raises(Timeout) as info:
+        with Timeout(0.01, 'XXX'):
+            gevent_c.sleep(10)
+    assert str(info.value).endswith(': XXX') and 'set at' in str(info.value)
+
+
+def test_not_started_means_no_site_and_restarts_do_not_leak():
+    import sys
+    from gevent_c import Timeout
+    assert Timeout(1)._set_at == () and Timeout(1)._fired_in is None
+
+    def start_cancel(t):
+        t.start()
+        t.cancel()
+
+    code = start_cancel.__code__
+    t = Timeout(1)
+    start_cancel(t)
+    before = sys.getrefcount(code)
+    for _ in range(1000):
+        start_cancel(t)
+    assert sys.getrefcount(code) == before
+    del t
+    assert sys.getrefcount(code) == before - 1

@@ -14,7 +14,7 @@
 #include <Python.h>
 
 #define GEVC_GREENLET_CAPI_NAME "gevent_c._greenlet._C_API"
-#define GEVC_GREENLET_CAPI_VERSION 1
+#define GEVC_GREENLET_CAPI_VERSION 2
 
 typedef struct gevc_greenlet_capi {
     int version;
@@ -40,6 +40,10 @@ typedef struct gevc_greenlet_capi {
     int (*started)(PyObject *g);
     int (*active)(PyObject *g);
     int (*is_main)(PyObject *g);
+    /* version 2: up to n (code object: new ref, byte offset of the current
+       instruction) of the calling thread's innermost Python frames; returns
+       how many, never fails */
+    int (*callers)(PyObject **codes, int *offsets, int n);
 } gevc_greenlet_capi;
 
 static inline const gevc_greenlet_capi *

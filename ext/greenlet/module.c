@@ -267,6 +267,12 @@ capi_is_main(PyObject *g)
     return G_IS_MAIN((GreenletObject *)g);
 }
 
+static int
+capi_callers(PyObject **codes, int *offsets, int n)
+{
+    return gevc_pystate_callers(PyThreadState_GET(), codes, offsets, n);
+}
+
 static void
 capsule_free(PyObject *capsule)
 {
@@ -297,6 +303,7 @@ add_capi(PyObject *module, gevc_state *st)
     api->started = capi_started;
     api->active = capi_active;
     api->is_main = capi_is_main;
+    api->callers = capi_callers;
     cap = PyCapsule_New(api, GEVC_GREENLET_CAPI_NAME, capsule_free);
     if (cap == NULL) {
         PyMem_Free(api);

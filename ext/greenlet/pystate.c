@@ -994,3 +994,42 @@ gevc_pystate_dealloc(gevc_pystate *s)
     s->relinked = NULL;
     s->nrelinked = s->relinked_cap = 0;
 }
+
+/* The calling thread's innermost complete Python frames, for messages that
+   say where something was set up (gevent_c.Timeout): up to `n` code objects
+   (new references) and byte offsets of their current instruction. */
+int
+gevc_pystate_callers(PyThreadState *ts, PyObject **codes, int *offsets, int n)
+{
+    int k = 0;
+#if !HAVE_DATA_STACK
+    for (PyFrameObject *f = ts->frame; f != NULL && k < n; f = f->f_back) {
+        codes[k] = Py_NewRef((PyObject *)f->f_code);
+        offsets[k++] = f->f_lasti * (int)sizeof(_Py_CODEUNIT);
+    }
+#else
+#  if HAVE_CFRAME_CURRENT_FRAME
+    _PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
+#  else
+    _PyInterpreterFrame *f = ts->current_frame;
+#  endif
+    for (; f != NULL && k < n; f = f->previous) {
+#  if HAVE_ENTRY_FRAMES
+        if (f->owner == FRAME_OWNED_BY_CSTACK)
+            continue;
+#  endif
+        if (_PyFrame_IsIncomplete(f))
+            continue;
+#  if PY_VERSION_HEX >= 0x030D0000
+        PyObject *code = f->f_executable;
+        if (!PyCode_Check(code))
+            continue;
+#  else
+        PyObject *code = (PyObject *)f->f_code;
+#  endif
+        codes[k] = Py_NewRef(code);
+        offsets[k++] = _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT);
+    }
+#endif
+    return k;
+}

@@ -98,6 +98,9 @@ void gevc_pystate_dealloc(gevc_pystate *s);
    collector's object lists have their heads on the C stack it would
    overwrite (and unlinking an object next to a head writes there). */
 int gevc_pystate_gc_collecting(PyThreadState *ts);
+/* Up to n (code object: new ref, byte offset) of the calling thread's
+   innermost complete Python frames; returns how many. */
+int gevc_pystate_callers(PyThreadState *ts, PyObject **codes, int *offsets, int n);
 
 /* A suspended greenlet that will never run again (its thread exited, or
    the interpreter is finalizing): free its data stack, or on 3.10 release

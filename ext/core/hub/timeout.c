@@ -10,6 +10,11 @@
  * an idle Timeout keeps no cycle through its timer. */
 #include "hub.h"
 
+/* Python frames remembered at start(), for a message that says where the
+ * timeout was set: the innermost few, since the caller may be gevent_c's
+ * own code (Timeout.start_new, a blocking call's timeout=). */
+#define SITES 4
+
 typedef struct {
     PyBaseExceptionObject exc;
     PyObject *seconds;             /* None: never expires (NULL, deleted: None) */
@@ -17,7 +22,19 @@ typedef struct {
     PyObject *timer;               /* NULL until started */
     int ref;
     PyObject *priority;
+    PyObject *fired_in;            /* repr of the greenlet it expired in, or NULL */
+    int nsites;
+    PyObject *site_code[SITES];    /* code objects (never in cycles) */
+    int site_offset[SITES];        /* byte offset of each one's instruction */
 } timeout;
+
+static void
+clear_sites(timeout *self)
+{
+    for (int i = 0; i < self->nsites; i++)
+        Py_CLEAR(self->site_code[i]);
+    self->nsites = 0;
+}
 
 static gevc_hub_state *
 state_of(PyObject *self)
@@ -123,6 +140,9 @@ timeout_start(timeout *self, PyObject *unused)
         Py_RETURN_NONE;            /* never expires */
     if (self->timer == NULL && (self->timer = new_timer(self, st)) == NULL)
         return NULL;
+    clear_sites(self);
+    self->nsites = st->gapi->callers(self->site_code, self->site_offset, SITES);
+    Py_CLEAR(self->fired_in);
     throws = exc == Py_None || exc == Py_False || PyUnicode_Check(exc)
         ? (PyObject *)self : exc;
     /* a subclass's _on_expiration is honoured; ours is the C function */
@@ -257,6 +277,22 @@ timeout_exit(timeout *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* A timeout about to be thrown into `glet` remembers whose deadline it
+ * was, for its message (a repr, not the greenlet: no cycle through the
+ * greenlet's frames).  Best effort: a failing repr leaves it unknown. */
+static void
+note_fired(gevc_hub_state *st, PyObject *glet, PyObject *thrown)
+{
+    PyObject *text;
+    if (!PyObject_TypeCheck(thrown, st->timeout_type))
+        return;
+    text = st->gapi->is_main(glet) == 1
+        ? PyUnicode_FromString("the main greenlet") : PyObject_Repr(glet);
+    if (text == NULL)
+        PyErr_Clear();
+    Py_XSETREF(((timeout *)thrown)->fired_in, text);
+}
+
 PyDoc_STRVAR(on_expiration_doc, "_on_expiration(greenlet, exception)\n\n"
 "Called by the timer: throw exception into greenlet.  Subclasses may\n"
 "override it.");
@@ -270,6 +306,7 @@ timeout_on_expiration(timeout *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "_on_expiration expected 2 arguments, got %zd", nargs);
         return NULL;
     }
+    note_fired(st, args[0], args[1]);
     return PyObject_CallMethodOneArg(args[0], st->str_throw, args[1]);
 }
 
@@ -283,6 +320,7 @@ expire(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "expected 2 arguments, got %zd", nargs);
         return NULL;
     }
+    note_fired(st, args[0], args[1]);
     return PyObject_CallMethodOneArg(args[0], st->str_throw, args[1]);
 }
 
@@ -326,7 +364,35 @@ set_timer(timeout *self, PyObject *value, void *c)
     return 0;
 }
 
+static PyObject *
+get_set_at(timeout *self, void *c)
+{
+    PyObject *sites = PyTuple_New(self->nsites);
+    for (int i = 0; sites != NULL && i < self->nsites; i++) {
+        PyCodeObject *code = (PyCodeObject *)self->site_code[i];
+        PyObject *site = Py_BuildValue("(OiO)", code->co_filename,
+                                       PyCode_Addr2Line(code, self->site_offset[i]),
+                                       code->co_name);
+        if (site == NULL)
+            Py_CLEAR(sites);
+        else
+            PyTuple_SET_ITEM(sites, i, site);
+    }
+    return sites;
+}
+
+static PyObject *
+get_fired_in(timeout *self, void *c)
+{
+    return Py_NewRef(self->fired_in ? self->fired_in : Py_None);
+}
+
 static PyGetSetDef timeout_getset[] = {
+    {"_set_at", (getter)get_set_at, NULL,
+     "(filename, line, function) of the innermost Python frames when it was\n"
+     "last started, innermost first.", NULL},
+    {"_fired_in", (getter)get_fired_in, NULL,
+     "repr() of the greenlet it last expired in, or None.", NULL},
     {"pending", (getter)get_pending, NULL,
      "True while the timeout is armed and has not fired.", NULL},
     {"timer", (getter)get_timer, (setter)set_timer,
@@ -394,6 +460,8 @@ timeout_clear(timeout *self)
     Py_CLEAR(self->seconds);
     Py_CLEAR(self->exception);
     Py_CLEAR(self->priority);
+    Py_CLEAR(self->fired_in);
+    clear_sites(self);
     if (self->timer != NULL && close_timer(self) < 0)
         PyErr_WriteUnraisable((PyObject *)self);
     return ((PyTypeObject *)PyExc_BaseException)->tp_clear((PyObject *)self);
