@@ -220,7 +220,7 @@ from celery import Celery
 BROKER = 'redis://127.0.0.1:%d' % int(os.environ['REDIS_PORT'])
 app = Celery('capp', broker=BROKER + '/0', backend=BROKER + '/1')
 app.conf.update(broker_connection_retry_on_startup=True, worker_prefetch_multiplier=4,
-                result_expires=None, task_acks_late=False)
+                result_expires=None, task_track_started=True)
 
 
 @app.task
@@ -230,6 +230,12 @@ def nap(i):
     end = time.time()
     return {'i': i, 'start': start, 'end': end, 'pid': os.getpid(),
             'runs_on': runs_on() if i == 0 else None}
+
+
+@app.task
+def sleep_for(seconds):
+    time.sleep(seconds)
+    return 'finished'
 '''
 
 CELERY_PRODUCER = '''
@@ -268,6 +274,78 @@ def test_celery_gevent_pool_runs_200_tasks_100_at_a_time_on_gevent_c(tmp_path, r
     assert 50 <= overlap <= 100, overlap
     assert rc == 0, worker.output
     assert 'Warm shutdown' in worker.output
+    assert 'Traceback' not in worker.output, worker.output
+
+
+CELERY_CONTROL = '''
+import json, time
+from celery import group
+from celery.exceptions import TaskRevokedError, TimeLimitExceeded
+from capp import app, nap, sleep_for
+worker = ['gevc@localhost']
+
+
+def limit():
+    stats = app.control.inspect(worker, timeout=10).stats()
+    return stats[worker[0]]['pool']['max-concurrency']
+
+
+def run(n):
+    return group(nap.s(i) for i in range(n)).apply_async().get(timeout=30)
+
+
+out = {}
+# pool_shrink/pool_grow: celery moves the pool's size and its semaphore
+app.control.pool_shrink(90, destination=worker, reply=True, timeout=10)
+out['shrunk'] = [limit(), run(40)]
+app.control.pool_grow(40, destination=worker, reply=True, timeout=10)
+out['grown'] = [limit(), run(120)]
+
+# a hard time limit: a gevent Timeout around the task
+try:
+    sleep_for.apply_async((30,), time_limit=0.3).get(timeout=20)
+except TimeLimitExceeded as exc:
+    out['time_limit'] = type(exc).__name__
+
+# revoke(terminate=True) on a running task: gevent.kill on its greenlet
+running = sleep_for.delay(30)
+deadline = time.monotonic() + 20
+while running.state != 'STARTED' and time.monotonic() < deadline:
+    time.sleep(0.02)
+out['before_revoke'] = running.state
+running.revoke(terminate=True)
+try:
+    running.get(timeout=20)
+except TaskRevokedError as exc:
+    out['revoked'] = type(exc).__name__
+print(json.dumps(out))
+'''
+
+
+def test_celery_gevent_pool_shrinks_grows_times_out_and_revokes_on_gevent_c(tmp_path,
+                                                                            redis_server):
+    pytest.importorskip('celery', reason='celery is not installed for this Python')
+    (tmp_path / 'capp.py').write_text(CELERY_APP)
+    env = as_gevent_env(tmp_path / 'hook', {'REDIS_PORT': str(redis_server)}, path=[tmp_path])
+    worker = Child([sys.executable, '-m', 'celery', '-A', 'capp', 'worker', '-P', 'gevent',
+                    '-c', '100', '-n', 'gevc@localhost', '-l', 'info', '--without-heartbeat',
+                    '--without-gossip', '--without-mingle'], env, cwd=tmp_path)
+    try:
+        worker.wait_for(r'gevc@localhost ready\.', timeout=40)
+        plain = {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}
+        out = json.loads(run_child(CELERY_CONTROL, plain, cwd=tmp_path))
+    finally:
+        # a task the revoke did not end would hold the warm shutdown for 30 s
+        rc = worker.stop()
+    shrunk_limit, shrunk = out['shrunk']
+    assert shrunk_limit == 10
+    assert 2 <= max_overlap([(r['start'], r['end']) for r in shrunk]) <= 10
+    grown_limit, grown = out['grown']
+    assert grown_limit == 50
+    assert 11 <= max_overlap([(r['start'], r['end']) for r in grown]) <= 50
+    assert out['time_limit'] == 'TimeLimitExceeded'
+    assert out['before_revoke'] == 'STARTED' and out['revoked'] == 'TaskRevokedError'
+    assert rc == 0, worker.output
     assert 'Traceback' not in worker.output, worker.output
 
 
