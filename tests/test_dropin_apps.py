@@ -128,6 +128,7 @@ def runs_on():
 
 GUNICORN_APP = RUNS_ON + '''
 import os
+import sys
 import flask
 import gevent
 import gevent.event
@@ -154,6 +155,13 @@ def overlap():
         return flask.jsonify(pid=os.getpid(), max=state['max'])
     finally:
         state['active'] -= 1
+
+
+@app.route('/slow')
+def slow():
+    print('slow request in worker', os.getpid(), file=sys.stderr, flush=True)
+    gevent.sleep(1)
+    return flask.jsonify(pid=os.getpid(), slow='done')
 '''
 
 
@@ -170,18 +178,19 @@ def http_get_json(port, path, timeout=20):
         conn.close()
 
 
-def test_gunicorn_own_gevent_worker_serves_flask_on_gevent_c(tmp_path):
+@pytest.mark.parametrize('worker', ['gevent', 'gevent_pywsgi'])
+def test_gunicorn_own_gevent_workers_serve_flask_on_gevent_c(tmp_path, worker):
     pytest.importorskip('gunicorn', reason='gunicorn is not installed for this Python')
     pytest.importorskip('flask', reason='Flask is not installed for this Python')
     (tmp_path / 'gapp.py').write_text(GUNICORN_APP)
     env = as_gevent_env(tmp_path / 'hook', path=[tmp_path])
-    g = Child([sys.executable, '-m', 'gunicorn', '-k', 'gevent', '-w', '2',
+    g = Child([sys.executable, '-m', 'gunicorn', '-k', worker, '-w', '2',
                '-b', '127.0.0.1:0', '--graceful-timeout', '10',
                '--control-socket', str(tmp_path / 'gunicorn.ctl'), 'gapp:app'],
               env, cwd=tmp_path)
     try:
         port = int(g.wait_for(r'Listening at: http://127\.0\.0\.1:(\d+)').group(1))
-        g.wait_for(r'Using worker: gevent$')
+        g.wait_for(r'Using worker: %s$' % worker)
         deadline = time.monotonic() + 30
         while len(re.findall(r'Booting worker with pid: (\d+)', g.output)) < 2:
             assert time.monotonic() < deadline and g.proc.poll() is None, g.output
@@ -204,6 +213,16 @@ def test_gunicorn_own_gevent_worker_serves_flask_on_gevent_c(tmp_path):
         assert len(results) == 8, g.output
         assert {r['pid'] for r in results} <= pids
         assert max(r['max'] for r in results) >= 3, results
+
+        # TERM with a request in flight: the worker answers it, then exits
+        slow = []
+        client = threading.Thread(target=lambda: slow.append(http_get_json(port, '/slow')))
+        client.start()
+        g.wait_for(r'slow request in worker')
+        g.proc.send_signal(signal.SIGTERM)
+        client.join(30)
+        assert slow and slow[0]['slow'] == 'done', g.output
+        assert g.proc.wait(30) == 0, g.output
     finally:
         rc = g.stop()
     assert rc == 0, g.output
