@@ -11,6 +11,7 @@ application, never by timing.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -482,11 +483,14 @@ def _http_status(port, path):
 
 GEVENTHTTPCLIENT = RUNS_ON + '''
 import json
+import os
 import gevent
 import gevent.event
 import gevent.pywsgi
 import geventhttpclient
 import geventhttpclient.client
+
+TLS = os.environ.get('TLS_FOLDER')
 
 N = 50
 state = {'active': 0, 'max': 0}
@@ -507,10 +511,15 @@ def app(environ, start_response):
     return [body]
 
 
-server = gevent.pywsgi.WSGIServer(('127.0.0.1', 0), app, log=None)
+tls_server = {'certfile': os.path.join(TLS, 'c.pem'),
+              'keyfile': os.path.join(TLS, 'k.pem')} if TLS else {}
+server = gevent.pywsgi.WSGIServer(('127.0.0.1', 0), app, log=None, **tls_server)
 server.start()
+# with TLS the client checks the server's certificate and host name
+tls_client = {'ssl': True,
+              'ssl_options': {'ca_certs': os.path.join(TLS, 'c.pem')}} if TLS else {}
 client = geventhttpclient.HTTPClient('127.0.0.1', server.server_port, concurrency=N,
-                                     connection_timeout=10, network_timeout=20)
+                                     connection_timeout=10, network_timeout=20, **tls_client)
 
 
 def fetch(i):
@@ -519,25 +528,44 @@ def fetch(i):
     return response.read().decode()
 
 
+def scheme(environ, start_response):
+    start_response('200 OK', [])
+    return [environ['wsgi.url_scheme'].encode()]
+
+
 jobs = [gevent.spawn(fetch, i) for i in range(N)]
 gevent.joinall(jobs, raise_error=True, timeout=30)
+server.application = scheme
+seen_scheme = client.get('/').read().decode()
 client.close()
 server.stop()
-print(json.dumps({'bodies': [j.value for j in jobs], 'max': state['max'],
+print(json.dumps({'bodies': [j.value for j in jobs], 'max': state['max'], 'scheme': seen_scheme,
                   'client_socket': geventhttpclient.client.gevent.socket.socket.__module__,
                   'runs_on': runs_on()}))
 '''
 
 
-def test_geventhttpclient_50_greenlets_overlap_at_the_server_on_gevent_c(tmp_path):
+@pytest.mark.parametrize('scheme', ['http', 'https'])
+def test_geventhttpclient_50_greenlets_overlap_at_the_server_on_gevent_c(tmp_path, scheme):
     pytest.importorskip('geventhttpclient',
                         reason='geventhttpclient is not installed for this Python')
-    env = as_gevent_env(tmp_path / 'hook')
+    extra = {}
+    if scheme == 'https':
+        if shutil.which('openssl') is None:
+            pytest.skip('needs the openssl command')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                        'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem',
+                        '-out', 'c.pem', '-days', '2', '-subj', '/CN=127.0.0.1',
+                        '-addext', 'subjectAltName=IP:127.0.0.1'],
+                       cwd=tmp_path, check=True, capture_output=True)
+        extra['TLS_FOLDER'] = str(tmp_path)
+    env = as_gevent_env(tmp_path / 'hook', extra)
     code = 'from gevent import monkey; monkey.patch_all()\n' + GEVENTHTTPCLIENT
     result = json.loads(run_child(code, env, cwd=tmp_path))
     assert result['max'] == 50
     bodies = result['bodies']
     assert [b.split()[0] for b in bodies] == ['/item/%d' % i for i in range(50)]
     assert {b.split()[1] for b in bodies} == {'50'}
+    assert result['scheme'] == scheme
     assert result['client_socket'] == 'gevent_c.socket'
     assert_on_gevent_c(result['runs_on'])
