@@ -2,12 +2,13 @@
 its hooks, the events, plugins, python -m gevent_c.monkey. Each scenario runs
 in its own interpreter (patching is process-wide)."""
 import os
+import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from _monkeytest import run_patched
+from _monkeytest import as_gevent_env, run_patched
 
 
 def test_patch_all_copies_every_implements_name_and_records_it():
@@ -310,6 +311,20 @@ def test_python_m_gevent_c_monkey_as_gevent_with_a_module(tmp_path):
                                   '--as-gevent', 'gmod'],
                       env={'PYTHONPATH': os.pathsep.join([root, str(tmp_path)])})
     assert 'alias True True' in out.stdout and 'patched True True True' in out.stdout
+
+
+def test_python_m_gevent_monkey_under_the_alias_is_gevent_c_monkey(tmp_path):
+    # GEVENT_C_AS_GEVENT=1 and a program started the gevent way
+    script = tmp_path / 'gapp.py'
+    script.write_text(AS_GEVENT_SCRIPT)
+    env = as_gevent_env(tmp_path / 'hook')
+    proc = subprocess.run([sys.executable, '-m', 'gevent.monkey', '--no-thread', str(script),
+                           '-x'], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        'alias True True', 'patched True True False', 'greenlet True True',
+        'versions 26.9.0 True', "argv ['-x']"]
 
 
 @pytest.mark.parametrize('name', ['sys', 'builtins', 'contextvars'])
