@@ -451,8 +451,10 @@ finally:
 '''
 
 
-@pytest.mark.parametrize('transports', ['polling', 'websocket'])
-def test_flask_socketio_gevent_mode_exchanges_events_on_gevent_c(tmp_path, transports):
+@pytest.mark.parametrize('server_kind, transports', [
+    ('socketio.run', 'polling'), ('socketio.run', 'websocket'), ('gunicorn', 'websocket')])
+def test_flask_socketio_gevent_mode_exchanges_events_on_gevent_c(tmp_path, server_kind,
+                                                                 transports):
     pytest.importorskip('flask_socketio', reason='Flask-SocketIO is not installed for this Python')
     pytest.importorskip('socketio', reason='python-socketio is not installed for this Python')
     if transports == 'websocket':
@@ -460,12 +462,27 @@ def test_flask_socketio_gevent_mode_exchanges_events_on_gevent_c(tmp_path, trans
                             reason='gevent-websocket is not installed for this Python')
         pytest.importorskip('websocket', reason='websocket-client is not installed')
     (tmp_path / 'sioapp.py').write_text(SOCKETIO_SERVER)
-    port = free_port()
-    env = as_gevent_env(tmp_path / 'hook', {'SIO_PORT': str(port),
-                                             'SIO_TRANSPORTS': transports}, path=[tmp_path])
-    # the server patched through the command line switch, the client plain
-    server = Child([sys.executable, '-m', 'gevent_c.monkey', '--as-gevent', 'sioapp.py'],
-                   {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}, cwd=tmp_path)
+    env = as_gevent_env(tmp_path / 'hook', {'SIO_TRANSPORTS': transports}, path=[tmp_path])
+    # the client does not use gevent
+    plain = {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}
+    if server_kind == 'gunicorn':
+        # as Flask-SocketIO documents it: gevent-websocket's gunicorn worker
+        # (a subclass of gunicorn's gevent worker), under GEVENT_C_AS_GEVENT
+        pytest.importorskip('gunicorn', reason='gunicorn is not installed for this Python')
+        server = Child([sys.executable, '-m', 'gunicorn', '-w', '1', '-b', '127.0.0.1:0',
+                        '-k', 'geventwebsocket.gunicorn.workers.GeventWebSocketWorker',
+                        '--control-socket', str(tmp_path / 'gunicorn.ctl'), 'sioapp:app'],
+                       env, cwd=tmp_path)
+        port = int(server.wait_for(r'Listening at: http://127\.0\.0\.1:(\d+)').group(1))
+        expected_rc = 0
+    else:
+        # socketio.run(app), patched through the command line switch
+        port = free_port()
+        plain['SIO_PORT'] = str(port)
+        server = Child([sys.executable, '-m', 'gevent_c.monkey', '--as-gevent', 'sioapp.py'],
+                       plain, cwd=tmp_path)
+        expected_rc = -signal.SIGTERM
+    plain['SIO_PORT'] = str(port)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -476,7 +493,6 @@ def test_flask_socketio_gevent_mode_exchanges_events_on_gevent_c(tmp_path, trans
                 pass
             assert time.monotonic() < deadline and server.proc.poll() is None, server.output
             time.sleep(0.05)
-        plain = {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}
         result = json.loads(run_child(SOCKETIO_CLIENT, plain, cwd=tmp_path))
     finally:
         rc = server.stop()
@@ -487,7 +503,7 @@ def test_flask_socketio_gevent_mode_exchanges_events_on_gevent_c(tmp_path, trans
     assert reply[0] == 'reply' and reply[1]['echo'] == 'there'
     assert_on_gevent_c(reply[1]['runs_on'])
     assert pushed == [['pushed', 0], ['pushed', 1], ['pushed', 2]]
-    assert rc == -signal.SIGTERM, server.output
+    assert rc == expected_rc, server.output
     assert 'Traceback' not in server.output, server.output
 
 
