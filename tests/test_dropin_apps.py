@@ -186,7 +186,7 @@ def test_gunicorn_own_gevent_workers_serve_flask_on_gevent_c(tmp_path, worker):
     (tmp_path / 'gapp.py').write_text(GUNICORN_APP)
     env = as_gevent_env(tmp_path / 'hook', path=[tmp_path])
     g = Child([sys.executable, '-m', 'gunicorn', '-k', worker, '-w', '2',
-               '-b', '127.0.0.1:0', '--graceful-timeout', '10',
+               '-b', '127.0.0.1:0', '--graceful-timeout', '10', '--access-logfile', '-',
                '--control-socket', str(tmp_path / 'gunicorn.ctl'), 'gapp:app'],
               env, cwd=tmp_path)
     try:
@@ -201,6 +201,8 @@ def test_gunicorn_own_gevent_workers_serve_flask_on_gevent_c(tmp_path, worker):
         info = http_get_json(port, '/info')
         assert info['pid'] in pids
         assert_on_gevent_c(info)
+        # the access log line, written by the worker's handler
+        g.wait_for(r'"GET /info HTTP/1\.1" 200 \d+ ')
 
         # eight requests at once over two workers: one worker holds at least
         # three of them at the same moment
