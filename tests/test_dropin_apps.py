@@ -399,6 +399,11 @@ def test_celery_gevent_pool_shrinks_grows_times_out_and_revokes_on_gevent_c(tmp_
 
 SOCKETIO_SERVER = RUNS_ON + '''
 import os
+import sys
+if os.environ.get('SIO_WITHOUT_GEVENT_WEBSOCKET'):
+    # engine.io's gevent driver falls back to simple-websocket, driven by
+    # gevent.selectors, gevent.event and Greenlet threads
+    sys.modules['geventwebsocket'] = None
 import flask
 import flask_socketio
 import gevent
@@ -454,17 +459,24 @@ finally:
 
 
 @pytest.mark.parametrize('server_kind, transports', [
-    ('socketio.run', 'polling'), ('socketio.run', 'websocket'), ('gunicorn', 'websocket')])
+    ('socketio.run', 'polling'), ('socketio.run', 'websocket'), ('gunicorn', 'websocket'),
+    ('socketio.run+simple-websocket', 'websocket')])
 def test_flask_socketio_gevent_mode_exchanges_events_on_gevent_c(tmp_path, server_kind,
                                                                  transports):
     pytest.importorskip('flask_socketio', reason='Flask-SocketIO is not installed for this Python')
     pytest.importorskip('socketio', reason='python-socketio is not installed for this Python')
-    if transports == 'websocket':
+    extra = {'SIO_TRANSPORTS': transports}
+    if server_kind.endswith('simple-websocket'):
+        pytest.importorskip('simple_websocket',
+                            reason='simple-websocket is not installed for this Python')
+        extra['SIO_WITHOUT_GEVENT_WEBSOCKET'] = '1'
+    elif transports == 'websocket':
         pytest.importorskip('geventwebsocket',
                             reason='gevent-websocket is not installed for this Python')
+    if transports == 'websocket':
         pytest.importorskip('websocket', reason='websocket-client is not installed')
     (tmp_path / 'sioapp.py').write_text(SOCKETIO_SERVER)
-    env = as_gevent_env(tmp_path / 'hook', {'SIO_TRANSPORTS': transports}, path=[tmp_path])
+    env = as_gevent_env(tmp_path / 'hook', extra, path=[tmp_path])
     # the client does not use gevent
     plain = {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}
     if server_kind == 'gunicorn':
