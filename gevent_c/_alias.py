@@ -22,6 +22,7 @@ the environment makes the interpreter call it at start-up (through the
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import types
 
@@ -102,6 +103,8 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if top not in _ALIASES or fullname == top:
             return None
         real = _RENAMED.get(fullname) or _ALIASES[top] + fullname[len(top):]
+        if fullname.rpartition('.')[2] == '__main__':
+            return self._main_spec(fullname, real)
         try:
             module = importlib.import_module(real)
         except ModuleNotFoundError as exc:
@@ -112,6 +115,16 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
                 % (fullname, top, real), name=fullname) from None
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
                                               is_package=hasattr(module, '__path__'))
+
+    @staticmethod
+    def _main_spec(fullname, real):
+        # ``python -m gevent.monkey``: runpy runs the code of the package's
+        # __main__ itself as __main__, so it gets a loader of that file
+        # (importing gevent_c's module would not run it as a program).
+        spec = importlib.util.find_spec(real)
+        if spec is None or not spec.has_location:
+            return None
+        return importlib.util.spec_from_file_location(fullname, spec.origin)
 
 
 def _real_package_loaded(name):

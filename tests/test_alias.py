@@ -7,6 +7,7 @@ import os
 import pytest
 
 from _isolated import run_isolated, run_python
+from _monkeytest import as_gevent_env
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -108,8 +109,8 @@ def test_calling_it_twice_is_harmless():
     assert out.split() == ['True', '1']
 
 
-def test_environment_variable_switches_it_on_at_start_up():
-    env = dict(os.environ, GEVENT_C_AS_GEVENT='1')
+def test_environment_variable_switches_it_on_at_start_up(tmp_path):
+    env = as_gevent_env(tmp_path)
     out = run_isolated('''
         import sys
         assert 'gevent' in sys.modules      # before any import of ours

@@ -2,12 +2,13 @@
 its hooks, the events, plugins, python -m gevent_c.monkey. Each scenario runs
 in its own interpreter (patching is process-wide)."""
 import os
+import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from _monkeytest import run_patched
+from _monkeytest import as_gevent_env, run_patched
 
 
 def test_patch_all_copies_every_implements_name_and_records_it():
@@ -273,6 +274,57 @@ def test_python_m_gevent_c_monkey_module_and_bad_options(tmp_path):
     assert bad.returncode != 0 and "Cannot patch 'frobnicate'" in bad.stderr
     usage = run_patched(None, argv=[sys.executable, '-m', 'gevent_c.monkey'])
     assert 'USAGE' in usage.stdout and '--[no-]socket' in usage.stdout
+
+
+AS_GEVENT_SCRIPT = '''
+import sys
+assert 'gevent' in sys.modules      # switched on before the script runs
+import socket, threading
+import gevent, gevent.monkey, gevent.socket, greenlet
+import gevent_c
+print('alias', gevent.spawn is gevent_c.spawn, gevent.monkey is gevent_c.monkey)
+print('patched', socket.socket is gevent.socket.socket,
+      gevent.monkey.is_module_patched('socket'), gevent.monkey.is_module_patched('threading'))
+print('greenlet', greenlet.getcurrent() is gevent_c.getcurrent(),
+      greenlet.greenlet is type(gevent.spawn(lambda: None)).__mro__[-2])
+print('versions', gevent.__version__, gevent_c.__version__ != gevent.__version__)
+print('argv', sys.argv[1:])
+'''
+
+
+def test_python_m_gevent_c_monkey_as_gevent_runs_a_gevent_program_on_gevent_c(tmp_path):
+    script = tmp_path / 'gapp.py'
+    script.write_text(AS_GEVENT_SCRIPT)
+    out = run_patched(None, argv=[sys.executable, '-m', 'gevent_c.monkey', '--as-gevent',
+                                  '--no-thread', str(script), '-x'])
+    assert out.stdout.splitlines() == [
+        'alias True True', 'patched True True False', 'greenlet True True',
+        'versions 26.9.0 True', "argv ['-x']"]
+    usage = run_patched(None, argv=[sys.executable, '-m', 'gevent_c.monkey'])
+    assert '--as-gevent' in usage.stdout
+
+
+def test_python_m_gevent_c_monkey_as_gevent_with_a_module(tmp_path):
+    (tmp_path / 'gmod.py').write_text(AS_GEVENT_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = run_patched(None, argv=[sys.executable, '-m', 'gevent_c.monkey', '--module',
+                                  '--as-gevent', 'gmod'],
+                      env={'PYTHONPATH': os.pathsep.join([root, str(tmp_path)])})
+    assert 'alias True True' in out.stdout and 'patched True True True' in out.stdout
+
+
+def test_python_m_gevent_monkey_under_the_alias_is_gevent_c_monkey(tmp_path):
+    # GEVENT_C_AS_GEVENT=1 and a program started the gevent way
+    script = tmp_path / 'gapp.py'
+    script.write_text(AS_GEVENT_SCRIPT)
+    env = as_gevent_env(tmp_path / 'hook')
+    proc = subprocess.run([sys.executable, '-m', 'gevent.monkey', '--no-thread', str(script),
+                           '-x'], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        'alias True True', 'patched True True False', 'greenlet True True',
+        'versions 26.9.0 True', "argv ['-x']"]
 
 
 @pytest.mark.parametrize('name', ['sys', 'builtins', 'contextvars'])

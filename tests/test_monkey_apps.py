@@ -6,15 +6,11 @@ Concurrency is shown by what is open or blocked at the same moment
 (counters, barriers, a server's own statistics), never by timing.
 """
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import textwrap
-import time
 
 import pytest
 
+import _monkeytest
 from _monkeytest import run_patched
 
 PATCH = 'from gevent_c import monkey; monkey.patch_all()\n'
@@ -112,46 +108,10 @@ def test_requests_100_greenlets():
     assert out.strip() == 'ok'
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def redis_server():
-    binary = shutil.which('redis-server')
-    if binary is None:
-        pytest.skip('redis-server is not installed (apt-get install redis-server)')
-    pytest.importorskip('redis')
-    folder = tempfile.mkdtemp(prefix='gevc-redis-')
-    port = _free_port()
-    proc = subprocess.Popen([binary, '--bind', '127.0.0.1', '--port', str(port), '--dir', folder,
-                             '--save', '', '--appendonly', 'no', '--protected-mode', 'yes',
-                             '--maxclients', '1000'],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(('127.0.0.1', port), timeout=1) as s:
-                    s.sendall(b'PING\r\n')
-                    if s.recv(16).startswith(b'+PONG'):
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail('redis-server did not start')
-            time.sleep(0.05)
+    with _monkeytest.redis_server() as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_redis_100_greenlets_get_set_blpop_and_pubsub(redis_server):

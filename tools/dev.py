@@ -143,7 +143,12 @@ def ensure_venv(python):
          '--group', GROUP])
     site = subprocess.run([env_python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
                           capture_output=True, text=True, check=True).stdout.strip()
-    with open(os.path.join(site, 'gevent_c-checkout.pth'), 'w') as f:
+    # site.py runs .pth files in name order: the checkout must be on sys.path
+    # before the GEVENT_C_AS_GEVENT hook below imports gevent_c
+    old_checkout_pth = os.path.join(site, 'gevent_c-checkout.pth')
+    if os.path.exists(old_checkout_pth):
+        os.remove(old_checkout_pth)
+    with open(os.path.join(site, '_gevent_c-checkout.pth'), 'w') as f:
         f.write(ROOT + '\n')
     # the GEVENT_C_AS_GEVENT start-up hook, as a wheel installs it
     shutil.copyfile(os.path.join(ROOT, 'gevent_c', '_as_gevent.pth'),

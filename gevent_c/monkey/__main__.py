@@ -1,6 +1,9 @@
-"""``python -m gevent_c.monkey [--module] [--no-X | --X ...] script|module [args]``.
+"""``python -m gevent_c.monkey [--as-gevent] [--module] [--no-X | --X ...] script|module [args]``.
 
 Runs a program with the stdlib patched before anything of it is imported.
+With ``--as-gevent`` the program's ``import gevent`` and ``import greenlet``
+give gevent_c's modules (:func:`gevent_c.install_as_gevent`, switched on
+before the patching).
 """
 import sys
 
@@ -12,8 +15,10 @@ def _usage(options):
             'Without MONKEY OPTIONS everything patch_all() patches by default is patched.\n'
             'Exclude a module with --no-<module> (e.g. --no-thread); name modules with\n'
             '--<module> (e.g. --socket) to patch only those. --module runs a module\n'
-            '(as python -m) instead of a script.\n\n'
-            'MONKEY OPTIONS: --verbose %s' % ', '.join('--[no-]%s' % name for name in options))
+            '(as python -m) instead of a script. --as-gevent makes the program\'s\n'
+            '"import gevent" and "import greenlet" give gevent_c (install_as_gevent()).\n\n'
+            'MONKEY OPTIONS: --verbose, --as-gevent, %s'
+            % ', '.join('--[no-]%s' % name for name in options))
 
 
 def _patch_all_options():
@@ -34,6 +39,7 @@ def main():
     args = {}
     verbose = False
     run_module = False
+    as_gevent = False
     while argv and argv[0].startswith('--'):
         option = argv.pop(0)[2:]
         if option == '':
@@ -42,6 +48,8 @@ def main():
             verbose = True
         elif option == 'module':
             run_module = True
+        elif option == 'as-gevent':
+            as_gevent = True
         elif option.startswith('no-') and option[3:] in params:
             args[option[3:]] = False
         elif option in params:
@@ -66,6 +74,14 @@ def main():
     # Run as __main__, this file must not be imported a second time as
     # gevent_c.monkey.__main__ (a second patch state).
     sys.modules.setdefault('gevent_c.monkey.__main__', sys.modules[__name__])
+    if as_gevent:
+        # before patching: what patch_all imports, and the program, see the
+        # gevent and greenlet names as gevent_c
+        import gevent_c
+        try:
+            gevent_c.install_as_gevent()
+        except ImportError as exc:
+            sys.exit('gevent_c.monkey --as-gevent: %s' % (exc,))
     monkey.patch_all(**args)
     import runpy
     if run_module:
