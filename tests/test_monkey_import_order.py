@@ -293,6 +293,28 @@ def test_one_warning_names_what_stays_blocking():
     assert '1 socket.socket' in message and '1 queue.SimpleQueue' in message
 
 
+def test_a_child_forked_before_patching_is_not_warned_about_its_parents_objects():
+    # a pre-fork server: the master's listening socket and signal queue
+    # live on in each worker, which patches first thing
+    proc = run_patched('''
+        import os, socket, queue, warnings
+        listener = socket.socket()
+        signals = queue.SimpleQueue()
+        import gevent_c.monkey
+        pid = os.fork()
+        if pid == 0:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                gevent_c.monkey.patch_all()
+            messages = [str(w.message) for w in caught
+                        if w.category is gevent_c.monkey.MonkeyPatchWarning]
+            print('child warnings', messages)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    ''')
+    assert "child warnings []" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_thread_locals_made_before_patching():
     proc = run_patched('''
         import threading, warnings

@@ -31,6 +31,7 @@ have those references switched to the cooperative objects, contexts of
 :class:`MonkeyPatchWarning` names what could not be repaired (native
 threads already running, classes subclassing a replaced class).
 """
+import os as _os
 import sys
 
 __all__ = [
@@ -73,6 +74,22 @@ def is_object_patched(mod_name, item_name):
 def is_anything_patched():
     """Whether this process has patched anything."""
     return bool(saved)
+
+
+#: True in a child forked before this process patched anything: objects it
+#: inherited (a server's listening socket, its signal queue) were made by
+#: the parent, and patching-too-late warnings do not count them.
+forked_unpatched = False
+
+
+def _after_fork_in_child():
+    global forked_unpatched
+    if not saved:
+        forked_unpatched = True
+
+
+if hasattr(_os, 'register_at_fork'):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _save(module, attr, original):

@@ -18,7 +18,9 @@ lists the class in ``__early_safe__`` (its earlier subclasses and objects
 work either way, as ``ssl.SSLContext``'s do). A stand-in may also replace
 such objects held in module globals with ``_gevent_replace_early_object``
 (``x = threading.local()`` at a module's top, not used yet, becomes a
-greenlet-local object).
+greenlet-local object). Live objects are not counted in a child forked
+before anything was patched (gunicorn's and celery's workers): they were
+the parent's, made before the fork, and gevent does not warn there either.
 """
 import sys
 
@@ -151,8 +153,12 @@ def _early_safe(qualname, target_name):
 
 
 def _early_instances(patched):
-    """'N x module.Class' for live instances of replaced classes, made before patching."""
+    """'N x module.Class' for live instances of replaced classes, made before
+    patching; none counted in a child forked before anything was patched
+    (a pre-fork server's worker: what it inherited is its parent's)."""
     import gc
+    if _monkey.forked_unpatched:
+        return []
     classes = {}
     for original, _replacement, qualname, source_name in patched.values():
         if isinstance(original, type) and not _early_safe(qualname, source_name):
