@@ -1,0 +1,13 @@
+"""Type stubs for gevent_c.local: greenlet-local storage (subclass it and
+declare the attributes, as with threading.local)."""
+from typing import Any
+
+from typing_extensions import Self
+
+__all__ = ['local']
+
+class local:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __getattribute__(self, name: str) -> Any: ...
+    def __setattr__(self, name: str, value: Any) -> None: ...
+    def __delattr__(self, name: str) -> None: ...
