@@ -1,13 +1,21 @@
 """Type stubs for gevent_c._config: the ``gevent_c.config`` settings object."""
 from typing import Any, Callable
 
+__all__ = ['config', 'Config']
+
 class Setting:
     name: str | None
     default: Any
     doc: str
     def get(self) -> Any: ...
     def set(self, value: Any) -> None: ...
+    @property
     def is_assigned(self) -> bool: ...
+    @property
+    def environment_key(self) -> str: ...
+    environment_keys: tuple[str, ...]
+    @staticmethod
+    def validate(value: Any) -> Any: ...
 
 class Config:
     settings: dict[str, Setting]

@@ -8,7 +8,8 @@ from gevent_c.threadpool import ThreadPool
 
 __all__ = ['FileObjectPosix', 'FileObjectThread', 'FileObjectBlock', 'FileObject']
 
-class FileObjectClosed(OSError): ...
+class FileObjectClosed(OSError):
+    def __init__(self) -> None: ...
 
 class _FileObjectBase:
     io: IO[Any]
@@ -19,13 +20,13 @@ class _FileObjectBase:
     def __exit__(self, *args: object) -> None: ...
     @property
     def closed(self) -> bool: ...
-    def close(self) -> None: ...
 
 class FileObjectPosix(_FileObjectBase):
     def __init__(self, fobj: Any, mode: str = 'rb', bufsize: int = -1, close: bool = True,
                  encoding: str | None = None, errors: str | None = None,
                  newline: str | None = None, buffering: int | None = None,
                  closefd: bool | None = None) -> None: ...
+    def close(self) -> None: ...
 
 class FileObjectThread(_FileObjectBase):
     def __init__(self, fobj: Any, mode: str = 'rb', bufsize: int = -1, close: bool = True,
@@ -33,11 +34,13 @@ class FileObjectThread(_FileObjectBase):
                  encoding: str | None = None, errors: str | None = None,
                  newline: str | None = None, buffering: int | None = None,
                  closefd: bool | None = None) -> None: ...
+    def close(self) -> None: ...
 
 class FileObjectBlock(_FileObjectBase):
     def __init__(self, fobj: Any, mode: str = 'rb', bufsize: int = -1, close: bool = True,
                  encoding: str | None = None, errors: str | None = None,
                  newline: str | None = None, buffering: int | None = None,
                  closefd: bool | None = None) -> None: ...
+    def close(self) -> None: ...
 
 FileObject = FileObjectPosix

@@ -26,8 +26,16 @@ def create_default_context(purpose: Purpose = ..., *, cafile: str | None = None,
 def get_server_certificate(addr: tuple[str, int], ssl_version: int = ...,
                            ca_certs: str | None = None,
                            timeout: float | None = ...) -> str: ...
-def _create_unverified_context(*args: Any, **kwargs: Any) -> SSLContext: ...
-def _create_default_https_context(*args: Any, **kwargs: Any) -> SSLContext: ...
+# the stdlib's private helpers, returning this module's SSLContext
+def _create_unverified_context(
+    protocol: int | None = None, *, cert_reqs: int = ..., check_hostname: bool = False,
+    purpose: Purpose = ..., certfile: str | None = None, keyfile: str | None = None,
+    cafile: str | None = None, capath: str | None = None,
+    cadata: str | bytes | None = None) -> SSLContext: ...
+def _create_default_https_context(
+    purpose: Purpose = ..., *, cafile: str | None = None, capath: str | None = None,
+    cadata: str | bytes | None = None) -> SSLContext: ...
+_create_stdlib_context = _create_unverified_context
 
 # The rest of the stdlib module's names, after the definitions above, which
 # take precedence (mypy reports the star import's clashes with them: ignored).

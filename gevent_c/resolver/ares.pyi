@@ -4,6 +4,8 @@ from typing import Any
 from gevent_c.hub import Hub
 from gevent_c.resolver import AbstractResolver
 
+__all__ = ['Resolver']
+
 class Resolver(AbstractResolver):
     hub: Hub
     params: dict[str, Any]

@@ -2,5 +2,7 @@
 from gevent_c.hub import Hub
 from gevent_c.resolver import AbstractResolver
 
+__all__ = ['Resolver']
+
 class Resolver(AbstractResolver):
     def __init__(self, hub: Hub | None = None) -> None: ...

@@ -3,6 +3,8 @@ from gevent_c.hub import Hub
 from gevent_c.resolver import AbstractResolver
 from gevent_c.threadpool import ThreadPool
 
+__all__ = ['Resolver']
+
 class Resolver(AbstractResolver):
     def __init__(self, hub: Hub | None = None) -> None: ...
     @property
