@@ -1,4 +1,5 @@
 """Type stubs for gevent_c.baseserver."""
+import socket as _stdsocket
 from typing import Any, Callable
 
 from typing_extensions import Self, TypeAlias
@@ -10,8 +11,8 @@ from gevent_c.socket import socket as _gsocket
 __all__ = ['BaseServer']
 
 # a (host, port) pair, 'host:port', ':port', a port number, or a bound and
-# listening socket
-_Listener: TypeAlias = tuple[Any, ...] | str | int | _gsocket | Any
+# listening socket (gevent_c's or the stdlib's)
+_Listener: TypeAlias = tuple[Any, ...] | str | int | _stdsocket.socket
 # 'default' (a Greenlet each), a Pool, a size for a new Pool, a callable
 # spawn(handle, *args) or None (handle in the accepting greenlet)
 _Spawn: TypeAlias = str | Pool | int | Callable[..., Any] | None

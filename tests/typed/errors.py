@@ -45,6 +45,7 @@ def wrong() -> None:
         gevent_c.sleep('1')  # E: arg-type
     with_timeout(1, double, 'one')  # E: call-overload
     StreamServer(('127.0.0.1', 0), handle)  # E: arg-type
+    StreamServer(8000.5, handle=None)  # E: arg-type
     monkey.patch_all(socket='yes')  # E: arg-type
     gevent_c.spawnn(double, 1)  # E: attr-defined
     gevent_c.config.threadpool_sizee = 3  # E: attr-defined
