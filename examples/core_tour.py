@@ -20,11 +20,11 @@ from gevent_c import core
 START = time.monotonic()
 
 
-def say(what):
+def say(what: str) -> None:
     print("[%5.0f ms] %s" % ((time.monotonic() - START) * 1000, what), flush=True)
 
 
-def main():
+def main() -> None:
     loop = core.loop(default=True)   # the process's default loop (it gets signals)
     say("%s, backend %s" % (core.get_version(), loop.backend))
 
@@ -36,10 +36,10 @@ def main():
     once = loop.timer(0.05)
     once.start(say, "timer: one-shot fired after 50 ms")
 
-    ticks = []
+    ticks: list[int] = []
     repeat = loop.timer(0.02, 0.02)
 
-    def tick():
+    def tick() -> None:
         ticks.append(1)
         say("timer: repeating tick %d" % len(ticks))
         if len(ticks) == 3:
@@ -53,13 +53,13 @@ def main():
     echo = loop.io(left.fileno(), core.READ)
     reply = loop.io(right.fileno(), core.READ)
 
-    def on_left_readable():
+    def on_left_readable() -> None:
         data = left.recv(100)
         say("io: left got %r, echoing it back" % data)
         left.sendall(data.upper())
         echo.stop()
 
-    def on_right_readable():
+    def on_right_readable() -> None:
         say("io: right got the echo %r" % right.recv(100))
         reply.stop()
     echo.start(on_left_readable)
@@ -70,7 +70,7 @@ def main():
     # 4. signal: SIGUSR1 sent by ourselves after 70 ms
     usr1 = loop.signal(signal.SIGUSR1)
 
-    def on_usr1():
+    def on_usr1() -> None:
         say("signal: caught SIGUSR1")
         usr1.stop()
     usr1.start(on_usr1)

@@ -21,13 +21,13 @@ from gevent_c.queue import Queue
 START = time.monotonic()
 
 
-def say(msg):
+def say(msg: str) -> None:
     print('[%5.0f ms] %s' % ((time.monotonic() - START) * 1000, msg), flush=True)
 
 
-def echo_server(listener, served):
+def echo_server(listener: socket.socket, served: list[int]) -> None:
     """Accept connections forever; each client gets its own greenlet."""
-    def handle(conn):
+    def handle(conn: socket.socket) -> None:
         with conn:
             while True:
                 data = conn.recv(1024)
@@ -41,18 +41,18 @@ def echo_server(listener, served):
         gevent.spawn(handle, conn)
 
 
-def client(port, n):
+def client(port: int, n: int) -> bytes:
     with socket.create_connection(('127.0.0.1', port)) as sock:
         sock.sendall(b'hello from client %d' % n)
         return sock.recv(1024)
 
 
-def run_command(cmd):
+def run_command(cmd: str) -> str:
     out = subprocess.check_output(cmd, shell=True, text=True)
     return '%s -> %s' % (cmd, out.strip())
 
 
-def main():
+def main() -> None:
     say('gevent_c %s: one thread, many greenlets' % gevent.__version__)
 
     # 1. Echo server and 200 concurrent clients.
@@ -60,14 +60,14 @@ def main():
     # dropped and retried a second later
     listener = socket.create_server(('127.0.0.1', 0), backlog=512)
     port = listener.getsockname()[1]
-    served = []
+    served: list[int] = []
     server = gevent.spawn(echo_server, listener, served)
     clients = [gevent.spawn(client, port, n) for n in range(200)]
     gevent.joinall(clients, raise_error=True)
     say('echo: %d clients answered, e.g. %r' % (len(clients), clients[7].value))
 
     # 2. A queue of jobs, a pool of 3 workers, subprocesses that do not block.
-    jobs = Queue()
+    jobs: Queue[str] = Queue()
     for cmd in ('echo one', 'sleep 0.1; echo two', 'echo three', 'uname -s'):
         jobs.put(cmd)
     pool = Pool(3)

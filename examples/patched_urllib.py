@@ -23,7 +23,7 @@ stats = {'open': 0, 'most': 0}
 
 
 class SlowHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
+    def do_GET(self) -> None:
         stats['open'] += 1
         stats['most'] = max(stats['most'], stats['open'])
         time.sleep(DELAY)                       # the slow backend
@@ -34,7 +34,7 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args):
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -42,17 +42,17 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = N
 
 
-def fetch(url, results, i):
+def fetch(url: str, results: list[bytes | None], i: int) -> None:
     with urllib.request.urlopen(url, timeout=30) as response:
         results[i] = response.read()
 
 
-def main():
+def main() -> None:
     server = Server(('127.0.0.1', 0), SlowHandler)
     serving = threading.Thread(target=server.serve_forever, args=(0.05,))
     serving.start()
     url = 'http://127.0.0.1:%d/item' % server.server_address[1]
-    results = [None] * N
+    results: list[bytes | None] = [None] * N
     started = time.perf_counter()
     threads = [threading.Thread(target=fetch, args=(url + str(i), results, i)) for i in range(N)]
     for thread in threads:

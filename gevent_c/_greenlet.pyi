@@ -3,11 +3,14 @@ from contextvars import Context
 from types import FrameType, TracebackType
 from typing import Any, Callable, Optional, Tuple, Type, Union
 
+from typing_extensions import disjoint_base
+
 class GreenletExit(BaseException): ...
 class error(Exception): ...
 
 _TraceCallback = Callable[[str, Tuple["greenlet", "greenlet"]], Any]
 
+@disjoint_base
 class greenlet:
     GreenletExit: Type[GreenletExit]
     error: Type[error]

@@ -9,6 +9,8 @@ a one-shot Event that carries a value or an exception (a future)::
 
 Waiters are woken in the order they started waiting, from the hub.
 """
+import types
+
 from gevent_c._abstract_linkable import AbstractLinkable
 from gevent_c.timeout import Timeout
 from gevent_c import _core
@@ -79,6 +81,8 @@ class AsyncResult(_CAsyncResult or AbstractLinkable):
     """
 
     __slots__ = ('_value', '_exc_info') if _CAsyncResult is None else ()
+    # AsyncResult[int] in annotations (typed code; see event.pyi)
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self):
         AbstractLinkable.__init__(self)

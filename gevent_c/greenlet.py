@@ -9,6 +9,7 @@ callbacks run from the hub, in the order added, when it finishes::
     g.get()        # -> 6
 """
 import sys
+import types
 import weakref
 
 from gevent_c import _core
@@ -161,6 +162,9 @@ class Greenlet(RawGreenlet):
     instead. Exceptions are reported once to ``hub.handle_error`` and kept
     in ``exception``/``exc_info``; ``get`` re-raises them.
     """
+
+    # Greenlet[int] in annotations and base classes (typed code; see greenlet.pyi)
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     value = None
     _exc_info = None
