@@ -19,6 +19,7 @@ the environment makes the interpreter call it at start-up (through the
 ``gevent_c-as-gevent.pth`` hook installed with the package), so
 ``gunicorn -k gevent`` or ``celery -P gevent`` need no code change.
 """
+import collections
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -45,8 +46,15 @@ _RENAMED = {
 _HIDDEN = {'greenlet': ('_C_API',)}
 
 
+# gevent's version_info has sys.version_info's fields; libraries compare it
+# with plain tuples or read .major.
+VersionInfo = collections.namedtuple('version_info',
+                                     'major minor micro releaselevel serial')
+
+
 def _version_info(version):
-    return tuple(int(part) for part in version.split('.'))
+    major, minor, micro = (int(part) for part in version.split('.'))
+    return VersionInfo(major, minor, micro, 'final', 0)
 
 
 def _alias_module(name, target, version):
