@@ -23,6 +23,7 @@ import collections
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import types
 
@@ -91,15 +92,30 @@ def _alias_module(name, target, version):
     return mod
 
 
-class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, module):
-        self.module = module
+class _AliasLoader(importlib.abc.InspectLoader):
+    """Loads ``gevent.X`` as the module ``gevent_c.X`` itself (one module
+    object, two names in sys.modules), and gives runpy gevent_c.X's code for
+    ``python -m gevent.X``."""
+
+    def __init__(self, real_spec):
+        self.real_spec = real_spec
 
     def create_module(self, spec):
-        return self.module
+        return importlib.import_module(self.real_spec.name)
 
     def exec_module(self, module):
-        pass
+        # The import system has stamped the alias spec on the module; it
+        # stays gevent_c.X's own (importlib.reload, pickling by name, ...).
+        module.__spec__ = self.real_spec
+
+    def is_package(self, fullname):
+        return self.real_spec.submodule_search_locations is not None
+
+    def get_code(self, fullname):
+        return self.real_spec.loader.get_code(self.real_spec.name)
+
+    def get_source(self, fullname):
+        return self.real_spec.loader.get_source(self.real_spec.name)
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
@@ -110,16 +126,23 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if top not in _ALIASES or fullname == top:
             return None
         real = _RENAMED.get(fullname) or _ALIASES[top] + fullname[len(top):]
+        loaded = sys.modules.get(real)
+        # Found, not imported: runpy asks for the spec of a module it is to
+        # run as __main__ (python -m gevent.monkey) and must not import it.
         try:
-            module = importlib.import_module(real)
+            real_spec = (getattr(loaded, '__spec__', None) if loaded is not None
+                         else importlib.util.find_spec(real))
         except ModuleNotFoundError as exc:
             if exc.name != real and not real.startswith(exc.name + '.'):
                 raise
+            real_spec = None
+        if real_spec is None:
             raise ModuleNotFoundError(
                 'No module named %r (gevent_c, standing in for %s, has no %r)'
-                % (fullname, top, real), name=fullname) from None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
-                                              is_package=hasattr(module, '__path__'))
+                % (fullname, top, real), name=fullname)
+        loader = _AliasLoader(real_spec)
+        return importlib.machinery.ModuleSpec(fullname, loader,
+                                              is_package=loader.is_package(fullname))
 
 
 def _real_package_loaded(name):
