@@ -9,9 +9,11 @@ gevent_c unchanged, and there is one coroutine type in the process:
 ``gevent`` and ``greenlet`` themselves are small alias modules: their
 ``__version__`` is the API level gevent_c implements (gevent 26.9.0,
 greenlet 3.5.6), since libraries compare it, while ``gevent_c.__version__``
-stays gevent_c's own. Every other attribute is gevent_c's (or
-gevent_c._greenlet's) object. ``gevent.X`` is the module ``gevent_c.X``
-itself, registered under both names.
+stays gevent_c's own; ``version_info`` is that level as gevent's named
+(major, minor, micro, releaselevel, serial) tuple. Every other attribute is
+gevent_c's (or gevent_c._greenlet's) object. ``gevent.X`` is the module
+``gevent_c.X`` itself, registered under both names (its ``__spec__`` stays
+gevent_c.X's), and ``python -m gevent.X`` runs gevent_c.X.
 
 The switch must come before anything imports the real gevent or greenlet;
 it refuses with ImportError otherwise. Setting ``GEVENT_C_AS_GEVENT=1`` in
