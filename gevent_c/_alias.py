@@ -23,11 +23,14 @@ the environment makes the interpreter call it at start-up (through the
 """
 import collections
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 import types
+
+# The finder and loader below are plain classes with the importlib protocol's
+# methods: importlib.abc would import importlib.resources (pathlib, tempfile,
+# ...) into every process that switches the alias on.
 
 __all__ = ['install_as_gevent', 'GEVENT_API_VERSION', 'GREENLET_API_VERSION']
 
@@ -94,7 +97,7 @@ def _alias_module(name, target, version):
     return mod
 
 
-class _AliasLoader(importlib.abc.InspectLoader):
+class _AliasLoader:
     """Loads ``gevent.X`` as the module ``gevent_c.X`` itself (one module
     object, two names in sys.modules), and gives runpy gevent_c.X's code for
     ``python -m gevent.X``."""
@@ -120,7 +123,7 @@ class _AliasLoader(importlib.abc.InspectLoader):
         return self.real_spec.loader.get_source(self.real_spec.name)
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder):
+class _AliasFinder:
     """Resolves gevent.X to gevent_c.X (and greenlet.X likewise)."""
 
     def find_spec(self, fullname, path=None, target=None):

@@ -171,3 +171,18 @@ def test_python_m_of_a_module_gevent_c_lacks_is_a_clear_error():
     ''')
     assert proc.returncode == 1
     assert "gevent_c, standing in for gevent, has no 'gevent_c.no_such_module'" in proc.stderr
+
+
+def test_switching_the_alias_on_stays_light():
+    # GEVENT_C_AS_GEVENT=1 runs it in every interpreter of the environment:
+    # it must not drag importlib.abc's imports (importlib.resources, pathlib,
+    # tempfile, ...) in.
+    out = run_isolated('''
+        import sys
+        import gevent_c
+        gevent_c.install_as_gevent()
+        import gevent, greenlet
+        print(sorted(m for m in ('importlib.abc', 'importlib.resources', 'pathlib', 'tempfile')
+                     if m in sys.modules))
+    ''')
+    assert out.strip() == '[]'
