@@ -9,9 +9,11 @@ gevent_c unchanged, and there is one coroutine type in the process:
 ``gevent`` and ``greenlet`` themselves are small alias modules: their
 ``__version__`` is the API level gevent_c implements (gevent 26.9.0,
 greenlet 3.5.6), since libraries compare it, while ``gevent_c.__version__``
-stays gevent_c's own. Every other attribute is gevent_c's (or
-gevent_c._greenlet's) object. ``gevent.X`` is the module ``gevent_c.X``
-itself, registered under both names.
+stays gevent_c's own; ``version_info`` is that level as gevent's named
+(major, minor, micro, releaselevel, serial) tuple. Every other attribute is
+gevent_c's (or gevent_c._greenlet's) object. ``gevent.X`` is the module
+``gevent_c.X`` itself, registered under both names (its ``__spec__`` stays
+gevent_c.X's), and ``python -m gevent.X`` runs gevent_c.X.
 
 The switch must come before anything imports the real gevent or greenlet;
 it refuses with ImportError otherwise. Setting ``GEVENT_C_AS_GEVENT=1`` in
@@ -19,12 +21,16 @@ the environment makes the interpreter call it at start-up (through the
 ``gevent_c-as-gevent.pth`` hook installed with the package), so
 ``gunicorn -k gevent`` or ``celery -P gevent`` need no code change.
 """
+import collections
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 import types
+
+# The finder and loader below are plain classes with the importlib protocol's
+# methods: importlib.abc would import importlib.resources (pathlib, tempfile,
+# ...) into every process that switches the alias on.
 
 __all__ = ['install_as_gevent', 'GEVENT_API_VERSION', 'GREENLET_API_VERSION']
 
@@ -46,8 +52,15 @@ _RENAMED = {
 _HIDDEN = {'greenlet': ('_C_API',)}
 
 
+# gevent's version_info has sys.version_info's fields; libraries compare it
+# with plain tuples or read .major.
+VersionInfo = collections.namedtuple('version_info',
+                                     'major minor micro releaselevel serial')
+
+
 def _version_info(version):
-    return tuple(int(part) for part in version.split('.'))
+    major, minor, micro = (int(part) for part in version.split('.'))
+    return VersionInfo(major, minor, micro, 'final', 0)
 
 
 def _alias_module(name, target, version):
@@ -84,18 +97,33 @@ def _alias_module(name, target, version):
     return mod
 
 
-class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, module):
-        self.module = module
+class _AliasLoader:
+    """Loads ``gevent.X`` as the module ``gevent_c.X`` itself (one module
+    object, two names in sys.modules), and gives runpy gevent_c.X's code for
+    ``python -m gevent.X``."""
+
+    def __init__(self, real_spec):
+        self.real_spec = real_spec
 
     def create_module(self, spec):
-        return self.module
+        return importlib.import_module(self.real_spec.name)
 
     def exec_module(self, module):
-        pass
+        # The import system has stamped the alias spec on the module; it
+        # stays gevent_c.X's own (importlib.reload, pickling by name, ...).
+        module.__spec__ = self.real_spec
+
+    def is_package(self, fullname):
+        return self.real_spec.submodule_search_locations is not None
+
+    def get_code(self, fullname):
+        return self.real_spec.loader.get_code(self.real_spec.name)
+
+    def get_source(self, fullname):
+        return self.real_spec.loader.get_source(self.real_spec.name)
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder):
+class _AliasFinder:
     """Resolves gevent.X to gevent_c.X (and greenlet.X likewise)."""
 
     def find_spec(self, fullname, path=None, target=None):
@@ -103,28 +131,23 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if top not in _ALIASES or fullname == top:
             return None
         real = _RENAMED.get(fullname) or _ALIASES[top] + fullname[len(top):]
-        if fullname.rpartition('.')[2] == '__main__':
-            return self._main_spec(fullname, real)
+        loaded = sys.modules.get(real)
+        # Found, not imported: runpy asks for the spec of a module it is to
+        # run as __main__ (python -m gevent.monkey) and must not import it.
         try:
-            module = importlib.import_module(real)
+            real_spec = (getattr(loaded, '__spec__', None) if loaded is not None
+                         else importlib.util.find_spec(real))
         except ModuleNotFoundError as exc:
             if exc.name != real and not real.startswith(exc.name + '.'):
                 raise
+            real_spec = None
+        if real_spec is None:
             raise ModuleNotFoundError(
                 'No module named %r (gevent_c, standing in for %s, has no %r)'
-                % (fullname, top, real), name=fullname) from None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
-                                              is_package=hasattr(module, '__path__'))
-
-    @staticmethod
-    def _main_spec(fullname, real):
-        # ``python -m gevent.monkey``: runpy runs the code of the package's
-        # __main__ itself as __main__, so it gets a loader of that file
-        # (importing gevent_c's module would not run it as a program).
-        spec = importlib.util.find_spec(real)
-        if spec is None or not spec.has_location:
-            return None
-        return importlib.util.spec_from_file_location(fullname, spec.origin)
+                % (fullname, top, real), name=fullname)
+        loader = _AliasLoader(real_spec)
+        return importlib.machinery.ModuleSpec(fullname, loader,
+                                              is_package=loader.is_package(fullname))
 
 
 def _real_package_loaded(name):

@@ -14,3 +14,5 @@ __extensions__ = []
 __imports__ = []
 __all__ = []
 _import = _builtins.__import__
+# gevent.builtins.__import__ is the builtin one too (gevent's _patcher imports it)
+__import__ = _import

@@ -309,6 +309,12 @@ class Greenlet(RawGreenlet):
     @property
     def dead(self):
         """True if it finished, or was killed or its start aborted before running."""
+        if getcurrent() is self:
+            # Running, so alive; also while it is being switched into for its
+            # start (a greenlet trace function sees that): the loop has
+            # consumed the start callback then, but run() has not yet
+            # marked the start completed.
+            return False
         event = self._start_event
         if event is _cancelled_start_event:
             return True

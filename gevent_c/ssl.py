@@ -61,7 +61,42 @@ class SSLSocket(_ssl.SSLSocket, _gsocket_class):
 
     Made by :meth:`SSLContext.wrap_socket`. A timeout of 0 gives the
     stdlib's non-blocking behaviour (SSLWantReadError/SSLWantWriteError).
+
+    As in gevent (and unlike the stdlib, whose class has no public
+    constructor), ``SSLSocket(sock, ..., server_hostname=None, _session=None,
+    _context=None)`` wraps the connected socket *sock* too: with *_context*
+    it is ``_context.wrap_socket(sock, ...)`` made into this class; without,
+    a context is made from the old ``ssl.wrap_socket`` arguments (keyfile,
+    certfile, cert_reqs, ca_certs, ciphers; *ssl_version* None means TLS
+    as a client or a server, by *server_side*), hostname checking off.
     """
+
+    def __new__(cls, sock=None, keyfile=None, certfile=None, server_side=False,
+                cert_reqs=_ssl.CERT_NONE, ssl_version=None, ca_certs=None,
+                do_handshake_on_connect=True, family=_stdsocket.AF_INET, type=SOCK_STREAM,
+                proto=0, fileno=None, suppress_ragged_eofs=True, npn_protocols=None,
+                ciphers=None, server_hostname=None, _session=None, _context=None):
+        if sock is None:
+            if fileno is None:
+                raise TypeError('SSLSocket() needs a connected socket: SSLSocket(sock, ...) '
+                                'or SSLContext.wrap_socket(sock, ...)')
+            # the stdlib's _create (wrap_socket) allocates the object here,
+            # passing only family, type, proto and fileno
+            return super().__new__(cls)
+        if _context is None:
+            _context = _legacy_context(server_side, keyfile, certfile, cert_reqs,
+                                       ssl_version, ca_certs, ciphers, npn_protocols)
+        return cls._create(sock, server_side=server_side,
+                           do_handshake_on_connect=do_handshake_on_connect,
+                           suppress_ragged_eofs=suppress_ragged_eofs,
+                           server_hostname=server_hostname, context=_context,
+                           session=_session)
+
+    def __init__(self, sock=None, *args, **kwargs):
+        # SSLSocket(sock, ...): __new__ made the whole object already.
+        if sock is None:
+            raise TypeError('SSLSocket() needs a connected socket: SSLSocket(sock, ...) '
+                            'or SSLContext.wrap_socket(sock, ...)')
 
     def _ssl_call(self, func, args, message):
         """Run an SSL object call, waiting cooperatively on WANT_READ/WRITE.
@@ -146,6 +181,31 @@ class SSLSocket(_ssl.SSLSocket, _gsocket_class):
         sock = self._ssl_call(sslobj.shutdown, (), 'The read operation timed out')
         self._sslobj = None
         return sock
+
+
+def _legacy_context(server_side, keyfile, certfile, cert_reqs, ssl_version, ca_certs,
+                    ciphers, npn_protocols):
+    """The context ``SSLSocket(sock, keyfile=..., ...)`` uses when given none."""
+    if server_side and not certfile:
+        raise ValueError('certfile must be specified for server-side operations')
+    if keyfile and not certfile:
+        raise ValueError('certfile must be specified')
+    if ssl_version is None:
+        ssl_version = _ssl.PROTOCOL_TLS_SERVER if server_side else _ssl.PROTOCOL_TLS_CLIENT
+    context = SSLContext(ssl_version)
+    context.check_hostname = False
+    context.verify_mode = cert_reqs
+    if ca_certs:
+        context.load_verify_locations(ca_certs)
+    if certfile:
+        context.load_cert_chain(certfile, keyfile or certfile)
+    if ciphers:
+        context.set_ciphers(ciphers)
+    if npn_protocols and hasattr(context, 'set_npn_protocols'):
+        with _warnings.catch_warnings():
+            _warnings.simplefilter('ignore', DeprecationWarning)
+            context.set_npn_protocols(npn_protocols)
+    return context
 
 
 class SSLContext(_ssl.SSLContext):

@@ -11,6 +11,16 @@ from gevent_c.socket import socket as _gsocket
 socket = _gsocket
 
 class SSLSocket(_ssl.SSLSocket, _gsocket):
+    # gevent's constructor: wraps a connected socket (geventhttpclient, locust)
+    def __new__(cls, sock: _stdsocket.socket | None = None, keyfile: str | None = None,
+                certfile: str | None = None, server_side: bool = False, cert_reqs: int = ...,
+                ssl_version: int | None = None, ca_certs: str | None = None,
+                do_handshake_on_connect: bool = True, family: int = ..., type: int = ...,
+                proto: int = 0, fileno: int | None = None, suppress_ragged_eofs: bool = True,
+                npn_protocols: Any = None, ciphers: str | None = None,
+                server_hostname: str | bytes | None = None, _session: SSLSession | None = None,
+                _context: _ssl.SSLContext | None = None) -> SSLSocket: ...
+    def __init__(self, sock: _stdsocket.socket | None = None, *args: Any, **kwargs: Any) -> None: ...
     def accept(self) -> tuple[SSLSocket, Any]: ...
 
 class SSLContext(_ssl.SSLContext):

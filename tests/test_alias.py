@@ -129,3 +129,61 @@ def test_environment_variable_unset_changes_nothing():
         print(gevent.__file__.endswith('gevent/__init__.py'))
     ''', env=env)
     assert out.split() == ['False', 'False', 'True']
+
+
+def test_gevent_c_modules_keep_their_own_spec_under_the_second_name():
+    out = run_isolated('''
+        import sys, importlib, importlib.util
+        import gevent_c
+        gevent_c.install_as_gevent()
+        import gevent.socket, gevent_c.socket
+        print(gevent.socket is gevent_c.socket, gevent_c.socket.__spec__.name)
+        print(importlib.reload(gevent_c.socket) is gevent_c.socket)
+        spec = importlib.util.find_spec('gevent.backdoor')   # found, not imported
+        print(spec.name, 'gevent_c.backdoor' in sys.modules, 'gevent.backdoor' in sys.modules)
+    ''')
+    assert out.splitlines() == ['True gevent_c.socket', 'True',
+                                'gevent.backdoor False False']
+
+
+def test_python_m_runs_a_gevent_module_of_gevent_c_as_main(tmp_path):
+    # runpy's -m path (what ``python -m gevent.monkey script.py`` does once
+    # the alias is on, e.g. with GEVENT_C_AS_GEVENT=1): gevent_c.monkey's
+    # __main__ runs the script with the stdlib patched.
+    script = tmp_path / 'script.py'
+    script.write_text('import socket, gevent_c.socket, greenlet, gevent_c\n'
+                      'print(__name__, socket.socket is gevent_c.socket.socket,\n'
+                      '      greenlet.getcurrent() is gevent_c.getcurrent())\n')
+    out = run_isolated('''
+        import sys, runpy
+        import gevent_c
+        gevent_c.install_as_gevent()
+        sys.argv = ['gevent.monkey', sys.argv[1]]
+        runpy._run_module_as_main('gevent.monkey')
+    ''', str(script))
+    assert out.split() == ['__main__', 'True', 'True']
+
+
+def test_python_m_of_a_module_gevent_c_lacks_is_a_clear_error():
+    proc = run_python('''
+        import runpy, gevent_c
+        gevent_c.install_as_gevent()
+        runpy._run_module_as_main('gevent.no_such_module')
+    ''')
+    assert proc.returncode == 1
+    assert "gevent_c, standing in for gevent, has no 'gevent_c.no_such_module'" in proc.stderr
+
+
+def test_switching_the_alias_on_stays_light():
+    # GEVENT_C_AS_GEVENT=1 runs it in every interpreter of the environment:
+    # it must not drag importlib.abc's imports (importlib.resources, pathlib,
+    # tempfile, ...) in.
+    out = run_isolated('''
+        import sys
+        import gevent_c
+        gevent_c.install_as_gevent()
+        import gevent, greenlet
+        print(sorted(m for m in ('importlib.abc', 'importlib.resources', 'pathlib', 'tempfile')
+                     if m in sys.modules))
+    ''')
+    assert out.strip() == '[]'

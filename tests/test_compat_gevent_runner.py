@@ -1,6 +1,6 @@
 """The runner of gevent's own suite (tests/compat/gevent_suite.py): its list of
 known failures, its reading of unittest reports and its verdicts, on a tiny
-fake suite run for real through the gevent -> gevent_c alias."""
+fake suite run for real through gevent_c.install_as_gevent()."""
 import os
 import textwrap
 
@@ -49,15 +49,10 @@ FAIL: test_fail (__main__.T)
 Traceback (most recent call last):
 AssertionError: 1 != 2
 
-======================================================================
-ERROR: test_wait (__main__.T.test_wait)
-----------------------------------------------------------------------
-gevent.PendingModuleError: PENDING gevent_c.monkey (patch_all): not written yet
-
 ----------------------------------------------------------------------
 Ran 6 tests in 0.010s
 
-FAILED (failures=1, errors=2, skipped=1)
+FAILED (failures=1, errors=1, skipped=1)
 """
 
 
@@ -67,10 +62,9 @@ def test_report_counts_and_verdict():
     assert report['bad'] == {
         'test__a.py::T::test_err': 'ERROR: ZeroDivisionError: division by zero',
         'test__a.py::T::test_fail': 'FAIL: AssertionError: 1 != 2'}
-    assert report['waiting'] == {'test__a.py::T::test_wait': 'monkey'}
     result = suite.verdict('test__a.py', report, {'test__a.py::T::test_err': 'why'})
     assert (result['status'], result['passed'], result['failed'], result['errors'],
-            result['known'], result['skipped']) == ('FAILED', 2, 1, 0, 1, 2)
+            result['known'], result['skipped']) == ('FAILED', 3, 1, 0, 1, 1)
     result = suite.verdict('test__a.py', report, {'test__a.py::T': 'why'})
     assert result['status'] == 'known' and result['known'] == 2
 
@@ -85,13 +79,21 @@ def test_a_crash_or_a_timeout_is_one_error_unless_the_file_is_listed():
 
 FAKE_TESTS = {
     'test__ok.py': """
-        import unittest
-        import gevent, gevent.event, gevent_c
+        import sys, unittest
+        import gevent, gevent.event, gevent_c, greenlet
+        from gevent import testing
         class T(unittest.TestCase):
             def test_alias(self):
-                self.assertIs(gevent, gevent_c)
+                # install_as_gevent() ran at start-up (sitecustomize)
+                self.assertEqual(gevent.__gevent_c_alias__, 'gevent_c')
+                self.assertIs(gevent.spawn, gevent_c.spawn)
                 self.assertIs(gevent.event, gevent_c.event)
+                self.assertIs(greenlet.getcurrent(), gevent_c.getcurrent())
+                self.assertNotIn('gevent._gevent_cgreenlet', sys.modules)
                 gevent.sleep(0)
+            def test_support_from_the_reference(self):
+                self.assertEqual(testing.WHERE, 'reference')
+                self.assertEqual(__spec__.name, 'gevent.tests.test__ok')
         if __name__ == '__main__':
             unittest.main()
         """,
@@ -113,8 +115,8 @@ FAKE_TESTS = {
         if __name__ == '__main__':
             unittest.main()
         """,
-    'test__pending.py': """
-        from gevent import a_module_nobody_writes  # not pending: a plain error
+    'test__import_error.py': """
+        from gevent import a_module_nobody_writes  # an import error: one error
         """,
 }
 
@@ -123,7 +125,7 @@ def run_fake(tmp_path, capsys, files, known_text):
     tests = tmp_path / 'ref' / 'tests'
     tests.mkdir(parents=True)
     (tmp_path / 'ref' / 'testing').mkdir()
-    (tmp_path / 'ref' / 'testing' / '__init__.py').write_text('')
+    (tmp_path / 'ref' / 'testing' / '__init__.py').write_text("WHERE = 'reference'\n")
     (tests / '__init__.py').write_text('')
     for name, text in FAKE_TESTS.items():
         (tests / name).write_text(textwrap.dedent(text))
@@ -138,7 +140,7 @@ def run_fake(tmp_path, capsys, files, known_text):
 def test_fake_suite_passes_when_every_failure_is_listed(tmp_path, capsys):
     code, lines = run_fake(tmp_path, capsys, ['test__ok.py', 'test__listed'],
                            'test__listed.py::T::test_listed  # a decision\n')
-    assert lines[-1] == ("gevent's own suite: 2 files, 2 passed, 0 failed, 0 errors, "
+    assert lines[-1] == ("gevent's own suite: 2 files, 3 passed, 0 failed, 0 errors, "
                          "1 known, 0 skipped"), lines
     assert code == 0
     assert lines[0].split()[:2] == ['test__ok.py', 'ok']
@@ -146,7 +148,7 @@ def test_fake_suite_passes_when_every_failure_is_listed(tmp_path, capsys):
 
 
 def test_fake_suite_fails_on_an_unlisted_error(tmp_path, capsys):
-    code, lines = run_fake(tmp_path, capsys, ['test__unlisted.py', 'test__pending.py'],
+    code, lines = run_fake(tmp_path, capsys, ['test__unlisted.py', 'test__import_error.py'],
                            'test__listed.py::T::test_listed  # a decision\n')
     assert code == 1
     assert lines[-1] == ("gevent's own suite: 2 files, 0 passed, 0 failed, 2 errors, "
@@ -154,14 +156,6 @@ def test_fake_suite_fails_on_an_unlisted_error(tmp_path, capsys):
     assert any('test__unlisted.py::T::test_bad: ERROR: KeyError: ' in l for l in lines)
     assert any("a_module_nobody_writes" in l for l in lines)
     assert 'listed in known.txt but passed' not in '\n'.join(lines)
-
-
-def test_pending_module_marks_a_file_waiting_not_failed():
-    out = ('Traceback (most recent call last):\n'
-           'gevent.PendingModuleError: PENDING gevent_c.server: not written yet\n')
-    report = suite.parse_report('test__a.py', out, 1)
-    result = suite.verdict('test__a.py', report, {})
-    assert (result['status'], result['errors'], result['skipped']) == ('waiting', 0, 1)
 
 
 def test_default_list_names_files_of_the_installed_gevent():

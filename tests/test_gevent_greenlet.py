@@ -237,6 +237,29 @@ def test_link_to_async_result(lib):
     assert result.get() == 'r'
 
 
+def test_not_dead_while_being_switched_into_for_its_start(lib):
+    # A trace function runs inside the greenlet being switched into, after
+    # the hub has consumed its start callback and before run() begins.
+    import importlib
+    settrace = importlib.import_module(
+        'greenlet' if lib.name == 'gevent' else 'gevent_c._greenlet').settrace
+    seen = []
+
+    def tracer(event, args):
+        if event == 'switch' and args[1] is g:
+            seen.append(g.dead)
+
+    g = lib.greenlet.Greenlet(lambda: 42)
+    old = settrace(tracer)
+    try:
+        g.start()
+        g.join()
+    finally:
+        settrace(old)
+    assert seen and not any(seen), seen
+    assert g.dead and g.value == 42
+
+
 def test_state_properties_through_the_lifecycle(lib):
     g = lib.greenlet.Greenlet(lib.top.sleep, 0.01)
     assert not g and not g.started and not g.dead and not g.ready()

@@ -6,9 +6,12 @@
 The tests are those of the gevent package installed for the running
 interpreter (its ``tests/`` and ``testing/`` folders, used in place, never
 modified). Each file runs as ``python -m gevent.tests.<file>`` in its own
-process (group), with a temporary folder first on PYTHONPATH whose package
-``gevent`` is an alias of gevent_c (see _gevent_alias.py): every
-``gevent.X`` a test imports is the module ``gevent_c.X``.
+process (group), with a temporary folder first on PYTHONPATH whose
+``sitecustomize`` (_gevent_alias.py) calls ``gevent_c.install_as_gevent()``
+at start-up: every ``gevent.X`` a test imports is the module ``gevent_c.X``
+and ``greenlet`` is gevent_c's, as in an application using the switch. Only
+gevent's test support (gevent.testing, gevent.tests and a few private
+pure-Python helpers) comes from the reference installation.
 
 One line per file, then, last::
 
@@ -17,9 +20,8 @@ One line per file, then, last::
 P, F, E, K and S count tests (a file that crashes, times out or is not run
 within --budget counts as one error). K counts failures listed in
 gevent_known.txt (next to this file: ``file.py``, ``file.py::Class`` or
-``file.py::Class::test``, each followed by ``# reason``). S includes the
-tests "waiting" for a gevent_c module that other work is still adding (the
-alias's PendingModuleError). The exit status is 1 when F or E is not zero.
+``file.py::Class::test``, each followed by ``# reason``). The exit status
+is 1 when F or E is not zero.
 """
 import argparse
 import os
@@ -72,7 +74,6 @@ test__threading_vs_settrace
 
 SUMMARY = ("gevent's own suite: {files} files, {passed} passed, {failed} failed, "
            "{errors} errors, {known} known, {skipped} skipped")
-PENDING_RE = re.compile(r"PENDING gevent_c\.(\w+)")
 RAN_RE = re.compile(r"^Ran (\d+) tests? in ", re.M)
 TALLY_RE = re.compile(r"^(?:OK|FAILED)(?: \((.*)\))?\s*$", re.M)
 HEAD_RE = re.compile(r"^(FAIL|ERROR|UNEXPECTED SUCCESS): (\S+) \(([^)]*)\)")
@@ -109,12 +110,10 @@ def parse_report(fn, out, code):
     """What one file's unittest output says.
 
     Returns a dict: run, skipped (as unittest counted them), bad (test id ->
-    'FAIL: ' or 'ERROR: ' and the last line of its traceback), waiting (test id -> missing module),
-    crash (why the file as a whole failed, or ''), and for a file that could
-    not even start because a module is pending, waiting_file.
+    'FAIL: ' or 'ERROR: ' and the last line of its traceback) and crash (why
+    the file as a whole failed, or '').
     """
-    report = dict(run=0, skipped=0, reported_bad=0, bad={}, waiting={}, crash='',
-                  waiting_file=None)
+    report = dict(run=0, skipped=0, reported_bad=0, bad={}, crash='')
     blocks = re.split(r"^={50,}\s*$", out, flags=re.M)
     for block in blocks[1:]:
         lines = block.strip('\n').splitlines()
@@ -138,12 +137,8 @@ def parse_report(fn, out, code):
                  if not line[:1].isspace()]
         if after:
             body = [after[0]]
-        pending = PENDING_RE.search(block)
-        if pending:
-            report['waiting'][test_id] = pending.group(1)
-        else:
-            kind = 'ERROR' if head.group(1) == 'ERROR' else 'FAIL'
-            report['bad'][test_id] = '%s: %s' % (kind, body[-1].strip() if body else '')
+        kind = 'ERROR' if head.group(1) == 'ERROR' else 'FAIL'
+        report['bad'][test_id] = '%s: %s' % (kind, body[-1].strip() if body else '')
     ran = RAN_RE.findall(out)
     if ran:
         report['run'] = int(ran[-1])
@@ -156,12 +151,8 @@ def parse_report(fn, out, code):
     if code is None:
         report['crash'] = 'timed out'
     elif code != 0 and not ran:
-        pending = PENDING_RE.findall(out)
-        if pending:
-            report['waiting_file'] = pending[-1]
-        else:
-            last = [l for l in out.splitlines() if l.strip()][-1:] or ['no output']
-            report['crash'] = 'exit %s: %s' % (code, last[0].strip()[:160])
+        last = [l for l in out.splitlines() if l.strip()][-1:] or ['no output']
+        report['crash'] = 'exit %s: %s' % (code, last[0].strip()[:160])
     elif code != 0 and report['reported_bad'] == 0:
         report['crash'] = 'exit %s after its tests passed' % (code,)
     elif code == 0 and not ran:  # a plain script, or one that skipped itself
@@ -174,23 +165,21 @@ def verdict(fn, report, known):
     """Classify one file's report against the known list.
 
     Returns a dict of test counts (passed, failed, errors, known, skipped),
-    status ('ok', 'known', 'waiting' or 'FAILED') and unknown (ids to show).
+    status ('ok', 'known' or 'FAILED') and unknown (ids to show).
     """
-    bad, waiting = report['bad'], report['waiting']
+    bad = report['bad']
     # failures unittest counted but whose block we could not read
-    unread = max(report['reported_bad'] - len(bad) - len(waiting), 0)
+    unread = max(report['reported_bad'] - len(bad), 0)
     listed = [t for t in bad if is_known(t, known)]
     unknown = [t for t in bad if not is_known(t, known)]
     if unread:
         unknown.append('%s::? (%d unreadable)' % (fn, unread))
     result = dict(passed=max(report['run'] - report['skipped'] - report['reported_bad'], 0),
                   failed=sum(1 for t in unknown if bad.get(t, '').startswith('FAIL')),
-                  errors=0, known=len(listed), skipped=report['skipped'] + len(waiting),
+                  errors=0, known=len(listed), skipped=report['skipped'],
                   unknown=unknown, status='ok')
     result['errors'] = len(unknown) - result['failed']
-    if report['waiting_file']:
-        result.update(skipped=result['skipped'] + 1, status='waiting')
-    elif report['crash']:
+    if report['crash']:
         if fn in known:
             result.update(known=result['known'] + 1, status='known')
         else:
@@ -201,8 +190,6 @@ def verdict(fn, report, known):
             result['status'] = 'FAILED'
         elif listed:
             result['status'] = 'known'
-        elif waiting:
-            result['status'] = 'waiting'
     return result
 
 
@@ -218,10 +205,10 @@ def reference_dir():
 
 
 def make_alias(root):
-    """Write root/gevent/__init__.py, the alias package."""
-    os.makedirs(os.path.join(root, 'gevent'))
+    """Write root/sitecustomize.py: install_as_gevent() and gevent's test
+    support, in every process started with root on PYTHONPATH."""
     shutil.copyfile(os.path.join(HERE, '_gevent_alias.py'),
-                    os.path.join(root, 'gevent', '__init__.py'))
+                    os.path.join(root, 'sitecustomize.py'))
 
 
 def child_env(root, reference):
@@ -290,8 +277,6 @@ def check_file(runner, fn, known, retries):
         report = parse_report(fn, out, code)
         result = verdict(fn, report, known)
         result.update(run=report['run'], secs=secs, tries=attempt + 1, out=out,
-                      waiting_on=sorted(set(report['waiting'].values()) | (
-                          {report['waiting_file']} if report['waiting_file'] else set())),
                       bad=report['bad'])
         if result['status'] != 'FAILED' or code is None:
             break
@@ -299,11 +284,7 @@ def check_file(runner, fn, known, retries):
 
 
 def file_line(fn, r):
-    note = ''
-    if r['waiting_on']:
-        note += ' waiting for gevent_c.' + ', gevent_c.'.join(r['waiting_on'])
-    if r['tries'] > 1:
-        note += ' (try %d)' % r['tries']
+    note = ' (try %d)' % r['tries'] if r['tries'] > 1 else ''
     return '%-34s %-7s %3d passed, %d failed, %d errors, %d known, %d skipped, %5.1fs%s' % (
         fn, r['status'], r['passed'], r['failed'], r['errors'], r['known'], r['skipped'],
         r['secs'], note)
@@ -360,10 +341,9 @@ def main(argv=None):
                     print('    %s%s' % (test_id, ': ' + detail[:120] if detail else ''))
                 if r['status'] == 'FAILED':
                     failing.append(fn)
-                if r['status'] != 'waiting' and not r['waiting_on']:
-                    passing_known += [k for k in known if k.split('::')[0] == fn
-                                      and not any(is_known(t, {k: ''}) for t in r['bad'])
-                                      and k != fn]
+                passing_known += [k for k in known if k.split('::')[0] == fn
+                                  and not any(is_known(t, {k: ''}) for t in r['bad'])
+                                  and k != fn]
     finally:
         runner.kill_all()
         signal.signal(signal.SIGTERM, previous)
