@@ -84,7 +84,17 @@ class _ExceptionGroup(_BaseExceptionGroup, Exception):
     pass
 
 
-BaseExceptionGroup, ExceptionGroup = _exception_groups()
+if hasattr(builtins, 'BaseExceptionGroup'):
+    BaseExceptionGroup, ExceptionGroup = _exception_groups()
+else:
+    def __getattr__(name):
+        # 3.10: the backport (which imports typing_extensions, inspect, ...)
+        # is imported when a group is first needed, not with gevent_c
+        if name in ('BaseExceptionGroup', 'ExceptionGroup'):
+            groups = dict(zip(('BaseExceptionGroup', 'ExceptionGroup'), _exception_groups()))
+            globals().update(groups)
+            return groups[name]
+        raise AttributeError('module %r has no attribute %r' % (__name__, name))
 
 
 class Cancelled(BaseException):
@@ -381,7 +391,8 @@ class TaskGroup:
         if propagate is not None and isinstance(propagate, Exception):
             errors.insert(0, propagate)
         if errors:
-            raise BaseExceptionGroup('unhandled errors in a TaskGroup', errors) from None
+            group = globals().get('BaseExceptionGroup') or __getattr__('BaseExceptionGroup')
+            raise group('unhandled errors in a TaskGroup', errors) from None
         if propagate is not None:
             if propagate is value:
                 return False
