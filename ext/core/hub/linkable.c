@@ -776,12 +776,12 @@ is_whole_float(PyObject *o)
 }
 
 static int
-semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
+semaphore_init_named(const char *fname, semaphore *self, PyObject *args, PyObject *kwargs)
 {
     static const char *const names[] = {"value", "hub", NULL};
     PyObject *a[2] = {NULL, NULL};
     Py_ssize_t value = 1;
-    if (gevc__parse_tuple("Semaphore", args, kwargs, names, 2, 0, a) < 0)
+    if (gevc__parse_tuple(fname, args, kwargs, names, 2, 0, a) < 0)
         return -1;
     if (a[0] != NULL && is_whole_float(a[0])) {
         value = (Py_ssize_t)PyFloat_AS_DOUBLE(a[0]);   /* Semaphore(2.0), as gevent takes it */
@@ -798,6 +798,12 @@ semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
     self->counter = value;
     Py_XSETREF(self->base.hub, a[1] == NULL || a[1] == Py_None ? NULL : Py_NewRef(a[1]));
     return 0;
+}
+
+static int
+semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
+{
+    return semaphore_init_named("Semaphore", self, args, kwargs);
 }
 
 PyDoc_STRVAR(locked_doc, "locked()\n\nTrue if acquire() would block.");
@@ -1038,6 +1044,296 @@ PyType_Spec gevc_semaphore_spec = {
     .slots = semaphore_slots,
 };
 
+/* ---- BoundedSemaphore and the _thread lock ----------------------------- */
+
+/* A Semaphore that refuses to be released past its initial value, and the
+ * cooperative _thread.lock (gevent_c.thread.LockType), a bounded semaphore
+ * of one slot with the stdlib lock's API.  Being C, neither shows up in
+ * sys.settrace/setprofile traces, so a trace function may use locks. */
+typedef struct { semaphore base; Py_ssize_t initial; } bounded;
+
+static int
+bounded_init(bounded *self, PyObject *args, PyObject *kwargs)
+{
+    if (semaphore_init_named("BoundedSemaphore", &self->base, args, kwargs) < 0)
+        return -1;
+    self->initial = self->base.counter;
+    return 0;
+}
+
+PyDoc_STRVAR(bounded_release_doc, "release()\n\n"
+"Return a slot and wake the next waiter; returns the new counter.\n"
+"ValueError if every slot is free already.");
+static PyObject *
+bounded_release(bounded *self, PyObject *unused)
+{
+    if (self->base.counter >= self->initial) {
+        PyErr_SetString(PyExc_ValueError, "Semaphore released too many times");
+        return NULL;
+    }
+    return semaphore_release(&self->base, NULL);
+}
+
+static PyObject *
+bounded_exit(bounded *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *r;
+    if (Py_IS_TYPE(self, self->base.base.st->bounded_type))
+        r = bounded_release(self, NULL);
+    else
+        r = PyObject_CallMethodNoArgs((PyObject *)self, self->base.base.st->str_release);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef bounded_methods[] = {
+    {"release", (PyCFunction)bounded_release, METH_NOARGS, bounded_release_doc},
+    {"__exit__", (PyCFunction)(void (*)(void))bounded_exit, METH_FASTCALL, exit_doc},
+    {NULL},
+};
+
+static PyMemberDef bounded_members[] = {
+    {"_initial_value", T_PYSSIZET, offsetof(bounded, initial), 0,
+     "The initial value: release() refuses to go past it."},
+    {NULL},
+};
+
+PyDoc_STRVAR(bounded_doc, "BoundedSemaphore(value=1, hub=None)\n\n"
+"A Semaphore whose release() raises ValueError past its initial value.");
+
+static PyType_Slot bounded_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_init, bounded_init},
+    {Py_tp_methods, bounded_methods},
+    {Py_tp_members, bounded_members},
+    {Py_tp_doc, (void *)bounded_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_bounded_spec = {
+    .name = "gevent_c._core.BoundedSemaphore",
+    .basicsize = sizeof(bounded),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = bounded_slots,
+};
+
+static PyObject *
+lock_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    bounded *self;
+    if (gevc__no_args("LockType", args, kwargs) < 0)
+        return NULL;
+    self = (bounded *)linkable_new(tp, NULL, NULL);
+    if (self == NULL)
+        return NULL;
+    self->base.counter = 1;
+    self->initial = 1;
+    return (PyObject *)self;
+}
+
+/* tp_new did the work: calling __init__ again changes nothing */
+static int
+lock_init(bounded *self, PyObject *args, PyObject *kwargs)
+{
+    return gevc__no_args("LockType", args, kwargs);
+}
+
+/* acquire()'s timeout argument as the stdlib lock checks it: *timeout
+ * None for "forever" (absent or -1), else a new float of seconds. */
+static int
+lock_timeout(gevc_hub_state *st, PyObject *arg, int blocking, PyObject **timeout)
+{
+    double t;
+    *timeout = Py_None;
+    if (arg == NULL)
+        return 0;
+    t = PyFloat_AsDouble(arg);
+    if (t == -1.0) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!blocking) {
+        PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
+        return -1;
+    }
+    if (Py_IS_NAN(t)) {
+        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
+        return -1;
+    }
+    if (t < 0) {
+        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
+        return -1;
+    }
+    if (t > st->thread_timeout_max) {
+        PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
+        return -1;
+    }
+    *timeout = PyFloat_FromDouble(t);
+    return *timeout == NULL ? -1 : 0;
+}
+
+PyDoc_STRVAR(lock_acquire_doc, "acquire(blocking=True, timeout=-1)\n\n"
+"Acquire the lock, blocking this greenlet (not the thread) while another\n"
+"holds it; True on success, False if not blocking or after timeout seconds\n"
+"(-1: no limit).  A failed non-blocking attempt lets the other greenlets\n"
+"run once, so a loop of acquire(False) lets the holder release.");
+static PyObject *
+lock_acquire(bounded *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"blocking", "timeout", NULL};
+    gevc_hub_state *st = self->base.base.st;
+    PyObject *a[2] = {NULL, NULL}, *timeout, *cur, *hub, *r;
+    int blocking = 1, rc;
+    if (gevc__parse("acquire", args, nargs, kwnames, names, 2, 0, a) < 0)
+        return NULL;
+    if (a[0] != NULL && (blocking = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    if (lock_timeout(st, a[1], blocking, &timeout) < 0)
+        return NULL;
+    rc = acquire(&self->base, blocking, timeout);
+    if (timeout != Py_None)
+        Py_DECREF(timeout);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0 && !blocking) {
+        /* not from the hub: it may be printing a thread's repr (gevent#1464) */
+        hub = gevc_hub_get_if_exists(st);
+        if (hub == NULL && PyErr_Occurred())
+            return NULL;
+        cur = st->gapi->getcurrent_borrowed();
+        if (cur == NULL)
+            return NULL;
+        if (cur != hub) {
+            r = gevc_sleep0(st);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
+    }
+    return PyBool_FromLong(rc);
+}
+
+static int
+lock_release_core(bounded *self)
+{
+    PyObject *r;
+    if (self->base.counter > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
+        return -1;
+    }
+    r = semaphore_release(&self->base, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+PyDoc_STRVAR(lock_release_doc, "release()\n\n"
+"Release the lock and wake the next waiter; any greenlet or thread may\n"
+"release it.  RuntimeError if it is not locked.");
+static PyObject *
+lock_release(bounded *self, PyObject *unused)
+{
+    if (lock_release_core(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(lock_enter_doc, "__enter__()\n\nacquire(); returns True.");
+static PyObject *
+lock_enter(bounded *self, PyObject *unused)
+{
+    int rc = acquire(&self->base, 1, Py_None);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+PyDoc_STRVAR(lock_exit_doc, "__exit__(*exc)\n\nrelease().");
+static PyObject *
+lock_exit(bounded *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return lock_release(self, NULL);
+}
+
+PyDoc_STRVAR(lock_fork_doc, "_at_fork_reinit()\n\n"
+"In a forked child: the lock becomes free, nobody waits for it, and it\n"
+"belongs to no hub yet (the child has only the forking thread's).");
+static PyObject *
+lock_at_fork_reinit(bounded *self, PyObject *unused)
+{
+    PyObject *links = PyList_New(0);
+    if (links == NULL)
+        return NULL;
+    Py_SETREF(self->base.base.links, links);
+    Py_CLEAR(self->base.base.notifier);
+    Py_CLEAR(self->base.base.hub);
+    self->base.counter = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+lock_repr(bounded *self)
+{
+    return PyUnicode_FromFormat("<%s %s object at %p>",
+                                self->base.counter > 0 ? "unlocked" : "locked",
+                                Py_TYPE(self)->tp_name, self);
+}
+
+static PyMethodDef lock_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))lock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     lock_acquire_doc},
+    {"acquire_lock", (PyCFunction)(void (*)(void))lock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     lock_acquire_doc},
+    {"release", (PyCFunction)lock_release, METH_NOARGS, lock_release_doc},
+    {"release_lock", (PyCFunction)lock_release, METH_NOARGS, lock_release_doc},
+    {"locked_lock", (PyCFunction)semaphore_locked, METH_NOARGS, locked_doc},
+    {"__enter__", (PyCFunction)lock_enter, METH_NOARGS, lock_enter_doc},
+    {"__exit__", (PyCFunction)(void (*)(void))lock_exit, METH_FASTCALL, lock_exit_doc},
+    {"_at_fork_reinit", (PyCFunction)lock_at_fork_reinit, METH_NOARGS, lock_fork_doc},
+    {NULL},
+};
+
+PyDoc_STRVAR(lock_doc, "LockType()\n\n"
+"A cooperative _thread.lock: acquire() blocks the calling greenlet, not the\n"
+"thread.  The stdlib lock's API (acquire(blocking=True, timeout=-1),\n"
+"release(), locked(), a context manager); another greenlet or thread may\n"
+"release it.  Not subclassable, as _thread.lock.");
+
+static PyType_Slot lock_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_new, lock_new},
+    {Py_tp_init, lock_init},
+    {Py_tp_methods, lock_methods},
+    {Py_tp_repr, lock_repr},
+    {Py_tp_doc, (void *)lock_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_lock_spec = {
+    .name = "gevent_c.thread.LockType",
+    .basicsize = sizeof(bounded),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = lock_slots,
+};
+
+static int
+thread_timeout_max(double *out)
+{
+    PyObject *mod = PyImport_ImportModule("_thread"), *v;
+    if (mod == NULL)
+        return -1;
+    v = PyObject_GetAttrString(mod, "TIMEOUT_MAX");
+    Py_DECREF(mod);
+    if (v == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* ---- AsyncResult core: set/get; gevent_c/event.py adds the rest ---------- */
 
 static int
@@ -1248,6 +1544,14 @@ gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st)
     st->result_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_result_spec, base);
     if (st->event_type == NULL || st->semaphore_type == NULL || st->result_type == NULL)
         return -1;
+    st->bounded_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &gevc_bounded_spec, (PyObject *)st->semaphore_type);
+    if (st->bounded_type == NULL)
+        return -1;
+    st->lock_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &gevc_lock_spec, (PyObject *)st->bounded_type);
+    if (st->lock_type == NULL || thread_timeout_max(&st->thread_timeout_max) < 0)
+        return -1;
     types[LK_GENERIC] = st->linkable_type;
     types[LK_EVENT] = st->event_type;
     types[LK_SEM] = st->semaphore_type;
@@ -1263,7 +1567,9 @@ gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st)
     if (PyModule_AddObjectRef(mod, "AbstractLinkable", base) < 0 ||
         PyModule_AddObjectRef(mod, "Event", (PyObject *)st->event_type) < 0 ||
         PyModule_AddObjectRef(mod, "Semaphore", (PyObject *)st->semaphore_type) < 0 ||
-        PyModule_AddObjectRef(mod, "AsyncResult", (PyObject *)st->result_type) < 0)
+        PyModule_AddObjectRef(mod, "AsyncResult", (PyObject *)st->result_type) < 0 ||
+        PyModule_AddObjectRef(mod, "BoundedSemaphore", (PyObject *)st->bounded_type) < 0 ||
+        PyModule_AddObjectRef(mod, "LockType", (PyObject *)st->lock_type) < 0)
         return -1;
     return 0;
 }
