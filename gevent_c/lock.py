@@ -264,3 +264,7 @@ class RLock:
 
     def __exit__(self, t, v, tb):
         self.release()
+
+
+# ext/core provides RLock in C (same methods, attributes and rules).
+RLock = getattr(_core, 'RLock', RLock)

@@ -279,3 +279,156 @@ def test_bounded_semaphore_python_subclass_release_runs_on_exit():
     with sem:
         pass
     assert calls == [0] and sem.counter == 1
+
+
+# -- the C RLocks: gevent_c.lock.RLock and threading's _CRLock once patched --
+
+from gevent_c import threading as gthreading  # noqa: E402
+
+
+def test_rlock_types_are_c():
+    assert glock.RLock is _core.RLock
+    assert gthreading._CRLock is _core.ThreadRLock
+    assert issubclass(gthreading._CRLock, glock.RLock)
+
+
+def test_gevent_rlock_owner_levels_and_condition_protocol():
+    rlock = glock.RLock()
+    assert rlock.acquire() and rlock.acquire(blocking=False) and rlock.acquire(timeout=1)
+    me = gevent_c.getcurrent()
+    assert (rlock._owner, rlock._count, rlock._is_owned(), rlock.locked()) == (me, 3, True, True)
+    assert repr(rlock).startswith('<RLock at 0x') and '_count=3' in repr(rlock)
+    assert rlock._release_save() == (3, me)
+    assert not rlock.locked() and rlock._owner is None and not rlock._is_owned()
+    rlock._acquire_restore((3, me))
+    for _ in range(3):
+        rlock.release()
+    assert not rlock.locked()
+    with pytest.raises(RuntimeError, match='un-acquired'):
+        rlock.release()
+    with rlock as entered:
+        assert entered is True
+    assert isinstance(rlock._block, glock.Semaphore)
+
+
+def test_gevent_rlock_other_greenlets_wait_and_cannot_release():
+    rlock = glock.RLock()
+    rlock.acquire()
+
+    def intruder():
+        with pytest.raises(RuntimeError):
+            rlock.release()
+        return rlock.acquire(timeout=0.01)
+
+    assert gevent_c.spawn(intruder).get() is False
+    got = gevent_c.spawn(rlock.acquire)
+    gevent_c.sleep(0)
+    rlock.release()
+    assert got.get() is True and rlock._owner is got
+
+
+@pytest.mark.parametrize('args, kwargs', [((1, 2), {}), ((), {'x': 1})])
+def test_gevent_rlock_bad_constructor_arguments(args, kwargs):
+    with pytest.raises(TypeError):
+        glock.RLock(*args, **kwargs)
+
+
+def test_gevent_rlock_python_subclass_and_weakref():
+    import weakref
+
+    class Mine(glock.RLock):
+        pass
+
+    rlock = Mine()
+    with rlock:
+        assert rlock._is_owned()
+    assert weakref.ref(rlock)() is rlock
+    with pytest.raises(TypeError):
+        rlock._acquire_restore('not a tuple')
+    assert not rlock.locked()
+
+
+def test_threading_rlock_has_the_stdlib_c_rlock_api():
+    rlock = gthreading._CRLock()
+    assert repr(rlock) == '<unlocked gevent_c.threading._CRLock object owner=0 count=0 at %#x>' % id(rlock)
+    assert rlock.acquire() and rlock.acquire(True, -1)
+    ident = gthread.get_ident()
+    assert rlock._recursion_count() == 2
+    assert repr(rlock) == ('<locked gevent_c.threading._CRLock object owner=%d count=2 at %#x>'
+                           % (ident, id(rlock)))
+    assert rlock._release_save() == (2, ident)
+    with pytest.raises(RuntimeError):
+        rlock._release_save()
+    rlock._acquire_restore((2, ident))
+    assert rlock._is_owned() and rlock._recursion_count() == 2
+    assert gevent_c.spawn(rlock._recursion_count).get() == 0
+    rlock.release()
+    rlock.release()
+    with pytest.raises(RuntimeError, match='un-acquired'):
+        rlock.release()
+    rlock.acquire()
+    rlock._at_fork_reinit()
+    assert not rlock.locked() and rlock._recursion_count() == 0
+    with pytest.raises(TypeError):
+        gthreading._CRLock(None)
+    with pytest.raises(TypeError):
+        type('Sub', (gthreading._CRLock,), {})
+
+
+@pytest.mark.parametrize('kwargs, error', [
+    (dict(timeout='1'), TypeError), (dict(blocking=False, timeout=1), ValueError),
+    (dict(timeout=-3), ValueError), (dict(timeout=math.nan), ValueError),
+    (dict(timeout=1e300), OverflowError),
+])
+def test_threading_rlock_bad_acquire_arguments(kwargs, error):
+    rlock = gthreading._CRLock()
+    with pytest.raises(error):
+        rlock.acquire(**kwargs)
+    assert not rlock.locked()
+
+
+def test_threading_rlock_try_lock_lets_the_holder_run():
+    rlock = gthreading._CRLock()
+    holder = gevent_c.spawn(lambda: (rlock.acquire(), gevent_c.sleep(0), rlock.release()))
+    gevent_c.sleep(0)
+    while not rlock.acquire(False):
+        pass
+    assert rlock._is_owned()
+    holder.join()
+
+
+def test_patched_threading_rlock_serves_conditions_across_greenlets():
+    out = run_isolated('''
+        from gevent_c import monkey; monkey.patch_all()
+        import threading
+        cond = threading.Condition()          # over threading.RLock()
+        assert type(cond._lock) is threading._CRLock
+        items = []
+        def producer(n):
+            with cond:
+                with cond:                    # reentrant
+                    items.append(n)
+                    cond.notify()
+        threads = [threading.Thread(target=producer, args=(n,)) for n in range(5)]
+        with cond:
+            for t in threads:
+                t.start()
+            assert cond.wait_for(lambda: len(items) == 5, timeout=10)
+        for t in threads:
+            t.join()
+        print(sorted(items))
+    ''', timeout=30)
+    assert out.strip() == '[0, 1, 2, 3, 4]'
+
+
+def test_trace_functions_see_no_frame_of_either_rlock():
+    seen = []
+    rlocks = [glock.RLock(), gthreading._CRLock()]
+    old = sys.gettrace()
+    sys.settrace(_trace_collecting(seen, gthreading._CRLock()))
+    try:
+        for rlock in rlocks:
+            assert _uses_locks(rlock)
+    finally:
+        sys.settrace(old)
+    assert seen and not [f for f in seen if 'gevent_c' in f], seen

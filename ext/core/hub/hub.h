@@ -22,6 +22,7 @@ typedef struct gevc_hub_state {
     PyTypeObject *hublocal_type;
     PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
     PyTypeObject *bounded_type, *lock_type;   /* BoundedSemaphore, thread.LockType */
+    PyTypeObject *rlock_type, *thread_rlock_type;   /* lock.RLock, threading._CRLock */
     double thread_timeout_max;     /* _thread.TIMEOUT_MAX */
     PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
