@@ -432,3 +432,17 @@ def test_trace_functions_see_no_frame_of_either_rlock():
     finally:
         sys.settrace(old)
     assert seen and not [f for f in seen if 'gevent_c' in f], seen
+
+
+def test_gevent_rlock_subclass_with_its_own_constructor_and_the_hub_argument():
+    class Named(glock.RLock):
+        def __init__(self, name, hub=None):
+            super().__init__(hub)
+            self.name = name
+
+    hub = gevent_c.get_hub()
+    rlock = Named('x', hub=hub)
+    assert rlock.name == 'x' and rlock._block.hub is hub
+    with rlock:
+        assert rlock._is_owned()
+    assert glock.RLock()._block.hub is None

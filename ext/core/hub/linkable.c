@@ -1347,28 +1347,21 @@ typedef struct {
     int stdlib;                    /* the _thread.RLock flavour */
 } rlock;
 
+/* The arguments are __init__'s business (a Python subclass may take
+ * others), except for the _thread flavour, which takes none. */
 static PyObject *
 rlock_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
-    gevc_hub_state *st;
-    PyObject *hub = NULL, *block;
+    gevc_hub_state *st = gevc_hub_state_from_type(tp);
+    PyObject *block;
     rlock *self;
-    int stdlib = 0;
-    st = gevc_hub_state_from_type(tp);
+    int stdlib;
     if (st == NULL)
         return NULL;
     stdlib = PyType_IsSubtype(tp, st->thread_rlock_type);
-    if (stdlib) {
-        if (gevc__no_args("RLock", args, kwargs) < 0)
-            return NULL;
-        block = PyObject_CallNoArgs((PyObject *)st->lock_type);
-    }
-    else {
-        if (gevc__hub_arg("RLock", args, kwargs, &hub) < 0)
-            return NULL;
-        block = PyObject_CallFunction((PyObject *)st->semaphore_type, "iO", 1,
-                                      hub ? hub : Py_None);
-    }
+    if (stdlib && gevc__no_args("RLock", args, kwargs) < 0)
+        return NULL;
+    block = PyObject_CallNoArgs((PyObject *)(stdlib ? st->lock_type : st->semaphore_type));
     if (block == NULL)
         return NULL;
     self = (rlock *)gevc__hub_alloc(tp, &st);
@@ -1385,11 +1378,14 @@ rlock_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 static int
 rlock_init(rlock *self, PyObject *args, PyObject *kwargs)
 {
-    /* tp_new did the work; only the arguments are checked again */
     PyObject *hub;
     if (self->stdlib)
         return gevc__no_args("RLock", args, kwargs);
-    return gevc__hub_arg("RLock", args, kwargs, &hub);
+    if (gevc__hub_arg("RLock", args, kwargs, &hub) < 0)
+        return -1;
+    /* the block belongs to that hub, as Semaphore(1, hub) */
+    Py_XSETREF(((linkable *)self->block)->hub, Py_XNewRef(hub));
+    return 0;
 }
 
 static int
