@@ -3,10 +3,12 @@
 The stdlib's ``threading`` is written over ``_thread``: once its few
 references to ``_thread`` (start a thread, allocate a lock, get the ident)
 are the greenlet versions of :mod:`gevent_c.thread`, its own ``Thread``,
-``Timer``, ``Condition``, ``Semaphore``, ``Barrier``, ``RLock`` (the Python
-one) and ``Event`` work cooperatively, each "thread" a greenlet. So this
-module replaces only those references, plus:
+``Timer``, ``Condition``, ``Semaphore``, ``Barrier`` and ``Event`` work
+cooperatively, each "thread" a greenlet. So this module replaces only those
+references, plus:
 
+- ``_CRLock``, what ``threading.RLock()`` makes: a C reentrant lock with
+  ``_thread.RLock``'s API, owned by a greenlet;
 - ``_DummyThread`` (what ``current_thread()`` returns in a greenlet that
   ``threading`` did not start), which leaves ``threading._active`` when its
   greenlet ends instead of staying there forever;
