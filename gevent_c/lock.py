@@ -157,6 +157,10 @@ class BoundedSemaphore(Semaphore):
         return Semaphore.release(self)
 
 
+# ext/core provides BoundedSemaphore in C too (same methods and attributes).
+BoundedSemaphore = getattr(_core, 'BoundedSemaphore', BoundedSemaphore)
+
+
 class DummySemaphore:
     """A semaphore with unlimited slots: never blocks (for ``Pool(size=None)``)."""
 
@@ -260,3 +264,7 @@ class RLock:
 
     def __exit__(self, t, v, tb):
         self.release()
+
+
+# ext/core provides RLock in C (same methods, attributes and rules).
+RLock = getattr(_core, 'RLock', RLock)

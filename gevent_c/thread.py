@@ -16,6 +16,7 @@ module exists for code written against ``_thread`` and ``threading``.
 import sys
 import _thread as _native
 
+from gevent_c import _core
 from gevent_c._greenlet import getcurrent
 from gevent_c._hub_local import get_hub_if_exists
 from gevent_c.event import Event as _Event
@@ -164,6 +165,10 @@ class LockType(BoundedSemaphore):
         self.counter = 1
 
 
+# ext/core provides LockType in C (same API and rules): being C, its
+# methods are invisible to sys.settrace, so trace functions may use locks
+# (and threading.Lock, which is this after patching) without recursing.
+LockType = getattr(_core, 'LockType', LockType)
 allocate_lock = lock = LockType
 
 

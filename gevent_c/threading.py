@@ -3,10 +3,12 @@
 The stdlib's ``threading`` is written over ``_thread``: once its few
 references to ``_thread`` (start a thread, allocate a lock, get the ident)
 are the greenlet versions of :mod:`gevent_c.thread`, its own ``Thread``,
-``Timer``, ``Condition``, ``Semaphore``, ``Barrier``, ``RLock`` (the Python
-one) and ``Event`` work cooperatively, each "thread" a greenlet. So this
-module replaces only those references, plus:
+``Timer``, ``Condition``, ``Semaphore``, ``Barrier`` and ``Event`` work
+cooperatively, each "thread" a greenlet. So this module replaces only those
+references, plus:
 
+- ``_CRLock``, what ``threading.RLock()`` makes: a C reentrant lock with
+  ``_thread.RLock``'s API, owned by a greenlet;
 - ``_DummyThread`` (what ``current_thread()`` returns in a greenlet that
   ``threading`` did not start), which leaves ``threading._active`` when its
   greenlet ends instead of staying there forever;
@@ -24,6 +26,7 @@ threading.Thread)`` holds (gevent replaces them with subclasses).
 import sys
 import threading as _threading
 
+from gevent_c import _core
 from gevent_c import thread as _gthread
 from gevent_c.local import local
 
@@ -52,8 +55,10 @@ _start_joinable_thread = _gthread.start_joinable_thread
 _ThreadHandle = _gthread._ThreadHandle
 _make_thread_handle = _gthread._make_thread_handle
 _set_sentinel = _gthread._sentinel_for_current
-# None makes threading.RLock() the Python RLock, built on the two above.
-_CRLock = None
+# What threading.RLock() makes: _thread.RLock's API over a cooperative lock,
+# in C (invisible to sys.settrace, as the stdlib's C RLock). None would make
+# it threading's Python _RLock, built on the two above.
+_CRLock = getattr(_core, 'ThreadRLock', None)
 # monkey replaces a module's early threading.local() (gevent_c.thread's hook)
 _gevent_replace_early_object = _gthread._gevent_replace_early_object
 # 3.13 keeps one object per dummy thread here, deleted with its "thread".

@@ -63,14 +63,10 @@ test__threading_before_monkey test__threading_fork_from_dummy
 test__threading_holding_lock_while_monkey test__threading_monkey_in_thread
 test__threading_native_before_monkey test__threading_no_monkey
 test__threading_patched_local test__threading_shutdown_atexit
-test__threadpool_executor_patched
+test__threadpool_executor_patched test__threading_vs_settrace
 """.split()
 # They join ACCEPTANCE once their failures are fixed: gaps, not decisions.
-# test__threading_vs_settrace: sys.settrace sees the frames of gevent_c's
-# LockType, which is Python code (gevent's is compiled).
-LATER = """
-test__threading_vs_settrace
-""".split()
+LATER = []
 
 SUMMARY = ("gevent's own suite: {files} files, {passed} passed, {failed} failed, "
            "{errors} errors, {known} known, {skipped} skipped")

@@ -21,6 +21,9 @@ typedef struct gevc_hub_state {
     PyTypeObject *waiter_type;
     PyTypeObject *hublocal_type;
     PyTypeObject *linkable_type, *event_type, *semaphore_type, *result_type;
+    PyTypeObject *bounded_type, *lock_type;   /* BoundedSemaphore, thread.LockType */
+    PyTypeObject *rlock_type, *thread_rlock_type;   /* lock.RLock, threading._CRLock */
+    double thread_timeout_max;     /* _thread.TIMEOUT_MAX */
     PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
@@ -88,6 +91,7 @@ PyObject *gevc_waiter_get(gevc_waiter *self);
 PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
 PyObject *gevc_hub_switch(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_hub_get(gevc_hub_state *st);      /* borrowed */
+PyObject *gevc_sleep0(gevc_hub_state *st);        /* sleep(0); None or NULL */
 PyObject *gevc_hub_get_if_exists(gevc_hub_state *st);   /* borrowed, NULL w/o error */
 PyObject *gevc__exception(gevc_hub_state *st, const char *name);  /* new ref */
 gevc_waiter **gevc__blocked_head(gevc_hub_state *st);   /* NULL with error set */

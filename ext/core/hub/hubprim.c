@@ -111,7 +111,12 @@ PyDoc_STRVAR(sleep0_doc, "sleep0()\n\n"
 static PyObject *
 sleep0(PyObject *mod, PyObject *unused)
 {
-    gevc_hub_state *st = mstate(mod);
+    return gevc_sleep0(mstate(mod));
+}
+
+PyObject *
+gevc_sleep0(gevc_hub_state *st)
+{
     PyObject *hub = gevc_hub_get(st), *loop, *sw = NULL, *cb = NULL, *res = NULL;
     gevc_waiter *waiter;
     if (hub == NULL)

@@ -86,6 +86,10 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
     Py_VISIT(st->result_type);
+    Py_VISIT(st->bounded_type);
+    Py_VISIT(st->lock_type);
+    Py_VISIT(st->rlock_type);
+    Py_VISIT(st->thread_rlock_type);
     Py_VISIT(st->queuebase_type);
     Py_VISIT(st->itemwaiter_type);
     Py_VISIT(st->multiwaiter_type);
@@ -110,6 +114,10 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->event_type);
     Py_CLEAR(st->semaphore_type);
     Py_CLEAR(st->result_type);
+    Py_CLEAR(st->bounded_type);
+    Py_CLEAR(st->lock_type);
+    Py_CLEAR(st->rlock_type);
+    Py_CLEAR(st->thread_rlock_type);
     Py_CLEAR(st->queuebase_type);
     Py_CLEAR(st->itemwaiter_type);
     Py_CLEAR(st->multiwaiter_type);

@@ -776,12 +776,12 @@ is_whole_float(PyObject *o)
 }
 
 static int
-semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
+semaphore_init_named(const char *fname, semaphore *self, PyObject *args, PyObject *kwargs)
 {
     static const char *const names[] = {"value", "hub", NULL};
     PyObject *a[2] = {NULL, NULL};
     Py_ssize_t value = 1;
-    if (gevc__parse_tuple("Semaphore", args, kwargs, names, 2, 0, a) < 0)
+    if (gevc__parse_tuple(fname, args, kwargs, names, 2, 0, a) < 0)
         return -1;
     if (a[0] != NULL && is_whole_float(a[0])) {
         value = (Py_ssize_t)PyFloat_AS_DOUBLE(a[0]);   /* Semaphore(2.0), as gevent takes it */
@@ -798,6 +798,12 @@ semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
     self->counter = value;
     Py_XSETREF(self->base.hub, a[1] == NULL || a[1] == Py_None ? NULL : Py_NewRef(a[1]));
     return 0;
+}
+
+static int
+semaphore_init(semaphore *self, PyObject *args, PyObject *kwargs)
+{
+    return semaphore_init_named("Semaphore", self, args, kwargs);
 }
 
 PyDoc_STRVAR(locked_doc, "locked()\n\nTrue if acquire() would block.");
@@ -1038,6 +1044,730 @@ PyType_Spec gevc_semaphore_spec = {
     .slots = semaphore_slots,
 };
 
+/* ---- BoundedSemaphore and the _thread lock ----------------------------- */
+
+/* A Semaphore that refuses to be released past its initial value, and the
+ * cooperative _thread.lock (gevent_c.thread.LockType), a bounded semaphore
+ * of one slot with the stdlib lock's API.  Being C, neither shows up in
+ * sys.settrace/setprofile traces, so a trace function may use locks. */
+typedef struct { semaphore base; Py_ssize_t initial; } bounded;
+
+static int
+bounded_init(bounded *self, PyObject *args, PyObject *kwargs)
+{
+    if (semaphore_init_named("BoundedSemaphore", &self->base, args, kwargs) < 0)
+        return -1;
+    self->initial = self->base.counter;
+    return 0;
+}
+
+PyDoc_STRVAR(bounded_release_doc, "release()\n\n"
+"Return a slot and wake the next waiter; returns the new counter.\n"
+"ValueError if every slot is free already.");
+static PyObject *
+bounded_release(bounded *self, PyObject *unused)
+{
+    if (self->base.counter >= self->initial) {
+        PyErr_SetString(PyExc_ValueError, "Semaphore released too many times");
+        return NULL;
+    }
+    return semaphore_release(&self->base, NULL);
+}
+
+static PyObject *
+bounded_exit(bounded *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *r;
+    if (Py_IS_TYPE(self, self->base.base.st->bounded_type))
+        r = bounded_release(self, NULL);
+    else
+        r = PyObject_CallMethodNoArgs((PyObject *)self, self->base.base.st->str_release);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef bounded_methods[] = {
+    {"release", (PyCFunction)bounded_release, METH_NOARGS, bounded_release_doc},
+    {"__exit__", (PyCFunction)(void (*)(void))bounded_exit, METH_FASTCALL, exit_doc},
+    {NULL},
+};
+
+static PyMemberDef bounded_members[] = {
+    {"_initial_value", T_PYSSIZET, offsetof(bounded, initial), 0,
+     "The initial value: release() refuses to go past it."},
+    {NULL},
+};
+
+PyDoc_STRVAR(bounded_doc, "BoundedSemaphore(value=1, hub=None)\n\n"
+"A Semaphore whose release() raises ValueError past its initial value.");
+
+static PyType_Slot bounded_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_init, bounded_init},
+    {Py_tp_methods, bounded_methods},
+    {Py_tp_members, bounded_members},
+    {Py_tp_doc, (void *)bounded_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_bounded_spec = {
+    .name = "gevent_c._core.BoundedSemaphore",
+    .basicsize = sizeof(bounded),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = bounded_slots,
+};
+
+static PyObject *
+lock_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    bounded *self;
+    if (gevc__no_args("LockType", args, kwargs) < 0)
+        return NULL;
+    self = (bounded *)linkable_new(tp, NULL, NULL);
+    if (self == NULL)
+        return NULL;
+    self->base.counter = 1;
+    self->initial = 1;
+    return (PyObject *)self;
+}
+
+/* tp_new did the work: calling __init__ again changes nothing */
+static int
+lock_init(bounded *self, PyObject *args, PyObject *kwargs)
+{
+    return gevc__no_args("LockType", args, kwargs);
+}
+
+/* acquire()'s timeout argument as the stdlib lock checks it: *timeout
+ * None for "forever" (absent or -1), else a new float of seconds. */
+static int
+lock_timeout(gevc_hub_state *st, PyObject *arg, int blocking, PyObject **timeout)
+{
+    double t;
+    *timeout = Py_None;
+    if (arg == NULL)
+        return 0;
+    t = PyFloat_AsDouble(arg);
+    if (t == -1.0) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!blocking) {
+        PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
+        return -1;
+    }
+    if (Py_IS_NAN(t)) {
+        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
+        return -1;
+    }
+    if (t < 0) {
+        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
+        return -1;
+    }
+    if (t > st->thread_timeout_max) {
+        PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
+        return -1;
+    }
+    *timeout = PyFloat_FromDouble(t);
+    return *timeout == NULL ? -1 : 0;
+}
+
+/* acquire() of the lock: 1 acquired, 0 not, -1 error.  A failed try-lock
+ * lets the other greenlets run once, so that a loop of acquire(False)
+ * lets the holder release (not from the hub: it may be printing a
+ * thread's repr, gevent#1464). */
+static int
+lock_acquire_core(bounded *self, int blocking, PyObject *timeout)
+{
+    gevc_hub_state *st = self->base.base.st;
+    PyObject *cur, *hub, *r;
+    int rc = acquire(&self->base, blocking, timeout);
+    if (rc != 0 || blocking)
+        return rc;
+    hub = gevc_hub_get_if_exists(st);
+    if (hub == NULL && PyErr_Occurred())
+        return -1;
+    cur = st->gapi->getcurrent_borrowed();
+    if (cur == NULL)
+        return -1;
+    if (cur != hub) {
+        r = gevc_sleep0(st);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(lock_acquire_doc, "acquire(blocking=True, timeout=-1)\n\n"
+"Acquire the lock, blocking this greenlet (not the thread) while another\n"
+"holds it; True on success, False if not blocking or after timeout seconds\n"
+"(-1: no limit).  A failed non-blocking attempt lets the other greenlets\n"
+"run once, so a loop of acquire(False) lets the holder release.");
+static PyObject *
+lock_acquire(bounded *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"blocking", "timeout", NULL};
+    gevc_hub_state *st = self->base.base.st;
+    PyObject *a[2] = {NULL, NULL}, *timeout;
+    int blocking = 1, rc;
+    if (gevc__parse("acquire", args, nargs, kwnames, names, 2, 0, a) < 0)
+        return NULL;
+    if (a[0] != NULL && (blocking = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    if (lock_timeout(st, a[1], blocking, &timeout) < 0)
+        return NULL;
+    rc = lock_acquire_core(self, blocking, timeout);
+    if (timeout != Py_None)
+        Py_DECREF(timeout);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+static int
+lock_release_core(bounded *self)
+{
+    PyObject *r;
+    if (self->base.counter > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
+        return -1;
+    }
+    r = semaphore_release(&self->base, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+PyDoc_STRVAR(lock_release_doc, "release()\n\n"
+"Release the lock and wake the next waiter; any greenlet or thread may\n"
+"release it.  RuntimeError if it is not locked.");
+static PyObject *
+lock_release(bounded *self, PyObject *unused)
+{
+    if (lock_release_core(self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(lock_enter_doc, "__enter__()\n\nacquire(); returns True.");
+static PyObject *
+lock_enter(bounded *self, PyObject *unused)
+{
+    int rc = acquire(&self->base, 1, Py_None);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+PyDoc_STRVAR(lock_exit_doc, "__exit__(*exc)\n\nrelease().");
+static PyObject *
+lock_exit(bounded *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return lock_release(self, NULL);
+}
+
+PyDoc_STRVAR(lock_fork_doc, "_at_fork_reinit()\n\n"
+"In a forked child: the lock becomes free, nobody waits for it, and it\n"
+"belongs to no hub yet (the child has only the forking thread's).");
+static PyObject *
+lock_at_fork_reinit(bounded *self, PyObject *unused)
+{
+    PyObject *links = PyList_New(0);
+    if (links == NULL)
+        return NULL;
+    Py_SETREF(self->base.base.links, links);
+    Py_CLEAR(self->base.base.notifier);
+    Py_CLEAR(self->base.base.hub);
+    self->base.counter = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+lock_repr(bounded *self)
+{
+    return PyUnicode_FromFormat("<%s %s object at %p>",
+                                self->base.counter > 0 ? "unlocked" : "locked",
+                                Py_TYPE(self)->tp_name, self);
+}
+
+static PyMethodDef lock_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))lock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     lock_acquire_doc},
+    {"acquire_lock", (PyCFunction)(void (*)(void))lock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     lock_acquire_doc},
+    {"release", (PyCFunction)lock_release, METH_NOARGS, lock_release_doc},
+    {"release_lock", (PyCFunction)lock_release, METH_NOARGS, lock_release_doc},
+    {"locked_lock", (PyCFunction)semaphore_locked, METH_NOARGS, locked_doc},
+    {"__enter__", (PyCFunction)lock_enter, METH_NOARGS, lock_enter_doc},
+    {"__exit__", (PyCFunction)(void (*)(void))lock_exit, METH_FASTCALL, lock_exit_doc},
+    {"_at_fork_reinit", (PyCFunction)lock_at_fork_reinit, METH_NOARGS, lock_fork_doc},
+    {NULL},
+};
+
+PyDoc_STRVAR(lock_doc, "LockType()\n\n"
+"A cooperative _thread.lock: acquire() blocks the calling greenlet, not the\n"
+"thread.  The stdlib lock's API (acquire(blocking=True, timeout=-1),\n"
+"release(), locked(), a context manager); another greenlet or thread may\n"
+"release it.  Not subclassable, as _thread.lock.");
+
+static PyType_Slot lock_slots[] = {
+    {Py_tp_traverse, linkable_traverse},
+    {Py_tp_clear, linkable_clear},
+    {Py_tp_new, lock_new},
+    {Py_tp_init, lock_init},
+    {Py_tp_methods, lock_methods},
+    {Py_tp_repr, lock_repr},
+    {Py_tp_doc, (void *)lock_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_lock_spec = {
+    .name = "gevent_c.thread.LockType",
+    .basicsize = sizeof(bounded),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = lock_slots,
+};
+
+/* ---- RLock --------------------------------------------------------------- */
+
+/* A reentrant lock owned by a greenlet, over a one-slot block.  Two
+ * flavours share the code: gevent_c.lock.RLock (gevent's API: hub
+ * argument, timeout=None, the block a Semaphore, _owner the greenlet) and
+ * gevent_c.threading._CRLock, what threading.RLock() makes once patched (the
+ * _thread.RLock API: timeout=-1, idents, the block a LockType). */
+typedef struct {
+    PyObject_HEAD
+    gevc_hub_state *st;
+    PyObject *block;               /* Semaphore or LockType */
+    PyObject *owner;               /* NULL: free; else the owning greenlet
+                                    * (or an ident _acquire_restore gave) */
+    Py_ssize_t count;
+    PyObject *weakrefs;
+    int stdlib;                    /* the _thread.RLock flavour */
+} rlock;
+
+/* The arguments are __init__'s business (a Python subclass may take
+ * others), except for the _thread flavour, which takes none. */
+static PyObject *
+rlock_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    gevc_hub_state *st = gevc_hub_state_from_type(tp);
+    PyObject *block;
+    rlock *self;
+    int stdlib;
+    if (st == NULL)
+        return NULL;
+    stdlib = PyType_IsSubtype(tp, st->thread_rlock_type);
+    if (stdlib && gevc__no_args("RLock", args, kwargs) < 0)
+        return NULL;
+    block = PyObject_CallNoArgs((PyObject *)(stdlib ? st->lock_type : st->semaphore_type));
+    if (block == NULL)
+        return NULL;
+    self = (rlock *)gevc__hub_alloc(tp, &st);
+    if (self == NULL) {
+        Py_DECREF(block);
+        return NULL;
+    }
+    self->st = st;
+    self->block = block;
+    self->stdlib = stdlib;
+    return (PyObject *)self;
+}
+
+static int
+rlock_init(rlock *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *hub;
+    if (self->stdlib)
+        return gevc__no_args("RLock", args, kwargs);
+    if (gevc__hub_arg("RLock", args, kwargs, &hub) < 0)
+        return -1;
+    /* the block belongs to that hub, as Semaphore(1, hub) */
+    Py_XSETREF(((linkable *)self->block)->hub, Py_XNewRef(hub));
+    return 0;
+}
+
+static int
+rlock_traverse(rlock *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->block);
+    Py_VISIT(self->owner);
+    return 0;
+}
+
+static int
+rlock_clear(rlock *self)
+{
+    Py_CLEAR(self->owner);
+    return 0;                      /* the block stays: methods may still run */
+}
+
+static void
+rlock_dealloc(rlock *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakrefs != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->block);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+/* 1 acquired, 0 not, -1 error; timeout None or seconds (checked) */
+static int
+rlock_acquire_core(rlock *self, int blocking, PyObject *timeout)
+{
+    PyObject *cur = self->st->gapi->getcurrent_borrowed();
+    int rc;
+    if (cur == NULL)
+        return -1;
+    if (self->owner == cur) {
+        self->count++;
+        return 1;
+    }
+    if (self->stdlib)
+        rc = lock_acquire_core((bounded *)self->block, blocking, timeout);
+    else
+        rc = acquire((semaphore *)self->block, blocking, timeout);
+    if (rc == 1) {
+        /* the current greenlet again: a switch may have happened */
+        cur = self->st->gapi->getcurrent_borrowed();
+        if (cur == NULL)
+            return -1;
+        Py_XSETREF(self->owner, Py_NewRef(cur));
+        self->count = 1;
+    }
+    return rc;
+}
+
+PyDoc_STRVAR(rlock_acquire_doc, "acquire(blocking=True, timeout=None)\n\n"
+"Acquire the lock, or acquire it once more if the current greenlet owns it;\n"
+"True on success, False if not blocking or after timeout seconds\n"
+"(gevent_c.threading._CRLock: timeout=-1, no limit, as _thread.RLock).");
+static PyObject *
+rlock_acquire(rlock *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"blocking", "timeout", NULL};
+    PyObject *a[2] = {NULL, NULL}, *timeout;
+    int blocking = 1, rc;
+    if (gevc__parse("acquire", args, nargs, kwnames, names, 2, 0, a) < 0)
+        return NULL;
+    if (a[0] != NULL && (blocking = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    if (!self->stdlib)
+        timeout = Py_NewRef(a[1] ? a[1] : Py_None);
+    else if (lock_timeout(self->st, a[1], blocking, &timeout) < 0)
+        return NULL;
+    else if (timeout == Py_None)
+        Py_INCREF(timeout);
+    rc = rlock_acquire_core(self, blocking, timeout);
+    Py_DECREF(timeout);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+static int
+rlock_owned(rlock *self)
+{
+    PyObject *cur = self->st->gapi->getcurrent_borrowed();
+    if (cur == NULL)
+        return -1;
+    return self->owner != NULL && self->owner == cur;
+}
+
+static int
+release_block(rlock *self)
+{
+    PyObject *r = semaphore_release((semaphore *)self->block, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+PyDoc_STRVAR(rlock_release_doc, "release()\n\n"
+"Release one level; the lock is free when the count reaches 0.\n"
+"RuntimeError unless the current greenlet owns it.");
+static PyObject *
+rlock_release(rlock *self, PyObject *unused)
+{
+    int owned = rlock_owned(self);
+    if (owned < 0)
+        return NULL;
+    if (!owned || self->count <= 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot release un-acquired lock");
+        return NULL;
+    }
+    if (--self->count == 0) {
+        Py_CLEAR(self->owner);
+        if (release_block(self) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(rlock_enter_doc, "__enter__()\n\nacquire(); returns True.");
+static PyObject *
+rlock_enter(rlock *self, PyObject *unused)
+{
+    int rc = rlock_acquire_core(self, 1, Py_None);
+    return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+PyDoc_STRVAR(rlock_exit_doc, "__exit__(*exc)\n\nrelease().");
+static PyObject *
+rlock_exit(rlock *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return rlock_release(self, NULL);
+}
+
+PyDoc_STRVAR(rlock_locked_doc, "locked()\n\nTrue if some greenlet holds the lock.");
+static PyObject *
+rlock_locked(rlock *self, PyObject *unused)
+{
+    return PyBool_FromLong(((semaphore *)self->block)->counter <= 0);
+}
+
+PyDoc_STRVAR(rlock_is_owned_doc, "_is_owned()\n\nTrue if the current greenlet holds the lock.");
+static PyObject *
+rlock_is_owned(rlock *self, PyObject *unused)
+{
+    int owned = rlock_owned(self);
+    return owned < 0 ? NULL : PyBool_FromLong(owned);
+}
+
+/* The owner as _release_save reports it: the greenlet (gevent flavour) or
+ * its ident, id(greenlet) as gevent_c.thread.get_ident() (thread flavour). */
+static PyObject *
+owner_for_caller(rlock *self)
+{
+    if (self->owner == NULL)
+        return self->stdlib ? PyLong_FromLong(0) : Py_NewRef(Py_None);
+    if (self->stdlib && !PyLong_Check(self->owner))
+        return PyLong_FromVoidPtr(self->owner);
+    return Py_NewRef(self->owner);
+}
+
+PyDoc_STRVAR(rlock_release_save_doc, "_release_save()\n\n"
+"threading.Condition.wait: release every level; return (count, owner).");
+static PyObject *
+rlock_release_save(rlock *self, PyObject *unused)
+{
+    PyObject *state, *owner;
+    if (self->stdlib && self->count == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot release un-acquired lock");
+        return NULL;
+    }
+    owner = owner_for_caller(self);
+    if (owner == NULL)
+        return NULL;
+    state = Py_BuildValue("(nN)", self->count, owner);
+    if (state == NULL)
+        return NULL;
+    self->count = 0;
+    Py_CLEAR(self->owner);
+    if (release_block(self) < 0) {
+        Py_DECREF(state);
+        return NULL;
+    }
+    return state;
+}
+
+PyDoc_STRVAR(rlock_acquire_restore_doc, "_acquire_restore(state)\n\n"
+"threading.Condition.wait: acquire again and restore the (count, owner)\n"
+"that _release_save returned.");
+static PyObject *
+rlock_acquire_restore(rlock *self, PyObject *state)
+{
+    Py_ssize_t count;
+    PyObject *owner, *cur;
+    int rc;
+    if (!PyTuple_Check(state) || PyTuple_GET_SIZE(state) != 2) {
+        PyErr_SetString(PyExc_TypeError, "_acquire_restore() argument must be a (count, owner) tuple");
+        return NULL;
+    }
+    count = PyNumber_AsSsize_t(PyTuple_GET_ITEM(state, 0), PyExc_OverflowError);
+    if (count == -1 && PyErr_Occurred())
+        return NULL;
+    owner = Py_NewRef(PyTuple_GET_ITEM(state, 1));
+    if (self->stdlib)
+        rc = lock_acquire_core((bounded *)self->block, 1, Py_None);
+    else
+        rc = acquire((semaphore *)self->block, 1, Py_None);
+    if (rc < 0) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    cur = self->st->gapi->getcurrent_borrowed();
+    if (cur == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    if (self->stdlib && PyLong_Check(owner) && PyLong_AsVoidPtr(owner) == (void *)cur)
+        Py_SETREF(owner, Py_NewRef(cur));   /* the ident of this greenlet */
+    PyErr_Clear();                 /* an ident too large for a pointer */
+    self->count = count;
+    Py_XSETREF(self->owner, owner == Py_None ? NULL : owner);
+    if (owner == Py_None)
+        Py_DECREF(owner);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(rlock_recursion_count_doc, "_recursion_count()\n\n"
+"How many times the current greenlet holds the lock (0 if it does not).");
+static PyObject *
+rlock_recursion_count(rlock *self, PyObject *unused)
+{
+    int owned = rlock_owned(self);
+    if (owned < 0)
+        return NULL;
+    return PyLong_FromSsize_t(owned ? self->count : 0);
+}
+
+PyDoc_STRVAR(rlock_fork_doc, "_at_fork_reinit()\n\nIn a forked child: free, with no owner.");
+static PyObject *
+rlock_at_fork_reinit(rlock *self, PyObject *unused)
+{
+    PyObject *block = PyObject_CallNoArgs((PyObject *)Py_TYPE(self->block) ==
+                                          (PyObject *)self->st->lock_type
+                                          ? (PyObject *)self->st->lock_type
+                                          : (PyObject *)self->st->semaphore_type);
+    if (block == NULL)
+        return NULL;
+    Py_SETREF(self->block, block);
+    Py_CLEAR(self->owner);
+    self->count = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+rlock_repr(rlock *self)
+{
+    PyObject *owner, *res;
+    if (!self->stdlib)
+        return PyUnicode_FromFormat("<%s at %p _block=%R _count=%zd _owner=%R>",
+                                    _PyType_Name(Py_TYPE(self)), self, self->block,
+                                    self->count, self->owner ? self->owner : Py_None);
+    owner = owner_for_caller(self);
+    if (owner == NULL)
+        return NULL;
+    res = PyUnicode_FromFormat("<%s %s object owner=%S count=%zd at %p>",
+                               ((semaphore *)self->block)->counter <= 0 ? "locked" : "unlocked",
+                               Py_TYPE(self)->tp_name, owner, self->count, self);
+    Py_DECREF(owner);
+    return res;
+}
+
+static PyObject *
+rlock_get_owner(rlock *self, void *c)
+{
+    return Py_NewRef(self->owner ? self->owner : Py_None);
+}
+
+static int
+rlock_set_owner(rlock *self, PyObject *value, void *c)
+{
+    Py_XSETREF(self->owner, value == NULL || value == Py_None ? NULL : Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+rlock_get_block(rlock *self, void *c)
+{
+    return Py_NewRef(self->block);
+}
+
+static PyMethodDef rlock_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))rlock_acquire, METH_FASTCALL | METH_KEYWORDS,
+     rlock_acquire_doc},
+    {"release", (PyCFunction)rlock_release, METH_NOARGS, rlock_release_doc},
+    {"__enter__", (PyCFunction)rlock_enter, METH_NOARGS, rlock_enter_doc},
+    {"__exit__", (PyCFunction)(void (*)(void))rlock_exit, METH_FASTCALL, rlock_exit_doc},
+    {"locked", (PyCFunction)rlock_locked, METH_NOARGS, rlock_locked_doc},
+    {"_is_owned", (PyCFunction)rlock_is_owned, METH_NOARGS, rlock_is_owned_doc},
+    {"_release_save", (PyCFunction)rlock_release_save, METH_NOARGS, rlock_release_save_doc},
+    {"_acquire_restore", (PyCFunction)rlock_acquire_restore, METH_O, rlock_acquire_restore_doc},
+    {"_recursion_count", (PyCFunction)rlock_recursion_count, METH_NOARGS,
+     rlock_recursion_count_doc},
+    {"_at_fork_reinit", (PyCFunction)rlock_at_fork_reinit, METH_NOARGS, rlock_fork_doc},
+    {NULL},
+};
+
+static PyGetSetDef rlock_getset[] = {
+    {"_owner", (getter)rlock_get_owner, (setter)rlock_set_owner,
+     "The owning greenlet, or None.", NULL},
+    {"_block", (getter)rlock_get_block, NULL, "The one-slot lock under it.", NULL},
+    {NULL},
+};
+
+static PyMemberDef rlock_members[] = {
+    {"_count", T_PYSSIZET, offsetof(rlock, count), 0, "Levels held by the owner."},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(rlock, weakrefs), READONLY, NULL},
+    {NULL},
+};
+
+PyDoc_STRVAR(rlock_doc, "RLock(hub=None)\n\n"
+"A reentrant lock owned by the greenlet that acquired it: the owner may\n"
+"acquire it again, and must release it as many times.");
+
+static PyType_Slot rlock_slots[] = {
+    {Py_tp_new, rlock_new},
+    {Py_tp_init, rlock_init},
+    {Py_tp_dealloc, rlock_dealloc},
+    {Py_tp_traverse, rlock_traverse},
+    {Py_tp_clear, rlock_clear},
+    {Py_tp_methods, rlock_methods},
+    {Py_tp_getset, rlock_getset},
+    {Py_tp_members, rlock_members},
+    {Py_tp_repr, rlock_repr},
+    {Py_tp_doc, (void *)rlock_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_rlock_spec = {
+    .name = "gevent_c._core.RLock",
+    .basicsize = sizeof(rlock),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = rlock_slots,
+};
+
+PyDoc_STRVAR(thread_rlock_doc, "_CRLock()\n\n"
+"What threading.RLock() makes once patched: _thread.RLock's API over a\n"
+"cooperative lock, owned by a greenlet (its ident is get_ident()).");
+
+static PyType_Slot thread_rlock_slots[] = {
+    {Py_tp_traverse, rlock_traverse},
+    {Py_tp_clear, rlock_clear},
+    {Py_tp_doc, (void *)thread_rlock_doc},
+    {0, NULL},
+};
+
+PyType_Spec gevc_thread_rlock_spec = {
+    .name = "gevent_c.threading._CRLock",
+    .basicsize = sizeof(rlock),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = thread_rlock_slots,
+};
+
+static int
+thread_timeout_max(double *out)
+{
+    PyObject *mod = PyImport_ImportModule("_thread"), *v;
+    if (mod == NULL)
+        return -1;
+    v = PyObject_GetAttrString(mod, "TIMEOUT_MAX");
+    Py_DECREF(mod);
+    if (v == NULL)
+        return -1;
+    *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* ---- AsyncResult core: set/get; gevent_c/event.py adds the rest ---------- */
 
 static int
@@ -1248,6 +1978,21 @@ gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st)
     st->result_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_result_spec, base);
     if (st->event_type == NULL || st->semaphore_type == NULL || st->result_type == NULL)
         return -1;
+    st->bounded_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &gevc_bounded_spec, (PyObject *)st->semaphore_type);
+    if (st->bounded_type == NULL)
+        return -1;
+    st->lock_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &gevc_lock_spec, (PyObject *)st->bounded_type);
+    if (st->lock_type == NULL || thread_timeout_max(&st->thread_timeout_max) < 0)
+        return -1;
+    st->rlock_type = (PyTypeObject *)PyType_FromModuleAndSpec(mod, &gevc_rlock_spec, NULL);
+    if (st->rlock_type == NULL)
+        return -1;
+    st->thread_rlock_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        mod, &gevc_thread_rlock_spec, (PyObject *)st->rlock_type);
+    if (st->thread_rlock_type == NULL)
+        return -1;
     types[LK_GENERIC] = st->linkable_type;
     types[LK_EVENT] = st->event_type;
     types[LK_SEM] = st->semaphore_type;
@@ -1263,7 +2008,11 @@ gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st)
     if (PyModule_AddObjectRef(mod, "AbstractLinkable", base) < 0 ||
         PyModule_AddObjectRef(mod, "Event", (PyObject *)st->event_type) < 0 ||
         PyModule_AddObjectRef(mod, "Semaphore", (PyObject *)st->semaphore_type) < 0 ||
-        PyModule_AddObjectRef(mod, "AsyncResult", (PyObject *)st->result_type) < 0)
+        PyModule_AddObjectRef(mod, "AsyncResult", (PyObject *)st->result_type) < 0 ||
+        PyModule_AddObjectRef(mod, "BoundedSemaphore", (PyObject *)st->bounded_type) < 0 ||
+        PyModule_AddObjectRef(mod, "LockType", (PyObject *)st->lock_type) < 0 ||
+        PyModule_AddObjectRef(mod, "RLock", (PyObject *)st->rlock_type) < 0 ||
+        PyModule_AddObjectRef(mod, "ThreadRLock", (PyObject *)st->thread_rlock_type) < 0)
         return -1;
     return 0;
 }
