@@ -270,24 +270,24 @@ sample_matches(const stack_sample *s, PyObject *t)
     return 1;
 }
 
-static PyObject *
-spawn_stack(PyObject *mod, PyObject *arg)
+PyObject *
+gevc__spawn_stack(gevc_hub_state *st, Py_ssize_t limit, int skip)
 {
-    gevc_hub_state *st = mstate(mod);
-    Py_ssize_t limit = PyLong_AsSsize_t(arg);
     stack_sample s;
     PyFrameObject *frame, *back;
     PyObject *out;
 
-    if (limit == -1 && PyErr_Occurred())
-        return NULL;
     if (limit < 0)
         limit = 0;
     if (sample_init(&s, limit) < 0)
         return NULL;
-    /* PyEval_GetFrame() is the Python caller (Greenlet.__init__): skip it */
-    frame = PyEval_GetFrame();
-    frame = frame != NULL ? PyFrame_GetBack(frame) : NULL;
+    frame = PyEval_GetFrame();     /* borrowed */
+    Py_XINCREF(frame);
+    while (frame != NULL && skip-- > 0) {
+        back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
     while (frame != NULL && s.n < limit) {
         s.code[s.n] = PyFrame_GetCode(frame);
 #if PY_VERSION_HEX >= 0x030B0000
@@ -327,6 +327,16 @@ spawn_stack(PyObject *mod, PyObject *arg)
     if (out != NULL)
         Py_XSETREF(st->spawn_stack_last, Py_NewRef(out));
     return out;
+}
+
+static PyObject *
+spawn_stack(PyObject *mod, PyObject *arg)
+{
+    Py_ssize_t limit = PyLong_AsSsize_t(arg);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    /* PyEval_GetFrame() is the Python caller (Greenlet.__init__): skip it */
+    return gevc__spawn_stack(mstate(mod), limit, 1);
 }
 
 PyMethodDef gevc_hub_methods[] = {

@@ -56,6 +56,7 @@ gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st)
         return -1;
     if (gevc__linkable_types_init(mod, st) < 0 ||
         gevc__timeout_type_init(mod, st) < 0 ||
+        gevc__greenletbase_type_init(mod, st) < 0 ||
         gevc__add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0 ||
         gevc__add_type(mod, &st->itemwaiter_type, &gevc_itemwaiter_spec,
                  (PyObject *)st->waiter_type, "ItemWaiter") < 0 ||
@@ -82,6 +83,13 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->timeout_type);
     Py_VISIT(st->timeout_fake_timer);
     Py_VISIT(st->timeout_expire);
+    Py_VISIT(st->glet_type);
+    Py_VISIT(st->glet_notify);
+    Py_VISIT(st->glet_success);
+    Py_VISIT(st->glet_raw_dead);
+    Py_VISIT(st->glet_start_completed);
+    Py_VISIT(st->glet_start_cancelled);
+    Py_VISIT(st->glet_track_setting);
     Py_VISIT(st->linkable_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
@@ -106,6 +114,23 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->timeout_fake_timer);
     Py_CLEAR(st->timeout_expire);
     Py_CLEAR(st->str_on_expiration);
+    Py_CLEAR(st->glet_type);
+    Py_CLEAR(st->glet_notify);
+    Py_CLEAR(st->glet_success);
+    Py_CLEAR(st->glet_raw_dead);
+    Py_CLEAR(st->glet_start_completed);
+    Py_CLEAR(st->glet_start_cancelled);
+    Py_CLEAR(st->glet_track_setting);
+    Py_CLEAR(st->str_underscore_run);
+    Py_CLEAR(st->str_run);
+    Py_CLEAR(st->str_value);
+    Py_CLEAR(st->str_pending);
+    Py_CLEAR(st->str_active);
+    Py_CLEAR(st->str_join_slow);
+    Py_CLEAR(st->str_dead);
+    Py_CLEAR(st->str_spawn_tree_locals);
+    Py_CLEAR(st->str_spawning_stack_limit);
+    Py_CLEAR(st->str_spawn_callbacks);
     Py_CLEAR(st->linkable_type);
     Py_CLEAR(st->event_type);
     Py_CLEAR(st->semaphore_type);
