@@ -420,19 +420,10 @@ def joinall(greenlets, timeout=None, raise_error=False, count=None):
     """Wait for *greenlets* to finish; return those that finished.
 
     Stops after *count* of them or *timeout* seconds. With *raise_error*,
-    raise the first exception a greenlet finishes with.
+    raise the first exception a greenlet finishes with. The list is in the
+    order they finished.
     """
-    if not raise_error:
-        return wait(greenlets, timeout=timeout, count=count)
-    done = []
-    with iwait(greenlets, timeout=timeout, count=count) as it:
-        for obj in it:
-            if getattr(obj, 'exception', None) is not None:
-                if hasattr(obj, '_raise_exception'):
-                    obj._raise_exception()
-                raise obj.exception
-            done.append(obj)
-    return done
+    return _core.wait_all(greenlets, timeout, raise_error, count)
 
 
 def killall(greenlets, exception=GreenletExit, block=True, timeout=None):

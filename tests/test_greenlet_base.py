@@ -282,3 +282,78 @@ def test_spawn_join_link_do_not_leak(gc_lib):
     work(2000)
     gc.collect()
     assert len(gc.get_objects()) - before < 100
+
+
+# -- joinall / wait(objects): _core.wait_all ---------------------------------
+
+def test_joinall_returns_greenlets_in_the_order_they_finished(lib):
+    slow = lib.top.spawn(lib.top.sleep, 0.02)
+    fast = lib.top.spawn(lambda: 1)
+    assert lib.top.joinall([slow, fast]) == [fast, slow]
+
+
+def test_joinall_count_and_timeout(lib):
+    ev = lib.event.Event()
+    blocked = lib.top.spawn(ev.wait)
+    quick = [lib.top.spawn(lambda: 1) for _ in range(3)]
+    assert lib.top.joinall(quick + [blocked], count=2) == quick[:2]
+    done = lib.top.joinall(quick + [blocked], timeout=0.01)
+    # in the order their links ran: the one whose notifier was mid-run first
+    assert sorted(map(id, done)) == sorted(map(id, quick))
+    assert not blocked.has_links() and not any(g.has_links() for g in quick)
+    ev.set()
+    assert lib.top.joinall([blocked]) == [blocked]
+
+
+def test_joinall_with_raise_error_raises_the_first_failure(lib, errors):
+    def fail():
+        raise ZeroDivisionError('first')
+
+    gs = [lib.top.spawn(lambda: 1), lib.top.spawn(fail)]
+    with pytest.raises(ZeroDivisionError, match='first'):
+        lib.top.joinall(gs, raise_error=True)
+    assert sorted(map(id, lib.top.joinall(gs))) == sorted(map(id, gs))
+
+
+def test_wait_takes_any_object_with_rawlink(lib):
+    ev = lib.event.Event()
+    res = lib.event.AsyncResult()
+    g = lib.top.spawn(lambda: (ev.set(), res.set(5)))
+    ready = lib.top.wait([ev, res, g])
+    assert set(map(id, ready)) == {id(ev), id(res), id(g)}
+
+
+def test_joinall_of_nothing_and_count_zero(lib):
+    g = lib.top.spawn(lambda: 1)
+    assert lib.top.joinall([]) == []
+    assert lib.top.joinall([g], count=0) == []
+    assert not g.has_links()
+    lib.top.joinall([g])
+
+
+def test_joinall_interrupted_by_a_timeout_unlinks_everything(lib):
+    ev = lib.event.Event()
+    gs = [lib.top.spawn(ev.wait) for _ in range(3)]
+    with pytest.raises(lib.timeout.Timeout):
+        with lib.timeout.Timeout(0.005):
+            lib.top.joinall(gs)
+    assert not any(g.has_links() for g in gs)
+    ev.set()
+    lib.top.joinall(gs)
+
+
+def test_wait_all_bad_input(gc_lib):
+    from gevent_c import _core
+    g = gc_lib.top.spawn(lambda: 1)
+    with pytest.raises(TypeError):
+        _core.wait_all(42)
+    with pytest.raises(ValueError):
+        _core.wait_all([g], None, False, -1)
+    with pytest.raises(TypeError):
+        _core.wait_all([g], None, False, 'x')
+    with pytest.raises(AttributeError):
+        _core.wait_all([g, object()])
+    assert not g.has_links()
+    with pytest.raises(TypeError):
+        _core.wait_all()
+    assert _core.wait_all([g]) == [g]

@@ -8,7 +8,8 @@
  * The fields sit after the greenlet type's own struct, whose size differs
  * per Python version: they are reached at an offset read from that type
  * when the module is set up.  The instance __dict__ is made only when an
- * attribute outside the fields is set, the list of links on the first link,
+ * attribute outside the fields is set, a list of links only for a second
+ * link (one link, the usual join, is held as is),
  * and kwargs stays NULL while there are none. */
 #include "hub.h"
 
@@ -18,7 +19,7 @@ typedef struct {
     PyObject *kwargs;              /* dict; NULL: none (made on first read) */
     PyObject *value;
     PyObject *exc_info;            /* NULL: not finished; else (t, v, tb) */
-    PyObject *links;               /* list; NULL: none yet */
+    PyObject *links;               /* NULL: none; a list; else the one link */
     PyObject *notifier;            /* the pending _notify_links callback */
     PyObject *start_event;         /* callback, timer or a _StartState marker */
     PyObject *spawning_greenlet;   /* weakref */
@@ -156,7 +157,24 @@ static int
 has_links(PyObject *self)
 {
     PyObject *links = F(self)->links;
-    return links != NULL && PyList_GET_SIZE(links) > 0;
+    return links != NULL && (!PyList_CheckExact(links) || PyList_GET_SIZE(links) > 0);
+}
+
+/* The links as a list (made from the single link, or empty, if needed). */
+static PyObject *
+links_list(PyObject *self)
+{
+    glet_fields *f = F(self);
+    PyObject *list;
+    if (f->links != NULL && PyList_CheckExact(f->links))
+        return f->links;
+    list = PyList_New(f->links != NULL);
+    if (list == NULL)
+        return NULL;
+    if (f->links != NULL)
+        PyList_SET_ITEM(list, 0, f->links);   /* the reference moves */
+    f->links = list;
+    return list;
 }
 
 /* ---- reporting the outcome ---------------------------------------------- */
@@ -282,10 +300,13 @@ add_link(gevc_hub_state *st, PyObject *self, PyObject *callback)
 {
     glet_fields *f = F(self);
     int ready;
-    if (f->links == NULL && (f->links = PyList_New(0)) == NULL)
-        return -1;
-    if (PyList_Append(f->links, callback) < 0)
-        return -1;
+    if (f->links == NULL)
+        f->links = Py_NewRef(callback);
+    else {
+        PyObject *list = links_list(self);
+        if (list == NULL || PyList_Append(list, callback) < 0)
+            return -1;
+    }
     if (f->notifier != NULL)
         return 0;
     ready = is_ready(st, self);
@@ -317,7 +338,14 @@ static int
 remove_link(PyObject *self, PyObject *callback)
 {
     PyObject *links = F(self)->links;
-    Py_ssize_t n = links ? PyList_GET_SIZE(links) : 0;
+    Py_ssize_t n;
+    if (links != NULL && !PyList_CheckExact(links)) {
+        int eq = links == callback ? 1 : PyObject_RichCompareBool(links, callback, Py_EQ);
+        if (eq > 0 && F(self)->links == links)
+            Py_CLEAR(F(self)->links);
+        return eq;
+    }
+    n = links ? PyList_GET_SIZE(links) : 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(links, i);
         int eq = item == callback ? 1 : PyObject_RichCompareBool(item, callback, Py_EQ);
@@ -335,6 +363,25 @@ remove_link(PyObject *self, PyObject *callback)
     return 0;
 }
 
+int
+gevc__glet_rawlink(gevc_hub_state *st, PyObject *self, PyObject *callback)
+{
+    return add_link(st, self, callback);
+}
+
+int
+gevc__glet_unlink(PyObject *self, PyObject *callback)
+{
+    return remove_link(self, callback) < 0 ? -1 : 0;
+}
+
+PyObject *
+gevc__glet_exception(PyObject *self)
+{
+    PyObject *e = F(self)->exc_info;
+    return Py_NewRef(e ? PyTuple_GET_ITEM(e, 1) : Py_None);
+}
+
 PyDoc_STRVAR(unlink_doc, "unlink(callback)\n\nRemove callback if it has not run yet.");
 static PyObject *
 glet_unlink(PyObject *self, PyObject *callback)
@@ -349,7 +396,9 @@ static PyObject *
 glet_unlink_all(PyObject *self, PyObject *unused)
 {
     PyObject *links = F(self)->links;
-    if (links != NULL && PyList_SetSlice(links, 0, PyList_GET_SIZE(links), NULL) < 0)
+    if (links != NULL && !PyList_CheckExact(links))
+        Py_CLEAR(F(self)->links);
+    else if (links != NULL && PyList_SetSlice(links, 0, PyList_GET_SIZE(links), NULL) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -372,16 +421,33 @@ notify_links(PyObject *mod, PyObject *self)
         PyErr_Format(PyExc_TypeError, "expected a Greenlet, got %R", self);
         return NULL;
     }
-    links = Py_XNewRef(F(self)->links);
-    while (links != NULL && PyList_GET_SIZE(links) > 0) {
-        PyObject *link = Py_NewRef(PyList_GET_ITEM(links, 0)), *r;
-        if (PyList_SetSlice(links, 0, 1, NULL) < 0) {
-            Py_DECREF(link);
-            res = NULL;
+    for (;;) {
+        PyObject *link, *r;
+        links = F(self)->links;
+        if (links == NULL)
+            break;
+        if (!PyList_CheckExact(links)) {
+            link = links;          /* the single link: its reference moves */
+            F(self)->links = NULL;
+        }
+        else if (PyList_GET_SIZE(links) == 0) {
+            Py_CLEAR(F(self)->links);   /* a later link makes a new one */
             break;
         }
-        if (Py_IS_TYPE(link, st->waiter_type))
+        else {
+            link = Py_NewRef(PyList_GET_ITEM(links, 0));
+            if (PyList_SetSlice(links, 0, 1, NULL) < 0) {
+                Py_DECREF(link);
+                res = NULL;
+                break;
+            }
+        }
+        /* join()'s own waiter (its target is us) gets us; a Waiter that
+         * was linked by hand is called, and copies our outcome */
+        if (Py_IS_TYPE(link, st->waiter_type) && ((gevc_waiter *)link)->target == self)
             r = gevc_waiter_switch((gevc_waiter *)link, self);
+        else if (Py_IS_TYPE(link, st->countdown_type))
+            r = gevc__countdown_fire(link, self);
         else
             r = PyObject_CallOneArg(link, self);
         if (r == NULL) {
@@ -409,10 +475,6 @@ notify_links(PyObject *mod, PyObject *self)
         Py_DECREF(r);
         Py_DECREF(link);
     }
-    /* done: an emptied list is dropped, a later link makes a new one */
-    if (links != NULL && links == F(self)->links && PyList_GET_SIZE(links) == 0)
-        Py_CLEAR(F(self)->links);
-    Py_XDECREF(links);
     Py_CLEAR(F(self)->notifier);
     return Py_XNewRef(res);
 }
@@ -642,10 +704,7 @@ get_kwargs(PyObject *self, void *c)
 static PyObject *
 get_links(PyObject *self, void *c)
 {
-    glet_fields *f = F(self);
-    if (f->links == NULL && (f->links = PyList_New(0)) == NULL)
-        return NULL;
-    return Py_NewRef(f->links);
+    return Py_XNewRef(links_list(self));
 }
 
 static PyObject *
