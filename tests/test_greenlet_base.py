@@ -357,3 +357,52 @@ def test_wait_all_bad_input(gc_lib):
     with pytest.raises(TypeError):
         _core.wait_all()
     assert _core.wait_all([g]) == [g]
+
+
+# -- timed sleep in C (no Python frame kept on a sleeping greenlet's stack) --
+
+def test_timed_sleeps_end_in_deadline_order(lib):
+    order = []
+
+    def nap(seconds, tag):
+        lib.top.sleep(seconds)
+        order.append(tag)
+
+    gs = [lib.top.spawn(nap, 0.03, 'c'), lib.top.spawn(nap, 0.01, 'a'),
+          lib.top.spawn(nap, 0.02, 'b'), lib.top.spawn(nap, 1, 'never')]
+    lib.top.joinall(gs[:3])
+    assert order == ['a', 'b', 'c']
+    gs[3].kill()
+    assert order == ['a', 'b', 'c'] and gs[3].dead
+
+
+def test_killed_sleeper_leaves_no_active_timer(lib):
+    g = lib.top.spawn(lib.top.sleep, 30)
+    lib.top.sleep(0)
+    g.kill()
+    # the loop has nothing left: waiting for it ends at once, not by timeout
+    assert lib.top.wait(timeout=10) is True
+
+
+def test_positional_ref_false_sleep_ends_in_loop_exit(lib):
+    with pytest.raises(lib.hub.LoopExit):
+        lib.top.sleep(1, False)
+
+
+def test_a_stray_switch_into_a_sleeper_is_an_invalid_switch(lib, errors):
+    g = lib.top.spawn(lib.top.sleep, 5)
+    lib.top.sleep(0)
+    lib.hub.get_hub().loop.run_callback(g.switch, 'stray')
+    with pytest.raises(lib.exceptions.InvalidSwitchError if hasattr(lib.exceptions, 'InvalidSwitchError')
+                       else lib.hub.InvalidSwitchError):
+        g.get()
+
+
+def test_sleeping_greenlets_are_small(gc_lib):
+    """The C sleep keeps no Python frame, no bound methods and no dict per
+    sleeping greenlet; what is saved of its stack stays well under 2 KiB."""
+    gs = [gc_lib.top.spawn(gc_lib.top.sleep, 5) for _ in range(20)]
+    gc_lib.top.sleep(0)
+    assert all(g._stack_saved < 2048 for g in gs)
+    assert not any(_has_dict(g) for g in gs)
+    gc_lib.top.killall(gs)
