@@ -11,8 +11,9 @@ from _hubtest import clean_hub, lib, gc_lib, errors  # noqa: F401 -- fixtures
 
 
 def _has_dict(obj):
-    """Whether obj's instance dict exists (without making it)."""
-    return any(type(r) is dict and r is not getattr(type(obj), '__dict__', None)
+    """Whether obj's instance dict exists (without making it): the only
+    other dict a greenlet holds is its spawn tree's."""
+    return any(type(r) is dict and r is not obj.spawn_tree_locals
                for r in gc.get_referents(obj))
 
 
