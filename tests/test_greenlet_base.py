@@ -408,3 +408,16 @@ def test_sleeping_greenlets_are_small(gc_lib):
     assert all(g._stack_saved < 2048 for g in gs)
     assert not any(_has_dict(g) for g in gs)
     gc_lib.top.killall(gs)
+
+
+@pytest.mark.parametrize('method', ['join', 'get'])
+def test_a_stray_switch_into_join_or_get_is_an_invalid_switch(lib, method):
+    ev = lib.event.Event()
+    g = lib.top.spawn(ev.wait)
+    main = lib.hub.getcurrent()
+    lib.hub.get_hub().loop.run_callback(main.switch, 'stray')
+    with pytest.raises(lib.exceptions.InvalidSwitchError, match='stray'):
+        getattr(g, method)()
+    assert not g.has_links()
+    ev.set()
+    g.join()

@@ -527,8 +527,14 @@ wait_finished(gevc_hub_state *st, PyObject *self, const char *method)
         }
         if (exc != NULL)
             gevc__exc_raise(exc);
-        else
-            rc = 0;                /* as gevent: a stray switch ends the join */
+        else {
+            /* as gevent: woken by anything but our end is an error */
+            PyObject *tp = gevc__exception(st, "InvalidSwitchError");
+            if (tp != NULL) {
+                PyErr_Format(tp, "Invalid switch into Greenlet.%s(): %R", method, r);
+                Py_DECREF(tp);
+            }
+        }
     }
     Py_XDECREF(r);
 done:
