@@ -3,7 +3,7 @@ hub primitives written in C (Waiter, AbstractLinkable and the Event,
 AsyncResult, Semaphore, Queue and Timeout bases)."""
 from collections import deque
 from types import TracebackType
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from typing_extensions import Self, disjoint_base, final
 
@@ -308,6 +308,14 @@ class QueueBase(Generic[_T]):
     is_shutdown: bool
     def put(self, item: _T, block: bool = True, timeout: float | None = None) -> None: ...
     def get(self, block: bool = True, timeout: float | None = None) -> _T: ...
+
+@disjoint_base
+class GreenletBase(greenlet):
+    # the C half of gevent_c.greenlet.Greenlet, which the stubs type
+    ...
+
+def wait_all(objects: Iterable[Any], timeout: float | None = None, raise_error: bool = False,
+             count: int | None = None) -> list[Any]: ...
 
 @disjoint_base
 class TimeoutBase(BaseException):

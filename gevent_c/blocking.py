@@ -192,25 +192,23 @@ def _thread_name(ident):
 _GREENLET_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'greenlet.py')
 
 
-def _running_greenlet(frame):
-    """The gevent_c Greenlet whose ``run`` is at the bottom of *frame*'s
-    stack, else None, and the bottom frame."""
+def _running_greenlet(ident, frame):
+    """The gevent_c Greenlet running now in thread *ident*, else None, and
+    the bottom frame of *frame*'s stack."""
+    from gevent_c._greenlet import _current_in_thread
     from gevent_c.greenlet import Greenlet
     bottom = frame
     while bottom is not None and bottom.f_back is not None:
         bottom = bottom.f_back
-    if bottom is not None and bottom.f_code is Greenlet.run.__code__:
-        candidate = bottom.f_locals.get('self')
-        if isinstance(candidate, Greenlet):
-            return candidate, bottom
-    return None, bottom
+    current = _current_in_thread(ident)
+    return (current if isinstance(current, Greenlet) else None), bottom
 
 
 def _describe(hub, ident, blocked, ready, suppressed):
     frame = sys._current_frames().get(ident)
     lines = ['the hub of %s has not run for %.3f s%s' % (
         _thread_name(ident), blocked, ' with callbacks waiting' if ready else '')]
-    greenlet, bottom = _running_greenlet(frame) if frame is not None else (None, None)
+    greenlet, bottom = _running_greenlet(ident, frame)
     if greenlet is not None:
         lines.append('running: %r' % (greenlet,))
         stack = getattr(greenlet, 'spawning_stack', None)

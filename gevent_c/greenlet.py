@@ -154,53 +154,28 @@ class FailureSpawnedLink(SpawnedLink):
         return None
 
 
-class Greenlet(RawGreenlet):
+_core._greenlet_setup(_track_tree, _start_completed_event, _cancelled_start_event)
+
+
+class Greenlet(_core.GreenletBase):
     """A coroutine run by the hub: ``Greenlet(run=None, *args, **kwargs)``.
 
     ``run(*args, **kwargs)`` is called when the hub first switches to it
     (after ``start``/``start_later``). A subclass may override ``_run``
     instead. Exceptions are reported once to ``hub.handle_error`` and kept
     in ``exception``/``exc_info``; ``get`` re-raises them.
+
+    Creation, ``spawn``/``start``, the run and its report, links, ``join``
+    and ``get`` without a timeout, and the state attributes are the C base
+    type's (``_core.GreenletBase``); timed waits, kill and repr are here.
     """
 
     # Greenlet[int] in annotations and base classes (typed code; see greenlet.pyi)
     __class_getitem__ = classmethod(types.GenericAlias)
 
-    value = None
-    _exc_info = None
-    _notifier = None
-    _ident = None
-    _formatted_info = None
-    spawning_greenlet = None
-    spawn_tree_locals = None
-    _spawning_frames = None
     #: How many frames of the spawner's stack ``spawning_stack`` keeps.
     spawning_stack_limit = 10
     _spawn_callbacks = None
-
-    def __init__(self, run=None, *args, **kwargs):
-        hub = get_hub()
-        RawGreenlet.__init__(self, None, hub)
-        if run is not None:
-            self._run = run
-        if not callable(self._run):
-            raise TypeError('The run argument or self._run must be callable')
-        self.args = args
-        self.kwargs = kwargs
-        self._start_event = None
-        self._links = []
-        if _track_tree._value:
-            spawner = getcurrent()
-            self.spawning_greenlet = weakref.ref(spawner)
-            self.spawn_tree_locals = _tree_of(spawner)
-            self._spawning_frames = _spawn_stack(self.spawning_stack_limit)
-        if self._spawn_callbacks is not None:
-            for cb in self._spawn_callbacks:
-                cb(self)
-
-    def _run(self):
-        """Override in a subclass to define what the greenlet runs."""
-        return None
 
     @property
     def spawning_stack(self):
@@ -297,65 +272,7 @@ class Greenlet(RawGreenlet):
         self._formatted_info = funcname
         return funcname
 
-    # -- state ------------------------------------------------------------
-
-    def __bool__(self):
-        return self._start_event is not None and self._exc_info is None
-
-    @property
-    def started(self):
-        return bool(self)
-
-    @property
-    def dead(self):
-        """True if it finished, or was killed or its start aborted before running."""
-        if getcurrent() is self:
-            # Running, so alive; also while it is being switched into for its
-            # start (a greenlet trace function sees that): the loop has
-            # consumed the start callback then, but run() has not yet
-            # marked the start completed.
-            return False
-        event = self._start_event
-        if event is _cancelled_start_event:
-            return True
-        if (event is not None and event is not _start_completed_event
-                and not (event.pending or getattr(event, 'active', False))):
-            return True  # started, then the start was aborted
-        return _raw_dead(self)
-
-    def ready(self):
-        """True once finished (successfully or not)."""
-        return self._exc_info is not None or self.dead
-
-    def successful(self):
-        """True if finished without an exception (GreenletExit counts as success)."""
-        exc_info = self._exc_info
-        return exc_info is not None and exc_info[1] is None
-
-    @property
-    def exception(self):
-        """The exception that ended it, or None."""
-        exc_info = self._exc_info
-        return exc_info[1] if exc_info is not None else None
-
-    @property
-    def exc_info(self):
-        """(type, value, traceback) of the exception that ended it, or None."""
-        exc_info = self._exc_info
-        if exc_info is None or exc_info[1] is None:
-            return None
-        return exc_info
-
-    def _raise_exception(self):
-        _, value, tb = self._exc_info
-        raise value.with_traceback(tb)
-
     # -- starting ---------------------------------------------------------
-
-    def start(self):
-        """Schedule it to run at the next loop iteration (once)."""
-        if self._start_event is None:
-            self._start_event = self.parent.loop.run_callback(type(self).switch, self)
 
     def start_later(self, seconds):
         """Schedule it to run after *seconds*."""
@@ -363,15 +280,6 @@ class Greenlet(RawGreenlet):
             timer = self.parent.loop.timer(seconds)
             self._start_event = timer
             timer.start(self.switch)
-
-    @classmethod
-    def spawn(cls, *args, **kwargs):
-        """Create and start a greenlet: ``spawn(func, *args, **kwargs)``."""
-        glet = cls(*args, **kwargs)
-        # the unbound method plus the greenlet as argument: no bound-method
-        # object (one more for the garbage collector) per greenlet
-        glet._start_event = glet.parent.loop.run_callback(cls.switch, glet)
-        return glet
 
     @classmethod
     def spawn_later(cls, seconds, *args, **kwargs):
@@ -388,35 +296,6 @@ class Greenlet(RawGreenlet):
             self._start_event = _cancelled_start_event
         else:
             event.stop()
-
-    def run(self):
-        try:
-            self._start_event = _start_completed_event
-            try:
-                result = self._run(*self.args, **self.kwargs)
-            except:  # noqa: E722 -- every outcome is reported
-                self._report_error(sys.exc_info())
-                return
-            self._report_result(result)
-        finally:
-            self.__dict__.pop('_run', None)
-            self.args = ()
-            self.kwargs.clear()  # no new dict (and GC-tracked object) per greenlet
-
-    def _report_result(self, result):
-        self._exc_info = _SUCCESS
-        self.value = result
-        if self._links and self._notifier is None:
-            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
-
-    def _report_error(self, exc_info):
-        if isinstance(exc_info[1], GreenletExit):
-            self._report_result(exc_info[1])
-            return
-        self._exc_info = (exc_info[0], exc_info[1], exc_info[2])
-        if self._links and self._notifier is None:
-            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
-        self.parent.handle_error(self, *exc_info)
 
     def _handle_death_before_start(self, exception):
         if self._exc_info is not None or not self.dead:
@@ -450,7 +329,7 @@ class Greenlet(RawGreenlet):
             waiter.get()
             self.join(timeout)
 
-    # -- waiting ----------------------------------------------------------
+    # -- waiting with a timeout (the C base handles the rest) --------------
 
     def _wait(self, timeout):
         """Block until finished (True) or *timeout* (False)."""
@@ -485,12 +364,9 @@ class Greenlet(RawGreenlet):
         finally:
             timeout.cancel()
 
-    def join(self, timeout=None):
-        """Block until it finishes or *timeout* seconds pass; returns None.
-
-        *timeout* may be a Timeout: it is started, and its expiry ends the
-        join quietly (another exception it raises propagates)."""
-        if self._exc_info is not None or self.dead:
+    def _join_slow(self, timeout=None):
+        """join() with a timeout (the C join handles the others)."""
+        if self.ready():
             return
         if timeout is not None and not isinstance(timeout, (float, int)) and \
                 isinstance(timeout, Timeout):
@@ -502,13 +378,8 @@ class Greenlet(RawGreenlet):
             return
         self._wait(timeout)
 
-    def get(self, block=True, timeout=None):
-        """Return its result or raise its exception, waiting if needed.
-
-        Raises Timeout if it is not finished after *timeout* (or at once with
-        ``block=False``). *timeout* may be a Timeout: it is started and
-        raised (or its exception) if it expires first.
-        """
+    def _get_slow(self, block=True, timeout=None):
+        """get() that may time out (the C get handles the others)."""
         if not self.ready():
             if not block:
                 raise Timeout()
@@ -524,17 +395,6 @@ class Greenlet(RawGreenlet):
 
     # -- links ------------------------------------------------------------
 
-    def has_links(self):
-        return bool(self._links)
-
-    def rawlink(self, callback):
-        """Call ``callback(self)`` from the hub when it finishes."""
-        if not callable(callback):
-            raise TypeError('Expected callable: %r' % (callback,))
-        self._links.append(callback)
-        if self._notifier is None and self.ready():
-            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
-
     def link(self, callback, SpawnedLink=SpawnedLink):
         """Call ``callback(self)`` in a new coroutine when it finishes."""
         self.rawlink(SpawnedLink(callback))
@@ -546,31 +406,6 @@ class Greenlet(RawGreenlet):
     def link_exception(self, callback, SpawnedLink=FailureSpawnedLink):
         """Like link, but only if it raises."""
         self.link(callback, SpawnedLink=SpawnedLink)
-
-    def unlink(self, callback):
-        """Remove *callback* if it has not run yet."""
-        links = self._links
-        # usually it already ran (joinall/iwait unlink everything they
-        # linked): a failing remove() would cost an exception each time
-        if links and callback in links:
-            links.remove(callback)
-
-    def unlink_all(self):
-        """Remove every link."""
-        del self._links[:]
-
-    def _notify_links(self):
-        links = self._links
-        handle_error = self.parent.handle_error
-        try:
-            while links:
-                link = links.pop(0)
-                try:
-                    link(self)
-                except:  # noqa: E722 -- one failing link must not starve the others
-                    handle_error((link, self), *sys.exc_info())
-        finally:
-            self._notifier = None
 
 
 def _kill(glet, exception, waiter):
@@ -589,19 +424,10 @@ def joinall(greenlets, timeout=None, raise_error=False, count=None):
     """Wait for *greenlets* to finish; return those that finished.
 
     Stops after *count* of them or *timeout* seconds. With *raise_error*,
-    raise the first exception a greenlet finishes with.
+    raise the first exception a greenlet finishes with. The list is in the
+    order they finished.
     """
-    if not raise_error:
-        return wait(greenlets, timeout=timeout, count=count)
-    done = []
-    with iwait(greenlets, timeout=timeout, count=count) as it:
-        for obj in it:
-            if getattr(obj, 'exception', None) is not None:
-                if hasattr(obj, '_raise_exception'):
-                    obj._raise_exception()
-                raise obj.exception
-            done.append(obj)
-    return done
+    return _core.wait_all(greenlets, timeout, raise_error, count)
 
 
 def killall(greenlets, exception=GreenletExit, block=True, timeout=None):

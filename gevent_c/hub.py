@@ -900,5 +900,4 @@ def wait(objects=None, timeout=None, count=None):
     """
     if objects is None:
         return get_hub().join(timeout=timeout)
-    with iwait(objects, timeout, count) as it:
-        return list(it)
+    return _core.wait_all(objects, timeout, False, count)

@@ -58,6 +58,10 @@ class IMapUnordered(Greenlet):
         self.count = 0
         self.index = 0
         self.finished = False
+        # one bound method for every item's link, and the items' indexes
+        # here rather than in a __dict__ made on each greenlet
+        self._on_result_link = self._on_result
+        self._indexes = {}
         self.rawlink(self._on_finish)
 
     def __iter__(self):
@@ -80,8 +84,8 @@ class IMapUnordered(Greenlet):
         self._result_semaphore.acquire()
         self.count += 1
         glet = self.spawn(func, *item) if self._zipped else self.spawn(func, item)
-        glet._imap_index = index
-        glet.rawlink(self._on_result)
+        self._indexes[glet] = index
+        glet.rawlink(self._on_result_link)
         return glet
 
     def _run(self):
@@ -97,10 +101,11 @@ class IMapUnordered(Greenlet):
 
     def _on_result(self, glet):
         self.count -= 1
+        index = self._indexes.pop(glet, None)
         if glet.successful():
-            self.queue.put(self._value_for_success(glet))
+            self.queue.put(self._value_for_success(glet, index))
         else:
-            self.queue.put(self._value_for_failure(glet))
+            self.queue.put(self._value_for_failure(glet, index))
         if self.ready() and self.count <= 0 and not self.finished:
             self.finished = True
             self.queue.put(self._value_for_finished())
@@ -116,10 +121,10 @@ class IMapUnordered(Greenlet):
             self.finished = True
             self.queue.put(self._value_for_finished())
 
-    def _value_for_success(self, glet):
+    def _value_for_success(self, glet, index):
         return glet.value
 
-    def _value_for_failure(self, glet):
+    def _value_for_failure(self, glet, index):
         return _Failure(glet.exception, glet._raise_exception)
 
     def _value_for_finished(self):
@@ -150,11 +155,11 @@ class IMap(IMapUnordered):
         self.waiting_for = want + 1
         return value
 
-    def _value_for_success(self, glet):
-        return (glet._imap_index, glet.value)
+    def _value_for_success(self, glet, index):
+        return (index, glet.value)
 
-    def _value_for_failure(self, glet):
-        return (glet._imap_index, _Failure(glet.exception, glet._raise_exception))
+    def _value_for_failure(self, glet, index):
+        return (index, _Failure(glet.exception, glet._raise_exception))
 
     def _value_for_finished(self):
         return (self.index, _END)
@@ -276,11 +281,19 @@ class Group(GroupMappingMixin):
     def __iter__(self):
         return iter(self.greenlets)
 
+    @property
+    def _discard_link(self):
+        """The bound _discard every member links (made once, not per add)."""
+        link = self.__dict__.get('_discard_link_')
+        if link is None:
+            link = self.__dict__['_discard_link_'] = self._discard
+        return link
+
     def add(self, greenlet):
         """Track *greenlet* until it finishes."""
         rawlink = getattr(greenlet, 'rawlink', None)
         if rawlink is not None:
-            rawlink(self._discard)
+            rawlink(self._discard_link)
         self.greenlets.add(greenlet)
         self._empty_event.clear()
 
@@ -295,7 +308,7 @@ class Group(GroupMappingMixin):
         self._discard(greenlet)
         unlink = getattr(greenlet, 'unlink', None)
         if unlink is not None:
-            unlink(self._discard)
+            unlink(self._discard_link)
 
     def start(self, greenlet):
         """Add and start *greenlet*."""

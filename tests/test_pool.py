@@ -261,3 +261,31 @@ def test_killone_waits_only_when_it_does_the_killing(lib, errors):
     assert shots == [1] and not g.dead
     g.kill(ValueError)  # end it for good
     assert g.dead
+
+
+def test_imap_members_keep_no_instance_dict_and_results_stay_in_order(gc_lib):
+    import gc
+    seen = []
+    pool = gc_lib.pool.Pool(3)
+
+    def work(x):
+        gc_lib.top.sleep(0.001 * (5 - x))
+        seen.append(gc_lib.top.getcurrent())
+        return x * 10
+
+    assert list(pool.imap(work, range(5))) == [0, 10, 20, 30, 40]
+    assert len(seen) == 5
+    # the only dict they hold is the spawn tree's, shared with their spawner
+    assert all(r is g.spawn_tree_locals for g in seen for r in gc.get_referents(g)
+               if type(r) is dict)
+    assert len(pool) == 0 and pool.free_count() == 3
+
+
+def test_discard_unlinks_the_shared_link(lib):
+    group = lib.pool.Group()
+    ev = lib.event.Event()
+    g = group.spawn(ev.wait)
+    group.discard(g)
+    assert g not in group and not g.has_links()
+    ev.set()
+    g.join()

@@ -77,6 +77,7 @@ struct gevc_thread {
 /* thread.c */
 extern _Thread_local gevc_thread *gevc__cur_thread;
 gevc_thread *gevc__thread_slow(gevc_state *st);
+PyObject *gevc__thread_current_in(gevc_state *st, unsigned long ident);
 void gevc__thread_drain(gevc_thread *th);
 int gevc__thread_gc_hook(gevc_thread *th);
 static inline gevc_thread *

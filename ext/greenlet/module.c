@@ -67,6 +67,21 @@ mod_getcurrent(PyObject *module, PyObject *unused)
     return th ? Py_NewRef(th->current) : NULL;
 }
 
+PyDoc_STRVAR(current_in_thread_doc,
+"_current_in_thread(ident)\n--\n\n"
+"The greenlet running now in the thread with this threading ident, or None\n"
+"if that thread has not used greenlets (for gevent_c.blocking's watchdog).");
+
+static PyObject *
+mod_current_in_thread(PyObject *module, PyObject *arg)
+{
+    unsigned long ident = PyLong_AsUnsignedLong(arg);
+    gevc_state *st = gevc__module_state(module);
+    if (ident == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    return gevc__thread_current_in(st, ident);
+}
+
 PyDoc_STRVAR(settrace_doc,
 "settrace(callback)\n--\n\n"
 "Set this thread's greenlet trace function and return the previous one.\n"
@@ -129,6 +144,7 @@ static PyMethodDef module_methods[] = {
     {"_trash_delete_nesting", mod_trash_nesting, METH_NOARGS,
      trash_nesting_doc},
     {"getcurrent", mod_getcurrent, METH_NOARGS, getcurrent_doc},
+    {"_current_in_thread", mod_current_in_thread, METH_O, current_in_thread_doc},
     {"settrace", mod_settrace, METH_O, settrace_doc},
     {"gettrace", mod_gettrace, METH_NOARGS, gettrace_doc},
     {NULL, NULL, 0, NULL},

@@ -72,6 +72,35 @@ gevc__holder_type_init(PyObject *module, gevc_state *st)
     return st->holder_type ? 0 : -1;
 }
 
+/* The greenlet running now in the thread whose threading ident is
+ * `ident` (new ref), or None if that thread has no greenlet state.  Read
+ * under the GIL from another thread (gevent_c.blocking's watchdog), from the
+ * holder in that thread's state dict. */
+PyObject *
+gevc__thread_current_in(gevc_state *st, unsigned long ident)
+{
+    PyThreadState *ts = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+    for (; ts != NULL; ts = PyThreadState_Next(ts)) {
+        PyObject *found;
+        gevc_thread *th;
+        if (ts->thread_id != ident || ts->dict == NULL)
+            continue;
+        found = PyDict_GetItemWithError(ts->dict, st->str_key);
+        if (found == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            break;
+        }
+        if (!Py_IS_TYPE(found, st->holder_type))
+            break;
+        th = ((HolderObject *)found)->th;
+        if (th != NULL && th->current != NULL)
+            return Py_NewRef((PyObject *)th->current);
+        break;
+    }
+    Py_RETURN_NONE;
+}
+
 gevc_thread *
 gevc__thread_slow(gevc_state *st)
 {

@@ -35,6 +35,19 @@ typedef struct gevc_hub_state {
     PyObject *timeout_fake_timer;  /* TimeoutBase.timer before start() */
     PyObject *timeout_expire;      /* the timer callback of a plain Timeout */
     PyObject *timeout_expire_descr;  /* borrowed: TimeoutBase._on_expiration */
+    PyTypeObject *glet_type;       /* GreenletBase (greenletbase.c) */
+    PyObject *glet_notify;         /* the hub callback that runs a greenlet's links */
+    PyObject *glet_success;        /* (None, None, None): _exc_info of a success */
+    PyObject *glet_raw_dead;       /* the greenlet type's `dead` descriptor */
+    PyObject *glet_start_completed, *glet_start_cancelled;  /* _start_event markers */
+    PyObject *glet_track_setting;  /* config's track_greenlet_tree setting */
+    PyTypeObject *countdown_type;  /* the link of wait_all (joinall.c) */
+    PyObject *minus_one;
+    PyObject *str_exception, *str_rawlink, *str_unlink, *str_priority,
+             *str_raise_exception;
+    PyObject *str_underscore_run, *str_run, *str_value, *str_pending, *str_active,
+             *str_join_slow, *str_dead, *str_spawn_tree_locals,
+             *str_spawning_stack_limit, *str_spawn_callbacks;
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
              *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
              *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,
@@ -84,6 +97,18 @@ extern PyMethodDef gevc_hub_methods[];
 extern PyMethodDef gevc_hublocal_methods[];
 int gevc__linkable_types_init(PyObject *mod, gevc_hub_state *st);
 int gevc__timeout_type_init(PyObject *mod, gevc_hub_state *st);
+int gevc__greenletbase_type_init(PyObject *mod, gevc_hub_state *st);
+/* The spawner's stack for Greenlet.spawning_stack: (code, lasti, ...) of at
+ * most limit frames, newest first, after skipping `skip` Python frames. */
+PyObject *gevc__spawn_stack(gevc_hub_state *st, Py_ssize_t limit, int skip);
+/* Greenlet's links from C (greenletbase.c) */
+int gevc__glet_rawlink(gevc_hub_state *st, PyObject *glet, PyObject *callback);
+int gevc__glet_unlink(PyObject *glet, PyObject *callback);
+PyObject *gevc__glet_exception(PyObject *glet);   /* new ref; None if none */
+/* joinall.c: wait_all and its link */
+extern PyType_Spec gevc_countdown_spec;
+extern PyMethodDef gevc_wait_all_methods[];
+PyObject *gevc__countdown_fire(PyObject *countdown, PyObject *obj);
 extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
 
 gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);

@@ -175,6 +175,71 @@ is_zero_or_less(PyObject *seconds)
     return 0;
 }
 
+static int
+is_positive_number(PyObject *seconds)
+{
+    if (PyLong_CheckExact(seconds))
+        return _PyLong_Sign(seconds) > 0;
+    if (PyFloat_CheckExact(seconds))
+        return PyFloat_AS_DOUBLE(seconds) > 0.0;
+    return 0;
+}
+
+/* sleep(seconds > 0) on our loop: a timer whose callback is Waiter.switch's
+ * descriptor with the waiter as its arguments, so no bound method, and no
+ * Python frame (whose C stack a sleeping greenlet would keep saved). */
+static PyObject *
+timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *seconds,
+            PyObject *ref)
+{
+    PyObject *descr = _PyType_Lookup(st->waiter_type, st->str_switch);
+    PyObject *zero = PyFloat_FromDouble(0.0), *targs[4], *timer, *res = NULL;
+    gevc_waiter *waiter = NULL;
+    gevc_watcher *w;
+    if (zero == NULL)
+        return NULL;
+    if (descr == NULL) {
+        Py_DECREF(zero);
+        PyErr_SetString(PyExc_SystemError, "Waiter.switch is missing");
+        return NULL;
+    }
+    targs[0] = seconds;
+    targs[1] = zero;
+    targs[2] = ref;
+    targs[3] = st->minus_one;      /* the timer's default priority */
+    timer = gevc_watcher_new_from_loop(st->loop.timer_type, &gevc_timer_kind, loop,
+                                       targs, 4, NULL);
+    Py_DECREF(zero);
+    if (timer == NULL)
+        return NULL;
+    w = (gevc_watcher *)timer;
+    waiter = gevc_waiter_new(st, hub);
+    if (waiter == NULL)
+        goto done;
+    {
+        PyObject *cargs[2] = {(PyObject *)waiter, (PyObject *)waiter};
+        if (gevc_loop_check(loop) < 0 || gevc_watcher_set_callback(w, descr, cargs, 2, NULL) < 0)
+            goto done;
+    }
+    ev_now_update(loop->ev);       /* as gevent: the sleep counts from now */
+    gevc_watcher_activate(w);
+    res = gevc_waiter_get(waiter);
+    if (res != NULL && res != (PyObject *)waiter) {
+        PyObject *got = res;
+        res = invalid_switch(st, got, waiter, hub, timer);
+        Py_DECREF(got);
+    }
+    if (res != NULL)
+        Py_SETREF(res, Py_NewRef(Py_None));
+done:
+    Py_INCREF(timer);              /* stopping drops the timer's own ref */
+    gevc_watcher_stop(w);
+    Py_DECREF(timer);
+    Py_DECREF(timer);
+    Py_XDECREF((PyObject *)waiter);
+    return res;
+}
+
 PyDoc_STRVAR(sleep_doc, "sleep(seconds=0, ref=True)\n\n"
 "Block the current greenlet for seconds (0 or less: yield once to the\n"
 "others, with no timer).  Other values go to the Python implementation\n"
@@ -187,6 +252,26 @@ hub_sleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         return sleep0(mod, NULL);
     if (nargs >= 1 && nargs <= 2 && kwnames == NULL && is_zero_or_less(args[0]))
         return sleep0(mod, NULL);
+    if (nargs >= 1 && nargs <= 2 && kwnames == NULL && is_positive_number(args[0])) {
+        PyObject *hub = gevc_hub_get(st), *loop, *res;
+        int ref = nargs > 1 ? PyObject_IsTrue(args[1]) : 1;
+        if (hub == NULL || ref < 0)
+            return NULL;
+        Py_INCREF(hub);
+        loop = PyObject_GetAttr(hub, st->str_loop);
+        if (loop == NULL) {
+            Py_DECREF(hub);
+            return NULL;
+        }
+        if (Py_IS_TYPE(loop, st->loop.loop_type)) {
+            res = timed_sleep(st, hub, (gevc_loop *)loop, args[0], ref ? Py_True : Py_False);
+            Py_DECREF(loop);
+            Py_DECREF(hub);
+            return res;
+        }
+        Py_DECREF(loop);
+        Py_DECREF(hub);
+    }
     if (st->py_sleep == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "sleep: no fallback registered");
         return NULL;
@@ -275,24 +360,24 @@ sample_matches(const stack_sample *s, PyObject *t)
     return 1;
 }
 
-static PyObject *
-spawn_stack(PyObject *mod, PyObject *arg)
+PyObject *
+gevc__spawn_stack(gevc_hub_state *st, Py_ssize_t limit, int skip)
 {
-    gevc_hub_state *st = mstate(mod);
-    Py_ssize_t limit = PyLong_AsSsize_t(arg);
     stack_sample s;
     PyFrameObject *frame, *back;
     PyObject *out;
 
-    if (limit == -1 && PyErr_Occurred())
-        return NULL;
     if (limit < 0)
         limit = 0;
     if (sample_init(&s, limit) < 0)
         return NULL;
-    /* PyEval_GetFrame() is the Python caller (Greenlet.__init__): skip it */
-    frame = PyEval_GetFrame();
-    frame = frame != NULL ? PyFrame_GetBack(frame) : NULL;
+    frame = PyEval_GetFrame();     /* borrowed */
+    Py_XINCREF(frame);
+    while (frame != NULL && skip-- > 0) {
+        back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
     while (frame != NULL && s.n < limit) {
         s.code[s.n] = PyFrame_GetCode(frame);
 #if PY_VERSION_HEX >= 0x030B0000
@@ -332,6 +417,16 @@ spawn_stack(PyObject *mod, PyObject *arg)
     if (out != NULL)
         Py_XSETREF(st->spawn_stack_last, Py_NewRef(out));
     return out;
+}
+
+static PyObject *
+spawn_stack(PyObject *mod, PyObject *arg)
+{
+    Py_ssize_t limit = PyLong_AsSsize_t(arg);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    /* PyEval_GetFrame() is the Python caller (Greenlet.__init__): skip it */
+    return gevc__spawn_stack(mstate(mod), limit, 1);
 }
 
 PyMethodDef gevc_hub_methods[] = {

@@ -52,10 +52,18 @@ gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st)
         (st->str_release = PyUnicode_InternFromString("release")) == NULL ||
         (st->str_run_callback_threadsafe = PyUnicode_InternFromString("run_callback_threadsafe")) == NULL ||
         (st->str_did_put_task = PyUnicode_InternFromString("_did_put_task")) == NULL ||
+        (st->str_exception = PyUnicode_InternFromString("exception")) == NULL ||
+        (st->str_rawlink = PyUnicode_InternFromString("rawlink")) == NULL ||
+        (st->str_unlink = PyUnicode_InternFromString("unlink")) == NULL ||
+        (st->str_priority = PyUnicode_InternFromString("priority")) == NULL ||
+        (st->str_raise_exception = PyUnicode_InternFromString("_raise_exception")) == NULL ||
+        (st->minus_one = PyLong_FromLong(-1)) == NULL ||
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
         return -1;
     if (gevc__linkable_types_init(mod, st) < 0 ||
         gevc__timeout_type_init(mod, st) < 0 ||
+        gevc__greenletbase_type_init(mod, st) < 0 ||
+        gevc__add_type(mod, &st->countdown_type, &gevc_countdown_spec, NULL, NULL) < 0 ||
         gevc__add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0 ||
         gevc__add_type(mod, &st->itemwaiter_type, &gevc_itemwaiter_spec,
                  (PyObject *)st->waiter_type, "ItemWaiter") < 0 ||
@@ -63,6 +71,7 @@ gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st)
                  (PyObject *)st->waiter_type, "MultipleWaiter") < 0)
         return -1;
     if (PyModule_AddFunctions(mod, gevc_hub_methods) < 0 ||
+        PyModule_AddFunctions(mod, gevc_wait_all_methods) < 0 ||
         PyModule_AddFunctions(mod, gevc_hublocal_methods) < 0)
         return -1;
     return 0;
@@ -82,6 +91,14 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->timeout_type);
     Py_VISIT(st->timeout_fake_timer);
     Py_VISIT(st->timeout_expire);
+    Py_VISIT(st->glet_type);
+    Py_VISIT(st->glet_notify);
+    Py_VISIT(st->glet_success);
+    Py_VISIT(st->glet_raw_dead);
+    Py_VISIT(st->glet_start_completed);
+    Py_VISIT(st->glet_start_cancelled);
+    Py_VISIT(st->glet_track_setting);
+    Py_VISIT(st->countdown_type);
     Py_VISIT(st->linkable_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
@@ -110,6 +127,30 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->timeout_fake_timer);
     Py_CLEAR(st->timeout_expire);
     Py_CLEAR(st->str_on_expiration);
+    Py_CLEAR(st->glet_type);
+    Py_CLEAR(st->glet_notify);
+    Py_CLEAR(st->glet_success);
+    Py_CLEAR(st->glet_raw_dead);
+    Py_CLEAR(st->glet_start_completed);
+    Py_CLEAR(st->glet_start_cancelled);
+    Py_CLEAR(st->glet_track_setting);
+    Py_CLEAR(st->str_underscore_run);
+    Py_CLEAR(st->str_run);
+    Py_CLEAR(st->str_value);
+    Py_CLEAR(st->str_pending);
+    Py_CLEAR(st->str_active);
+    Py_CLEAR(st->str_join_slow);
+    Py_CLEAR(st->str_dead);
+    Py_CLEAR(st->str_spawn_tree_locals);
+    Py_CLEAR(st->str_spawning_stack_limit);
+    Py_CLEAR(st->str_spawn_callbacks);
+    Py_CLEAR(st->countdown_type);
+    Py_CLEAR(st->minus_one);
+    Py_CLEAR(st->str_exception);
+    Py_CLEAR(st->str_rawlink);
+    Py_CLEAR(st->str_unlink);
+    Py_CLEAR(st->str_priority);
+    Py_CLEAR(st->str_raise_exception);
     Py_CLEAR(st->linkable_type);
     Py_CLEAR(st->event_type);
     Py_CLEAR(st->semaphore_type);
