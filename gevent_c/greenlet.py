@@ -383,19 +383,26 @@ class Greenlet(RawGreenlet):
         try:
             self._start_event = _start_completed_event
             try:
-                result = self._run(*self.args, **self.kwargs)
-            except:  # noqa: E722 -- every outcome is reported
-                self._report_error(sys.exc_info())
-                return
-            self._report_result(result)
+                try:
+                    result = self._run(*self.args, **self.kwargs)
+                except:  # noqa: E722 -- every outcome is reported
+                    self._report_error(sys.exc_info())
+                    return
+                self._report_result(result)
+            except MemoryError as ex:
+                # reporting the outcome ran out of memory: end with that
+                # error rather than dead with no outcome and links never run
+                self._handle_lost_end((MemoryError, ex, ex.__traceback__))
         finally:
             self.__dict__.pop('_run', None)
             self.args = ()
             self.kwargs.clear()  # no new dict (and GC-tracked object) per greenlet
 
     def _report_result(self, result):
-        self._exc_info = _SUCCESS
+        # value first: if storing it runs out of memory, nothing is reported
+        # yet and run() ends it with that MemoryError (_handle_lost_end)
         self.value = result
+        self._exc_info = _SUCCESS
         if self._links and self._notifier is None:
             self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
 
@@ -407,6 +414,14 @@ class Greenlet(RawGreenlet):
         if self._links and self._notifier is None:
             self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
         self.parent.handle_error(self, *exc_info)
+
+    def _handle_lost_end(self, exc_info):
+        """Reporting the outcome failed with *exc_info* (out of memory): end
+        with it if nothing was reported, and make sure the links run."""
+        if self._exc_info is None:
+            self._report_error(exc_info)
+        elif self._links and self._notifier is None:
+            self._notifier = self.parent.loop.run_callback(type(self)._notify_links, self)
 
     def _handle_death_before_start(self, exception):
         if self._exc_info is not None or not self.dead:
