@@ -102,6 +102,9 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
 #define HAVE_DATA_STACK 1
 #define HAVE_ENTRY_FRAMES 0
 #define HAVE_CFRAME_CURRENT_FRAME 1
+/* the frame's strong references to its code and function */
+#define FRAME_CODE f_code
+#define FRAME_FUNC f_func
 
 /* Size of the chunks push_chunk() in Python/pystate.c takes from the arena
    allocator (DATA_STACK_CHUNK_SIZE there; not in any header). */
@@ -163,6 +166,8 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 #define HAVE_DATA_STACK 1
 #define HAVE_ENTRY_FRAMES 1
 #define HAVE_CFRAME_CURRENT_FRAME 1
+#define FRAME_CODE f_code
+#define FRAME_FUNC f_funcobj
 
 /* As for 3.11: DATA_STACK_CHUNK_SIZE in Python/pystate.c. */
 #define CPY_CHUNK_SIZE (16 * 1024)
@@ -230,6 +235,8 @@ start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
 #include "internal/pycore_frame.h"
 #define HAVE_SINGLE_EXC 1
 #define HAVE_DATA_STACK 1
+#define FRAME_CODE f_executable   /* a code object, or None */
+#define FRAME_FUNC f_funcobj
 #define HAVE_ENTRY_FRAMES 1
 #define HAVE_CFRAME_CURRENT_FRAME 0
 
@@ -705,6 +712,37 @@ frames_referenced(gevc_pystate *s)
     return 0;
 }
 
+/* A greenlet suspended in a thread that has exited never runs again: drop
+   what its frames hold through their locals and cells, f_locals, function
+   and code, as clearing a frame does.  Their value stacks stay: while a
+   frame is suspended inside a call its stack depth is recorded nowhere, so
+   those few references (the callee and its arguments) are leaked.  Only
+   when frames_referenced() is 0: every frame lies in the data stack and no
+   frame object points at one.  Each frame is emptied before the next, and
+   __del__ methods run by the releases see nothing half-cleared: no frame
+   object reaches these frames. */
+static void
+release_frames(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->visible_frame;
+    if (frames_referenced(s))
+        return;
+    while (f != NULL) {
+        _PyInterpreterFrame *prev = f->previous;
+        PyObject *code = (PyObject *)f->FRAME_CODE;
+        if (code != NULL && PyCode_Check(code)) {
+            int n = ((PyCodeObject *)code)->co_nlocalsplus;
+            for (int i = 0; i < n; i++)
+                Py_CLEAR(f->localsplus[i]);
+        }
+        Py_CLEAR(f->f_locals);
+        Py_CLEAR(f->FRAME_FUNC);
+        f->FRAME_CODE = NULL;
+        Py_XDECREF(code);
+        f = prev;
+    }
+}
+
 /* The whole chain can be read without the greenlet's C stack (a greenlet
    suspended in a thread that has exited; the frames a generator or a
    failed relink leaves outside the data stack are not followed). */
@@ -802,6 +840,12 @@ abandon_stack(gevc_pystate *s)
         f = back;
     }
     Py_XDECREF(f);
+}
+
+/* 3.10: releasing the frames (abandon_stack) already clears them. */
+static void
+release_frames(gevc_pystate *s)
+{
 }
 
 /* 3.10: frames are heap objects, readable without any C stack. */
@@ -977,6 +1021,12 @@ gevc_pystate_clear(gevc_pystate *s)
     Py_CLEAR(s->context);
 }
 
+
+void
+gevc_pystate_release_frames(gevc_pystate *s)
+{
+    release_frames(s);
+}
 
 void
 gevc_pystate_abandon(gevc_pystate *s)

@@ -99,6 +99,9 @@ void gevc_pystate_dealloc(gevc_pystate *s);
    overwrite (and unlinking an object next to a head writes there). */
 int gevc_pystate_gc_collecting(PyThreadState *ts);
 
+/* A suspended greenlet whose thread has exited: drop the references its
+   frames' locals hold (before gevc_pystate_abandon). */
+void gevc_pystate_release_frames(gevc_pystate *s);
 /* A suspended greenlet that will never run again (its thread exited, or
    the interpreter is finalizing): free its data stack, or on 3.10 release
    the references its dead C stack held to its frames. */
