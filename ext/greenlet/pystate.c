@@ -105,6 +105,9 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
 /* the frame's strong references to its code and function */
 #define FRAME_CODE f_code
 #define FRAME_FUNC f_func
+/* f was called by the interpreter itself (not through C), so its caller's
+   stacktop was saved at that call and is still valid */
+#define CALLED_INLINE(s, f) (!(f)->is_entry)
 
 /* Size of the chunks push_chunk() in Python/pystate.c takes from the arena
    allocator (DATA_STACK_CHUNK_SIZE there; not in any header). */
@@ -350,6 +353,20 @@ remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
     s->relinked[s->nrelinked++] = f->previous;
     return 0;
 }
+
+/* f was called by the interpreter itself (its previous frame was not an
+   entry frame, which expose_live relinked past), so its caller's stacktop
+   was saved at that call and is still valid */
+static int
+called_inline(gevc_pystate *s, _PyInterpreterFrame *f)
+{
+    for (int i = 0; i < s->nrelinked; i += 2) {
+        if (s->relinked[i] == f)
+            return 0;
+    }
+    return 1;
+}
+#define CALLED_INLINE(s, f) called_inline(s, f)
 
 static void
 undo_expose(gevc_pystate *s)
@@ -714,31 +731,39 @@ frames_referenced(gevc_pystate *s)
 
 /* A greenlet suspended in a thread that has exited never runs again: drop
    what its frames hold through their locals and cells, f_locals, function
-   and code, as clearing a frame does.  Their value stacks stay: while a
-   frame is suspended inside a call its stack depth is recorded nowhere, so
-   those few references (the callee and its arguments) are leaked.  Only
-   when frames_referenced() is 0: every frame lies in the data stack and no
-   frame object points at one.  Each frame is emptied before the next, and
-   __del__ methods run by the releases see nothing half-cleared: no frame
-   object reaches these frames. */
+   and code, as clearing a frame does, and through the value stack of each
+   frame that called the next one from the interpreter (its stack top was
+   saved at that call).  The top frame's value stack, and that of a frame
+   whose callee was called through C, stay: their depth is recorded nowhere
+   while they are suspended inside a call, so those few references (the
+   callee and its arguments, such as the greenlet switched to) are leaked.
+   Only when frames_referenced() is 0: every frame lies in the data stack
+   and no frame object points at one.  Each frame is emptied before the
+   next, and __del__ methods run by the releases see nothing half-cleared:
+   no frame object reaches these frames. */
 static void
 release_frames(gevc_pystate *s)
 {
-    _PyInterpreterFrame *f = s->visible_frame;
+    _PyInterpreterFrame *f = s->visible_frame, *callee = NULL;
     if (frames_referenced(s))
         return;
     while (f != NULL) {
         _PyInterpreterFrame *prev = f->previous;
         PyObject *code = (PyObject *)f->FRAME_CODE;
         if (code != NULL && PyCode_Check(code)) {
-            int n = ((PyCodeObject *)code)->co_nlocalsplus;
-            for (int i = 0; i < n; i++)
+            PyCodeObject *co = (PyCodeObject *)code;
+            int n = co->co_nlocalsplus, top = n;
+            if (callee != NULL && CALLED_INLINE(s, callee) &&
+                f->stacktop > n && f->stacktop <= n + co->co_stacksize)
+                top = f->stacktop;
+            for (int i = 0; i < top; i++)
                 Py_CLEAR(f->localsplus[i]);
         }
         Py_CLEAR(f->f_locals);
         Py_CLEAR(f->FRAME_FUNC);
         f->FRAME_CODE = NULL;
         Py_XDECREF(code);
+        callee = f;
         f = prev;
     }
 }
