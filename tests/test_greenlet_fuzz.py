@@ -178,11 +178,15 @@ class GreenletOps(RuleBasedStateMachine):
 
 
 TestGreenletOps = GreenletOps.TestCase
-TestGreenletOps.settings = settings(max_examples=45, stateful_step_count=25,
+TestGreenletOps.settings = settings(max_examples=80, stateful_step_count=25,
                                     deadline=None, derandomize=True)
 
 
 # ---- two threads ------------------------------------------------------------
+
+def pick(indexes, i):
+    return indexes[i % len(indexes)]
+
 
 class ThreadWorld(World):
     """A world with a second native thread owning greenlets (`tgs`).
@@ -195,6 +199,8 @@ class ThreadWorld(World):
     def __init__(self, mod):
         super().__init__(mod)
         self.tgs = []
+        self.tgen = []         # which thread run made each of tgs
+        self.gen = 0
         self.tmains = []       # the thread's main greenlet, one per thread run
         self.log = []
         self.thread = None
@@ -241,7 +247,19 @@ class ThreadWorld(World):
                                   for g in self.tgs]
 
     # the thread
+    def live(self):
+        """Indexes in tgs of the greenlets of the running thread."""
+        return [k for k, gen in enumerate(self.tgen) if gen == self.gen]
+
+    def exited(self):
+        return [k for k, gen in enumerate(self.tgen) if gen != self.gen]
+
+    def pop(self, k):
+        self.tgen.pop(k)
+        return self.tgs.pop(k)
+
     def start_thread(self):
+        self.gen += 1
         inbox, outbox = queue.Queue(), queue.Queue()
 
         def loop():
@@ -280,6 +298,7 @@ class ThreadWorld(World):
             self.in_thread(unwind)
             self.stop_thread()
         self.tgs.clear()
+        self.tgen.clear()
         super().teardown()
 
 
@@ -308,6 +327,7 @@ class TwoThreadOps(GreenletOps):
             home = w.mod.getcurrent()
             g = w.mod.greenlet(w.make_run('t%d' % len(w.tgs), home))
             w.tgs.append(g)
+            w.tgen.append(w.gen)
             # a parent among this thread's greenlets (an exited thread's
             # are refused, the same way in both)
             if 0 <= parent < len(w.tgs) - 1:
@@ -349,27 +369,47 @@ class TwoThreadOps(GreenletOps):
         self.check_logs()
 
     # -- from the main thread, on the second thread's greenlets ----------
-    @precondition(lambda self: self.worlds[0].tgs)
+    # (switch, throw and set_parent on the greenlets of an exited thread are
+    # left out of the comparison: greenlet 3.5.6 crashes on some switches to
+    # them, and lets their parent change only once it has noticed the exit
+    # at some later call; gevent_c's answers are checked in x_exited)
+    @precondition(lambda self: self.worlds[0].live())
     @rule(i=st.integers(min_value=0, max_value=MAX - 1))
     def x_switch(self, i):
-        self.both(lambda w: w.tgs[i % len(w.tgs)].switch(1))
+        self.both(lambda w: w.tgs[pick(w.live(), i)].switch(1))
 
-    @precondition(lambda self: self.worlds[0].tgs)
+    @precondition(lambda self: self.worlds[0].live())
     @rule(i=st.integers(min_value=0, max_value=MAX - 1))
     def x_throw(self, i):
-        self.both(lambda w: w.tgs[i % len(w.tgs)].throw(ValueError, 'x'))
+        self.both(lambda w: w.tgs[pick(w.live(), i)].throw(ValueError, 'x'))
 
-    @precondition(lambda self: self.worlds[0].tgs and self.worlds[0].gs)
+    @precondition(lambda self: self.worlds[0].live() and self.worlds[0].gs)
     @rule(i=st.integers(min_value=0, max_value=MAX - 1),
           j=st.integers(min_value=0, max_value=MAX - 1),
           into_thread=st.booleans())
     def x_set_parent(self, i, j, into_thread):
         def step(w):
             if into_thread:     # a main-thread greenlet under a thread's one
-                w.gs[i % len(w.gs)].parent = w.tgs[j % len(w.tgs)]
+                w.gs[i % len(w.gs)].parent = w.tgs[pick(w.live(), j)]
             else:
-                w.tgs[i % len(w.tgs)].parent = w.gs[j % len(w.gs)]
+                w.tgs[pick(w.live(), i)].parent = w.gs[j % len(w.gs)]
         self.both(step)
+
+    @precondition(lambda self: self.worlds[0].exited())
+    @rule(i=st.integers(min_value=0, max_value=MAX - 1))
+    def x_exited(self, i):
+        # gevent_c alone: a greenlet started in an exited thread is dead and
+        # can be neither switched to nor thrown into (one that never
+        # started there runs wherever its parents lead)
+        w = self.worlds[1]
+        g = w.tgs[pick(w.exited(), i)]
+        if not g.dead:
+            return
+        assert not g
+        for attempt in (lambda: g.switch(1), lambda: g.throw(ValueError)):
+            with pytest.raises(w.mod.error):
+                attempt()
+        assert g.dead and not g
 
     @precondition(lambda self: self.worlds[0].tgs)
     @rule(i=st.integers(min_value=0, max_value=MAX - 1))
@@ -378,7 +418,7 @@ class TwoThreadOps(GreenletOps):
         # of a live thread is killed there at its next greenlet call, one of
         # an exited thread is freed unrun
         def step(w):
-            w.tgs.pop(i % len(w.tgs))
+            w.pop(i % len(w.tgs))
             gc.collect()
             return len(w.tgs)
         self.both(step)
@@ -390,7 +430,7 @@ class TwoThreadOps(GreenletOps):
     @rule(i=st.integers(min_value=0, max_value=MAX - 1))
     def t_drop(self, i):
         def step(w):
-            w.tgs.pop(i % len(w.tgs))
+            w.pop(i % len(w.tgs))
             gc.collect()
             return len(w.tgs)
         self.in_both_threads(step)
@@ -408,5 +448,5 @@ class TwoThreadOps(GreenletOps):
 
 
 TestTwoThreadOps = TwoThreadOps.TestCase
-TestTwoThreadOps.settings = settings(max_examples=40, stateful_step_count=30,
+TestTwoThreadOps.settings = settings(max_examples=50, stateful_step_count=30,
                                      deadline=None, derandomize=True)
