@@ -504,28 +504,44 @@ class Hub(RawGreenlet):
         return self.periodic_monitoring_thread
 
     def run(self):
-        """Run the loop forever; throw LoopExit into the parent when it empties."""
+        """Run the loop forever; throw LoopExit into the parent when it empties.
+
+        An exception while starting the monitor thread or running the loop
+        (MemoryError) is thrown into the parent the same way and the loop goes
+        on: the hub survives it (were it to die, every later wait would
+        return at once).
+        """
         assert self is getcurrent(), 'Do not call Hub.run() directly'
-        self.start_periodic_monitoring_thread()
-        if config.blocking_threshold:
-            from gevent_c import blocking
-            blocking.watch(self)
+        monitor_started = False
         while 1:
-            loop = self.loop
-            loop.error_handler = self
+            exc = None
             try:
-                loop.run()
-            finally:
-                loop.error_handler = None
+                if not monitor_started:
+                    self.start_periodic_monitoring_thread()
+                    if config.blocking_threshold:
+                        from gevent_c import blocking
+                        blocking.watch(self)
+                    monitor_started = True
+                loop = self.loop
+                loop.error_handler = self
+                try:
+                    loop.run()
+                finally:
+                    loop.error_handler = None
+            except Exception as ex:  # noqa: BLE001 -- delivered to the parent
+                exc = ex
             if self._destroyed:
                 return None
-            parent = self.parent
-            exc = LoopExit('This operation would block forever: ' + _describe_block(parent), self, [])
-            loop = parent = None
+            loop = None
             try:
+                if exc is None:
+                    exc = LoopExit('This operation would block forever: ' +
+                                   _describe_block(self.parent), self, [])
                 self.parent.throw(exc)
             except HubDestroyed:
                 return None
+            except MemoryError:
+                pass    # the parent was not resumed: run the loop again
             finally:
                 exc = None
 

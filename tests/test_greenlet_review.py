@@ -169,10 +169,10 @@ def test_greenlets_of_an_exited_thread_free_their_data_stacks():
 def test_locals_of_an_exited_threads_greenlets_are_released_or_kept_alive():
     # What a suspended greenlet's frames hold once its thread is gone: on
     # 3.10 its frames are objects and they are released with it (so are
-    # their locals); from 3.11 on the frames live in data-stack chunks that
-    # are freed without running anything, so their locals stay alive.  A
-    # generator frame on the way (3.10) stops the release: the frames below
-    # it stay, with their locals.
+    # their locals); from 3.11 on the frames live in data-stack chunks, and
+    # their locals are released before the chunks are freed.  A generator
+    # frame on the way stops the release: the frames below it stay, with
+    # their locals.
     out = run_isolated('''
         import weakref
         class Marker: pass
@@ -198,8 +198,7 @@ def test_locals_of_an_exited_threads_greenlets_are_released_or_kept_alive():
         print(sum(r() is None for r in refs['plain']),
               sum(r() is None for r in refs['below_gen']))
     ''')
-    expected = '1 0' if sys.version_info < (3, 11) else '0 0'
-    assert out.split() == expected.split(), out
+    assert out.split() == ['1', '0'], out
 
 
 def test_unreachable_greenlet_found_by_the_collector_is_killed_after_it():

@@ -236,8 +236,17 @@ greenlet_dealloc(GreenletObject *self)
     greenlet_clear(self);
     Py_CLEAR(self->parent);
     Py_CLEAR(self->main);
-    if (G_ACTIVE(self) && !G_IS_MAIN(self) && G_STARTED(self))
+    if (G_ACTIVE(self) && !G_IS_MAIN(self) && G_STARTED(self)) {
+        /* its thread has exited (or the interpreter is finalizing): it never
+           runs again; what its locals hold is released only in the first
+           case, where no finalizer of the thread's can still look */
+        if (!thread_alive(self) && !Py_IsFinalizing()) {
+            gevc_pystate_release_frames(&self->py);
+            for (int i = 0; i < 3; i++)
+                Py_CLEAR(self->running[i]);
+        }
         gevc_pystate_abandon(&self->py);
+    }
     gevc_pystate_dealloc(&self->py);
     PyMem_Free(self->stack_copy);
     tp->tp_free(self);

@@ -29,6 +29,10 @@ typedef struct GreenletObject {
     size_t stack_cap;
     struct GreenletObject *stack_prev;
     gevc_pystate py;
+    /* run, its args and kwargs while run() runs: owned here rather than by
+       the greenlet's C stack, so that a greenlet abandoned in an exited
+       thread releases them (see greenlet_dealloc) */
+    PyObject *running[3];
     char was_parent;                /* ever some greenlet's parent */
 } GreenletObject;
 

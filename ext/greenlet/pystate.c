@@ -102,6 +102,12 @@ top_frame_object(gevc_pystate *s, PyThreadState *ts)
 #define HAVE_DATA_STACK 1
 #define HAVE_ENTRY_FRAMES 0
 #define HAVE_CFRAME_CURRENT_FRAME 1
+/* the frame's strong references to its code and function */
+#define FRAME_CODE f_code
+#define FRAME_FUNC f_func
+/* f was called by the interpreter itself (not through C), so its caller's
+   stacktop was saved at that call and is still valid */
+#define CALLED_INLINE(s, f) (!(f)->is_entry)
 
 /* Size of the chunks push_chunk() in Python/pystate.c takes from the arena
    allocator (DATA_STACK_CHUNK_SIZE there; not in any header). */
@@ -163,6 +169,8 @@ expose_frames(gevc_pystate *s, const char *lo, const char *hi,
 #define HAVE_DATA_STACK 1
 #define HAVE_ENTRY_FRAMES 1
 #define HAVE_CFRAME_CURRENT_FRAME 1
+#define FRAME_CODE f_code
+#define FRAME_FUNC f_funcobj
 
 /* As for 3.11: DATA_STACK_CHUNK_SIZE in Python/pystate.c. */
 #define CPY_CHUNK_SIZE (16 * 1024)
@@ -230,6 +238,8 @@ start_frames(PyThreadState *ts, gevc_cframe_storage *storage,
 #include "internal/pycore_frame.h"
 #define HAVE_SINGLE_EXC 1
 #define HAVE_DATA_STACK 1
+#define FRAME_CODE f_executable   /* a code object, or None */
+#define FRAME_FUNC f_funcobj
 #define HAVE_ENTRY_FRAMES 1
 #define HAVE_CFRAME_CURRENT_FRAME 0
 
@@ -343,6 +353,20 @@ remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
     s->relinked[s->nrelinked++] = f->previous;
     return 0;
 }
+
+/* f was called by the interpreter itself (its previous frame was not an
+   entry frame, which expose_live relinked past), so its caller's stacktop
+   was saved at that call and is still valid */
+static int
+called_inline(gevc_pystate *s, _PyInterpreterFrame *f)
+{
+    for (int i = 0; i < s->nrelinked; i += 2) {
+        if (s->relinked[i] == f)
+            return 0;
+    }
+    return 1;
+}
+#define CALLED_INLINE(s, f) called_inline(s, f)
 
 static void
 undo_expose(gevc_pystate *s)
@@ -705,6 +729,45 @@ frames_referenced(gevc_pystate *s)
     return 0;
 }
 
+/* A greenlet suspended in a thread that has exited never runs again: drop
+   what its frames hold through their locals and cells, f_locals, function
+   and code, as clearing a frame does, and through the value stack of each
+   frame that called the next one from the interpreter (its stack top was
+   saved at that call).  The top frame's value stack, and that of a frame
+   whose callee was called through C, stay: their depth is recorded nowhere
+   while they are suspended inside a call, so those few references (the
+   callee and its arguments, such as the greenlet switched to) are leaked.
+   Only when frames_referenced() is 0: every frame lies in the data stack
+   and no frame object points at one.  Each frame is emptied before the
+   next, and __del__ methods run by the releases see nothing half-cleared:
+   no frame object reaches these frames. */
+static void
+release_frames(gevc_pystate *s)
+{
+    _PyInterpreterFrame *f = s->visible_frame, *callee = NULL;
+    if (frames_referenced(s))
+        return;
+    while (f != NULL) {
+        _PyInterpreterFrame *prev = f->previous;
+        PyObject *code = (PyObject *)f->FRAME_CODE;
+        if (code != NULL && PyCode_Check(code)) {
+            PyCodeObject *co = (PyCodeObject *)code;
+            int n = co->co_nlocalsplus, top = n;
+            if (callee != NULL && CALLED_INLINE(s, callee) &&
+                f->stacktop > n && f->stacktop <= n + co->co_stacksize)
+                top = f->stacktop;
+            for (int i = 0; i < top; i++)
+                Py_CLEAR(f->localsplus[i]);
+        }
+        Py_CLEAR(f->f_locals);
+        Py_CLEAR(f->FRAME_FUNC);
+        f->FRAME_CODE = NULL;
+        Py_XDECREF(code);
+        callee = f;
+        f = prev;
+    }
+}
+
 /* The whole chain can be read without the greenlet's C stack (a greenlet
    suspended in a thread that has exited; the frames a generator or a
    failed relink leaves outside the data stack are not followed). */
@@ -802,6 +865,12 @@ abandon_stack(gevc_pystate *s)
         f = back;
     }
     Py_XDECREF(f);
+}
+
+/* 3.10: releasing the frames (abandon_stack) already clears them. */
+static void
+release_frames(gevc_pystate *s)
+{
 }
 
 /* 3.10: frames are heap objects, readable without any C stack. */
@@ -977,6 +1046,12 @@ gevc_pystate_clear(gevc_pystate *s)
     Py_CLEAR(s->context);
 }
 
+
+void
+gevc_pystate_release_frames(gevc_pystate *s)
+{
+    release_frames(s);
+}
 
 void
 gevc_pystate_abandon(gevc_pystate *s)

@@ -102,6 +102,9 @@ int gevc_pystate_gc_collecting(PyThreadState *ts);
    innermost complete Python frames; returns how many. */
 int gevc_pystate_callers(PyThreadState *ts, PyObject **codes, int *offsets, int n);
 
+/* A suspended greenlet whose thread has exited: drop the references its
+   frames' locals hold (before gevc_pystate_abandon). */
+void gevc_pystate_release_frames(gevc_pystate *s);
 /* A suspended greenlet that will never run again (its thread exited, or
    the interpreter is finalizing): free its data stack, or on 3.10 release
    the references its dead C stack held to its frames. */

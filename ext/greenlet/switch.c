@@ -478,15 +478,18 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
     }
     Py_DECREF(origin);
 
+    /* the references move to the greenlet for the call */
+    self->running[0] = run;
+    self->running[1] = args;
+    self->running[2] = kwargs;
     if (args != NULL) {
         if (single)
             result = PyObject_CallOneArg(run, args);
         else
             result = PyObject_Call(run, args, kwargs);
     }
-    Py_XDECREF(args);
-    Py_XDECREF(kwargs);
-    Py_DECREF(run);
+    for (int i = 0; i < 3; i++)
+        Py_CLEAR(self->running[i]);
     if (result == NULL)
         result = take_greenlet_exit(th);
 

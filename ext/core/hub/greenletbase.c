@@ -248,6 +248,23 @@ report_current_error(gevc_hub_state *st, PyObject *self)
     return rc;
 }
 
+/* Reporting the outcome failed (out of memory, or the hub's handle_error
+ * raised): end with that error if nothing was reported yet, and make sure
+ * the links still run, so no joiner waits forever. */
+static int
+report_lost_end(gevc_hub_state *st, PyObject *self)
+{
+    if (F(self)->exc_info == NULL)
+        return report_current_error(st, self);
+    /* the outcome stands: the failure of its reporting goes to
+     * sys.unraisablehook, and the notifier is retried if it was the part
+     * that failed */
+    PyErr_WriteUnraisable(self);
+    if (has_links(self) && F(self)->notifier == NULL)
+        return schedule_notifier(st, self);
+    return 0;
+}
+
 /* ---- run ---------------------------------------------------------------- */
 
 static void
@@ -286,6 +303,8 @@ glet_run(PyObject *self, PyObject *unused)
     Py_XDECREF(func);
     Py_XDECREF(args);
     rc = result ? report_result(st, self, result) : report_current_error(st, self);
+    if (rc < 0)
+        rc = report_lost_end(st, self);
     Py_XDECREF(result);
     /* free what the run needed: gevent deletes _run and empties args/kwargs */
     Py_CLEAR(f->run);
