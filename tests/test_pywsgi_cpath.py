@@ -1,0 +1,422 @@
+"""gevent_c.pywsgi's C request cycle (gevent_c._http.serve).
+
+The default WSGIHandler serves ordinary requests in C; a subclass that
+overrides one of the steps is served by the Python methods. Each scenario
+here runs against both and must give the same bytes on the wire (Date
+aside), the same environ and the same access log, so the C path is held to
+the Python one, which the rest of the pywsgi tests pin down.
+"""
+import io
+import re
+import socket as stdsocket
+
+import pytest
+
+from _hubtest import clean_hub  # noqa: F401 -- fixture
+from _httptest import (connect, exchange, parse_responses, quiet_hub,
+                       read_until_closed, serve)
+
+import gevent_c
+from gevent_c import pywsgi
+
+_http = pytest.importorskip('gevent_c._http')
+
+
+class PythonPathHandler(pywsgi.WSGIHandler):
+    """Overrides a step, so its requests never take the C path."""
+
+    def handle_one_request(self):
+        return super().handle_one_request()
+
+
+def normalize(data):
+    data = re.sub(rb'Date: [^\r]*\r\n', b'Date: X\r\n', data)
+    return data
+
+
+def send_and_half_close(server, request):
+    # The client's end of stream after its requests makes every exchange
+    # end, whatever the server waited for.
+    with connect(server) as conn:
+        conn.sendall(request)
+        conn.shutdown(stdsocket.SHUT_WR)
+        return read_until_closed(conn)
+
+
+def run_both(app, request, **kwargs):
+    """(C path output, Python path output, C errors, Python errors); the
+    errors are the error log and the hub's reports."""
+    outputs = []
+    for handler in (None, PythonPathHandler):
+        reports = quiet_hub()
+        with serve(app, handler_class=handler, **kwargs) as server:
+            outputs.append(normalize(send_and_half_close(server, request)))
+            outputs.append(server.errors.getvalue() + reports.getvalue())
+    return outputs[0], outputs[2], outputs[1], outputs[3]
+
+
+def took_c_path(environ, start_response):
+    return type(start_response).__name__ == 'StartResponse'
+
+
+# -- applications ----------------------------------------------------------
+
+def environ_app(environ, start_response):
+    """Answers with the environ it got (REMOTE_PORT aside) and its body."""
+    body = environ['wsgi.input'].read()
+    keys = sorted(k for k in environ if k not in ('REMOTE_PORT', 'SERVER_PORT')
+                  and not k.startswith('wsgi.'))
+    text = ''.join('%s=%r\n' % (k, environ[k]) for k in keys)
+    text += 'order=%r\n' % ([k for k in environ if k != 'REMOTE_PORT'],)
+    text += 'input_terminated=%r\n' % (environ['wsgi.input_terminated'],)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [text.encode('latin-1'), b'body=', body]
+
+
+def lines_app(environ, start_response):
+    inp = environ['wsgi.input']
+    first = inp.readline()
+    rest = list(inp)
+    start_response('200 OK', [])
+    return [b'%r %r' % (first, rest)]
+
+
+def status_app(status, headers, body=(b'x',)):
+    def app(environ, start_response):
+        start_response(status, headers)
+        return list(body)
+    return app
+
+
+def generator_app(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    yield b'one '
+    yield b''
+    yield b'two'
+
+
+def write_app(environ, start_response):
+    write = start_response('200 OK', [('Content-Length', '6')])
+    write(b'abc')
+    return [b'def']
+
+
+def fail_before_app(environ, start_response):
+    raise RuntimeError('before start_response')
+
+
+def fail_after_app(environ, start_response):
+    start_response('200 OK', [])
+    raise RuntimeError('after start_response')
+
+
+def fail_in_body_app(environ, start_response):
+    start_response('200 OK', [])
+    yield b'partial'
+    raise RuntimeError('in the body')
+
+
+def exc_info_app(environ, start_response):
+    try:
+        raise ValueError('oops')
+    except ValueError:
+        import sys
+        start_response('500 Oops', [('Content-Type', 'text/plain')], sys.exc_info())
+    return [b'sorry']
+
+
+def bad_header_app(value):
+    def app(environ, start_response):
+        start_response('200 OK', [('X-Bad', value)])
+        return [b'x']
+    return app
+
+
+def no_start_app(environ, start_response):
+    return [b'nothing']
+
+
+def tuple_app(environ, start_response):
+    start_response('200 OK', (('Content-Type', 'text/plain'),))
+    return (b'a', b'b', b'c')
+
+
+SCENARIOS = [
+    ('plain', environ_app, b'GET /p%41th%2x%/x?q=1&r=%41 HTTP/1.1\r\nHost: h\r\n\r\n'
+     b'GET /close HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('headers', environ_app,
+     b'GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\nCookie: a=1\r\nCookie: b=2\r\n'
+     b'X_Under: dropped\r\nContent-Type: text/x\r\nAccept:  spaced  \r\n'
+     b'Obs: caf\xe9\r\nConnection: close\r\n\r\n'),
+    ('post body', environ_app,
+     b'POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello'
+     b'POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+    ('chunked body', lines_app,
+     b'POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'
+     b'4\r\nab\nc\r\n3;x=y\r\nd\ne\r\n0\r\n\r\n'
+     b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('unread body', status_app('200 OK', []),
+     b'POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd'
+     b'POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n'
+     b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('bad chunked body', lines_app,
+     b'POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
+    ('truncated body', environ_app,
+     b'POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc'),
+    ('head', status_app('200 OK', [], [b'body']),
+     b'HEAD / HTTP/1.1\r\nHost: h\r\n\r\nHEAD / HTTP/1.0\r\n\r\n'),
+    ('http10', status_app('200 OK', []),
+     b'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n'),
+    ('204 and 304', status_app('204 No Content', [], []),
+     b'GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('304 with a body', status_app('304 Not Modified', [], [b'no']),
+     b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('204 with a length', status_app('204 No Content', [('Content-Length', '3')], []),
+     b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('provided headers', status_app('200 OK', [('Date', 'yesterday'), ('Content-Length', '1'),
+                                               ('connection', 'close')]),
+     b'GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('empty result', status_app('200 OK', [], []),
+     b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('tuple result', tuple_app, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('large result', status_app('200 OK', [], [b'x' * 700000, b'y' * 700000]),
+     b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('generator', generator_app,
+     b'GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.0\r\n\r\n'),
+    ('write', write_app, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('exc_info', exc_info_app, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('no start_response', no_start_app, b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('status without reason', status_app('200', []),
+     b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('bad status', status_app('2000 OK', []), b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('status with CR', status_app('200 OK\r\nX: y', []), b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('header with LF', bad_header_app('a\nb'), b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('header with control', bad_header_app('a\x01b'), b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('latin-1 header', bad_header_app('caf\xe9'),
+     b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('non-latin-1 header', bad_header_app('\u20ac'), b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('bytes header', bad_header_app(b'x'), b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('bad request', status_app('200 OK', []),
+     b'GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost : h\r\n\r\n'),
+    ('smuggling', status_app('200 OK', []),
+     b'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'),
+    ('version 2', status_app('200 OK', []), b'GET / HTTP/2.0\r\nHost: h\r\n\r\n'),
+    ('absolute form', status_app('200 OK', []), b'GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n'),
+    ('options star', status_app('200 OK', []),
+     b'OPTIONS * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('leading empty line', status_app('200 OK', []),
+     b'\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'),
+    ('expect continue', environ_app,
+     b'POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n'
+     b'Connection: close\r\n\r\nab'),
+    ('too long header', status_app('200 OK', []),
+     b'GET / HTTP/1.1\r\nHost: h\r\nX: ' + b'a' * 9000 + b'\r\n\r\n'),
+    ('two hosts', status_app('200 OK', []), b'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'),
+    ('bad length', status_app('200 OK', []), b'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx'),
+]
+
+
+@pytest.mark.parametrize('name,app,request_bytes', SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_c_path_answers_as_the_python_path(clean_hub, name, app, request_bytes):
+    c_out, py_out, c_err, py_err = run_both(app, request_bytes)
+    assert c_out == py_out
+    # the same failures reported (tracebacks may differ in frames)
+    failures = re.compile(r'(?m)^\w+(?:Error|Exception)\b.*$|Invalid.*$|\(from [^)]*\).*$')
+    assert [re.sub(r"\('127.0.0.1', \d+\)", 'ADDR', line) for line in failures.findall(c_err)] == \
+        [re.sub(r"\('127.0.0.1', \d+\)", 'ADDR', line) for line in failures.findall(py_err)]
+    if 'Error' in py_err:
+        assert failures.findall(c_err)
+
+
+def test_default_handler_takes_the_c_path_and_subclasses_do_not(clean_hub):
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(took_c_path(environ, start_response))
+        start_response('200 OK', [])
+        return [b'']
+
+    request = b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'
+    for handler in (None, PythonPathHandler):
+        with serve(app, handler_class=handler) as server:
+            exchange(server, request)
+    assert seen == [True, False]
+
+
+def test_overridden_get_environ_and_log_request_are_called_on_the_c_path(clean_hub):
+    calls = []
+
+    class Hooked(pywsgi.WSGIHandler):
+        def get_environ(self):
+            env = super().get_environ()
+            env['hooked'] = self.path
+            calls.append('environ')
+            return env
+
+        def log_request(self):
+            calls.append(('log', self.status, self.response_length > 0))
+
+    def app(environ, start_response):
+        calls.append((environ['hooked'], took_c_path(environ, start_response)))
+        start_response('200 OK', [])
+        return [b'ok']
+
+    with serve(app, handler_class=Hooked) as server:
+        exchange(server, b'GET /a HTTP/1.1\r\nHost: h\r\n\r\n'
+                         b'GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    assert calls == ['environ', ('/a', True), ('log', b'200 OK', True),
+                     'environ', ('/b', True), ('log', b'200 OK', True)]
+
+
+def test_access_log_lines_match_the_python_path(clean_hub):
+    lines = []
+    request = (b'GET /x?y HTTP/1.1\r\nHost: h\r\n\r\n'
+               b'HEAD /h HTTP/1.0\r\n\r\n')
+    for handler in (None, PythonPathHandler):
+        log = io.StringIO()
+        with serve(status_app('201 Created', []), handler_class=handler, log=log) as server:
+            exchange(server, request)
+        lines.append(re.sub(r'\[[^]]*\]', '[T]', re.sub(r' [\d.]+\n', ' D\n', log.getvalue())))
+    assert lines[0] == lines[1]
+    assert '"GET /x?y HTTP/1.1" 201' in lines[0]
+
+
+class Closing:
+    def __init__(self, chunks, closed, fail=False):
+        self.chunks = chunks
+        self.closed = closed
+        self.fail = fail
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            yield chunk
+        if self.fail:
+            raise RuntimeError('iteration failed')
+
+    def close(self):
+        self.closed.append(True)
+
+
+@pytest.mark.parametrize('fail', [False, True])
+def test_close_of_the_result_is_always_called(clean_hub, fail):
+    closed = []
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return Closing([b'a', b'b'], closed, fail)
+
+    quiet_hub()
+    with serve(app) as server:
+        data = exchange(server, b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'
+                                b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    assert closed == ([True] if fail else [True, True])
+    assert data.startswith(b'HTTP/1.1 200 OK\r\n')
+
+
+def test_close_is_called_when_the_client_is_gone(clean_hub):
+    closed = []
+    sent = gevent_c.event.Event()
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+
+        def body():
+            try:
+                while True:
+                    yield b'x' * 65536
+            finally:
+                sent.set()
+        return Closing(body(), closed)
+
+    quiet_hub()
+    with serve(app) as server:
+        conn = connect(server)
+        conn.sendall(b'GET / HTTP/1.1\r\nHost: h\r\n\r\n')
+        conn.recv(100)
+        conn.close()
+        assert sent.wait(5)
+        gevent_c.sleep(0.05)
+    assert closed == [True]
+
+
+def test_pipelined_request_split_across_reads(clean_hub):
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return [environ['PATH_INFO'].encode()]
+
+    with serve(app) as server:
+        with connect(server) as conn:
+            conn.sendall(b'GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHo')
+            gevent_c.sleep(0.05)
+            conn.sendall(b'st: h\r\n\r\nGET /3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+            responses = parse_responses(read_until_closed(conn))
+    assert [r.body for r in responses] == [b'/1', b'/2', b'/3']
+
+
+def test_large_request_body_read_in_pieces(clean_hub):
+    body = bytes(range(256)) * 8192          # 2 MiB
+
+    def app(environ, start_response):
+        inp = environ['wsgi.input']
+        pieces = []
+        while True:
+            data = inp.read(100000)
+            if not data:
+                break
+            pieces.append(data)
+        start_response('200 OK', [])
+        return [b'%d %d' % (len(pieces), b''.join(pieces) == body)]
+
+    with serve(app) as server:
+        data = exchange(server, b'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n'
+                                b'Connection: close\r\n\r\n' % len(body) + body, timeout=20)
+    assert parse_responses(data)[0].body == b'21 1'
+
+
+def test_many_requests_on_one_connection_keep_state_apart(clean_hub):
+    def app(environ, start_response):
+        if environ['PATH_INFO'] == '/fail':
+            raise RuntimeError('boom')
+        start_response('200 OK', [('X-Path', environ['PATH_INFO'])])
+        return [environ['QUERY_STRING'].encode()]
+
+    quiet_hub()
+    requests = b''.join(b'GET /%d?q%d HTTP/1.1\r\nHost: h\r\n\r\n' % (i, i) for i in range(50))
+    with serve(app) as server:
+        responses = parse_responses(exchange(
+            server, requests + b'GET /fail HTTP/1.1\r\nHost: h\r\n\r\n'))
+    assert [r.body for r in responses[:50]] == [b'q%d' % i for i in range(50)]
+    assert [r.header('x-path') for r in responses[:50]] == ['/%d' % i for i in range(50)]
+    assert responses[50].code == 500
+
+
+def test_start_response_refuses_bad_arguments_like_the_python_one(clean_hub):
+    results = []
+
+    def app(environ, start_response):
+        for args in [('200 OK', [('A', 'b')], None, 'extra'), ('200 OK',),
+                     (200, []), ('200 OK', [('A',)]), ('200 OK', None),
+                     ('200 OK', [('Bad Name', 'x')]), ('200 OK', [('', 'x')])]:
+            try:
+                start_response(*args)
+            except Exception as ex:  # noqa: BLE001
+                results.append(type(ex).__name__)
+            else:
+                results.append('ok')
+        start_response('200 OK', [])
+        return [b'']
+
+    for handler in (None, PythonPathHandler):
+        with serve(app, handler_class=handler) as server:
+            exchange(server, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    assert results[:7] == results[7:]
+    assert 'ok' not in results
+
+
+def test_serve_and_setup_check_their_arguments():
+    with pytest.raises(TypeError):
+        _http.serve()
+    with pytest.raises(TypeError):
+        _http._setup(1, 2, 3, 4)
+    with pytest.raises(AttributeError):
+        _http.serve(object(), True, True, True, True)
