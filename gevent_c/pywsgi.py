@@ -1485,8 +1485,20 @@ _C_PATH_STEPS = (
 )
 
 
+# The handler attributes the C path reads and writes.
+_C_PATH_ATTRIBUTES = (
+    'environ', 'status', '_orig_status', 'code', 'response_headers', 'command', 'path',
+    'request_version', 'wsgi_input', 'time_start', 'time_finish', 'requestline',
+    'response_length', '_header_pairs', '_headers_message', 'content_length', '_chunked',
+    '_expect_continue', '_content_type', '_content_length_text', '_upgrade',
+    'close_connection', '_raw_input', 'application', 'headers_sent', 'result',
+    'response_use_chunked', 'connection_upgraded', '_provided_connection', 'provided_date',
+    'provided_content_length',
+)
+
+
 def _fast_path_flags(cls):
-    """``(c_environ, c_log)`` for handler class *cls*, None if its requests
+    """``(c_environ, c_log, plain_attributes)`` for handler class *cls*, None if its requests
     cannot take the C path."""
     try:
         return cls.__dict__['_c_path_flags']
@@ -1497,7 +1509,11 @@ def _fast_path_flags(cls):
             getattr(cls, name, None) is WSGIHandler.__dict__[name] for name in _C_PATH_STEPS):
         c_environ = (cls.get_environ is WSGIHandler.get_environ
                      and cls._headers is WSGIHandler._headers)
-        flags = (c_environ, cls.log_request is WSGIHandler.log_request)
+        # No property or other data descriptor among the attributes the C
+        # path sets: it writes them into the instance's __dict__ directly.
+        plain = not any(hasattr(type(getattr(cls, name, None)), '__set__')
+                        for name in _C_PATH_ATTRIBUTES)
+        flags = (c_environ, cls.log_request is WSGIHandler.log_request, plain)
     cls._c_path_flags = flags
     return flags
 

@@ -419,4 +419,4 @@ def test_serve_and_setup_check_their_arguments():
     with pytest.raises(TypeError):
         _http._setup(1, 2, 3, 4)
     with pytest.raises(AttributeError):
-        _http.serve(object(), True, True, True, True)
+        _http.serve(object(), True, True, True, True, True)

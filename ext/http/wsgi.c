@@ -53,18 +53,6 @@ optional_attr(PyObject *obj, PyObject *name, PyObject **out)
 #endif
 }
 
-/* obj.name = value, value a new reference that is released (NULL: -1). */
-static int
-set_new(PyObject *obj, PyObject *name, PyObject *value)
-{
-    int r;
-    if (value == NULL)
-        return -1;
-    r = PyObject_SetAttr(obj, name, value);
-    Py_DECREF(value);
-    return r;
-}
-
 /* bool(obj.name): 1, 0, or -1 with an exception. */
 static int
 attr_true(PyObject *obj, PyObject *name)
@@ -74,6 +62,51 @@ attr_true(PyObject *obj, PyObject *name)
     if (v == NULL)
         return -1;
     r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* The handler's attributes.  With `dict` (its __dict__, given when its
+ * class has no data descriptor for any name the C path sets: pywsgi checks)
+ * they are read and written there directly, else with getattr/setattr. */
+static int
+h_set(PyObject *h, PyObject *dict, PyObject *name, PyObject *value)
+{
+    return dict != NULL ? PyDict_SetItem(dict, name, value) : PyObject_SetAttr(h, name, value);
+}
+
+static int
+h_set_new(PyObject *h, PyObject *dict, PyObject *name, PyObject *value)
+{
+    int r;
+    if (value == NULL)
+        return -1;
+    r = h_set(h, dict, name, value);
+    Py_DECREF(value);
+    return r;
+}
+
+static PyObject *
+h_get(PyObject *h, PyObject *dict, PyObject *name)
+{
+    if (dict != NULL) {
+        PyObject *v = PyDict_GetItemWithError(dict, name);
+        if (v != NULL)
+            return Py_NewRef(v);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return PyObject_GetAttr(h, name);   /* the class's value */
+}
+
+static int
+h_true(PyObject *h, PyObject *dict, PyObject *name)
+{
+    PyObject *v = h_get(h, dict, name);
+    int r;
+    if (v == NULL)
+        return -1;
+    r = v == Py_True ? 1 : v == Py_False || v == Py_None ? 0 : PyObject_IsTrue(v);
     Py_DECREF(v);
     return r;
 }
@@ -123,6 +156,7 @@ typedef struct {
     PyObject_HEAD
     PyObject *module;
     PyObject *handler;
+    PyObject *dict;                /* the handler's __dict__ (see h_set), or NULL */
     PyObject *write;               /* handler.write, looked up once */
     vectorcallfunc vectorcall;
 } start_response_obj;
@@ -162,8 +196,8 @@ ascii_ieq(const char *s, size_t n, const char *lit)
 /* The common case of start_response, checked and done here: 1 done, 0 for
  * the Python method (anything unusual, anything it refuses), -1 error. */
 static int
-fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *status,
-                    PyObject *headers)
+fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *dict,
+                    PyObject *status, PyObject *headers)
 {
     PyObject *list = NULL, *conn = Py_None, *date = Py_None, *length = Py_None;
     PyObject *status_bytes = NULL, *code = NULL;
@@ -244,17 +278,17 @@ fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *status,
             goto done;
         PyList_SET_ITEM(list, i, pair);
     }
-    if (PyObject_SetAttr(handler, st->status, status_bytes) < 0 ||
-        PyObject_SetAttr(handler, st->orig_status, status) < 0 ||
-        PyObject_SetAttr(handler, st->response_headers, list) < 0 ||
-        PyObject_SetAttr(handler, st->code, code) < 0 ||
-        PyObject_SetAttr(handler, st->provided_date, date) < 0 ||
-        PyObject_SetAttr(handler, st->provided_content_length, length) < 0 ||
-        PyObject_SetAttr(handler, st->provided_connection, conn) < 0)
+    if (h_set(handler, dict, st->status, status_bytes) < 0 ||
+        h_set(handler, dict, st->orig_status, status) < 0 ||
+        h_set(handler, dict, st->response_headers, list) < 0 ||
+        h_set(handler, dict, st->code, code) < 0 ||
+        h_set(handler, dict, st->provided_date, date) < 0 ||
+        h_set(handler, dict, st->provided_content_length, length) < 0 ||
+        h_set(handler, dict, st->provided_connection, conn) < 0)
         goto done;
     if (conn != Py_None && ascii_ieq((const char *)PyUnicode_DATA(conn),
                                      (size_t)PyUnicode_GET_LENGTH(conn), "close") &&
-        PyObject_SetAttr(handler, st->close_connection, Py_True) < 0)
+        h_set(handler, dict, st->close_connection, Py_True) < 0)
         goto done;
     rc = 1;
 done:
@@ -273,7 +307,7 @@ sr_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwna
     PyObject *small[8], **stack = small, *res;
 
     if (kwnames == NULL && (nargs == 2 || (nargs == 3 && args[2] == Py_None))) {
-        int r = fast_start_response(st, self->handler, args[0], args[1]);
+        int r = fast_start_response(st, self->handler, self->dict, args[0], args[1]);
         if (r < 0)
             return NULL;
         if (r > 0) {
@@ -304,6 +338,7 @@ sr_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(self->module);
     Py_VISIT(self->handler);
+    Py_VISIT(self->dict);
     Py_VISIT(self->write);
     return 0;
 }
@@ -314,6 +349,7 @@ sr_clear(PyObject *op)
     start_response_obj *self = (start_response_obj *)op;
     Py_CLEAR(self->module);
     Py_CLEAR(self->handler);
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->write);
     return 0;
 }
@@ -329,7 +365,7 @@ sr_dealloc(PyObject *op)
 }
 
 static PyObject *
-sr_new(PyObject *module, gevc_http_state *st, PyObject *handler)
+sr_new(PyObject *module, gevc_http_state *st, PyObject *handler, PyObject *dict)
 {
     start_response_obj *self =
         (start_response_obj *)st->start_response_type->tp_alloc(st->start_response_type, 0);
@@ -337,6 +373,7 @@ sr_new(PyObject *module, gevc_http_state *st, PyObject *handler)
         return NULL;
     self->module = Py_NewRef(module);
     self->handler = Py_NewRef(handler);
+    self->dict = Py_XNewRef(dict);
     self->write = NULL;
     self->vectorcall = sr_vectorcall;
     return (PyObject *)self;
@@ -373,7 +410,7 @@ static PyType_Spec sr_spec = {
 
 typedef struct {
     gevc_http_state *st;
-    PyObject *module, *handler, *rfile, *sock, *server, *idle, *glet;
+    PyObject *module, *handler, *dict, *rfile, *sock, *server, *idle, *glet;
     PyObject *idle_timeout, *socket_timeout, *max_body_size;
     PyObject *remote_addr, *remote_port;       /* NULL when not an (addr, port) */
     PyObject *start_response;
@@ -812,7 +849,7 @@ set_request_attrs(conn *c, const char *buf, const gevc_http_request *req,
     /* the parser is strict: the line is exactly "method SP target SP HTTP/x.y" */
     size_t line_end = req->target + req->target_len + 9;
     PyObject *zero = PyLong_FromLong(0);
-    PyObject *names_none[] = {st->environ, st->status, st->orig_status, st->code,
+    PyObject *names_none[] = {st->environ, st->orig_status, st->code,
                               st->response_headers, st->wsgi_input, st->headers_message};
     size_t i;
     int r = -1;
@@ -820,23 +857,23 @@ set_request_attrs(conn *c, const char *buf, const gevc_http_request *req,
     if (zero == NULL)
         return -1;
     for (i = 0; i < sizeof(names_none) / sizeof(names_none[0]); i++)
-        if (PyObject_SetAttr(h, names_none[i], Py_None) < 0)
+        if (h_set(h, c->dict, names_none[i], Py_None) < 0)
             goto done;
-    if (PyObject_SetAttr(h, st->time_finish, zero) < 0 ||
-        set_new(h, st->requestline, latin1(buf, req->method, line_end - req->method)) < 0 ||
-        PyObject_SetAttr(h, st->response_length, zero) < 0 ||
-        PyObject_SetAttr(h, st->command, p->method) < 0 ||
-        PyObject_SetAttr(h, st->path, p->target) < 0 ||
-        PyObject_SetAttr(h, st->request_version, p->version) < 0 ||
-        PyObject_SetAttr(h, st->header_pairs, p->pairs) < 0 ||
-        PyObject_SetAttr(h, st->content_length, p->content_length) < 0 ||
-        PyObject_SetAttr(h, st->chunked, f->chunked ? Py_True : Py_False) < 0 ||
-        PyObject_SetAttr(h, st->expect_continue, Py_False) < 0 ||
-        PyObject_SetAttr(h, st->content_type, p->content_type ? p->content_type : Py_None) < 0 ||
-        PyObject_SetAttr(h, st->content_length_text,
+    if (h_set(h, c->dict, st->time_finish, zero) < 0 ||
+        h_set_new(h, c->dict, st->requestline, latin1(buf, req->method, line_end - req->method)) < 0 ||
+        h_set(h, c->dict, st->response_length, zero) < 0 ||
+        h_set(h, c->dict, st->command, p->method) < 0 ||
+        h_set(h, c->dict, st->path, p->target) < 0 ||
+        h_set(h, c->dict, st->request_version, p->version) < 0 ||
+        h_set(h, c->dict, st->header_pairs, p->pairs) < 0 ||
+        h_set(h, c->dict, st->content_length, p->content_length) < 0 ||
+        h_set(h, c->dict, st->chunked, f->chunked ? Py_True : Py_False) < 0 ||
+        h_set(h, c->dict, st->expect_continue, Py_False) < 0 ||
+        h_set(h, c->dict, st->content_type, p->content_type ? p->content_type : Py_None) < 0 ||
+        h_set(h, c->dict, st->content_length_text,
                          p->length_text ? p->length_text : Py_None) < 0 ||
-        PyObject_SetAttr(h, st->upgrade, Py_False) < 0 ||
-        PyObject_SetAttr(h, st->close_connection, f->close ? Py_True : Py_False) < 0)
+        h_set(h, c->dict, st->upgrade, Py_False) < 0 ||
+        h_set(h, c->dict, st->close_connection, f->close ? Py_True : Py_False) < 0)
         goto done;
     r = 0;
 done:
@@ -917,8 +954,8 @@ build_environ(conn *c, const char *buf, const gevc_http_request *req, const fram
     if (inp == NULL ||
         (c->max_body_size != Py_None &&
          PyObject_SetAttr(inp, st->max_size, c->max_body_size) < 0) ||
-        PyObject_SetAttr(c->handler, st->wsgi_input, inp) < 0 ||
-        PyObject_SetAttr(c->handler, st->raw_input, Py_False) < 0 ||
+        h_set(c->handler, c->dict, st->wsgi_input, inp) < 0 ||
+        h_set(c->handler, c->dict, st->raw_input, Py_False) < 0 ||
         PyObject_SetItem(env, st->wsgi_input_key, inp) < 0 ||
         PyObject_SetItem(env, st->wsgi_input_terminated, Py_True) < 0)
         goto error;
@@ -959,18 +996,18 @@ send_all(conn *c, PyObject *data)
         PyObject *exc = gevc__exc_take(), *code;
         if (PyErr_GivenExceptionMatches(exc, PyExc_OSError)) {
             PyObject *text = PyUnicode_FromFormat("socket error: %S", exc);
-            if (text == NULL || set_new(c->handler, st->status, text) < 0) {
+            if (text == NULL || h_set_new(c->handler, c->dict, st->status, text) < 0) {
                 chain_context(exc);
                 return -1;
             }
-            code = PyObject_GetAttr(c->handler, st->code);
+            code = h_get(c->handler, c->dict, st->code);
             if (code == NULL) {
                 chain_context(exc);
                 return -1;
             }
             if (PyLong_CheckExact(code) && Py_SIZE(code) > 0) {
                 PyObject *neg = PyNumber_Negative(code);
-                if (set_new(c->handler, st->code, neg) < 0) {
+                if (h_set_new(c->handler, c->dict, st->code, neg) < 0) {
                     Py_DECREF(code);
                     chain_context(exc);
                     return -1;
@@ -982,7 +1019,7 @@ send_all(conn *c, PyObject *data)
         return -1;
     }
     Py_DECREF(res);
-    length = PyObject_GetAttr(c->handler, st->response_length);
+    length = h_get(c->handler, c->dict, st->response_length);
     if (length == NULL)
         return -1;
     {
@@ -991,7 +1028,7 @@ send_all(conn *c, PyObject *data)
         Py_XDECREF(sent);
     }
     Py_DECREF(length);
-    return set_new(c->handler, st->response_length, total);
+    return h_set_new(c->handler, c->dict, st->response_length, total);
 }
 
 /* process_result for a list or tuple of bytes, before anything was sent:
@@ -1009,7 +1046,7 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
     int rc = FAILED, r, close, upgraded;
     char *w;
 
-    if ((r = attr_true(h, st->headers_sent)) != 0)
+    if ((r = h_true(h, c->dict, st->headers_sent)) != 0)
         return r < 0 ? FAILED : FALLBACK;
     for (i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(result, i);
@@ -1019,12 +1056,12 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
         if (total > MAX_JOINED)
             return FALLBACK;
     }
-    if ((status = PyObject_GetAttr(h, st->status)) == NULL ||
-        (code = PyObject_GetAttr(h, st->code)) == NULL ||
-        (headers = PyObject_GetAttr(h, st->response_headers)) == NULL ||
-        (provided_length = PyObject_GetAttr(h, st->provided_content_length)) == NULL ||
-        (provided_date = PyObject_GetAttr(h, st->provided_date)) == NULL ||
-        (provided_conn = PyObject_GetAttr(h, st->provided_connection)) == NULL)
+    if ((status = h_get(h, c->dict, st->status)) == NULL ||
+        (code = h_get(h, c->dict, st->code)) == NULL ||
+        (headers = h_get(h, c->dict, st->response_headers)) == NULL ||
+        (provided_length = h_get(h, c->dict, st->provided_content_length)) == NULL ||
+        (provided_date = h_get(h, c->dict, st->provided_date)) == NULL ||
+        (provided_conn = h_get(h, c->dict, st->provided_connection)) == NULL)
         goto done;
     rc = FALLBACK;
     if (!PyBytes_CheckExact(status) || PyBytes_GET_SIZE(status) == 0 ||
@@ -1047,7 +1084,7 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
     rc = FAILED;
 
     /* write(): headers_sent, then finalize_headers */
-    if (PyObject_SetAttr(h, st->headers_sent, Py_True) < 0)
+    if (h_set(h, c->dict, st->headers_sent, Py_True) < 0)
         goto done;
     if (provided_date == Py_None) {
         value = http_date(st);
@@ -1057,7 +1094,7 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
             goto done;
     }
     upgraded = code_value == 101;
-    if (PyObject_SetAttr(h, st->connection_upgraded, upgraded ? Py_True : Py_False) < 0)
+    if (h_set(h, c->dict, st->connection_upgraded, upgraded ? Py_True : Py_False) < 0)
         goto done;
     if (code_value != 304 && code_value != 204 && !(code_value >= 100 && code_value < 200) &&
         provided_length == Py_None) {
@@ -1068,12 +1105,12 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
             goto done;
     }
     if ((r = server_closed(c)) < 0 ||
-        (r && PyObject_SetAttr(h, st->close_connection, Py_True) < 0))
+        (r && h_set(h, c->dict, st->close_connection, Py_True) < 0))
         goto done;
     if ((r = PyObject_IsTrue(provided_conn)) < 0)
         goto done;
     if (!r) {
-        if ((close = attr_true(h, st->close_connection)) < 0)
+        if ((close = h_true(h, c->dict, st->close_connection)) < 0)
             goto done;
         if (!http11 || (close && !upgraded)) {
             value = PyBytes_FromString(close ? "close" : "keep-alive");
@@ -1138,7 +1175,7 @@ run_application(conn *c, PyObject *env, int head_request, int http11)
     app = PyObject_GetAttr(c->server, st->application);
     if (app == NULL)
         return -1;
-    if (PyObject_SetAttr(h, st->application, app) < 0) {
+    if (h_set(h, c->dict, st->application, app) < 0) {
         Py_DECREF(app);
         return -1;
     }
@@ -1150,14 +1187,14 @@ run_application(conn *c, PyObject *env, int head_request, int http11)
     if (result == NULL)
         return -1;
     plain = PyList_CheckExact(result) || PyTuple_CheckExact(result);
-    if (PyObject_SetAttr(h, st->result, result) < 0) {
+    if (h_set(h, c->dict, st->result, result) < 0) {
         r = -1;
     }
     else {
         r = plain ? send_list_result(c, result, head_request, http11) : FALLBACK;
         if (r == FALLBACK)
             r = call_void(call_method0(h, st->process_result));
-        if (r >= 0 && (r = attr_true(h, st->headers_sent)) == 0)
+        if (r >= 0 && (r = h_true(h, c->dict, st->headers_sent)) == 0)
             r = call_void(call_method0(h, st->no_start_response));
     }
     /* finally: close the result, forget it */
@@ -1175,7 +1212,7 @@ run_application(conn *c, PyObject *env, int head_request, int http11)
         }
     }
     Py_DECREF(result);
-    if (PyObject_SetAttr(h, st->result, Py_None) < 0) {
+    if (h_set(h, c->dict, st->result, Py_None) < 0) {
         chain_context(exc);
         exc = gevc__exc_take();
     }
@@ -1222,7 +1259,7 @@ end_response(conn *c, int has_body, PyObject *exc)
         PyObject *pending = r < 0 ? gevc__exc_take() : NULL;
         int failed = 0;
         now = PyFloat_FromDouble(wall_time());
-        if (set_new(h, st->time_finish, now) < 0) {
+        if (h_set_new(h, c->dict, st->time_finish, now) < 0) {
             failed = 1;
         }
         else {
@@ -1291,24 +1328,22 @@ serve_one(conn *c)
         goto done;
     Py_DECREF(consumed);
     env = c->c_environ ? build_environ(c, buf, &req, &f, &p) : call_method0(c->handler, st->get_environ);
-    if (env == NULL || PyObject_SetAttr(c->handler, st->environ, env) < 0)
+    if (env == NULL || h_set(c->handler, c->dict, st->environ, env) < 0)
         goto done;
 
     /* handle_one_response */
     {
-        PyObject *now = PyFloat_FromDouble(wall_time()), *zero = PyLong_FromLong(0);
+        PyObject *now = PyFloat_FromDouble(wall_time());
         PyObject *h = c->handler, *exc = NULL;
-        int bad = now == NULL || zero == NULL ||
-            PyObject_SetAttr(h, st->time_start, now) < 0 ||
-            PyObject_SetAttr(h, st->status, Py_None) < 0 ||
-            PyObject_SetAttr(h, st->headers_sent, Py_False) < 0 ||
-            PyObject_SetAttr(h, st->result, Py_None) < 0 ||
-            PyObject_SetAttr(h, st->response_use_chunked, Py_False) < 0 ||
-            PyObject_SetAttr(h, st->connection_upgraded, Py_False) < 0 ||
-            PyObject_SetAttr(h, st->response_length, zero) < 0 ||
-            PyObject_SetAttr(h, st->provided_connection, Py_None) < 0;
+        int bad = now == NULL ||
+            h_set(h, c->dict, st->time_start, now) < 0 ||
+            h_set(h, c->dict, st->status, Py_None) < 0 ||
+            h_set(h, c->dict, st->headers_sent, Py_False) < 0 ||
+            h_set(h, c->dict, st->result, Py_None) < 0 ||
+            h_set(h, c->dict, st->response_use_chunked, Py_False) < 0 ||
+            h_set(h, c->dict, st->connection_upgraded, Py_False) < 0 ||
+            h_set(h, c->dict, st->provided_connection, Py_None) < 0;
         Py_XDECREF(now);
-        Py_XDECREF(zero);
         if (bad)
             goto done;
         if (run_application(c, env, f.head, f.http11) < 0)
@@ -1318,7 +1353,7 @@ serve_one(conn *c)
     }
 
     /* the end of _respond */
-    if ((r = attr_true(c->handler, st->close_connection)) == 0 &&
+    if ((r = h_true(c->handler, c->dict, st->close_connection)) == 0 &&
         (r = attr_true(c->rfile, st->closed)) == 0)
         r = server_closed(c);
     if (r < 0) {
@@ -1357,6 +1392,7 @@ positive_size(PyObject *obj, PyObject *name, size_t *out)
 static void
 conn_clear(conn *c)
 {
+    Py_CLEAR(c->dict);
     Py_CLEAR(c->rfile);
     Py_CLEAR(c->sock);
     Py_CLEAR(c->server);
@@ -1450,19 +1486,21 @@ conn_init(conn *c, PyObject *module, PyObject *handler)
         PyErr_NoMemory();
         return -1;
     }
-    if ((c->start_response = sr_new(module, st, handler)) == NULL)
+    if ((c->start_response = sr_new(module, st, handler, c->dict)) == NULL)
         return -1;
     return 1;
 }
 
 PyDoc_STRVAR(serve_doc,
-"serve(handler, c_environ, c_log, copy_environ, closed_via_socket)\n--\n\n"
+"serve(handler, c_environ, c_log, plain_attributes, copy_environ, closed_via_socket)\n--\n\n"
 "Serve the requests of pywsgi handler *handler*'s connection in C while\n"
 "each is an ordinary one.  Returns None when the connection is to be\n"
 "closed, False when the next request is for the Python path\n"
 "(handle_one_request), which has read nothing of it.  *c_environ*: build\n"
 "the environ here (else handler.get_environ()); *c_log*: log_request is\n"
-"WSGIHandler's (not called for a _NoopLog); *copy_environ*: the server's\n"
+"WSGIHandler's (not called for a _NoopLog); *plain_attributes*: the\n"
+"handler's class has no data descriptor for the attributes set here, so\n"
+"its __dict__ is used directly; *copy_environ*: the server's\n"
 "get_environ is a dict copy of server.environ; *closed_via_socket*: the\n"
 "server's closed is BaseServer's.  For gevent_c.pywsgi only.");
 
@@ -1470,13 +1508,13 @@ static PyObject *
 serve(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     conn c;
-    int r, flags[4];
+    int r, flags[5];
 
-    if (nargs != 5) {
-        PyErr_Format(PyExc_TypeError, "serve() takes 5 arguments (%zd given)", nargs);
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "serve() takes 6 arguments (%zd given)", nargs);
         return NULL;
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if ((flags[i] = PyObject_IsTrue(args[i + 1])) < 0)
             return NULL;
     memset(&c, 0, sizeof(c));
@@ -1489,8 +1527,10 @@ serve(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     c.handler = args[0];
     c.c_environ = flags[0];
     c.c_log = flags[1];
-    c.copy_environ = flags[2];
-    c.closed_via_socket = flags[3];
+    c.copy_environ = flags[3];
+    c.closed_via_socket = flags[4];
+    if (flags[2] && (c.dict = PyObject_GenericGetDict(args[0], NULL)) == NULL)
+        return NULL;
     r = conn_init(&c, module, args[0]);
     if (r > 0) {
         do
