@@ -1471,7 +1471,14 @@ class WSGIHandler:
         env['wsgi.input'] = self.rfile if upgrade else inp
         # gevent's flag: wsgi.input ends by itself at the end of the body.
         env['wsgi.input_terminated'] = not upgrade
+        if self._environ_hook is not None:
+            self._environ_hook(env)
         return env
+
+    #: A method ``(environ)`` that get_environ calls last (None: none): where
+    #: gevent_c's own subclasses add keys, so that the C path, which builds
+    #: the environ itself, calls it too. Not part of gevent's API.
+    _environ_hook = None
 
 
 # The steps the C path (``_http.serve``) takes itself: a handler class
@@ -1507,8 +1514,10 @@ def _fast_path_flags(cls):
     flags = None
     if _http is not None and hasattr(_http, 'serve') and all(
             getattr(cls, name, None) is WSGIHandler.__dict__[name] for name in _C_PATH_STEPS):
-        c_environ = (cls.get_environ is WSGIHandler.get_environ
-                     and cls._headers is WSGIHandler._headers)
+        # 0: call get_environ; 1: build it in C; 2: in C, then _environ_hook
+        c_environ = 0
+        if cls.get_environ is WSGIHandler.get_environ and cls._headers is WSGIHandler._headers:
+            c_environ = 1 if cls._environ_hook is None else 2
         # No property or other data descriptor among the attributes the C
         # path sets: it writes them into the instance's __dict__ directly.
         plain = not any(hasattr(type(getattr(cls, name, None)), '__set__')

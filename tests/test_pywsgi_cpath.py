@@ -420,3 +420,68 @@ def test_serve_and_setup_check_their_arguments():
         _http._setup(1, 2, 3, 4)
     with pytest.raises(AttributeError):
         _http.serve(object(), True, True, True, True, True)
+
+
+class ShortIdle(pywsgi.WSGIHandler):
+    idle_timeout = 0.1
+    socket_timeout = 30
+
+
+def test_idle_timeout_between_requests_on_the_c_path(clean_hub):
+    paths = []
+
+    def app(environ, start_response):
+        paths.append((environ['PATH_INFO'], took_c_path(environ, start_response)))
+        start_response('200 OK', [])
+        return [b'ok']
+
+    with serve(app, handler_class=ShortIdle) as server:
+        with connect(server) as conn:
+            conn.sendall(b'GET /1 HTTP/1.1\r\nHost: h\r\n\r\n')
+            first = b''
+            while not first.endswith(b'ok'):
+                first += conn.recv(1000)
+            # within the idle timeout: served
+            gevent_c.sleep(0.02)
+            conn.sendall(b'GET /2 HTTP/1.1\r\nHost: h\r\n\r\nGET /3 HTTP/1.1\r\nHost: h\r\n\r\n')
+            data = read_until_closed(conn)      # then closed once idle
+    assert [r.body for r in parse_responses(first + data)] == [b'ok', b'ok', b'ok']
+    assert paths == [('/1', True), ('/2', True), ('/3', True)]
+
+
+def test_a_slow_body_read_is_not_cut_by_the_idle_timeout(clean_hub):
+    def app(environ, start_response):
+        body = environ['wsgi.input'].read()
+        start_response('200 OK', [])
+        return [body]
+
+    with serve(app, handler_class=ShortIdle) as server:
+        with connect(server) as conn:
+            conn.sendall(b'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab')
+            gevent_c.sleep(0.3)          # longer than idle_timeout
+            conn.sendall(b'cd')
+            conn.settimeout(5)
+            data = conn.recv(1000)
+    assert data.startswith(b'HTTP/1.1 200 OK\r\n') and data.endswith(b'abcd')
+
+
+def test_gunicorn_handler_takes_the_c_path_with_its_environ_keys(clean_hub):
+    from gevent_c import gunicorn as gworker
+
+    seen = []
+
+    def app(environ, start_response):
+        seen.append((environ['RAW_URI'], environ['gunicorn.sock'] is not None,
+                     took_c_path(environ, start_response)))
+        start_response('200 OK', [])
+        return [b'ok']
+
+    no_keepalive = type('NoKeepAlive', (gworker.PyWSGIHandler,), {'keepalive': False})
+    for handler in (gworker.PyWSGIHandler, no_keepalive):
+        with serve(app, handler_class=handler) as server:
+            with connect(server) as conn:
+                conn.sendall(b'GET /a?b HTTP/1.1\r\nHost: h\r\n\r\n')
+                conn.shutdown(stdsocket.SHUT_WR)
+                resp = parse_responses(read_until_closed(conn))[0]
+        assert resp.header('connection') == (None if handler is gworker.PyWSGIHandler else 'close')
+    assert seen == [('/a?b', True, True)] * 2

@@ -418,6 +418,8 @@ typedef struct {
     size_t max_headers, whole_limit;
     long long max_body;                         /* -1: no limit */
     int c_environ, c_log, copy_environ, closed_via_socket, switch_timeout;
+    int idle_wait;          /* the socket has _wait_read; idle_timeout is a number */
+    int buffer_empty;       /* the last request consumed all that rfile held */
     gevc_http_header *headers;
 } conn;
 
@@ -720,22 +722,34 @@ wait_for_request(conn *c, PyObject **data)
         return r < 0 ? FAILED : CLOSE;
     if (c->idle != NULL && PySet_Add(c->idle, c->glet) < 0)
         return FAILED;
-    if (c->switch_timeout)
-        res = call_method1(c->sock, st->settimeout, c->idle_timeout);
-    if (!c->switch_timeout || res != NULL) {
-        Py_XDECREF(res);
+    if (!c->switch_timeout) {
         *data = call_method0(c->rfile, st->peek);
-        if (c->switch_timeout) {
-            PyObject *exc = gevc__exc_take();
-            res = call_method1(c->sock, st->settimeout, c->socket_timeout);
-            if (res == NULL) {
-                Py_CLEAR(*data);
-                chain_context(exc);
-            }
-            else {
-                Py_DECREF(res);
-                gevc__exc_raise(exc);
-            }
+    }
+    else if (c->buffer_empty && c->idle_wait) {
+        /* Nothing buffered: wait for the socket with the idle timeout
+         * (its C _wait_read), then read under the socket's own timeout.
+         * Not "drained" any more: its recv need not wait again. */
+        res = call_method1(c->sock, st->wait_read, c->idle_timeout);
+        if (res != NULL) {
+            Py_DECREF(res);
+            if (PyObject_SetAttr(c->sock, st->drained, Py_False) < 0)
+                PyErr_Clear();  /* a socket without that flag */
+            *data = call_method0(c->rfile, st->peek);
+        }
+    }
+    else if ((res = call_method1(c->sock, st->settimeout, c->idle_timeout)) != NULL) {
+        PyObject *exc;
+        Py_DECREF(res);
+        *data = call_method0(c->rfile, st->peek);
+        exc = gevc__exc_take();
+        res = call_method1(c->sock, st->settimeout, c->socket_timeout);
+        if (res == NULL) {
+            Py_CLEAR(*data);
+            chain_context(exc);
+        }
+        else {
+            Py_DECREF(res);
+            gevc__exc_raise(exc);
         }
     }
     if (c->idle != NULL) {
@@ -1327,8 +1341,12 @@ serve_one(conn *c)
     if (consumed == NULL)
         goto done;
     Py_DECREF(consumed);
+    /* peek() gave all that rfile held: with no body to read, it is empty */
+    c->buffer_empty = size == PyBytes_GET_SIZE(data) && !f.chunked && f.content_length <= 0;
     env = c->c_environ ? build_environ(c, buf, &req, &f, &p) : call_method0(c->handler, st->get_environ);
-    if (env == NULL || h_set(c->handler, c->dict, st->environ, env) < 0)
+    if (env == NULL ||
+        (c->c_environ == 2 && call_void(call_method1(c->handler, st->environ_hook, env)) < 0) ||
+        h_set(c->handler, c->dict, st->environ, env) < 0)
         goto done;
 
     /* handle_one_response */
@@ -1436,6 +1454,13 @@ conn_init(conn *c, PyObject *module, PyObject *handler)
     if ((r = PyObject_RichCompareBool(c->idle_timeout, c->socket_timeout, Py_NE)) < 0)
         return -1;
     c->switch_timeout = r;
+    if (r && (PyFloat_CheckExact(c->idle_timeout) || PyLong_CheckExact(c->idle_timeout))) {
+        PyObject *m;
+        if ((r = optional_attr(c->sock, st->wait_read, &m)) < 0)
+            return -1;
+        Py_XDECREF(m);
+        c->idle_wait = r && PyObject_IsTrue(c->idle_timeout) == 1;
+    }
     if (positive_size(handler, st->max_header_line, &line) < 0 ||
         positive_size(handler, st->max_header_bytes, &bytes) < 0 ||
         positive_size(handler, st->max_header_count, &count) < 0)
@@ -1496,8 +1521,9 @@ PyDoc_STRVAR(serve_doc,
 "Serve the requests of pywsgi handler *handler*'s connection in C while\n"
 "each is an ordinary one.  Returns None when the connection is to be\n"
 "closed, False when the next request is for the Python path\n"
-"(handle_one_request), which has read nothing of it.  *c_environ*: build\n"
-"the environ here (else handler.get_environ()); *c_log*: log_request is\n"
+"(handle_one_request), which has read nothing of it.  *c_environ*: 1 to\n"
+"build the environ here, 2 to build it and call handler._environ_hook(env),\n"
+"0 to call handler.get_environ(); *c_log*: log_request is\n"
 "WSGIHandler's (not called for a _NoopLog); *plain_attributes*: the\n"
 "handler's class has no data descriptor for the attributes set here, so\n"
 "its __dict__ is used directly; *copy_environ*: the server's\n"
@@ -1517,6 +1543,8 @@ serve(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (int i = 0; i < 5; i++)
         if ((flags[i] = PyObject_IsTrue(args[i + 1])) < 0)
             return NULL;
+    if (PyLong_CheckExact(args[1]) && (flags[0] = (int)PyLong_AsLong(args[1])) < 0)
+        return NULL;
     memset(&c, 0, sizeof(c));
     c.st = (gevc_http_state *)PyModule_GetState(module);
     if (c.st->input_type == NULL) {

@@ -35,8 +35,8 @@
     X(provided_content_length, "provided_content_length")                     \
     X(max_size, "max_size") X(write, "write") X(closed, "closed")             \
     X(peek, "peek") X(read, "read") X(sendall, "sendall")                     \
-    X(settimeout, "settimeout") X(idle_handlers, "_idle_handlers")            \
-    X(log, "log") X(get_environ, "get_environ")                               \
+    X(settimeout, "settimeout") X(wait_read, "_wait_read") X(drained, "_drained") X(idle_handlers, "_idle_handlers")            \
+    X(log, "log") X(get_environ, "get_environ") X(environ_hook, "_environ_hook")                               \
     X(process_result, "process_result") X(log_request, "log_request")         \
     X(no_start_response, "_no_start_response")                                \
     X(finish_body, "_finish_body_or_close")                                   \
