@@ -17,6 +17,7 @@ from _httptest import (connect, exchange, parse_responses, quiet_hub,
                        read_until_closed, serve)
 
 import gevent_c
+import gevent_c.pool
 from gevent_c import pywsgi
 
 _http = pytest.importorskip('gevent_c._http')
@@ -485,3 +486,84 @@ def test_gunicorn_handler_takes_the_c_path_with_its_environ_keys(clean_hub):
                 resp = parse_responses(read_until_closed(conn))[0]
         assert resp.header('connection') == (None if handler is gworker.PyWSGIHandler else 'close')
     assert seen == [('/a?b', True, True)] * 2
+
+
+def test_the_c_path_leaks_no_reference_or_object(clean_hub):
+    import gc
+    import sys
+
+    marker = object()
+
+    def app(environ, start_response):
+        path = environ['PATH_INFO']
+        if path == '/fail':
+            raise RuntimeError(marker)
+        if path == '/bad':
+            start_response('200 OK', [('X', 'a\nb')])
+        if path == '/gen':
+            start_response('200 OK', [('X-Marker', 'y')])
+            return iter([b'a', b'b'])
+        environ['wsgi.input'].read()
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'ok']
+
+    batch = (b'GET /a?b HTTP/1.1\r\nHost: h\r\nCookie: a\r\nCookie: b\r\n\r\n'
+             b'GET /gen HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
+             b'POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc'
+             b'POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n'
+             b'HEAD / HTTP/1.1\r\nHost: h\r\n\r\n')
+    errors_batch = b'GET /fail HTTP/1.1\r\nHost: h\r\n\r\n'
+
+    def work(server, n):
+        for _ in range(n):
+            with connect(server) as conn:
+                conn.sendall(batch * 10 + errors_batch)
+                read_until_closed(conn)
+
+    quiet_hub()
+    pool = gevent_c.pool.Pool(10)
+    with serve(app, spawn=pool) as server:
+        work(server, 20)
+        pool.join()
+        gc.collect()
+        refs = [sys.getrefcount(o) for o in (app, marker, server)]
+        objects = len(gc.get_objects())
+        work(server, 200)
+        pool.join()
+        gc.collect()
+        assert [sys.getrefcount(o) for o in (app, marker, server)] == refs
+        assert len(gc.get_objects()) - objects < 200
+
+
+def test_fuzzed_streams_get_the_same_answers_on_both_paths(clean_hub):
+    hypothesis = pytest.importorskip('hypothesis')
+    from test_pywsgi_fuzz import streams
+
+    class Quick(pywsgi.WSGIHandler):
+        header_timeout = 2
+        socket_timeout = 2
+        linger_timeout = 0.5
+
+    class QuickPython(Quick):
+        def handle_one_request(self):
+            return super().handle_one_request()
+
+    def app(environ, start_response):
+        body = environ['wsgi.input'].read()
+        start_response('200 OK', [('X-Read', str(len(body))),
+                                  ('X-Env', '%s %s %s' % (environ['PATH_INFO'],
+                                                          environ['QUERY_STRING'],
+                                                          environ.get('HTTP_X_A')))])
+        return []
+
+    quiet_hub()
+    with serve(app, handler_class=Quick) as c_server, \
+            serve(app, handler_class=QuickPython) as py_server:
+        @hypothesis.settings(max_examples=150, deadline=None, database=None, derandomize=True,
+                             suppress_health_check=list(hypothesis.HealthCheck))
+        @hypothesis.given(streams())
+        def check(data):
+            assert normalize(send_and_half_close(c_server, data)) == \
+                normalize(send_and_half_close(py_server, data))
+
+        check()
