@@ -73,6 +73,7 @@ from gevent_c.hub import GreenletExit
 from gevent_c.hub import kill as _kill_raw
 from gevent_c.baseserver import BaseServer as _BaseServer
 from gevent_c.server import StreamServer
+from gevent_c.socket import socket as _plain_socket
 from gevent_c.socket import timeout as _socket_timeout
 from gevent_c.timeout import Timeout
 
@@ -667,7 +668,10 @@ class WSGIHandler:
                         and getattr(server, 'environ_class', None) is dict
                         and type(getattr(server, 'environ', None)) is dict)
         closed_via_socket = getattr(type(server), 'closed', None) is _BaseServer.closed
-        return flags + (copy_environ, closed_via_socket)
+        # A TLS socket may hold decrypted bytes while its descriptor is not
+        # readable: only a plain one may be waited on directly.
+        plain_socket = type(self.socket) is _plain_socket
+        return flags + (copy_environ, closed_via_socket, plain_socket)
 
     def _unread_input(self):
         inp = self.wsgi_input

@@ -420,7 +420,7 @@ def test_serve_and_setup_check_their_arguments():
     with pytest.raises(TypeError):
         _http._setup(1, 2, 3, 4)
     with pytest.raises(AttributeError):
-        _http.serve(object(), True, True, True, True, True)
+        _http.serve(object(), True, True, True, True, True, True)
 
 
 class ShortIdle(pywsgi.WSGIHandler):
@@ -567,3 +567,46 @@ def test_fuzzed_streams_get_the_same_answers_on_both_paths(clean_hub):
                 normalize(send_and_half_close(py_server, data))
 
         check()
+
+
+def test_tls_bytes_held_by_openssl_are_served_without_the_idle_wait(clean_hub, tmp_path):
+    # OpenSSL may hold the second record's bytes while the descriptor is
+    # not readable: the idle wait must not wait on the descriptor then.
+    import shutil
+    import subprocess
+    if shutil.which('openssl') is None:
+        pytest.skip('needs the openssl command')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out',
+                    'c.pem', '-days', '2', '-subj', '/CN=localhost'],
+                   cwd=tmp_path, check=True, capture_output=True)
+    from gevent_c import ssl
+
+    class SlowIdle(pywsgi.WSGIHandler):
+        idle_timeout = 2
+        socket_timeout = 30
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return [environ['PATH_INFO'].encode()]
+
+    with serve(app, handler_class=SlowIdle, certfile=str(tmp_path / 'c.pem'),
+               keyfile=str(tmp_path / 'k.pem')) as server:
+        ctx = ssl.create_default_context(cafile=str(tmp_path / 'c.pem'))
+        ctx.check_hostname = False
+        with ctx.wrap_socket(connect(server)) as tls:
+            # 32-byte requests in one record larger than rfile's 8192-byte
+            # buffer: a read fills the buffer with whole requests exactly,
+            # the rest stays decrypted in OpenSSL's buffer
+            one = b'GET /%08d HTTP/1.1\r\nH: h\r\n\r\n'
+            assert len(one % 0) == 32
+            tls.sendall(b''.join(one % i for i in range(300)) +
+                        b'GET /end HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+            tls.settimeout(1.5)              # under idle_timeout: a stall fails
+            data = b''
+            while True:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    assert [r.body for r in parse_responses(data)] == [b'/%08d' % i for i in range(300)] + [b'/end']

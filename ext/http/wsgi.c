@@ -418,7 +418,8 @@ typedef struct {
     size_t max_headers, whole_limit;
     long long max_body;                         /* -1: no limit */
     int c_environ, c_log, copy_environ, closed_via_socket, switch_timeout;
-    int idle_wait;          /* the socket has _wait_read; idle_timeout is a number */
+    int plain_socket;       /* gevent_c.socket.socket itself (no TLS buffer) */
+    int idle_wait;          /* a plain socket; idle_timeout is a positive number */
     int buffer_empty;       /* the last request consumed all that rfile held */
     gevc_http_header *headers;
 } conn;
@@ -1454,13 +1455,9 @@ conn_init(conn *c, PyObject *module, PyObject *handler)
     if ((r = PyObject_RichCompareBool(c->idle_timeout, c->socket_timeout, Py_NE)) < 0)
         return -1;
     c->switch_timeout = r;
-    if (r && (PyFloat_CheckExact(c->idle_timeout) || PyLong_CheckExact(c->idle_timeout))) {
-        PyObject *m;
-        if ((r = optional_attr(c->sock, st->wait_read, &m)) < 0)
-            return -1;
-        Py_XDECREF(m);
-        c->idle_wait = r && PyObject_IsTrue(c->idle_timeout) == 1;
-    }
+    if (r && c->plain_socket &&
+        (PyFloat_CheckExact(c->idle_timeout) || PyLong_CheckExact(c->idle_timeout)))
+        c->idle_wait = PyObject_IsTrue(c->idle_timeout) == 1;
     if (positive_size(handler, st->max_header_line, &line) < 0 ||
         positive_size(handler, st->max_header_bytes, &bytes) < 0 ||
         positive_size(handler, st->max_header_count, &count) < 0)
@@ -1517,7 +1514,8 @@ conn_init(conn *c, PyObject *module, PyObject *handler)
 }
 
 PyDoc_STRVAR(serve_doc,
-"serve(handler, c_environ, c_log, plain_attributes, copy_environ, closed_via_socket)\n--\n\n"
+"serve(handler, c_environ, c_log, plain_attributes, copy_environ,\n"
+"      closed_via_socket, plain_socket)\n--\n\n"
 "Serve the requests of pywsgi handler *handler*'s connection in C while\n"
 "each is an ordinary one.  Returns None when the connection is to be\n"
 "closed, False when the next request is for the Python path\n"
@@ -1528,19 +1526,21 @@ PyDoc_STRVAR(serve_doc,
 "handler's class has no data descriptor for the attributes set here, so\n"
 "its __dict__ is used directly; *copy_environ*: the server's\n"
 "get_environ is a dict copy of server.environ; *closed_via_socket*: the\n"
-"server's closed is BaseServer's.  For gevent_c.pywsgi only.");
+"server's closed is BaseServer's; *plain_socket*: the socket is\n"
+"gevent_c.socket.socket itself, whose descriptor may be waited on for\n"
+"the idle timeout.  For gevent_c.pywsgi only.");
 
 static PyObject *
 serve(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     conn c;
-    int r, flags[5];
+    int r, flags[6];
 
-    if (nargs != 6) {
-        PyErr_Format(PyExc_TypeError, "serve() takes 6 arguments (%zd given)", nargs);
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "serve() takes 7 arguments (%zd given)", nargs);
         return NULL;
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if ((flags[i] = PyObject_IsTrue(args[i + 1])) < 0)
             return NULL;
     if (PyLong_CheckExact(args[1]) && (flags[0] = (int)PyLong_AsLong(args[1])) < 0)
@@ -1557,6 +1557,7 @@ serve(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     c.c_log = flags[1];
     c.copy_environ = flags[3];
     c.closed_via_socket = flags[4];
+    c.plain_socket = flags[5];
     if (flags[2] && (c.dict = PyObject_GenericGetDict(args[0], NULL)) == NULL)
         return NULL;
     r = conn_init(&c, module, args[0]);
