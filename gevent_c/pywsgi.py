@@ -1510,25 +1510,40 @@ _C_PATH_ATTRIBUTES = (
 
 def _fast_path_flags(cls):
     """``(c_environ, c_log, plain_attributes)`` for handler class *cls*, None if its requests
-    cannot take the C path."""
+    cannot take the C path. Decided at the class's first connection, against
+    WSGIHandler's methods as defined here: a step patched on WSGIHandler
+    itself (instrumentation) before then sends its requests down the
+    Python path."""
     try:
         return cls.__dict__['_c_path_flags']
     except KeyError:
         pass
-    flags = None
-    if _http is not None and hasattr(_http, 'serve') and all(
-            getattr(cls, name, None) is WSGIHandler.__dict__[name] for name in _C_PATH_STEPS):
-        # 0: call get_environ; 1: build it in C; 2: in C, then _environ_hook
-        c_environ = 0
-        if cls.get_environ is WSGIHandler.get_environ and cls._headers is WSGIHandler._headers:
-            c_environ = 1 if cls._environ_hook is None else 2
-        # No property or other data descriptor among the attributes the C
-        # path sets: it writes them into the instance's __dict__ directly.
-        plain = not any(hasattr(type(getattr(cls, name, None)), '__set__')
-                        for name in _C_PATH_ATTRIBUTES)
-        flags = (c_environ, cls.log_request is WSGIHandler.log_request, plain)
+    flags = _decide_fast_path(cls)
     cls._c_path_flags = flags
     return flags
+
+
+def _decide_fast_path(cls):
+    if _http is None or not hasattr(_http, 'serve'):
+        return None
+    for name in _C_PATH_STEPS:
+        if getattr(cls, name, None) is not _ORIGINAL_STEPS[name]:
+            return None
+    # 0: call get_environ; 1: build it in C; 2: in C, then _environ_hook
+    c_environ = 0
+    if (cls.get_environ is _ORIGINAL_STEPS['get_environ']
+            and cls._headers is _ORIGINAL_STEPS['_headers']):
+        c_environ = 1 if cls._environ_hook is None else 2
+    # No property or other data descriptor among the attributes the C
+    # path sets: it writes them into the instance's __dict__ directly.
+    plain = not any(hasattr(type(getattr(cls, name, None)), '__set__')
+                    for name in _C_PATH_ATTRIBUTES)
+    return (c_environ, cls.log_request is _ORIGINAL_STEPS['log_request'], plain)
+
+
+# WSGIHandler's own methods, as defined here (not as possibly patched since).
+_ORIGINAL_STEPS = {name: WSGIHandler.__dict__[name]
+                   for name in _C_PATH_STEPS + ('get_environ', '_headers', 'log_request')}
 
 
 class _NoopLog:

@@ -610,3 +610,30 @@ def test_tls_bytes_held_by_openssl_are_served_without_the_idle_wait(clean_hub, t
                     break
                 data += chunk
     assert [r.body for r in parse_responses(data)] == [b'/%08d' % i for i in range(300)] + [b'/end']
+
+
+def test_a_step_patched_on_wsgihandler_sends_requests_down_the_python_path(clean_hub):
+    calls = []
+    original = pywsgi.WSGIHandler.run_application
+
+    def instrumented(self):
+        calls.append(self.path)
+        return original(self)
+
+    class Fresh(pywsgi.WSGIHandler):
+        pass
+
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(took_c_path(environ, start_response))
+        start_response('200 OK', [])
+        return [b'']
+
+    pywsgi.WSGIHandler.run_application = instrumented
+    try:
+        with serve(app, handler_class=Fresh) as server:
+            exchange(server, b'GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    finally:
+        pywsgi.WSGIHandler.run_application = original
+    assert calls == ['/x'] and seen == [False]
