@@ -637,3 +637,28 @@ def test_a_step_patched_on_wsgihandler_sends_requests_down_the_python_path(clean
     finally:
         pywsgi.WSGIHandler.run_application = original
     assert calls == ['/x'] and seen == [False]
+
+
+@pytest.mark.parametrize('enabled', [True, False])
+def test_gunicorn_handler_builds_access_lines_only_when_gunicorn_logs_them(clean_hub, enabled):
+    from gevent_c import gunicorn as gworker
+
+    class GunicornLikeLogger:
+        # what pywsgi wraps in a LoggingLogAdapter: log() but no write()
+        access_log_enabled = enabled
+
+        def __init__(self):
+            self.lines = []
+
+        def log(self, level, msg, *args):
+            pass
+
+        def access(self, resp, req_headers, environ, response_time):
+            self.lines.append((resp.status, environ['RAW_URI']))
+
+    logger = GunicornLikeLogger()
+    with serve(status_app('200 OK', []), handler_class=gworker.PyWSGIHandler,
+               log=logger) as server:
+        assert type(server.log) is pywsgi.LoggingLogAdapter
+        exchange(server, b'GET /q HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
+    assert logger.lines == ([('200 OK', '/q')] if enabled else [])
