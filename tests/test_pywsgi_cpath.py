@@ -662,3 +662,10 @@ def test_gunicorn_handler_builds_access_lines_only_when_gunicorn_logs_them(clean
         assert type(server.log) is pywsgi.LoggingLogAdapter
         exchange(server, b'GET /q HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
     assert logger.lines == ([('200 OK', '/q')] if enabled else [])
+
+
+def test_start_response_objects_come_only_from_serve():
+    with pytest.raises(TypeError):
+        _http.StartResponse()
+    with pytest.raises(TypeError):
+        _http.StartResponse.__new__(_http.StartResponse)

@@ -402,7 +402,9 @@ static PyType_Slot sr_slots[] = {
 static PyType_Spec sr_spec = {
     .name = "gevent_c._http.StartResponse",
     .basicsize = sizeof(start_response_obj),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    /* made by serve() only: an instance without a handler cannot work */
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = sr_slots,
 };
 
