@@ -43,6 +43,18 @@ The request head is parsed by ``gevent_c._http`` (C, ext/http) when that
 extension is built, else by the same grammar in Python; both accept exactly
 the same heads.
 
+With that extension the default :class:`WSGIHandler` runs the whole cycle
+of an ordinary request in C (``_http.serve``): the head parsed from the
+connection's read buffer, the environ built, a C ``start_response``, and a
+list or tuple of bytes sent with the response head in one ``sendall``. It
+reads and writes the handler's usual attributes, and leaves to the Python
+methods, unchanged, whatever is not ordinary (a head not yet whole or
+refused, ``Expect``, ``Upgrade``, other result iterables, errors...). A
+subclass that overrides one of the steps (``handle_one_request``,
+``read_request``, ``start_response``, ``process_result``, ``write``,
+``run_application``...) is served by the Python methods alone; an
+overridden ``get_environ`` or ``log_request`` is called from the C path.
+
 A body the client cuts short (EOF inside it) raises an IOError subclass
 from ``wsgi.input``; if the application lets it escape, the answer is 400
 (logged in one line to ``error_log``), not a 500 with a traceback.
