@@ -100,7 +100,7 @@ MODULES = [
     ("gevent_c._greenlet", "greenlet", [], ["ext/common"]),
     ("gevent_c._core", "core", ["ev"], ["ext/common", "ext/greenlet"]),
     ("gevent_c._ares", "ares", ["cares"], ["ext/common"]),
-    ("gevent_c._http", "http", [], []),
+    ("gevent_c._http", "http", [], ["ext/common"]),
 ]
 
 

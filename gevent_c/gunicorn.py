@@ -187,16 +187,16 @@ class PyWSGIHandler(pywsgi.WSGIHandler):
     worker = None
     keepalive = True
 
-    def read_request(self, raw_requestline):
-        result = super().read_request(raw_requestline)
-        if not self.keepalive:
-            self.close_connection = True
-        return result
-
     def log_request(self):
         log = self.server.log
-        if not hasattr(log, 'access'):
+        if type(log) is pywsgi.LoggingLogAdapter:
+            # gunicorn's logger itself (the adapter finds its attributes
+            # only after a failed lookup, which costs an AttributeError)
+            log = log._logger
+        if getattr(log, 'access', None) is None:
             return super().log_request()
+        if getattr(log, 'access_log_enabled', True) is False:
+            return              # gunicorn would drop the line: not built
         finish = self.time_finish or time.time()
         response_time = datetime.fromtimestamp(finish) - datetime.fromtimestamp(self.time_start)
         status = self.status
@@ -215,11 +215,12 @@ class PyWSGIHandler(pywsgi.WSGIHandler):
         request_headers = self.headers.items() if self.environ is not None else []
         log.access(response, request_headers, environ, response_time)
 
-    def get_environ(self):
-        env = super().get_environ()
+    def _environ_hook(self, env):
+        # pywsgi's hook, so that requests keep taking its C path.
         env['gunicorn.sock'] = self.socket
         env['RAW_URI'] = self.path
-        return env
+        if not self.keepalive:
+            self.close_connection = True
 
 
 class PyWSGIServer(pywsgi.WSGIServer):

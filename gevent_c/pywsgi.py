@@ -43,6 +43,18 @@ The request head is parsed by ``gevent_c._http`` (C, ext/http) when that
 extension is built, else by the same grammar in Python; both accept exactly
 the same heads.
 
+With that extension the default :class:`WSGIHandler` runs the whole cycle
+of an ordinary request in C (``_http.serve``): the head parsed from the
+connection's read buffer, the environ built, a C ``start_response``, and a
+list or tuple of bytes sent with the response head in one ``sendall``. It
+reads and writes the handler's usual attributes, and leaves to the Python
+methods, unchanged, whatever is not ordinary (a head not yet whole or
+refused, ``Expect``, ``Upgrade``, other result iterables, errors...). A
+subclass that overrides one of the steps (``handle_one_request``,
+``read_request``, ``start_response``, ``process_result``, ``write``,
+``run_application``...) is served by the Python methods alone; an
+overridden ``get_environ`` or ``log_request`` is called from the C path.
+
 A body the client cuts short (EOF inside it) raises an IOError subclass
 from ``wsgi.input``; if the application lets it escape, the answer is 400
 (logged in one line to ``error_log``), not a 500 with a traceback.
@@ -65,12 +77,15 @@ from io import BytesIO
 from urllib.parse import unquote
 
 import _socket
+import io as _io
 
 import gevent_c
 from gevent_c._greenlet import getcurrent
 from gevent_c.hub import GreenletExit
 from gevent_c.hub import kill as _kill_raw
+from gevent_c.baseserver import BaseServer as _BaseServer
 from gevent_c.server import StreamServer
+from gevent_c.socket import socket as _plain_socket
 from gevent_c.socket import timeout as _socket_timeout
 from gevent_c.timeout import Timeout
 
@@ -621,7 +636,16 @@ class WSGIHandler:
         linger = True
         try:
             self.socket.settimeout(self.socket_timeout)
+            fast = self._fast_path_args()
             while self.socket is not None:
+                if fast is not None:
+                    # Ordinary requests are served in C; it hands a request
+                    # it leaves to the Python steps over unread.
+                    if _http.serve(self, *fast) is None:
+                        linger = self._linger_on_close
+                        break
+                    if self.socket is None:
+                        break
                 self.time_start = time.time()
                 self.time_finish = 0
                 result = self.handle_one_request()
@@ -643,6 +667,23 @@ class WSGIHandler:
             self.__dict__.pop('socket', None)
             self.__dict__.pop('rfile', None)
             self.__dict__.pop('wsgi_input', None)
+
+    def _fast_path_args(self):
+        """The arguments of ``_http.serve`` for this connection, or None
+        when its requests go through the Python methods only (a subclass
+        overriding a step the C path takes, an unusual rfile or server)."""
+        flags = _fast_path_flags(type(self))
+        if flags is None or not isinstance(self.rfile, _io.BufferedReader):
+            return None
+        server = self.server
+        copy_environ = (getattr(type(server), 'get_environ', None) is WSGIServer.get_environ
+                        and getattr(server, 'environ_class', None) is dict
+                        and type(getattr(server, 'environ', None)) is dict)
+        closed_via_socket = getattr(type(server), 'closed', None) is _BaseServer.closed
+        # A TLS socket may hold decrypted bytes while its descriptor is not
+        # readable: only a plain one may be waited on directly.
+        plain_socket = type(self.socket) is _plain_socket
+        return flags + (copy_environ, closed_via_socket, plain_socket)
 
     def _unread_input(self):
         inp = self.wsgi_input
@@ -1019,9 +1060,14 @@ class WSGIHandler:
         self.application = self.server.application
         self.handle_one_response()
         if self.close_connection or self.rfile.closed or getattr(self.server, 'closed', False):
-            self._linger_on_close = not self._raw_input and (self._unread_input() or self._pending_input())
+            self._set_linger()
             return None
         return True
+
+    def _set_linger(self):
+        # The connection closes: drain the client's bytes first if some
+        # are (or may be) unread.
+        self._linger_on_close = not self._raw_input and (self._unread_input() or self._pending_input())
 
     def _read_first_line(self):
         # The request line; up to 4 empty lines before it are skipped
@@ -1258,10 +1304,7 @@ class WSGIHandler:
             self.result = self.application(self.environ, self.start_response)
             self.process_result()
             if not self.headers_sent:
-                # Nothing was sent (gevent sends nothing either): end the
-                # connection rather than leave the client waiting.
-                self.close_connection = True
-                self.log_error('The application did not call start_response()')
+                self._no_start_response()
         finally:
             close = getattr(self.result, 'close', None)
             try:
@@ -1270,6 +1313,12 @@ class WSGIHandler:
             finally:
                 close = None
                 self.result = None
+
+    def _no_start_response(self):
+        # Nothing was sent (gevent sends nothing either): end the
+        # connection rather than leave the client waiting.
+        self.close_connection = True
+        self.log_error('The application did not call start_response()')
 
     def _finish_request_body(self):
         # After the response: make sure the next request starts where this
@@ -1303,26 +1352,35 @@ class WSGIHandler:
             try:
                 self.run_application()
             finally:
-                try:
-                    self._finish_request_body()
-                except _InvalidClientInput:
-                    raise
-                except OSError:
-                    self.close_connection = True
-        except _InvalidClientInput as ex:
-            self._handle_client_error(ex)
-            self.close_connection = True
-            self._send_error_response_if_possible(ex.status if ex.status in _ERRORS else 400)
-        except OSError as ex:
-            if ex.args and ex.args[0] in self.ignored_socket_errors:
-                self.close_connection = True
-            else:
-                self.handle_error(*sys.exc_info())
-        except:  # noqa: E722 -- reported, answered with 500
-            self.handle_error(*sys.exc_info())
+                self._finish_body_or_close()
+        except BaseException as ex:  # noqa: BLE001 -- reported, answered with 500
+            self._response_failed(ex)
         finally:
             self.time_finish = time.time()
             self.log_request()
+
+    def _finish_body_or_close(self):
+        # After the application: the rest of the body is read, or the
+        # connection will close; invalid framing is raised.
+        try:
+            self._finish_request_body()
+        except _InvalidClientInput:
+            raise
+        except OSError:
+            self.close_connection = True
+
+    def _response_failed(self, ex):
+        # The answer to an error of the application or of the body, called
+        # while *ex* is being handled: 400/413 for invalid input, nothing
+        # for a client that left, else handle_error (500).
+        if isinstance(ex, _InvalidClientInput):
+            self._handle_client_error(ex)
+            self.close_connection = True
+            self._send_error_response_if_possible(ex.status if ex.status in _ERRORS else 400)
+        elif isinstance(ex, OSError) and ex.args and ex.args[0] in self.ignored_socket_errors:
+            self.close_connection = True
+        else:
+            self.handle_error(type(ex), ex, ex.__traceback__)
 
     def _send_error_response_if_possible(self, error_code):
         if self.response_length:
@@ -1429,7 +1487,75 @@ class WSGIHandler:
         env['wsgi.input'] = self.rfile if upgrade else inp
         # gevent's flag: wsgi.input ends by itself at the end of the body.
         env['wsgi.input_terminated'] = not upgrade
+        if self._environ_hook is not None:
+            self._environ_hook(env)
         return env
+
+    #: A method ``(environ)`` that get_environ calls last (None: none): where
+    #: gevent_c's own subclasses add keys, so that the C path, which builds
+    #: the environ itself, calls it too. Not part of gevent's API.
+    _environ_hook = None
+
+
+# The steps the C path (``_http.serve``) takes itself: a handler class
+# overriding any of them is served by the Python methods alone.
+_C_PATH_STEPS = (
+    'handle_one_request', 'read_requestline', 'read_request', '_wait_for_request',
+    '_respond', '_check_http_version', '_accept_request_line', '_frame_request',
+    '_set_headers', 'headers', '_connection_upgrade_requested', 'handle_one_response',
+    'run_application', 'process_result', 'start_response', 'write', '_write_with_headers',
+    'finalize_headers', '_sendall', '_finish_request_body',
+)
+
+
+# The handler attributes the C path reads and writes.
+_C_PATH_ATTRIBUTES = (
+    'environ', 'status', '_orig_status', 'code', 'response_headers', 'command', 'path',
+    'request_version', 'wsgi_input', 'time_start', 'time_finish', 'requestline',
+    'response_length', '_header_pairs', '_headers_message', 'content_length', '_chunked',
+    '_expect_continue', '_content_type', '_content_length_text', '_upgrade',
+    'close_connection', '_raw_input', 'application', 'headers_sent', 'result',
+    'response_use_chunked', 'connection_upgraded', '_provided_connection', 'provided_date',
+    'provided_content_length',
+)
+
+
+def _fast_path_flags(cls):
+    """``(c_environ, c_log, plain_attributes)`` for handler class *cls*, None if its requests
+    cannot take the C path. Decided at the class's first connection, against
+    WSGIHandler's methods as defined here: a step patched on WSGIHandler
+    itself (instrumentation) before then sends its requests down the
+    Python path."""
+    try:
+        return cls.__dict__['_c_path_flags']
+    except KeyError:
+        pass
+    flags = _decide_fast_path(cls)
+    cls._c_path_flags = flags
+    return flags
+
+
+def _decide_fast_path(cls):
+    if _http is None or not hasattr(_http, 'serve'):
+        return None
+    for name in _C_PATH_STEPS:
+        if getattr(cls, name, None) is not _ORIGINAL_STEPS[name]:
+            return None
+    # 0: call get_environ; 1: build it in C; 2: in C, then _environ_hook
+    c_environ = 0
+    if (cls.get_environ is _ORIGINAL_STEPS['get_environ']
+            and cls._headers is _ORIGINAL_STEPS['_headers']):
+        c_environ = 1 if cls._environ_hook is None else 2
+    # No property or other data descriptor among the attributes the C
+    # path sets: it writes them into the instance's __dict__ directly.
+    plain = not any(hasattr(type(getattr(cls, name, None)), '__set__')
+                    for name in _C_PATH_ATTRIBUTES)
+    return (c_environ, cls.log_request is _ORIGINAL_STEPS['log_request'], plain)
+
+
+# WSGIHandler's own methods, as defined here (not as possibly patched since).
+_ORIGINAL_STEPS = {name: WSGIHandler.__dict__[name]
+                   for name in _C_PATH_STEPS + ('get_environ', '_headers', 'log_request')}
 
 
 class _NoopLog:
@@ -1543,6 +1669,10 @@ class WSGISecureEnviron(SecureEnviron):
 
     default_whitelist_keys = ('REMOTE_ADDR', 'REMOTE_PORT', 'HTTP_HOST')
     default_print_masked_keys = False
+
+
+if _http is not None and hasattr(_http, '_setup'):
+    _http._setup(Input, _NoopLog, WSGIHandler.start_response, getcurrent)
 
 
 def _make_log(log, level=20):

@@ -6,9 +6,7 @@
  *   or an int <= 0: 0 when the head is not complete yet, a negative code
  *   when it is refused (result_name(code), result_status(code) tell which
  *   rule and which status to answer).  Strings are decoded as latin-1. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
+#include "wsgi.h"
 #include "parser.h"
 
 /* Enough for the default limit (100 field lines) without the heap. */
@@ -184,7 +182,29 @@ static PyMethodDef http_methods[] = {
 static int
 http_exec(PyObject *module)
 {
+    return gevc_http_wsgi_exec(module, (gevc_http_state *)PyModule_GetState(module));
+}
+
+static int
+http_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    gevc_http_state *st = (gevc_http_state *)PyModule_GetState(module);
+    return st == NULL ? 0 : gevc_http_wsgi_traverse(st, visit, arg);
+}
+
+static int
+http_clear(PyObject *module)
+{
+    gevc_http_state *st = (gevc_http_state *)PyModule_GetState(module);
+    if (st != NULL)
+        gevc_http_wsgi_clear(st);
     return 0;
+}
+
+static void
+http_free(void *module)
+{
+    http_clear((PyObject *)module);
 }
 
 static PyModuleDef_Slot http_slots[] = {
@@ -193,15 +213,19 @@ static PyModuleDef_Slot http_slots[] = {
 };
 
 PyDoc_STRVAR(http_doc,
-"gevent_c's HTTP/1.x request-head parser, in C (strict, RFC 9112).");
+"gevent_c's HTTP/1.x request-head parser, in C (strict, RFC 9112), and the\n"
+"request cycle of gevent_c.pywsgi's default handler (serve).");
 
 static PyModuleDef http_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "gevent_c._http",
     .m_doc = http_doc,
-    .m_size = 0,
+    .m_size = sizeof(gevc_http_state),
     .m_methods = http_methods,
     .m_slots = http_slots,
+    .m_traverse = http_traverse,
+    .m_clear = http_clear,
+    .m_free = http_free,
 };
 
 PyMODINIT_FUNC
