@@ -7,6 +7,9 @@ two. gevent's server gets TCP_NODELAY on accepted sockets as gevent_c's has
 (without it gevent stalls ~40 ms per request on delayed ACKs). One operation
 is one request: ns/op is the inverse of the requests per second.
 
+The asyncio and uvloop columns serve the same response from an ASGI
+application under uvicorn with httptools (the bench group installs both).
+
 ``http.stream_accept_echo`` measures a StreamServer's accept path: 50
 client greenlets in the same process each connect, send 64 bytes, read the
 echo and close, N connections in all.
@@ -74,6 +77,68 @@ def wsgi_hello(gevent, n):
             os.sched_setaffinity(0, cpus)
         server.stop()
     return _parse_wrk(out.decode("latin-1"))
+
+
+@w.body("asyncio")
+def wsgi_hello_asgi(arun, n):
+    """The same hello world as an ASGI application under uvicorn with
+    httptools, on asyncio's loop (asyncio column) or uvloop's (uvloop
+    column): the fastest mainstream Python HTTP stack to compare with."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    try:
+        import asyncio
+        import httptools  # noqa: F401 -- uvicorn's parser, asked for below
+        import uvicorn
+    except ImportError:
+        raise Unavailable("uvicorn and httptools are not installed (the bench group)") from None
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain"),
+                                (b"content-length", str(len(BODY)).encode())]})
+        await send({"type": "http.response.body", "body": BODY})
+
+    # proto given: asyncio sets TCP_NODELAY only on sockets whose proto is
+    # IPPROTO_TCP (accepted ones inherit it); without it uvicorn on asyncio's
+    # loop stalls on delayed ACKs
+    listener = stdsocket.socket(stdsocket.AF_INET, stdsocket.SOCK_STREAM, stdsocket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    seconds = max(1, round(n / 12_000))
+    argv = [wrk, "-t1", "-c50", "-d%ds" % seconds,
+            "http://127.0.0.1:%d/" % listener.getsockname()[1]]
+    cpus = os.sched_getaffinity(0)
+    pinned = len(cpus) >= 2 and shutil.which("taskset") is not None
+    if pinned:
+        mine, theirs = sorted(cpus)[:2]
+        argv = ["taskset", "-c", str(theirs)] + argv
+        os.sched_setaffinity(0, {mine})
+
+    async def main():
+        config = uvicorn.Config(app, http="httptools", loop="none", lifespan="off",
+                                log_level="error", access_log=False)
+        server = uvicorn.Server(config)
+        serving = asyncio.ensure_future(server.serve(sockets=[listener]))
+        while not server.started:
+            check(not serving.done(), "uvicorn did not start")
+            await asyncio.sleep(0.01)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        server.should_exit = True
+        await serving
+        return _parse_wrk(out.decode("latin-1"))
+
+    try:
+        return arun(main())
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, cpus)
+        listener.close()
 
 
 CLIENTS = 50
