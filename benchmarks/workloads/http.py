@@ -10,6 +10,10 @@ is one request: ns/op is the inverse of the requests per second.
 The asyncio and uvloop columns serve the same response from an ASGI
 application under uvicorn with httptools (the bench group installs both).
 
+``http.gunicorn_hello`` serves the same application from gunicorn with
+one worker: gevent_c's pywsgi worker (gevent_c.gunicorn.GeventPyWSGIWorker)
+against gunicorn's own ``-k gevent`` on gevent.
+
 ``http.stream_accept_echo`` measures a StreamServer's accept path: 50
 client greenlets in the same process each connect, send 64 bytes, read the
 echo and close, N connections in all.
@@ -139,6 +143,79 @@ def wsgi_hello_asgi(arun, n):
         if pinned:
             os.sched_setaffinity(0, cpus)
         listener.close()
+
+
+w = workload("http.gunicorn_hello",
+             "gunicorn, 1 worker, hello world under wrk -t1 -c50 (keep-alive), per request",
+             n=72_000, quick_n=12_000, warmup=False)
+
+GUNICORN_APP = '''
+BODY = b"Hello, World!"
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(BODY)))])
+    return [BODY]
+'''
+
+
+@w.body("hub")
+def gunicorn_hello(gevent, n):
+    """gevent_c's pywsgi worker (gevent_c.gunicorn.GeventPyWSGIWorker)
+    against gunicorn's own ``-k gevent`` on the real gevent: one worker
+    process on CPU 0, wrk on CPU 1."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        raise Unavailable("gunicorn is not installed") from None
+    worker = ("gevent_c.gunicorn.GeventPyWSGIWorker" if gevent.__name__ == "gevent_c"
+              else "gevent")
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = len(cpus) >= 2 and shutil.which("taskset") is not None
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "hello_app.py"), "w") as f:
+            f.write(GUNICORN_APP)
+        argv = [sys.executable, "-m", "gunicorn", "-k", worker, "-w", "1",
+                "-b", "127.0.0.1:0", "--chdir", folder, "--log-level", "info",
+                "hello_app:app"]
+        if pin:
+            argv = ["taskset", "-c", str(cpus[0])] + argv
+        env = {k: v for k, v in os.environ.items() if k != "GEVENT_C_AS_GEVENT"}
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        try:
+            port = None
+            booted = False
+            deadline = time.monotonic() + 60
+            while not (port and booted):
+                line = proc.stderr.readline()
+                check(line != "" and time.monotonic() < deadline,
+                      "gunicorn did not start (%s)" % (worker,))
+                found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
+                if found:
+                    port = int(found.group(1))
+                booted = booted or "Booting worker" in line
+            time.sleep(0.5)  # the worker imports and patches after it says it boots
+            seconds = max(1, round(n / 12_000))
+            wrk_argv = [wrk, "-t1", "-c50", "-d%ds" % seconds, "http://127.0.0.1:%d/" % port]
+            if pin:
+                wrk_argv = ["taskset", "-c", str(cpus[1])] + wrk_argv
+            out = subprocess.run(wrk_argv, capture_output=True, text=True, check=True).stdout
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return _parse_wrk(out)
 
 
 CLIENTS = 50
