@@ -39,6 +39,13 @@ def _hello(environ, start_response):
     return [BODY]
 
 
+def _find_wrk():
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    return wrk
+
+
 def _parse_wrk(text):
     match = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", text)
     check(match is not None, "wrk printed no result: %r" % (text[-300:],))
@@ -50,9 +57,7 @@ def _parse_wrk(text):
 
 @w.body("hub")
 def wsgi_hello(gevent, n):
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    wrk = _find_wrk()
     pywsgi = gevent.pywsgi
 
     class Server(pywsgi.WSGIServer):
@@ -88,9 +93,7 @@ def wsgi_hello_asgi(arun, n):
     """The same hello world as an ASGI application under uvicorn with
     httptools, on asyncio's loop (asyncio column) or uvloop's (uvloop
     column): the fastest mainstream Python HTTP stack to compare with."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    wrk = _find_wrk()
     try:
         import asyncio
         import httptools  # noqa: F401 -- uvicorn's parser, asked for below
@@ -168,9 +171,7 @@ def gunicorn_hello(gevent, n):
     import sys
     import tempfile
     import time
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise Unavailable("wrk is not installed (apt-get install wrk)")
+    wrk = _find_wrk()
     try:
         import gunicorn  # noqa: F401
     except ImportError:
