@@ -421,3 +421,60 @@ def test_a_stray_switch_into_join_or_get_is_an_invalid_switch(lib, method):
     assert not g.has_links()
     ev.set()
     g.join()
+
+
+# -- Python code run from inside C paths (found by review) --------------------
+
+def test_unlink_survives_a_link_eq_that_replaces_the_links():
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        from gevent_c.greenlet import Greenlet
+        class Link:
+            def __call__(self, g):
+                pass
+            def __eq__(self, other):
+                g.__init__(lambda: 2)   # drops g's links while unlink walks them
+                return False
+            __hash__ = object.__hash__
+        g = Greenlet(lambda: 1)
+        for _ in range(3):
+            g.rawlink(Link())
+        g.unlink(object())
+        elsewhere = [0, object(), 2]
+        g2 = Greenlet(lambda: 1)
+        class Sleepy(Link):
+            def __eq__(self, other):
+                g2.__init__(lambda: 3)
+                return other is elsewhere[1]
+        g2.rawlink(Sleepy())
+        g2.rawlink(Sleepy())
+        g2.unlink(elsewhere[1])
+        print('ok', len(elsewhere))
+    ''')
+    assert out.split() == ['ok', '3']
+
+
+def test_dead_survives_a_start_event_whose_attributes_replace_it():
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        from gevent_c.greenlet import Greenlet
+        class Event:
+            @property
+            def pending(self):
+                g._start_event = None   # drops the only reference to this event
+                return False
+            active = False
+        g = Greenlet(lambda: 1)
+        g._start_event = Event()
+        print(g.dead)
+    ''')
+    assert out.split() == ['True']
+
+
+def test_exc_info_accepts_only_a_triple_or_none():
+    g = __import__('gevent_c').greenlet.Greenlet(lambda: 1)
+    for bad in (5, (), (1, 2), 'abc'):
+        with pytest.raises(TypeError, match='_exc_info'):
+            g._exc_info = bad
+    g._exc_info = None
+    assert g.exception is None

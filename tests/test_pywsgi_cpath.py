@@ -669,3 +669,40 @@ def test_start_response_objects_come_only_from_serve():
         _http.StartResponse()
     with pytest.raises(TypeError):
         _http.StartResponse.__new__(_http.StartResponse)
+
+
+def test_a_result_changed_by_python_code_mid_response_is_an_error_not_a_crash():
+    # found by review: a handler property ran while the C path was sizing
+    # the response and grew the result it was about to copy
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        from gevent_c import pywsgi, socket
+        class Handler(pywsgi.WSGIHandler):
+            @property
+            def close_connection(self):
+                result = self.__dict__.get('result')
+                if type(result) is list and result and result[0] == b'a':
+                    result[0] = b'A' * 2000000
+                return self.__dict__.get('_test_close', False)
+            @close_connection.setter
+            def close_connection(self, value):
+                self.__dict__['_test_close'] = value
+        def app(environ, start_response):
+            start_response('200 OK', [])
+            return [b'a']
+        server = pywsgi.WSGIServer(('127.0.0.1', 0), app, log=None, handler_class=Handler)
+        gevent_c_hub = __import__('gevent_c').get_hub()
+        gevent_c_hub.print_exception = lambda *a: None
+        server.start()
+        sock = socket.create_connection(('127.0.0.1', server.server_port))
+        sock.sendall(b'GET / HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n')
+        data = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        server.stop()
+        print(data.split(b'\\r\\n')[0].decode())
+    ''')
+    assert out.strip().splitlines()[-1] == 'HTTP/1.1 500 Internal Server Error'

@@ -50,7 +50,8 @@ VALGRIND_TESTS = [
     'tests/test_greenlet_state.py', 'tests/test_greenlet_trace.py',
     'tests/test_core_loop.py', 'tests/test_core_timer.py',
     'tests/test_core_callbacks.py', 'tests/test_core_io.py',
-    'tests/test_reliability_paths.py',
+    'tests/test_reliability_paths.py', 'tests/test_greenlet_base.py',
+    'tests/test_thread_lock.py',
 ]
 COPY = ['setup.py', 'pyproject.toml', 'README.rst', 'gevent_c', 'ext', 'tests', 'examples']
 SKIP = re.compile(r'(\.so|\.pyc)$|__pycache__')

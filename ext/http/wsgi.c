@@ -1048,6 +1048,32 @@ send_all(conn *c, PyObject *data)
     return h_set_new(c->handler, c->dict, st->response_length, total);
 }
 
+/* Whether the snapshots no longer hold what was checked: a body of exact
+ * bytes adding up to `total`, headers of (bytes, bytes) tuples. */
+static int
+snapshot_changed(PyObject *body, PyObject *hdrs, Py_ssize_t total)
+{
+    Py_ssize_t i, sum = 0;
+    for (i = 0; i < PyTuple_GET_SIZE(body); i++) {
+        PyObject *item = PyTuple_GET_ITEM(body, i);
+        if (!PyBytes_CheckExact(item))
+            return 1;
+        sum += PyBytes_GET_SIZE(item);
+        if (sum > total)
+            return 1;
+    }
+    if (sum != total)
+        return 1;
+    for (i = 0; i < PyTuple_GET_SIZE(hdrs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(hdrs, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 1)))
+            return 1;
+    }
+    return 0;
+}
+
 /* process_result for a list or tuple of bytes, before anything was sent:
  * finalize_headers, then the head and the body in one sendall.  1 done,
  * 0 for the Python method (nothing changed), -1 error. */
@@ -1057,7 +1083,7 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
     gevc_http_state *st = c->st;
     PyObject *h = c->handler, *status = NULL, *code = NULL, *headers = NULL;
     PyObject *provided_length = NULL, *provided_date = NULL, *provided_conn = NULL;
-    PyObject *out = NULL, *value;
+    PyObject *out = NULL, *value, *body = NULL, *hdrs = NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(result), i, total = 0, size;
     long code_value;
     int rc = FAILED, r, close, upgraded;
@@ -1138,10 +1164,26 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
         }
     }
 
+    /* Python code may have run since the checks above (a property of a
+     * handler subclass, the server's `closed`): what is copied comes from
+     * snapshots taken now and checked again, never from the live lists. */
+    if ((body = PySequence_Tuple(result)) == NULL ||
+        (hdrs = PySequence_Tuple(headers)) == NULL)
+        goto done;
+    if (snapshot_changed(body, hdrs, total)) {
+        /* nothing went out: the error path may still send a whole 500 */
+        if (h_set(h, c->dict, st->headers_sent, Py_False) == 0)
+            PyErr_SetString(PyExc_RuntimeError,
+                            "the WSGI result or response headers changed while the "
+                            "response was being sent");
+        goto done;
+    }
+    n = PyTuple_GET_SIZE(body);
+
     /* HTTP/1.1 status CRLF, name: value CRLF..., CRLF, body */
     size = 9 + PyBytes_GET_SIZE(status) + 2 + 2 + (head_request ? 0 : total);
-    for (i = 0; i < PyList_GET_SIZE(headers); i++) {
-        PyObject *pair = PyList_GET_ITEM(headers, i);
+    for (i = 0; i < PyTuple_GET_SIZE(hdrs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(hdrs, i);
         size += PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 0)) +
                 PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1)) + 4;
     }
@@ -1152,8 +1194,8 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
     PUT("HTTP/1.1 ", 9);
     PUT(PyBytes_AS_STRING(status), PyBytes_GET_SIZE(status));
     PUT("\r\n", 2);
-    for (i = 0; i < PyList_GET_SIZE(headers); i++) {
-        PyObject *pair = PyList_GET_ITEM(headers, i);
+    for (i = 0; i < PyTuple_GET_SIZE(hdrs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(hdrs, i);
         PyObject *name = PyTuple_GET_ITEM(pair, 0), *val = PyTuple_GET_ITEM(pair, 1);
         PUT(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name));
         PUT(": ", 2);
@@ -1163,7 +1205,7 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
     PUT("\r\n", 2);
     if (!head_request)
         for (i = 0; i < n; i++) {
-            PyObject *item = PySequence_Fast_GET_ITEM(result, i);
+            PyObject *item = PyTuple_GET_ITEM(body, i);
             PUT(PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
         }
 #undef PUT
@@ -1172,6 +1214,8 @@ send_list_result(conn *c, PyObject *result, int head_request, int http11)
     rc = SERVED;
 done:
     Py_XDECREF(out);
+    Py_XDECREF(body);
+    Py_XDECREF(hdrs);
     Py_XDECREF(status);
     Py_XDECREF(code);
     Py_XDECREF(headers);

@@ -121,7 +121,11 @@ is_dead(gevc_hub_state *st, PyObject *self)
             pending = ev_is_active(w->w) || ev_is_pending(w->w) || (w->flags & GEVC_W_FIRED);
         }
         else {
-            PyObject *v = PyObject_GetAttr(ev, st->str_pending);
+            /* a stand-in's attributes run Python code, which may replace
+             * the start event: hold it */
+            PyObject *v;
+            Py_INCREF(ev);
+            v = PyObject_GetAttr(ev, st->str_pending);
             pending = v ? PyObject_IsTrue(v) : -1;
             Py_XDECREF(v);
             if (pending == 0) {
@@ -133,6 +137,7 @@ is_dead(gevc_hub_state *st, PyObject *self)
                 pending = v ? PyObject_IsTrue(v) : -1;
                 Py_XDECREF(v);
             }
+            Py_DECREF(ev);
         }
         if (pending < 0)
             return -1;
@@ -365,29 +370,38 @@ static int
 remove_link(PyObject *self, PyObject *callback)
 {
     PyObject *links = F(self)->links;
-    Py_ssize_t n;
-    if (links != NULL && !PyList_CheckExact(links)) {
-        int eq = links == callback ? 1 : PyObject_RichCompareBool(links, callback, Py_EQ);
-        if (eq > 0 && F(self)->links == links)
+    int found = 0;
+    if (links == NULL)
+        return 0;
+    /* a compare may run Python code (a link's __eq__) that replaces or
+     * empties the greenlet's links: hold them, and stop once replaced */
+    Py_INCREF(links);
+    if (!PyList_CheckExact(links)) {
+        found = links == callback ? 1 : PyObject_RichCompareBool(links, callback, Py_EQ);
+        if (found > 0 && F(self)->links == links)
             Py_CLEAR(F(self)->links);
-        return eq;
+        Py_DECREF(links);
+        return found;
     }
-    n = links ? PyList_GET_SIZE(links) : 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(links, i);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(links); i++) {
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(links, i));
         int eq = item == callback ? 1 : PyObject_RichCompareBool(item, callback, Py_EQ);
-        if (eq < 0)
-            return -1;
+        Py_DECREF(item);
+        if (eq < 0) {
+            found = -1;
+            break;
+        }
+        if (F(self)->links != links)
+            break;                  /* replaced meanwhile: nothing to remove */
         if (eq) {
             /* the compare may have run code that shortened the list */
-            if (i < PyList_GET_SIZE(links) &&
-                PyList_SetSlice(links, i, i + 1, NULL) < 0)
-                return -1;
-            return 1;
+            found = i < PyList_GET_SIZE(links) &&
+                    PyList_SetSlice(links, i, i + 1, NULL) < 0 ? -1 : 1;
+            break;
         }
-        n = PyList_GET_SIZE(links);
     }
-    return 0;
+    Py_DECREF(links);
+    return found;
 }
 
 int
@@ -807,6 +821,20 @@ field_set(PyObject *self, PyObject *value, void *off)
     return 0;
 }
 
+/* _exc_info: its readers take items 0-2, so only such a tuple (or None). */
+static int
+exc_info_set(PyObject *self, PyObject *value, void *off)
+{
+    if (value != NULL && value != Py_None &&
+        (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 3)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_exc_info must be a (type, value, traceback) tuple or None, not %.100s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    return field_set(self, value, off);
+}
+
 static PyGetSetDef glet_getset[] = {
     {"dead", get_dead, NULL,
      "True if it finished, or was killed or its start aborted before running.", NULL},
@@ -821,7 +849,7 @@ static PyGetSetDef glet_getset[] = {
      "The dict shared by the greenlets of its spawn tree.", NULL},
     {"_run", get_run_attr, set_run_attr, "What run() calls.", NULL},
     {"value", field_get, field_set, "The result once it succeeded, else None.", OPT(value)},
-    {"_exc_info", field_get, field_set, "(t, v, tb); (None, None, None) on success.",
+    {"_exc_info", field_get, exc_info_set, "(t, v, tb); (None, None, None) on success.",
      OPT(exc_info)},
     {"_notifier", field_get, field_set, "The pending link notifier.", OPT(notifier)},
     {"_start_event", field_get, field_set, "What starts it.", OPT(start_event)},

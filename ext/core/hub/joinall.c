@@ -263,8 +263,10 @@ wait_all(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
         if (rc < 0)
             goto unlink;
     }
+    /* the waiter's hub: `hub` was borrowed, and the links above may have
+     * run Python code */
     if (a[1] != NULL && a[1] != Py_None &&
-        (timer = start_timer(st, hub, a[1], cd->waiter)) == NULL)
+        (timer = start_timer(st, cd->waiter->hub, a[1], cd->waiter)) == NULL)
         goto unlink;
     r = gevc_waiter_get(cd->waiter);
     if (r == NULL)
