@@ -290,20 +290,29 @@ def redis_server():
         yield port
 
 
-def test_celery_gevent_pool_runs_200_tasks_100_at_a_time_on_gevent_c(tmp_path, redis_server):
+def run_celery_worker(tmp_path, redis_port, client_code):
+    """Start `celery -A capp worker -P gevent -c 100` under the alias, run
+    *client_code* (a plain process: the producer does not use gevent) once
+    the worker is ready, stop the worker; (client's JSON, worker's exit
+    status, worker)."""
     pytest.importorskip('celery', reason='celery is not installed for this Python')
     (tmp_path / 'capp.py').write_text(CELERY_APP)
-    env = as_gevent_env(tmp_path / 'hook', {'REDIS_PORT': str(redis_server)}, path=[tmp_path])
+    env = as_gevent_env(tmp_path / 'hook', {'REDIS_PORT': str(redis_port)}, path=[tmp_path])
     worker = Child([sys.executable, '-m', 'celery', '-A', 'capp', 'worker', '-P', 'gevent',
                     '-c', '100', '-n', 'gevc@localhost', '-l', 'info', '--without-heartbeat',
                     '--without-gossip', '--without-mingle'], env, cwd=tmp_path)
     try:
         worker.wait_for(r'gevc@localhost ready\.', timeout=40)
-        # the producer does not use gevent at all
         plain = {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}
-        out = json.loads(run_child(CELERY_PRODUCER, plain, cwd=tmp_path))
+        out = json.loads(run_child(client_code, plain, cwd=tmp_path))
     finally:
+        # a task the client left running would hold the warm shutdown for 30 s
         rc = worker.stop()
+    return out, rc, worker
+
+
+def test_celery_gevent_pool_runs_200_tasks_100_at_a_time_on_gevent_c(tmp_path, redis_server):
+    out, rc, worker = run_celery_worker(tmp_path, redis_server, CELERY_PRODUCER)
     naps = out['naps']
     assert sorted(r['i'] for r in naps) == list(range(200))
     assert {r['pid'] for r in naps} == {worker.proc.pid}
@@ -372,19 +381,7 @@ print(json.dumps(out))
 
 def test_celery_gevent_pool_shrinks_grows_times_out_and_revokes_on_gevent_c(tmp_path,
                                                                             redis_server):
-    pytest.importorskip('celery', reason='celery is not installed for this Python')
-    (tmp_path / 'capp.py').write_text(CELERY_APP)
-    env = as_gevent_env(tmp_path / 'hook', {'REDIS_PORT': str(redis_server)}, path=[tmp_path])
-    worker = Child([sys.executable, '-m', 'celery', '-A', 'capp', 'worker', '-P', 'gevent',
-                    '-c', '100', '-n', 'gevc@localhost', '-l', 'info', '--without-heartbeat',
-                    '--without-gossip', '--without-mingle'], env, cwd=tmp_path)
-    try:
-        worker.wait_for(r'gevc@localhost ready\.', timeout=40)
-        plain = {k: v for k, v in env.items() if k != 'GEVENT_C_AS_GEVENT'}
-        out = json.loads(run_child(CELERY_CONTROL, plain, cwd=tmp_path))
-    finally:
-        # a task the revoke did not end would hold the warm shutdown for 30 s
-        rc = worker.stop()
+    out, rc, worker = run_celery_worker(tmp_path, redis_server, CELERY_CONTROL)
     shrunk_limit, ten_met, of_eleven_met = out['shrunk']
     assert (shrunk_limit, ten_met) == (10, 10)
     assert 1 <= of_eleven_met <= 10
