@@ -706,3 +706,84 @@ def test_a_result_changed_by_python_code_mid_response_is_an_error_not_a_crash():
         print(data.split(b'\\r\\n')[0].decode())
     ''')
     assert out.strip().splitlines()[-1] == 'HTTP/1.1 500 Internal Server Error'
+
+
+
+def test_handler_code_that_changes_the_header_lists_mid_request_is_safe():
+    # Python code the C path calls (a handler property's setter, a server's
+    # environ mapping) may empty the very lists the C path is reading. The
+    # environ gets the request headers still in the list when they are read
+    # (none here, as Python's get_environ would); the response, the headers
+    # start_response was given. In a child with freed memory poisoned.
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        import io
+        from gevent_c import pywsgi, socket
+        captured = {}
+
+        class Watching(pywsgi.WSGIHandler):
+            # properties: the C path sets these with setattr, running this code
+            @property
+            def _header_pairs(self):
+                return captured.get('pairs', ())
+
+            @_header_pairs.setter
+            def _header_pairs(self, pairs):
+                captured['pairs'] = pairs
+
+            @property
+            def status(self):
+                return self.__dict__.get('status')
+
+            @status.setter
+            def status(self, value):
+                self.__dict__['status'] = value
+                headers = captured.get('response')
+                if headers:
+                    del headers[:]
+
+        class Meddling(dict):
+            def __setitem__(self, key, value):
+                if key == 'REQUEST_METHOD' and captured.get('pairs'):
+                    del captured['pairs'][:]
+                super().__setitem__(key, value)
+
+        class Server(pywsgi.WSGIServer):
+            def get_environ(self):
+                return Meddling(super().get_environ())
+
+        seen = []
+
+        def app(environ, start_response):
+            seen.append((type(start_response).__name__, environ.get('HTTP_X_ONE'),
+                         environ.get('HTTP_X_TWO')))
+            # made at run time, so the list holds the only references
+            headers = [(''.join(['Conn', 'ection']), ''.join(['clo', 'se'])),
+                       ('X-Made', ''.join(['v', '1']))]
+            captured['response'] = headers
+            start_response('200 OK', headers)
+            return [b'body']
+
+        errors = io.StringIO()
+        server = Server(('127.0.0.1', 0), app, log=None, error_log=errors,
+                        handler_class=Watching)
+        server.start()
+        sock = socket.create_connection(('127.0.0.1', server.server_port), timeout=10)
+        sock.sendall(b'GET / HTTP/1.1\\r\\nHost: h\\r\\nX-One: ' + b'a' * 20 +
+                     b'\\r\\nX-Two: b\\r\\n\\r\\n')
+        data = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+        server.stop(timeout=1)
+        assert seen == [('StartResponse', None, None)], seen
+        assert data.startswith(b'HTTP/1.1 200 OK\\r\\n'), data
+        assert b'Connection: close\\r\\n' in data and b'X-Made: v1\\r\\n' in data, data
+        assert data.endswith(b'\\r\\n\\r\\nbody'), data
+        assert errors.getvalue() == '', errors.getvalue()
+        print('ok')
+    ''', dev=True)
+    assert out.strip() == 'ok'

@@ -200,7 +200,7 @@ fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *dict,
                     PyObject *status, PyObject *headers)
 {
     PyObject *list = NULL, *conn = Py_None, *date = Py_None, *length = Py_None;
-    PyObject *status_bytes = NULL, *code = NULL;
+    PyObject *status_bytes = NULL, *code = NULL, *snap = NULL;
     Py_ssize_t n, i, slen;
     const char *s;
     int rc = FAILED;
@@ -215,26 +215,33 @@ fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *dict,
     for (i = 0; i < 3; i++)
         if (s[i] < '0' || s[i] > '9')
             return 0;
+    /* A snapshot of the headers, owned here: the setters below may run Python
+     * code (properties, a replaced value's __del__, a collection) that
+     * changes the application's list, and conn/date/length point into it. */
+    snap = PyList_CheckExact(headers) ? PyList_AsTuple(headers) : Py_NewRef(headers);
+    if (snap == NULL)
+        return FAILED;
+    rc = 0;
     /* every header first: nothing is set unless all of them pass */
-    n = PySequence_Fast_GET_SIZE(headers);
+    n = PyTuple_GET_SIZE(snap);
     for (i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(headers, i), *name, *value;
+        PyObject *item = PyTuple_GET_ITEM(snap, i), *name, *value;
         const char *p;
         Py_ssize_t len, j;
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
-            return 0;
+            goto done;
         name = PyTuple_GET_ITEM(item, 0);
         value = PyTuple_GET_ITEM(item, 1);
         if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name) ||
             !PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value))
-            return 0;
+            goto done;
         p = (const char *)PyUnicode_DATA(name);
         len = PyUnicode_GET_LENGTH(name);
         if (len == 0)
-            return 0;
+            goto done;
         for (j = 0; j < len; j++)
             if (!is_tchar((unsigned char)p[j]))
-                return 0;
+                goto done;
         if (ascii_ieq(p, (size_t)len, "connection"))
             conn = value;
         else if (ascii_ieq(p, (size_t)len, "date"))
@@ -246,26 +253,29 @@ fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *dict,
         for (j = 0; j < len; j++) {
             unsigned char c = (unsigned char)p[j];
             if (c != '\t' && (c < 0x20 || c == 0x7f))
-                return 0;
+                goto done;
         }
     }
     {
         int code_value = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
         if (code_value == 101)
-            return 0;               /* the upgrade handling is Python's */
+            goto done;              /* the upgrade handling is Python's */
         if ((code_value == 304 || code_value == 204) && length != Py_None &&
             PyUnicode_CompareWithASCIIString(length, "0") != 0)
-            return 0;               /* refused there */
+            goto done;              /* refused there */
         code = PyLong_FromLong(code_value);
-        if (code == NULL)
-            return FAILED;
+        if (code == NULL) {
+            rc = FAILED;
+            goto done;
+        }
     }
+    rc = FAILED;
     list = PyList_New(n);
     status_bytes = PyBytes_FromStringAndSize(s, slen);
     if (list == NULL || status_bytes == NULL)
         goto done;
     for (i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(headers, i), *pair;
+        PyObject *item = PyTuple_GET_ITEM(snap, i), *pair;
         PyObject *name = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
         PyObject *nb = PyBytes_FromStringAndSize((const char *)PyUnicode_DATA(name),
                                                  PyUnicode_GET_LENGTH(name));
@@ -292,6 +302,7 @@ fast_start_response(gevc_http_state *st, PyObject *handler, PyObject *dict,
         goto done;
     rc = 1;
 done:
+    Py_DECREF(snap);
     Py_XDECREF(list);
     Py_XDECREF(status_bytes);
     Py_XDECREF(code);
@@ -788,7 +799,7 @@ wait_for_request(conn *c, PyObject **data)
 /* What one request's head gave, as Python objects. */
 typedef struct {
     PyObject *method, *target, *version, *pairs, *content_length;
-    PyObject *content_type, *length_text;       /* borrowed from pairs */
+    PyObject *content_type, *length_text;       /* or NULL */
 } parsed;
 
 static void
@@ -798,6 +809,8 @@ parsed_clear(parsed *p)
     Py_CLEAR(p->target);
     Py_CLEAR(p->pairs);
     Py_CLEAR(p->content_length);
+    Py_CLEAR(p->content_type);
+    Py_CLEAR(p->length_text);
     p->version = NULL;
 }
 
@@ -836,11 +849,12 @@ parsed_make(conn *c, const char *buf, const gevc_http_request *req, const framin
             Py_XDECREF(value);
             goto error;
         }
+        /* held apart from the list, which Python code may change */
         if ((Py_ssize_t)i == f->ct_index)
-            p->content_type = value;
+            p->content_type = Py_NewRef(value);
         if ((Py_ssize_t)i == f->cl_index)
-            p->length_text = value;
-        Py_DECREF(value);             /* the pair holds it */
+            p->length_text = Py_NewRef(value);
+        Py_DECREF(value);
         PyList_SET_ITEM(p->pairs, (Py_ssize_t)i, pair);
     }
     if (f->content_length >= 0)
@@ -907,7 +921,7 @@ build_environ(conn *c, const char *buf, const gevc_http_request *req, const fram
     PyObject *env = NULL, *v, *inp = NULL;
     const char *target = buf + req->target, *q;
     size_t plen = req->target_len;
-    Py_ssize_t i, n;
+    Py_ssize_t i;
 
     if (c->copy_environ) {
         PyObject *base = PyObject_GetAttr(c->server, st->environ);
@@ -951,15 +965,28 @@ build_environ(conn *c, const char *buf, const gevc_http_request *req, const fram
         (PyObject_SetItem(env, st->REMOTE_ADDR, c->remote_addr) < 0 ||
          PyObject_SetItem(env, st->REMOTE_PORT, c->remote_port) < 0))
         goto error;
-    n = PyList_GET_SIZE(p->pairs);
-    for (i = 0; i < n; i++) {
-        PyObject *pair = PyList_GET_ITEM(p->pairs, i);
-        PyObject *key = env_key(st, PyTuple_GET_ITEM(pair, 0));
+    /* The list is the handler's header_pairs too, and a Python environ's
+     * __setitem__ may change it: the length is read each time and each pair
+     * held while it is added. */
+    for (i = 0; i < PyList_GET_SIZE(p->pairs); i++) {
+        PyObject *pair = Py_NewRef(PyList_GET_ITEM(p->pairs, i)), *key;
         int r;
-        if (key == NULL)
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyUnicode_IS_ASCII(PyTuple_GET_ITEM(pair, 0))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "header_pairs must hold (name, value) tuples with ASCII names");
+            Py_DECREF(pair);
             goto error;
+        }
+        key = env_key(st, PyTuple_GET_ITEM(pair, 0));
+        if (key == NULL) {
+            Py_DECREF(pair);
+            goto error;
+        }
         r = key == Py_None ? 0 : env_add(env, key, PyTuple_GET_ITEM(pair, 1));
         Py_DECREF(key);
+        Py_DECREF(pair);
         if (r < 0)
             goto error;
     }
