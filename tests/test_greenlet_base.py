@@ -391,6 +391,23 @@ def test_positional_ref_false_sleep_ends_in_loop_exit(gc_lib):
         gc_lib.top.sleep(1, False)
 
 
+def test_a_ref_flag_whose_bool_fails_or_destroys_the_hub_is_safe(gc_lib):
+    # the flag's __bool__ runs before the hub is looked up
+    class Bad:
+        def __bool__(self):
+            raise ValueError('no truth')
+
+    class Destroying:
+        def __bool__(self):
+            gc_lib.hub.get_hub().destroy(destroy_loop=True)
+            return True
+
+    with pytest.raises(ValueError, match='no truth'):
+        gc_lib.top.sleep(0.001, Bad())
+    gc_lib.top.sleep(0.001, Destroying())
+    gc_lib.top.sleep(0.001)
+
+
 def test_a_stray_switch_into_a_sleeper_is_an_invalid_switch(lib, errors):
     g = lib.top.spawn(lib.top.sleep, 5)
     lib.top.sleep(0)

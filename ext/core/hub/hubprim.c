@@ -253,9 +253,10 @@ hub_sleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     if (nargs >= 1 && nargs <= 2 && kwnames == NULL && is_zero_or_less(args[0]))
         return sleep0(mod, NULL);
     if (nargs >= 1 && nargs <= 2 && kwnames == NULL && is_positive_number(args[0])) {
-        PyObject *hub = gevc_hub_get(st), *loop, *res;
+        /* ref first: its __bool__ may run code that replaces the hub */
         int ref = nargs > 1 ? PyObject_IsTrue(args[1]) : 1;
-        if (hub == NULL || ref < 0)
+        PyObject *hub, *loop, *res;
+        if (ref < 0 || (hub = gevc_hub_get(st)) == NULL)
             return NULL;
         Py_INCREF(hub);
         loop = PyObject_GetAttr(hub, st->str_loop);
