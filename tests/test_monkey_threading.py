@@ -302,6 +302,45 @@ def test_fork_from_a_thread_and_from_main_keeps_threading_sane():
     ''')
 
 
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs fork')
+def test_in_a_child_forked_by_a_thread_the_other_threads_count_as_stopped():
+    # fork copies only the forking thread: joining any other thread (here
+    # the main thread) in the child returns at once, on every version
+    patched('''
+        import os, sys, threading
+        main = threading.current_thread()
+        parked = threading.Event()
+        sleeper = threading.Thread(target=parked.wait, name='sleeper')
+        sleeper.start()
+        def forker():
+            pid = os.fork()
+            if pid:
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0, status
+                return
+            code = 1
+            try:
+                joined = []
+                t = threading.Thread(target=lambda: (main.join(), joined.append('main')))
+                t.start()
+                t.join(10)
+                assert joined == ['main'] and not t.is_alive(), joined
+                sleeper.join(10)
+                assert not sleeper.is_alive()
+                code = 0
+            except BaseException:
+                import traceback; traceback.print_exc()
+            finally:
+                sys.stdout.flush(); sys.stderr.flush()
+                os._exit(code)
+        w = threading.Thread(target=forker)
+        w.start(); w.join(30)
+        assert not w.is_alive()
+        assert sleeper.is_alive()
+        parked.set(); sleeper.join()
+    ''')
+
+
 def test_existing_locks_logging_and_futures_are_replaced():
     proc = run_patched('''
         import logging, concurrent.futures.thread, threading

@@ -21,6 +21,7 @@ are copied, what already exists is fixed up:
 - with *logging*: logging's module lock and the handlers' locks are
   replaced by cooperative RLocks.
 """
+import os
 import sys
 
 from gevent_c.monkey import _patch_module, _queue_warning, _notify
@@ -103,6 +104,7 @@ def _adopt_main_thread(threading_mod, main, orig_shutdown):
     threading_mod._dangling.discard(main)
     if _PY313:
         shutdown = _main_thread_handle_swap(threading_mod, main, root, orig_shutdown)
+        _mark_other_threads_done_in_forked_children(threading_mod)
     else:
         shutdown = _main_thread_lock_swap(threading_mod, main, orig_shutdown)
     patch_item(threading_mod, '_shutdown', shutdown)
@@ -186,6 +188,35 @@ def _main_thread_handle_swap(threading_mod, main, root, orig_shutdown):
             setattr(main, attr, native)
         _run_native_shutdown(orig_shutdown)
     return _shutdown
+
+
+def _mark_other_threads_done_in_forked_children(threading_mod):
+    # 3.13+: a forked child goes on with the forking thread only. CPython
+    # marks the other threads' native handles done in C; our handles are
+    # marked here, after threading's own hook, so joining a thread that
+    # did not fork (the main thread, say) returns at once in the child.
+    # The greenlets themselves are copied and may still run, as in gevent.
+    from gevent_c.thread import _ThreadHandle
+    before = []
+
+    def before_fork():
+        before[:] = threading_mod.enumerate()
+
+    def after_in_parent():
+        del before[:]
+
+    def after_in_child():
+        threads = before[:]
+        del before[:]
+        current = threading_mod.current_thread()
+        for thread in threads:
+            handle = getattr(thread, _handle_attr(thread), None)
+            if (thread is not current and isinstance(handle, _ThreadHandle)
+                    and handle._glet is not None):
+                handle._set_done()
+
+    os.register_at_fork(before=before_fork, after_in_parent=after_in_parent,
+                        after_in_child=after_in_child)
 
 
 def _join_green_threads(threading_mod, main, attr):
