@@ -8,6 +8,7 @@ really run on gevent_c's hub. Every server runs on 127.0.0.1 and is stopped by
 the test that started it; concurrency is shown by overlap seen by the
 application, never by timing.
 """
+import importlib.util
 import json
 import os
 import re
@@ -620,3 +621,130 @@ def test_geventhttpclient_50_greenlets_overlap_at_the_server_on_gevent_c(tmp_pat
     assert result['scheme'] == scheme
     assert result['client_socket'] == 'gevent_c.socket'
     assert_on_gevent_c(result['runs_on'])
+
+
+# -- locust ----------------------------------------------------------------------
+
+# A server on gevent_c itself (no alias) that holds each request 20 ms and
+# keeps the largest number in flight at once and who sent them.
+LOCUST_TARGET = '''
+import json, sys
+from gevent_c import pywsgi, sleep
+state = {'active': 0, 'max': 0, 'pids': set()}
+
+def app(environ, start_response):
+    if environ['PATH_INFO'] == '/stats':
+        body = json.dumps({'max': state['max'], 'pids': sorted(state['pids'])}).encode()
+    else:
+        state['active'] += 1
+        state['max'] = max(state['max'], state['active'])
+        pid = environ['QUERY_STRING'].partition('pid=')[2]
+        if pid:
+            state['pids'].add(int(pid))
+        sleep(0.02)
+        state['active'] -= 1
+        body = b'ok'
+    start_response('200 OK', [('Content-Type', 'text/plain'),
+                              ('Content-Length', str(len(body)))])
+    return [body]
+
+server = pywsgi.WSGIServer(('127.0.0.1', 0), app, log=None)
+server.start()
+print('serving on', server.server_port, flush=True)
+server.serve_forever()
+'''
+
+# Both of locust's user classes: HttpUser (requests) and FastHttpUser
+# (geventhttpclient).
+LOCUSTFILE = RUNS_ON + '''
+import json
+import os
+from locust import FastHttpUser, HttpUser, constant, events, task
+
+
+@events.init.add_listener
+def report(environment, **kwargs):
+    print('RUNS_ON', json.dumps(runs_on()), flush=True)
+
+
+class Plain(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def index(self):
+        self.client.get('/?pid=%d' % os.getpid(), name='/')
+
+
+class Fast(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def index(self):
+        self.client.get('/fast?pid=%d' % os.getpid(), name='/fast')
+'''
+
+
+def _locust_totals(csv_prefix):
+    """(requests, failures) of the Aggregated row of locust's --csv stats."""
+    import csv
+    with open(str(csv_prefix) + '_stats.csv', newline='') as f:
+        for row in csv.DictReader(f):
+            if row['Name'] == 'Aggregated':
+                return int(row['Request Count']), int(row['Failure Count'])
+    raise AssertionError('no Aggregated row in the stats')
+
+
+def _runs_on_lines(output):
+    return [json.loads(line.split(' ', 1)[1]) for line in output.splitlines()
+            if line.startswith('RUNS_ON ')]
+
+
+@pytest.mark.parametrize('mode', ['standalone', 'distributed'])
+def test_locust_load_test_runs_on_gevent_c(tmp_path, mode):
+    # locust imports gevent and patches everything itself; distributed, its
+    # master and workers talk over pyzmq's zmq.green on gevent_c's hub
+    # not imported here: importing locust patches the process with gevent
+    if importlib.util.find_spec('locust') is None:
+        pytest.skip('locust is not installed for this Python')
+    (tmp_path / 'locustfile.py').write_text(LOCUSTFILE)
+    target = Child([sys.executable, '-c', LOCUST_TARGET], _monkeytest.child_env(), cwd=tmp_path)
+    children = [target]
+    try:
+        port = int(target.wait_for(r'serving on (\d+)').group(1))
+        env = as_gevent_env(tmp_path / 'hook')
+        common = ['-f', 'locustfile.py', '--host', 'http://127.0.0.1:%d' % port]
+        run = ['--headless', '-u', '20', '-r', '20', '-t', '3s', '--csv', 'out',
+               '--only-summary']
+        if mode == 'standalone':
+            argv = [sys.executable, '-m', 'locust'] + common + run
+        else:
+            master_port = free_port()
+            argv = ([sys.executable, '-m', 'locust'] + common + run
+                    + ['--master', '--master-bind-host', '127.0.0.1',
+                       '--master-bind-port', str(master_port), '--expect-workers', '2'])
+            for _ in range(2):
+                children.append(Child([sys.executable, '-m', 'locust'] + common
+                                      + ['--worker', '--master-host', '127.0.0.1',
+                                         '--master-port', str(master_port)], env, tmp_path))
+        main = Child(argv, env, tmp_path)
+        children.append(main)
+        main.proc.wait(60)
+        assert main.proc.returncode == 0, main.output
+        for worker in children[1:-1]:
+            worker.proc.wait(30)
+            assert worker.proc.returncode == 0, worker.output
+        stats = http_get_json(port, '/stats')
+    finally:
+        for child in children:
+            child.stop()
+    requests, failures = _locust_totals(tmp_path / 'out')
+    assert requests > 100 and failures == 0, (requests, failures, main.output)
+    # 20 users, each request held 20 ms: they overlap at the server
+    assert stats['max'] >= 10, stats
+    user_processes = children[1:-1] if mode == 'distributed' else [main]
+    assert set(stats['pids']) == {c.proc.pid for c in user_processes}, stats
+    for child in children[1:]:
+        reports = _runs_on_lines(child.output)
+        assert reports, child.output
+        for info in reports:
+            assert_on_gevent_c(info)
