@@ -136,3 +136,33 @@ def test_fileobject_follows_the_setting_at_first_import():
     out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.stdout.strip() == 'FileObjectBlock', out.stderr
+
+
+def test_gevents_old_resolver_module_names_resolve_to_the_same_classes():
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        import warnings
+        import gevent_c
+        gevent_c.install_as_gevent()
+        import gevent.ares, gevent.resolver.cares, gevent.resolver.ares, gevent.resolver.thread
+        from gevent_c._ares import channel
+        assert gevent.ares.channel is gevent.resolver.cares.channel is channel
+        for old, new in [('resolver_ares', gevent.resolver.ares),
+                         ('resolver_thread', gevent.resolver.thread)]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter('always')
+                module = __import__('gevent.' + old, fromlist=['Resolver'])
+            assert module.Resolver is new.Resolver, old
+            assert [w.category for w in caught] == [DeprecationWarning], caught
+        # the old dotted names work as configuration values too
+        gevent_c.config.resolver = 'gevent.resolver_thread.Resolver'
+        assert gevent_c.config.resolver is gevent.resolver.thread.Resolver
+        try:
+            gevent_c.config.resolver = 'dnspython'
+        except ImportError as exc:
+            assert 'thread' in str(exc) and 'ares' in str(exc), exc
+        else:
+            raise AssertionError('dnspython accepted')
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
