@@ -26,6 +26,14 @@ def test_known_list_needs_a_reason_on_every_entry():
         suite.parse_known('a.py::T::test_x::more  # why\n')
 
 
+def test_a_known_entry_can_apply_from_a_python_version_on():
+    text = 'test__a.py::T::test_x  # 3.13+ only: a 3.13 difference\ntest__b.py  # always\n'
+    assert suite.parse_known(text, version=(3, 12)) == {'test__b.py': 'always'}
+    assert suite.parse_known(text, version=(3, 13)) == {
+        'test__a.py::T::test_x': '3.13+ only: a 3.13 difference', 'test__b.py': 'always'}
+    assert 'test__a.py::T::test_x' in suite.parse_known(text, version=(4, 0))
+
+
 def test_an_entry_covers_its_class_and_file_but_not_neighbours():
     known = {'test__a.py::T': 'r'}
     assert suite.is_known('test__a.py::T::test_x', known)

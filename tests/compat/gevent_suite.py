@@ -77,9 +77,12 @@ HEAD_RE = re.compile(r"^(FAIL|ERROR|UNEXPECTED SUCCESS): (\S+) \(([^)]*)\)")
 
 # -- the list of known failures ------------------------------------------------
 
-def parse_known(text):
+def parse_known(text, version=None):
     """``{entry: reason}`` from gevent_known.txt's text; an entry without a
-    reason, or a malformed one, is a ValueError (the list holds decisions)."""
+    reason, or a malformed one, is a ValueError (the list holds decisions).
+    A reason that starts with ``3.N+ only:`` applies from Python 3.N on:
+    the entry is left out on an older *version* (default: this Python's)."""
+    version = sys.version_info[:2] if version is None else version
     known = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith('#'):
@@ -90,6 +93,9 @@ def parse_known(text):
             raise ValueError('line %d: %r has no "# reason"' % (number, entry))
         if not re.fullmatch(r"test\w*\.py(::\w+){0,2}", entry):
             raise ValueError('line %d: %r is not file.py[::Class[::test]]' % (number, entry))
+        since = re.match(r'(\d+)\.(\d+)\+ only:', reason)
+        if since and tuple(version) < (int(since.group(1)), int(since.group(2))):
+            continue
         known[entry] = reason
     return known
 
