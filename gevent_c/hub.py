@@ -47,6 +47,16 @@ __all__ = [
 ]
 
 _get_hub = get_hub_if_exists  # gevent's private spelling, used by some callers
+#: The native thread's ident (``_thread.get_ident`` as it was at import),
+#: a name gevent.hub has that older callers import.
+get_thread_ident = _get_thread_ident
+
+
+def reraise(t, value, tb=None):
+    """Raise *value* with traceback *tb* (gevent's Python 2 era helper)."""
+    if value.__traceback__ is not tb:
+        raise value.with_traceback(tb)
+    raise value
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 

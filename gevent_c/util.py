@@ -97,6 +97,21 @@ def print_run_info(thread_stacks=True, greenlet_stacks=True, limit=None, file=No
         print(line, file=sys.stderr if file is None else file)
 
 
+#: format_run_info's name before gevent 1.3, kept by gevent.
+dump_stacks = format_run_info
+
+
+def clear_stack_frames(frame):
+    """Drop what *frame* and the frames below it (``f_back``) hold, as far
+    as each allows: a running frame cannot be cleared and is skipped."""
+    while frame is not None:
+        try:
+            frame.clear()
+        except RuntimeError:
+            pass
+        frame = frame.f_back
+
+
 # -- the greenlet tree -------------------------------------------------------
 
 def _spawner_of(glet):

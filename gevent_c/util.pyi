@@ -1,5 +1,5 @@
 """Type stubs for gevent_c.util."""
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Callable, Generic, TextIO, TypeVar
 
 from typing_extensions import ParamSpec, Self
@@ -26,6 +26,10 @@ def format_run_info(thread_stacks: bool = True, greenlet_stacks: bool = True,
                     current_thread_ident: int | None = None) -> list[str]: ...
 def print_run_info(thread_stacks: bool = True, greenlet_stacks: bool = True,
                    limit: int | None = None, file: TextIO | None = None) -> None: ...
+
+dump_stacks = format_run_info
+
+def clear_stack_frames(frame: FrameType | None) -> None: ...
 
 class GreenletTree:
     greenlet: _RawGreenlet | None

@@ -1,7 +1,9 @@
 """gevent_c.util: run reports, the greenlet tree, wrap_errors and
 assert_switches; the same scenarios run against gevent."""
+import _thread
 import importlib
 import io
+import sys
 
 import pytest
 
@@ -100,3 +102,30 @@ def test_assert_switches_restores_the_previous_trace_function(lib):
     with util.assert_switches():
         lib.top.sleep(0)
     assert greenlet_mod.gettrace() is None
+
+
+def test_old_names_dump_stacks_clear_stack_frames_reraise_get_thread_ident(lib):
+    util = _util(lib)
+    assert util.dump_stacks is util.format_run_info
+    assert lib.hub.get_thread_ident() == _thread.get_ident()
+
+    def holder():
+        big = ['x'] * 10
+        return sys._getframe(), big
+
+    frame, big = holder()
+    assert frame.f_locals['big'] is big
+    util.clear_stack_frames(frame)
+    assert 'big' not in frame.f_locals
+    # the running frames below are skipped, not an error
+    util.clear_stack_frames(sys._getframe())
+
+    try:
+        raise KeyError('k')
+    except KeyError as exc:
+        caught, tb = exc, exc.__traceback__
+    with pytest.raises(KeyError) as info:
+        lib.hub.reraise(KeyError, caught, tb)
+    assert info.value is caught
+    with pytest.raises(ValueError):
+        lib.hub.reraise(ValueError, ValueError('v'))
