@@ -274,6 +274,10 @@ PyObject *gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
                                      Py_ssize_t nargs, PyObject *kwnames);
 PyObject *gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind,
                               PyObject *args, PyObject *kwargs);
+/* loop.timer(after, repeat, ref, priority) from C, without boxing the
+ * numbers or parsing arguments: a new, stopped timer of loop->st's type. */
+PyObject *gevc_timer_new(gevc_loop *loop, double after, double repeat,
+                         PyObject *ref, PyObject *priority);
 
 /* Trampoline for a watcher type whose ev struct is member `ev` of `type`. */
 #define GEVC_TRAMPOLINE(fname, type, evtype)                               \
