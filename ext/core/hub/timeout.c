@@ -105,7 +105,11 @@ new_timer(timeout *self, gevc_hub_state *st)
     }
     if (Py_IS_TYPE(loop, st->loop.loop_type)) {
         /* ours: the seconds as a double, as loop.timer() would convert them */
-        double seconds = falsy ? 0.0 : PyFloat_AsDouble(self->seconds);
+        PyObject *o = self->seconds;
+        double seconds = falsy ? 0.0
+            : PyFloat_CheckExact(o) ? PyFloat_AS_DOUBLE(o)
+            : PyLong_CheckExact(o) ? PyLong_AsDouble(o)     /* no float made */
+            : PyFloat_AsDouble(o);
         timer = seconds == -1.0 && PyErr_Occurred() ? NULL
             : gevc_timer_new((gevc_loop *)loop, seconds, 0.0, ref, priority);
         Py_DECREF(loop);
@@ -450,7 +454,9 @@ timeout_set_up(timeout *self, PyObject *const *a)
         return -1;
     Py_XSETREF(self->seconds, Py_NewRef(a[0] ? a[0] : Py_None));
     Py_XSETREF(self->exception, Py_NewRef(a[1] ? a[1] : Py_None));
-    Py_XSETREF(self->priority, a[3] ? Py_NewRef(a[3]) : PyLong_FromLong(-1));
+    Py_XSETREF(self->priority, a[3] ? Py_NewRef(a[3])
+               : self->st->minus_one ? Py_NewRef(self->st->minus_one)
+               : PyLong_FromLong(-1));     /* (module cleared: shutdown) */
     self->ref = ref;
     return self->priority ? 0 : -1;
 }
