@@ -526,3 +526,80 @@ def test_enter_of_a_started_or_overridden_timeout():
     with c:
         assert c.pending
     assert starts == [c] and not c.pending
+
+
+# ---- the loop keeps a finished Timeout's timer for the next one -------------
+
+def test_timeouts_one_after_another_each_fire_with_their_own_settings():
+    import gevent_c
+    for i in range(3):
+        with pytest.raises(gevent_c.Timeout) as info:
+            with gevent_c.Timeout(0.01) as t:
+                gevent_c.sleep(1)
+        assert info.value is t
+    quiet = gevent_c.Timeout(5, ref=False, priority=1)
+    quiet.start()
+    assert quiet.timer.ref is False and quiet.timer.priority == 1 and quiet.timer.active
+    quiet.close()
+    loud = gevent_c.Timeout(5)
+    loud.start()
+    assert loud.timer.ref is True and loud.timer.priority == -1 and loud.timer.active
+    loud.close()
+    # a ref=False timeout does not keep the loop running, after reuse too
+    hub = gevent_c.get_hub()
+    for _ in range(2):
+        t = gevent_c.Timeout(60, ref=False)
+        t.start()
+        hub.loop.run(nowait=True)
+        t.cancel()
+
+
+def test_a_timer_someone_else_holds_is_never_handed_out_again():
+    import weakref
+    import gevent_c
+    t = gevent_c.Timeout(5)
+    with t:
+        held = t.timer
+    assert not held.active
+    t2 = gevent_c.Timeout(5)
+    with t2:
+        assert t2.timer is not held and t2.timer.active and not held.active
+    # one watched by a weak reference is freed, not kept
+    t3 = gevent_c.Timeout(5)
+    t3.start()
+    ref = weakref.ref(t3.timer)
+    t3.close()
+    assert ref() is None
+
+
+def test_a_spare_timer_does_not_keep_its_loop_alive():
+    from _isolated import run_isolated
+    out = run_isolated('''
+        import gc, threading, weakref
+        import gevent_c
+        gc.disable()
+        refs = []
+
+        def run():
+            hub = gevent_c.get_hub()
+            for _ in range(3):
+                with gevent_c.Timeout(1):
+                    gevent_c.sleep(0)
+            refs.append(weakref.ref(hub.loop))
+            hub.destroy(destroy_loop=True)
+
+        th = threading.Thread(target=run)
+        th.start()
+        th.join()
+        # freed by reference counting alone, its spare timer with it
+        assert refs[0]() is None
+        # the main hub: destroying its loop drops the spare as well
+        hub = gevent_c.get_hub()
+        with gevent_c.Timeout(1):
+            pass
+        hub.loop.destroy()
+        gc.enable()
+        gc.collect()
+        print('ok')
+    ''', dev=True)
+    assert out.strip() == 'ok'

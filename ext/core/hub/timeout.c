@@ -232,8 +232,11 @@ close_timer(timeout *self)
         rc = r ? 0 : -1;
         Py_XDECREF(r);
     }
-    else
+    else {
         gevc_watcher_stop((gevc_watcher *)timer);
+        gevc_timer_recycle(timer);   /* our reference: its loop may keep it */
+        return 0;
+    }
     Py_DECREF(timer);
     return rc;
 }
