@@ -185,18 +185,6 @@ class _BoundOnce:
         return bound
 
 
-def _note_overrides(cls):
-    """Whether cls's spawn may run Group's (or Pool's) start and add inline:
-    only while the class overrides neither.  (Pool itself, while it is being
-    defined, is noted again below.)"""
-    group = globals().get('Group')
-    pool = globals().get('Pool')
-    cls._group_start_is_plain = (group is not None and cls.start is group.start
-                                 and cls.add is group.add)
-    cls._pool_start_is_plain = (pool is not None and cls.start is pool.start
-                                and cls.add is pool.add)
-
-
 class GroupMappingMixin:
     """``apply``/``map``/``imap`` on top of ``spawn``."""
 
@@ -322,10 +310,6 @@ class Group(GroupMappingMixin):
 
     _discard_link = _BoundOnce('_discard_link', '_discard')
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        _note_overrides(cls)
-
     def add(self, greenlet):
         """Track *greenlet* until it finishes."""
         rawlink = getattr(greenlet, 'rawlink', None)
@@ -355,8 +339,11 @@ class Group(GroupMappingMixin):
     def spawn(self, *args, **kwargs):
         """Create a greenlet of ``greenlet_class``, add and start it."""
         greenlet = self.greenlet_class(*args, **kwargs)
-        if self._group_start_is_plain:
-            # Group.start and Group.add, inline: one frame per spawn
+        cls = type(self)
+        if cls.start is _GROUP_START and cls.add is _GROUP_ADD:
+            # Group.start and Group.add, inline: one frame per spawn (looked
+            # up each time: a subclass, or a patch of the class, may replace
+            # either)
             rawlink = getattr(greenlet, 'rawlink', None)
             if rawlink is not None:
                 rawlink(self._discard_link)
@@ -466,7 +453,8 @@ class Pool(Group):
         """Create a greenlet of ``greenlet_class``; add it (waiting for a
         free slot) and start it."""
         greenlet = self.greenlet_class(*args, **kwargs)
-        if self._pool_start_is_plain:
+        cls = type(self)
+        if cls.start is _POOL_START and cls.add is _POOL_ADD:
             # Pool.start, Pool.add and Group.add, inline: one frame per spawn
             semaphore = self._semaphore
             if not semaphore.acquire():
@@ -507,5 +495,8 @@ class Pool(Group):
             self._semaphore.release()
 
 
-_note_overrides(Group)
-_note_overrides(Pool)
+# what spawn may run inline, as first defined
+_GROUP_START = Group.start
+_GROUP_ADD = Group.add
+_POOL_START = Pool.start
+_POOL_ADD = Pool.add

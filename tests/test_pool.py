@@ -413,3 +413,28 @@ def test_pool_spawn_refused_add_releases_the_slot(lib):
     assert pool.free_count() == 1
     g = lib.pool.Pool(1).spawn(lambda: 2)
     assert g.get() == 2
+
+
+def test_pool_add_patched_on_the_class_later_is_honoured(lib, monkeypatch):
+    calls = []
+    plain_add = lib.pool.Pool.add
+
+    def add(self, greenlet, *args, **kwargs):
+        calls.append(greenlet)
+        return plain_add(self, greenlet, *args, **kwargs)
+
+    pool = lib.pool.Pool(2)
+    group = lib.pool.Group()
+    monkeypatch.setattr(lib.pool.Pool, 'add', add)
+    g = pool.spawn(lambda: 1)
+    assert calls == [g]
+    assert pool.map(abs, [-1, -2]) == [1, 2] and len(calls) == 3
+    pool.join()
+    assert pool.free_count() == 2
+    monkeypatch.undo()
+    group_calls = []
+    plain_start = lib.pool.Group.start
+    monkeypatch.setattr(lib.pool.Group, 'start',
+                        lambda self, glet: group_calls.append(glet) or plain_start(self, glet))
+    h = group.spawn(lambda: 2)
+    assert group_calls == [h] and h.get() == 2
