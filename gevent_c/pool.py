@@ -340,10 +340,12 @@ class Group(GroupMappingMixin):
         """Create a greenlet of ``greenlet_class``, add and start it."""
         greenlet = self.greenlet_class(*args, **kwargs)
         cls = type(self)
-        if cls.start is _GROUP_START and cls.add is _GROUP_ADD:
+        attrs = self.__dict__
+        if (cls.start is _GROUP_START and cls.add is _GROUP_ADD
+                and 'start' not in attrs and 'add' not in attrs):
             # Group.start and Group.add, inline: one frame per spawn (looked
-            # up each time: a subclass, or a patch of the class, may replace
-            # either)
+            # up each time: a subclass, or a patch of the class or of this
+            # instance, may replace either)
             rawlink = getattr(greenlet, 'rawlink', None)
             if rawlink is not None:
                 rawlink(self._discard_link)
@@ -454,7 +456,9 @@ class Pool(Group):
         free slot) and start it."""
         greenlet = self.greenlet_class(*args, **kwargs)
         cls = type(self)
-        if cls.start is _POOL_START and cls.add is _POOL_ADD:
+        attrs = self.__dict__
+        if (cls.start is _POOL_START and cls.add is _POOL_ADD
+                and 'start' not in attrs and 'add' not in attrs):
             # Pool.start, Pool.add and Group.add, inline: one frame per spawn
             semaphore = self._semaphore
             if not semaphore.acquire():

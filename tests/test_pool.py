@@ -438,3 +438,19 @@ def test_pool_add_patched_on_the_class_later_is_honoured(lib, monkeypatch):
                         lambda self, glet: group_calls.append(glet) or plain_start(self, glet))
     h = group.spawn(lambda: 2)
     assert group_calls == [h] and h.get() == 2
+
+
+def test_start_or_add_set_on_the_instance_is_honoured(lib):
+    calls = []
+    pool = lib.pool.Pool(2)
+    plain_add = pool.add
+    pool.add = lambda greenlet, *a, **k: calls.append(('add', greenlet)) or plain_add(greenlet, *a, **k)
+    g = pool.spawn(lambda: 1)
+    assert calls == [('add', g)] and g.get() == 1
+    group = lib.pool.Group()
+    plain_start = group.start
+    group.start = lambda greenlet: calls.append(('start', greenlet)) or plain_start(greenlet)
+    h = group.spawn(lambda: 2)
+    assert calls[-1] == ('start', h) and h.get() == 2
+    pool.join()
+    assert pool.free_count() == 2 and len(group) == 0
