@@ -168,6 +168,23 @@ class IMap(IMapUnordered):
         return (self.index, _Failure(self.exception, self._raise_exception))
 
 
+class _BoundOnce:
+    """A class attribute that, on first access, stores the bound method
+    *method* in the instance's dict under *name* (non-data descriptor: later
+    reads find the dict entry and never come here)."""
+
+    def __init__(self, name, method):
+        self.name = name
+        self.method = method
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        bound = getattr(instance, self.method)
+        instance.__dict__[self.name] = bound
+        return bound
+
+
 class GroupMappingMixin:
     """``apply``/``map``/``imap`` on top of ``spawn``."""
 
@@ -214,8 +231,18 @@ class GroupMappingMixin:
         return self.spawn(func, *args, **kwds).get()
 
     def map(self, func, iterable):
-        """``[func(x) for x in iterable]``, computed concurrently, in order."""
-        return list(self.imap(func, iterable))
+        """``[func(x) for x in iterable]``, computed concurrently, in order.
+
+        As gevent does, a helper greenlet spawns one member per item (each
+        spawn waiting for a free slot), then collects their results in input
+        order; the first failure in that order is raised.
+        """
+        return Greenlet.spawn(self._map_all, func, iterable).get()
+
+    def _map_all(self, func, iterable):
+        spawn = self.spawn
+        greenlets = [spawn(func, item) for item in iterable]
+        return [greenlet.get() for greenlet in greenlets]
 
     def map_cb(self, func, iterable, callback=None):
         result = self.map(func, iterable)
@@ -281,13 +308,7 @@ class Group(GroupMappingMixin):
     def __iter__(self):
         return iter(self.greenlets)
 
-    @property
-    def _discard_link(self):
-        """The bound _discard every member links (made once, not per add)."""
-        link = self.__dict__.get('_discard_link_')
-        if link is None:
-            link = self.__dict__['_discard_link_'] = self._discard
-        return link
+    _discard_link = _BoundOnce('_discard_link', '_discard')
 
     def add(self, greenlet):
         """Track *greenlet* until it finishes."""
@@ -318,7 +339,21 @@ class Group(GroupMappingMixin):
     def spawn(self, *args, **kwargs):
         """Create a greenlet of ``greenlet_class``, add and start it."""
         greenlet = self.greenlet_class(*args, **kwargs)
-        self.start(greenlet)
+        cls = type(self)
+        attrs = self.__dict__
+        if (cls.start is _GROUP_START and cls.add is _GROUP_ADD
+                and 'start' not in attrs and 'add' not in attrs):
+            # Group.start and Group.add, inline: one frame per spawn (looked
+            # up each time: a subclass, or a patch of the class or of this
+            # instance, may replace either)
+            rawlink = getattr(greenlet, 'rawlink', None)
+            if rawlink is not None:
+                rawlink(self._discard_link)
+            self.greenlets.add(greenlet)
+            self._empty_event.clear()
+            greenlet.start()
+        else:
+            self.start(greenlet)
         return greenlet
 
     def empty(self):
@@ -416,6 +451,32 @@ class Pool(Group):
         self.add(greenlet, blocking, timeout)
         greenlet.start()
 
+    def spawn(self, *args, **kwargs):
+        """Create a greenlet of ``greenlet_class``; add it (waiting for a
+        free slot) and start it."""
+        greenlet = self.greenlet_class(*args, **kwargs)
+        cls = type(self)
+        attrs = self.__dict__
+        if (cls.start is _POOL_START and cls.add is _POOL_ADD
+                and 'start' not in attrs and 'add' not in attrs):
+            # Pool.start, Pool.add and Group.add, inline: one frame per spawn
+            semaphore = self._semaphore
+            if not semaphore.acquire():
+                raise PoolFull()
+            try:
+                rawlink = getattr(greenlet, 'rawlink', None)
+                if rawlink is not None:
+                    rawlink(self._discard_link)
+                self.greenlets.add(greenlet)
+                self._empty_event.clear()
+            except:  # noqa: E722
+                semaphore.release()
+                raise
+            greenlet.start()
+        else:
+            self.start(greenlet)
+        return greenlet
+
     def add(self, greenlet, blocking=True, timeout=None):
         """Add *greenlet*, blocking while full; PoolFull if that is not allowed."""
         if not self._semaphore.acquire(blocking=blocking, timeout=timeout):
@@ -427,7 +488,19 @@ class Pool(Group):
             raise
 
     def _discard(self, greenlet):
-        was_member = greenlet in self.greenlets
-        Group._discard(self, greenlet)
+        # Group._discard, inline (this runs once per member)
+        greenlets = self.greenlets
+        was_member = greenlet in greenlets
+        greenlets.discard(greenlet)
+        self.dying.discard(greenlet)
+        if not greenlets:
+            self._empty_event.set()
         if was_member:
             self._semaphore.release()
+
+
+# what spawn may run inline, as first defined
+_GROUP_START = Group.start
+_GROUP_ADD = Group.add
+_POOL_START = Pool.start
+_POOL_ADD = Pool.add

@@ -45,7 +45,6 @@ class _FakeTimer:
 
 
 _FakeTimer = _FakeTimer()
-_core._timeout_setup(_FakeTimer)
 
 
 class Timeout(_core.TimeoutBase):
@@ -113,6 +112,8 @@ class Timeout(_core.TimeoutBase):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+_core._timeout_setup(_FakeTimer, Timeout)
 
 
 def with_timeout(seconds, function, *args, **kwds):

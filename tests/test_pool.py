@@ -289,3 +289,168 @@ def test_discard_unlinks_the_shared_link(lib):
     assert g not in group and not g.has_links()
     ev.set()
     g.join()
+
+
+def test_map_raises_the_first_failure_in_input_order(lib, errors):
+    pool = lib.pool.Pool(4)
+    ran = []
+
+    def work(x):
+        # item 3 fails first in time, item 1 fails later: map raises item 1's
+        lib.top.sleep(0.001 * (4 - x))
+        ran.append(x)
+        if x in (1, 3):
+            raise KeyError(x)
+        return x
+
+    with pytest.raises(KeyError) as info:
+        pool.map(work, range(6))
+    assert info.value.args == (1,)
+    pool.join()
+    assert sorted(ran) == [0, 1, 2, 3, 4, 5]  # every item was spawned
+
+
+def test_map_is_bounded_by_the_pool_size(lib):
+    pool = lib.pool.Pool(3)
+    running = [0]
+    peak = [0]
+
+    def work(x):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        lib.top.sleep(0.001)
+        running[0] -= 1
+        return -x
+
+    assert pool.map(work, range(10)) == [-x for x in range(10)]
+    assert peak[0] == 3
+    assert len(pool) == 0 and pool.free_count() == 3
+
+
+def test_map_accepts_any_iterable_and_a_group(lib):
+    group = lib.pool.Group()
+    assert group.map(str, (x for x in range(4))) == ['0', '1', '2', '3']
+    assert lib.pool.Pool(2).map(len, iter(['a', 'bb', ''])) == [1, 2, 0]
+    assert len(group) == 0
+
+
+@pytest.mark.parametrize('which', ['add', 'start'])
+def test_pool_spawn_and_map_go_through_a_subclass_add_or_start(lib, which):
+    calls = []
+
+    class Counted(lib.pool.Pool):
+        if which == 'add':
+            def add(self, greenlet, *args, **kwargs):
+                calls.append(greenlet)
+                return lib.pool.Pool.add(self, greenlet, *args, **kwargs)
+        else:
+            def start(self, greenlet, *args, **kwargs):
+                calls.append(greenlet)
+                return lib.pool.Pool.start(self, greenlet, *args, **kwargs)
+
+    pool = Counted(2)
+    g = pool.spawn(lambda: 5)
+    assert calls == [g] and g.get() == 5
+    assert pool.map(abs, [-1, -2, -3]) == [1, 2, 3]
+    assert len(calls) == 4
+    pool.join()
+    assert pool.free_count() == 2
+
+
+@pytest.mark.parametrize('which', ['add', 'start'])
+def test_group_spawn_goes_through_a_subclass_add_or_start(lib, which):
+    calls = []
+
+    class Counted(lib.pool.Group):
+        if which == 'add':
+            def add(self, greenlet):
+                calls.append(greenlet)
+                return lib.pool.Group.add(self, greenlet)
+        else:
+            def start(self, greenlet):
+                calls.append(greenlet)
+                return lib.pool.Group.start(self, greenlet)
+
+    group = Counted()
+    g = group.spawn(lambda: 5)
+    assert calls == [g] and g in group
+    assert group.join() is True and g.value == 5 and len(group) == 0
+
+
+def test_pool_subclass_discard_override_is_called_per_member(lib):
+    discarded = []
+
+    class Watched(lib.pool.Pool):
+        def _discard(self, greenlet):
+            discarded.append(greenlet)
+            lib.pool.Pool._discard(self, greenlet)
+
+    pool = Watched(2)
+    glets = [pool.spawn(lambda x=x: x) for x in range(4)]
+    pool.join()
+    assert sorted(discarded, key=id) == sorted(glets, key=id)
+    assert pool.free_count() == 2 and len(pool) == 0
+
+
+def test_pool_spawn_of_a_bad_greenlet_class_keeps_the_slot(lib):
+    # as gevent: the member is added, then its start() fails; it stays
+    pool = lib.pool.Pool(1)
+    pool.greenlet_class = lambda *a, **k: object()  # not a greenlet at all
+    with pytest.raises(AttributeError):
+        pool.spawn(lambda: 1)
+    assert len(pool) == 1 and pool.free_count() == 0
+
+
+def test_pool_spawn_refused_add_releases_the_slot(lib):
+    pool = lib.pool.Pool(1)
+
+    class Unhashable(lib.greenlet.Greenlet):
+        __hash__ = None
+
+    pool.greenlet_class = Unhashable
+    with pytest.raises(TypeError):
+        pool.spawn(lambda: 1)
+    assert pool.free_count() == 1
+    g = lib.pool.Pool(1).spawn(lambda: 2)
+    assert g.get() == 2
+
+
+def test_pool_add_patched_on_the_class_later_is_honoured(lib, monkeypatch):
+    calls = []
+    plain_add = lib.pool.Pool.add
+
+    def add(self, greenlet, *args, **kwargs):
+        calls.append(greenlet)
+        return plain_add(self, greenlet, *args, **kwargs)
+
+    pool = lib.pool.Pool(2)
+    group = lib.pool.Group()
+    monkeypatch.setattr(lib.pool.Pool, 'add', add)
+    g = pool.spawn(lambda: 1)
+    assert calls == [g]
+    assert pool.map(abs, [-1, -2]) == [1, 2] and len(calls) == 3
+    pool.join()
+    assert pool.free_count() == 2
+    monkeypatch.undo()
+    group_calls = []
+    plain_start = lib.pool.Group.start
+    monkeypatch.setattr(lib.pool.Group, 'start',
+                        lambda self, glet: group_calls.append(glet) or plain_start(self, glet))
+    h = group.spawn(lambda: 2)
+    assert group_calls == [h] and h.get() == 2
+
+
+def test_start_or_add_set_on_the_instance_is_honoured(lib):
+    calls = []
+    pool = lib.pool.Pool(2)
+    plain_add = pool.add
+    pool.add = lambda greenlet, *a, **k: calls.append(('add', greenlet)) or plain_add(greenlet, *a, **k)
+    g = pool.spawn(lambda: 1)
+    assert calls == [('add', g)] and g.get() == 1
+    group = lib.pool.Group()
+    plain_start = group.start
+    group.start = lambda greenlet: calls.append(('start', greenlet)) or plain_start(greenlet)
+    h = group.spawn(lambda: 2)
+    assert calls[-1] == ('start', h) and h.get() == 2
+    pool.join()
+    assert pool.free_count() == 2 and len(group) == 0

@@ -396,3 +396,210 @@ def test_not_started_means_no_site_and_restarts_do_not_leak():
     assert sys.getrefcount(code) == before
     del t
     assert sys.getrefcount(code) == before - 1
+
+
+# ---- calling Timeout without an argument tuple (its tp_vectorcall) ----------
+
+def test_timeout_call_takes_keywords_and_refuses_bad_arguments():
+    import gevent_c
+    t = gevent_c.Timeout(seconds=3, exception=False, ref=False, priority=2)
+    assert (t.seconds, t.exception, t._ref, t._priority, t.args) == (3, False, False, 2, ())
+    t = gevent_c.Timeout(1, None, priority=0)
+    assert (t.seconds, t.exception, t._ref, t._priority) == (1, None, True, 0)
+    t = gevent_c.Timeout()
+    assert t.seconds is None and t._priority == -1
+    with pytest.raises(TypeError, match='unexpected keyword'):
+        gevent_c.Timeout(1, secs=2)
+    with pytest.raises(TypeError, match='multiple values'):
+        gevent_c.Timeout(1, seconds=2)
+    with pytest.raises(TypeError, match='at most 4'):
+        gevent_c.Timeout(1, None, True, 0, 5)
+    with pytest.raises(ZeroDivisionError):
+        class Bad:
+            def __bool__(self):
+                raise ZeroDivisionError
+        gevent_c.Timeout(1, ref=Bad())
+    assert type(gevent_c.Timeout(1)) is gevent_c.Timeout
+
+
+def test_timeout_seconds_of_every_number_type_and_bad_ones():
+    import decimal
+    import fractions
+    import gevent_c
+    for seconds in (1, 0.5, True, fractions.Fraction(1, 2), decimal.Decimal('0.5')):
+        with gevent_c.Timeout(seconds) as t:
+            assert t.pending and t.timer.active
+        assert not t.pending
+    for falsy in (0, 0.0, False):
+        with pytest.raises(gevent_c.Timeout):
+            with gevent_c.Timeout(falsy):
+                gevent_c.sleep(0.5)
+    with pytest.raises(ValueError, match='nan'):
+        gevent_c.Timeout(float('nan')).start()
+    with pytest.raises(TypeError):
+        gevent_c.Timeout(object()).start()
+
+
+def test_timeout_new_and_init_replaced_later_are_honoured():
+    from _isolated import run_isolated
+    out = run_isolated('''
+        import gevent_c
+        from gevent_c import Timeout
+        calls = []
+        plain_init = Timeout.__init__
+
+        def init(self, *args, **kwargs):
+            calls.append((args, kwargs))
+            plain_init(self, *args, **kwargs)
+
+        Timeout.__init__ = init
+        t = Timeout(2, exception=False)
+        assert calls == [((2,), {'exception': False})], calls
+        assert t.seconds == 2 and t.exception is False
+        del Timeout.__init__
+        Timeout(3)
+        assert len(calls) == 1
+
+        def new(cls, *args, **kwargs):
+            calls.append('new')
+            return super(Timeout, cls).__new__(cls)
+
+        Timeout.__new__ = new
+        t = Timeout(4)
+        assert calls[-1] == 'new' and t.seconds == 4
+        del Timeout.__new__
+        t = Timeout(5)
+        assert calls[-1] == 'new' and t.seconds == 5 and len(calls) == 2
+        with t:
+            gevent_c.sleep(0)
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
+
+
+def test_timeout_subclasses_are_called_the_ordinary_way():
+    import gevent_c
+
+    class Sub(gevent_c.Timeout):
+        pass
+
+    class WithNew(gevent_c.Timeout):
+        def __new__(cls, seconds=None, *rest, **kw):
+            self = super().__new__(cls)
+            self.made_by_new = seconds
+            return self
+
+    t = Sub(1, False)
+    assert type(t) is Sub and t.seconds == 1 and t.exception is False and t.args == ()
+    t = WithNew(7)
+    assert type(t) is WithNew and t.made_by_new == 7 and t.seconds == 7
+    with pytest.raises(TypeError):
+        Sub(1, 2, 3, 4, 5)
+
+
+def test_timeout_setup_refuses_what_is_not_a_timeout_class():
+    from gevent_c import _core
+    from gevent_c import timeout
+    with pytest.raises(TypeError):
+        _core._timeout_setup(timeout._FakeTimer, int)
+    with pytest.raises(TypeError):
+        _core._timeout_setup(timeout._FakeTimer, 'Timeout')
+    with pytest.raises(TypeError):
+        _core._timeout_setup(timeout._FakeTimer)
+
+
+def test_enter_of_a_started_or_overridden_timeout():
+    import gevent_c
+    t = gevent_c.Timeout(5)
+    t.start()
+    with t as entered:   # already pending: enter does not start again
+        assert entered is t and t.pending
+    assert not t.pending
+    starts = []
+
+    class Counting(gevent_c.Timeout):
+        def start(self):
+            starts.append(self)
+            return super().start()
+
+    c = Counting(5)
+    with c:
+        assert c.pending
+    assert starts == [c] and not c.pending
+
+
+# ---- the loop keeps a finished Timeout's timer for the next one -------------
+
+def test_timeouts_one_after_another_each_fire_with_their_own_settings():
+    import gevent_c
+    for i in range(3):
+        with pytest.raises(gevent_c.Timeout) as info:
+            with gevent_c.Timeout(0.01) as t:
+                gevent_c.sleep(1)
+        assert info.value is t
+    quiet = gevent_c.Timeout(5, ref=False, priority=1)
+    quiet.start()
+    assert quiet.timer.ref is False and quiet.timer.priority == 1 and quiet.timer.active
+    quiet.close()
+    loud = gevent_c.Timeout(5)
+    loud.start()
+    assert loud.timer.ref is True and loud.timer.priority == -1 and loud.timer.active
+    loud.close()
+    # a ref=False timeout does not keep the loop running, after reuse too
+    hub = gevent_c.get_hub()
+    for _ in range(2):
+        t = gevent_c.Timeout(60, ref=False)
+        t.start()
+        hub.loop.run(nowait=True)
+        t.cancel()
+
+
+def test_a_timer_someone_else_holds_is_never_handed_out_again():
+    import weakref
+    import gevent_c
+    t = gevent_c.Timeout(5)
+    with t:
+        held = t.timer
+    assert not held.active
+    t2 = gevent_c.Timeout(5)
+    with t2:
+        assert t2.timer is not held and t2.timer.active and not held.active
+    # one watched by a weak reference is freed, not kept
+    t3 = gevent_c.Timeout(5)
+    t3.start()
+    ref = weakref.ref(t3.timer)
+    t3.close()
+    assert ref() is None
+
+
+def test_a_spare_timer_does_not_keep_its_loop_alive():
+    from _isolated import run_isolated
+    out = run_isolated('''
+        import gc, threading, weakref
+        import gevent_c
+        gc.disable()
+        refs = []
+
+        def run():
+            hub = gevent_c.get_hub()
+            for _ in range(3):
+                with gevent_c.Timeout(1):
+                    gevent_c.sleep(0)
+            refs.append(weakref.ref(hub.loop))
+            hub.destroy(destroy_loop=True)
+
+        th = threading.Thread(target=run)
+        th.start()
+        th.join()
+        # freed by reference counting alone, its spare timer with it
+        assert refs[0]() is None
+        # the main hub: destroying its loop drops the spare as well
+        hub = gevent_c.get_hub()
+        with gevent_c.Timeout(1):
+            pass
+        hub.loop.destroy()
+        gc.enable()
+        gc.collect()
+        print('ok')
+    ''', dev=True)
+    assert out.strip() == 'ok'

@@ -35,6 +35,7 @@ typedef struct gevc_hub_state {
     PyObject *timeout_fake_timer;  /* TimeoutBase.timer before start() */
     PyObject *timeout_expire;      /* the timer callback of a plain Timeout */
     PyObject *timeout_expire_descr;  /* borrowed: TimeoutBase._on_expiration */
+    PyObject *timeout_start_descr;   /* borrowed: TimeoutBase.start */
     PyTypeObject *glet_type;       /* GreenletBase (greenletbase.c) */
     PyObject *glet_notify;         /* the hub callback that runs a greenlet's links */
     PyObject *glet_success;        /* (None, None, None): _exc_info of a success */

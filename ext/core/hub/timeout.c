@@ -17,6 +17,7 @@
 
 typedef struct {
     PyBaseExceptionObject exc;
+    gevc_hub_state *st;            /* set by __init__ (else looked up) */
     PyObject *seconds;             /* None: never expires (NULL, deleted: None) */
     PyObject *exception;           /* None: raise self; False: silent (NULL: None) */
     PyObject *timer;               /* NULL until started */
@@ -36,10 +37,12 @@ clear_sites(timeout *self)
     self->nsites = 0;
 }
 
+/* The instance's type keeps the module, and so this state, alive. */
 static gevc_hub_state *
 state_of(PyObject *self)
 {
-    return gevc_hub_state_from_type(Py_TYPE(self));
+    gevc_hub_state *st = ((timeout *)self)->st;
+    return st ? st : gevc_hub_state_from_type(Py_TYPE(self));
 }
 
 static int
@@ -90,28 +93,32 @@ new_timer(timeout *self, gevc_hub_state *st)
 {
     PyObject *hub = gevc_hub_get(st), *loop, *timer, *after;
     PyObject *priority = self->priority ? self->priority : Py_None;
+    PyObject *ref = self->ref ? Py_True : Py_False;
     int falsy;
     if (hub == NULL || (loop = PyObject_GetAttr(hub, st->str_loop)) == NULL)
         return NULL;
     /* as gevent: a false seconds (0) fires at the next iteration */
     falsy = PyObject_Not(self->seconds);  /* start() checked it is set */
-    after = falsy < 0 ? NULL : falsy ? PyFloat_FromDouble(0.0) : Py_NewRef(self->seconds);
-    if (after == NULL) {
+    if (falsy < 0) {
         Py_DECREF(loop);
         return NULL;
     }
     if (Py_IS_TYPE(loop, st->loop.loop_type)) {
-        PyObject *args[4] = {after, PyFloat_FromDouble(0.0),
-                             self->ref ? Py_True : Py_False, priority};
-        timer = args[1] == NULL ? NULL
-            : gevc_watcher_new_from_loop(st->loop.timer_type, &gevc_timer_kind,
-                                         (gevc_loop *)loop, args, 4, NULL);
-        Py_XDECREF(args[1]);
+        /* ours: the seconds as a double, as loop.timer() would convert them */
+        PyObject *o = self->seconds;
+        double seconds = falsy ? 0.0
+            : PyFloat_CheckExact(o) ? PyFloat_AS_DOUBLE(o)
+            : PyLong_CheckExact(o) ? PyLong_AsDouble(o)     /* no float made */
+            : PyFloat_AsDouble(o);
+        timer = seconds == -1.0 && PyErr_Occurred() ? NULL
+            : gevc_timer_new((gevc_loop *)loop, seconds, 0.0, ref, priority);
+        Py_DECREF(loop);
+        return timer;
     }
-    else
-        timer = PyObject_CallMethod(loop, "timer", "OdOO", after, 0.0,
-                                    self->ref ? Py_True : Py_False, priority);
-    Py_DECREF(after);
+    after = falsy ? PyFloat_FromDouble(0.0) : Py_NewRef(self->seconds);
+    timer = after == NULL ? NULL
+        : PyObject_CallMethod(loop, "timer", "OdOO", after, 0.0, ref, priority);
+    Py_XDECREF(after);
     Py_DECREF(loop);
     return timer;
 }
@@ -225,8 +232,11 @@ close_timer(timeout *self)
         rc = r ? 0 : -1;
         Py_XDECREF(r);
     }
-    else
+    else {
         gevc_watcher_stop((gevc_watcher *)timer);
+        gevc_timer_recycle(timer);   /* our reference: its loop may keep it */
+        return 0;
+    }
     Py_DECREF(timer);
     return rc;
 }
@@ -252,7 +262,12 @@ timeout_enter(timeout *self, PyObject *unused)
     if (pending < 0)
         return NULL;
     if (!pending) {
-        PyObject *r = PyObject_CallMethodNoArgs((PyObject *)self, st->str_start);
+        PyObject *r;
+        /* a subclass's start() is honoured; ours is called directly */
+        if (_PyType_Lookup(Py_TYPE(self), st->str_start) == st->timeout_start_descr)
+            r = timeout_start(self, NULL);
+        else
+            r = PyObject_CallMethodNoArgs((PyObject *)self, st->str_start);
         if (r == NULL)
             return NULL;
         Py_DECREF(r);
@@ -424,14 +439,17 @@ static PyMethodDef timeout_methods[] = {
 
 /* ---- the type ----------------------------------------------------------- */
 
+static const char *const init_names[] = {"seconds", "exception", "ref", "priority", NULL};
+
+/* __init__ with its arguments parsed: a[] as init_names, NULL when absent. */
 static int
-timeout_init(timeout *self, PyObject *args, PyObject *kwargs)
+timeout_set_up(timeout *self, PyObject *const *a)
 {
-    static const char *const names[] = {"seconds", "exception", "ref", "priority", NULL};
-    PyObject *a[4];
-    int ref;
-    if (gevc__parse_tuple("Timeout", args, kwargs, names, 4, 0, a) < 0 ||
-        (ref = gevc__as_bool(a[2], 1)) < 0)
+    int ref = gevc__as_bool(a[2], 1);
+    if (ref < 0)
+        return -1;
+    self->st = state_of((PyObject *)self);
+    if (self->st == NULL)
         return -1;
     /* as BaseException.__init__(self): no args of its own */
     Py_XSETREF(self->exc.args, PyTuple_New(0));
@@ -439,9 +457,68 @@ timeout_init(timeout *self, PyObject *args, PyObject *kwargs)
         return -1;
     Py_XSETREF(self->seconds, Py_NewRef(a[0] ? a[0] : Py_None));
     Py_XSETREF(self->exception, Py_NewRef(a[1] ? a[1] : Py_None));
-    Py_XSETREF(self->priority, a[3] ? Py_NewRef(a[3]) : PyLong_FromLong(-1));
+    Py_XSETREF(self->priority, a[3] ? Py_NewRef(a[3])
+               : self->st->minus_one ? Py_NewRef(self->st->minus_one)
+               : PyLong_FromLong(-1));     /* (module cleared: shutdown) */
     self->ref = ref;
     return self->priority ? 0 : -1;
+}
+
+static int
+timeout_init(timeout *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *a[4];
+    if (gevc__parse_tuple("Timeout", args, kwargs, init_names, 4, 0, a) < 0)
+        return -1;
+    return timeout_set_up(self, a);
+}
+
+/* Calling the class (Timeout(1)): what type.__call__ does - BaseException's
+ * __new__, then __init__ - without an argument tuple, for a class whose
+ * __new__ and __init__ are still those.  Set on TimeoutBase and on
+ * gevent_c.timeout.Timeout (tp_vectorcall is not inherited: other
+ * subclasses are called the ordinary way). */
+static PyObject *
+timeout_vectorcall(PyObject *cls, PyObject *const *args, size_t nargsf,
+                   PyObject *kwnames)
+{
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *a[4];
+    timeout *self;
+
+    if (tp->tp_new != ((PyTypeObject *)PyExc_BaseException)->tp_new ||
+        tp->tp_init != (initproc)timeout_init) {
+        /* __new__ or __init__ replaced since: the ordinary call */
+        PyObject *tuple = PyTuple_New(nargs), *kwargs = NULL, *r = NULL;
+        Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+        if (tuple == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < nargs; i++)
+            PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+        if (nkw && (kwargs = PyDict_New()) == NULL)
+            goto done;
+        for (Py_ssize_t k = 0; k < nkw; k++) {
+            if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, k), args[nargs + k]) < 0)
+                goto done;
+        }
+        r = PyType_Type.tp_call(cls, tuple, kwargs);
+    done:
+        Py_DECREF(tuple);
+        Py_XDECREF(kwargs);
+        return r;
+    }
+    if (gevc__parse("Timeout", args, nargs, kwnames, init_names, 4, 0, a) < 0)
+        return NULL;
+    /* BaseException.__new__ leaves everything but args zeroed */
+    self = (timeout *)tp->tp_alloc(tp, 0);
+    if (self == NULL)
+        return NULL;
+    if (timeout_set_up(self, a) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
 }
 
 static int
@@ -500,18 +577,31 @@ static PyType_Spec timeout_spec = {
     .slots = timeout_slots,
 };
 
-PyDoc_STRVAR(setup_doc, "_timeout_setup(fake_timer)\n\n"
-"The object TimeoutBase.timer shows before the first start().");
+PyDoc_STRVAR(setup_doc, "_timeout_setup(fake_timer, timeout_class)\n\n"
+"fake_timer: the object TimeoutBase.timer shows before the first start().\n"
+"timeout_class (a subclass of TimeoutBase) is then called without an\n"
+"argument tuple.");
 static PyObject *
-timeout_setup(PyObject *mod, PyObject *fake)
+timeout_setup(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     gevc_hub_state *st = (gevc_hub_state *)PyModule_GetState(mod);
-    Py_XSETREF(st->timeout_fake_timer, Py_NewRef(fake));
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_timeout_setup expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    if (!PyType_Check(args[1]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[1], st->timeout_type)) {
+        PyErr_Format(PyExc_TypeError, "_timeout_setup needs a TimeoutBase subclass, not %R",
+                     args[1]);
+        return NULL;
+    }
+    Py_XSETREF(st->timeout_fake_timer, Py_NewRef(args[0]));
+    ((PyTypeObject *)args[1])->tp_vectorcall = timeout_vectorcall;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef timeout_functions[] = {
-    {"_timeout_setup", timeout_setup, METH_O, setup_doc},
+    {"_timeout_setup", (PyCFunction)(void (*)(void))timeout_setup, METH_FASTCALL, setup_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -520,6 +610,7 @@ gevc__timeout_type_init(PyObject *mod, gevc_hub_state *st)
 {
     if (gevc__add_type(mod, &st->timeout_type, &timeout_spec, PyExc_BaseException,
                        "TimeoutBase") < 0 ||
+        (st->timeout_type->tp_vectorcall = timeout_vectorcall, 0) ||
         PyModule_AddFunctions(mod, timeout_functions) < 0 ||
         (st->str_on_expiration = PyUnicode_InternFromString("_on_expiration")) == NULL ||
         (st->timeout_expire = PyCFunction_New(&expire_def, mod)) == NULL)
@@ -527,8 +618,9 @@ gevc__timeout_type_init(PyObject *mod, gevc_hub_state *st)
     /* borrowed: the type's dict keeps it; compared by identity */
     st->timeout_expire_descr = PyDict_GetItem(st->timeout_type->tp_dict,
                                               st->str_on_expiration);
-    if (st->timeout_expire_descr == NULL) {
-        PyErr_SetString(PyExc_SystemError, "TimeoutBase has no _on_expiration");
+    st->timeout_start_descr = PyDict_GetItem(st->timeout_type->tp_dict, st->str_start);
+    if (st->timeout_expire_descr == NULL || st->timeout_start_descr == NULL) {
+        PyErr_SetString(PyExc_SystemError, "TimeoutBase lacks _on_expiration or start");
         return -1;
     }
     return 0;

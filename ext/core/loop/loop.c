@@ -227,6 +227,7 @@ loop_do_destroy(gevc_loop *self, int free_ev)
     if (ev == NULL || self->destroy_pending == DESTROYING)
         return;
     self->destroy_pending = DESTROYING;
+    gevc_timer_drop_spare(self);
     while (self->ev != NULL &&
            (self->owning != NULL || self->cb_head != NULL || self->nfired)) {
         /* every active watcher: one left active would keep itself alive
@@ -331,6 +332,7 @@ loop_clear(gevc_loop *self)
     Py_CLEAR(self->error_handler);
     Py_CLEAR(self->pending_exc);
     Py_CLEAR(self->signal_exc);
+    gevc_timer_drop_spare(self);
     if (self->ev != NULL) {
         gevc__callbacks_clear(self);
         clear_fired(self);

@@ -134,6 +134,9 @@ typedef struct gevc_loop {
     /* watchers holding a reference to themselves (active or fed):
      * destroy() stops them, or they would keep themselves alive forever */
     struct gevc_watcher *owning;
+    /* one stopped timer kept for gevc_timer_new to hand out again (see
+     * gevc_timer_recycle): untracked by the collector, its `loop` borrowed */
+    struct gevc_timer *spare_timer;
     /* st->live_loops membership, so a fork child re-arms every backend */
     struct gevc_loop *live_next;
     struct gevc_loop **live_pprev;  /* NULL when not linked */
@@ -274,6 +277,19 @@ PyObject *gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
                                      Py_ssize_t nargs, PyObject *kwnames);
 PyObject *gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind,
                               PyObject *args, PyObject *kwargs);
+/* loop.timer(after, repeat, ref, priority) from C, without boxing the
+ * numbers or parsing arguments: a new, stopped timer of loop->st's type. */
+PyObject *gevc_timer_new(gevc_loop *loop, double after, double repeat,
+                         PyObject *ref, PyObject *priority);
+/* Release a timer made by gevc_timer_new (the reference is stolen).  If it
+ * is stopped and nothing else can reach it (no other reference, no weak
+ * reference), its loop keeps it for the next gevc_timer_new. */
+void gevc_timer_recycle(PyObject *timer);
+/* Drop the loop's spare timer (destroy, clear, dealloc). */
+void gevc_timer_drop_spare(gevc_loop *loop);
+/* The ref= and priority= arguments of a watcher, checked: *noref 1 for a
+ * false ref, *prio the priority (0 when None or absent). */
+int gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *prio);
 
 /* Trampoline for a watcher type whose ev struct is member `ev` of `type`. */
 #define GEVC_TRAMPOLINE(fname, type, evtype)                               \

@@ -106,17 +106,12 @@ as_double(PyObject *o, double dflt, double *out)
     return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* after and repeat checked, set on an unstarted timer; then the shared setup. */
 static int
-timer_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
-           PyObject *kwnames)
+timer_setup(gevc_watcher *self, PyObject *loop, double after, double repeat,
+            PyObject *ref, PyObject *priority)
 {
-    static const char *const names[] = {"loop", "after", "repeat", "ref", "priority", NULL};
-    PyObject *a[5];
     gevc_timer *t = (gevc_timer *)self;
-    double after, repeat;
-    if (gevc__parse("timer", args, nargs, kwnames, names, 5, 1, a) < 0 ||
-        as_double(a[1], 0.0, &after) < 0 || as_double(a[2], 0.0, &repeat) < 0)
-        return -1;
     /* NaN compares false both ways: in libev's timer heap it would
      * break the order of every other timer and never fire */
     if (isnan(after) || isnan(repeat)) {
@@ -125,13 +120,100 @@ timer_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         return -1;
     }
     if (repeat < 0.0) {
+        PyObject *shown = PyFloat_FromDouble(repeat);
+        if (shown != NULL) {
+            PyErr_Format(PyExc_ValueError, "repeat must be positive or zero: %R",
+                         shown);
+            Py_DECREF(shown);
+        }
+        return -1;
+    }
+    ev_timer_init(&t->ev, timer_cb, after, repeat);
+    return gevc_watcher_setup(self, loop, &gevc_timer_kind,
+                              (ev_watcher *)&t->ev, ref, priority);
+}
+
+static int
+timer_init(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "after", "repeat", "ref", "priority", NULL};
+    PyObject *a[5];
+    double after, repeat;
+    if (gevc__parse("timer", args, nargs, kwnames, names, 5, 1, a) < 0 ||
+        as_double(a[1], 0.0, &after) < 0 || as_double(a[2], 0.0, &repeat) < 0)
+        return -1;
+    if (repeat < 0.0 && !isnan(after)) {    /* shown as given */
         PyErr_Format(PyExc_ValueError, "repeat must be positive or zero: %R",
                      a[2]);
         return -1;
     }
-    ev_timer_init(&t->ev, timer_cb, after, repeat);
-    return gevc_watcher_setup(self, a[0], &gevc_timer_kind,
-                              (ev_watcher *)&t->ev, a[3], a[4]);
+    return timer_setup(self, a[0], after, repeat, a[3], a[4]);
+}
+
+PyObject *
+gevc_timer_new(gevc_loop *loop, double after, double repeat, PyObject *ref,
+               PyObject *priority)
+{
+    PyTypeObject *tp = loop->st->timer_type;
+    gevc_timer *t = loop->spare_timer;
+    PyObject *self;
+    int noref, prio;
+
+    if (t != NULL && loop->ev != NULL) {
+        /* the spare: checked as timer_setup would, then made new again */
+        if (isnan(after) || isnan(repeat) || repeat < 0.0)
+            goto fresh;            /* (which raises) */
+        if (gevc_watcher_options(ref, priority, &noref, &prio) < 0)
+            return NULL;
+        loop->spare_timer = NULL;
+        Py_INCREF(loop);           /* its `loop` is a reference again */
+        t->base.flags = noref ? GEVC_W_NOREF : 0;
+        t->start_id = 0;
+        t->deadline = t->fired_at = 0.0;
+        ev_timer_init(&t->ev, timer_cb, after, repeat);
+        ev_set_priority(&t->ev, prio);
+        PyObject_GC_Track(t);
+        return (PyObject *)t;
+    }
+fresh:
+    self = tp->tp_alloc(tp, 0);
+    if (self != NULL && timer_setup((gevc_watcher *)self, (PyObject *)loop, after,
+                                    repeat, ref, priority) < 0)
+        Py_CLEAR(self);
+    return self;
+}
+
+void
+gevc_timer_recycle(PyObject *timer)
+{
+    gevc_timer *t = (gevc_timer *)timer;
+    gevc_loop *loop = t->base.loop;
+    if (loop != NULL && loop->ev != NULL && loop->spare_timer == NULL &&
+        !loop->destroy_pending && Py_IS_TYPE(timer, loop->st->timer_type) &&
+        Py_REFCNT(timer) == 1 && t->base.weakrefs == NULL &&
+        t->base.callback == NULL && t->base.argc <= 0 &&
+        !(t->base.flags & (GEVC_W_OWNS_REF | GEVC_W_EVUNREF | GEVC_W_FIRED)) &&
+        !ev_is_active(&t->ev) && !ev_is_pending(&t->ev)) {
+        /* nothing can reach it any more: park it, out of the collector's
+         * sight (its borrowed `loop` must not be counted as a reference) */
+        PyObject_GC_UnTrack(timer);
+        loop->spare_timer = t;
+        Py_DECREF(loop);           /* may free the loop, and the spare with it */
+        return;
+    }
+    Py_DECREF(timer);
+}
+
+void
+gevc_timer_drop_spare(gevc_loop *loop)
+{
+    gevc_timer *t = loop->spare_timer;
+    if (t == NULL)
+        return;
+    loop->spare_timer = NULL;
+    t->base.loop = NULL;           /* borrowed: not released */
+    Py_DECREF(t);
 }
 
 static PyObject *

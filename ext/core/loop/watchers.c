@@ -97,6 +97,7 @@ gevc_watcher_setup(gevc_watcher *self, PyObject *loop, const gevc_kind *kind,
                    ev_watcher *w, PyObject *ref, PyObject *priority)
 {
     gevc_loop_state *st = gevc_loop_state_from_type(Py_TYPE(self));
+    int noref, prio;
     if (st == NULL)
         return -1;
     if (!PyObject_TypeCheck(loop, st->loop_type)) {
@@ -111,12 +112,25 @@ gevc_watcher_setup(gevc_watcher *self, PyObject *loop, const gevc_kind *kind,
     self->w = w;
     self->argv = self->inline_args;
     self->argc = -1;
+    if (gevc_watcher_options(ref, priority, &noref, &prio) < 0)
+        return -1;
+    if (noref)
+        self->flags |= GEVC_W_NOREF;
+    if (priority != NULL && priority != Py_None)
+        ev_set_priority(w, prio);
+    return 0;
+}
+
+int
+gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *prio)
+{
+    *noref = 0;
+    *prio = 0;
     if (ref != NULL) {
         int r = PyObject_IsTrue(ref);
         if (r < 0)
             return -1;
-        if (!r)
-            self->flags |= GEVC_W_NOREF;
+        *noref = !r;
     }
     if (priority != NULL && priority != Py_None) {
         long p = PyLong_AsLong(priority);
@@ -126,7 +140,7 @@ gevc_watcher_setup(gevc_watcher *self, PyObject *loop, const gevc_kind *kind,
             PyErr_SetString(PyExc_OverflowError, "priority out of range of a C int");
             return -1;
         }
-        ev_set_priority(w, (int)p);
+        *prio = (int)p;
     }
     return 0;
 }
