@@ -25,6 +25,11 @@ typedef struct gevc_hub_state {
     PyTypeObject *rlock_type, *thread_rlock_type;   /* lock.RLock, threading._CRLock */
     double thread_timeout_max;     /* _thread.TIMEOUT_MAX */
     PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
+    struct {                       /* collections.deque, for the queues */
+        PyTypeObject *type;
+        lenfunc len;
+        PyCFunction append, popleft;   /* METH_O, METH_NOARGS */
+    } deque;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
@@ -110,6 +115,7 @@ extern PyType_Spec gevc_countdown_spec;
 extern PyMethodDef gevc_wait_all_methods[];
 PyObject *gevc__countdown_fire(PyObject *countdown, PyObject *obj);
 extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
+int gevc__queue_state_init(gevc_hub_state *st);
 
 gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);
