@@ -120,6 +120,8 @@ int gevc__queue_state_init(gevc_hub_state *st);
 gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);
 PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
+/* waiter.switch as a bound method, for a waiter made by gevc_waiter_new */
+PyObject *gevc_waiter_bound_switch(gevc_waiter *self);
 PyObject *gevc_hub_switch(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_hub_get(gevc_hub_state *st);      /* borrowed */
 PyObject *gevc_sleep0(gevc_hub_state *st);        /* sleep(0); None or NULL */

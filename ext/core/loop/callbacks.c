@@ -106,12 +106,9 @@ pop_head(gevc_loop *loop)
     if (loop->cb_unscanned == cb)
         loop->cb_unscanned = cb->next;
     cb->next = NULL;
-    /* out of the queue, the loop no longer reports its contents: one held
-     * elsewhere too may keep them (destroy() drops queued callbacks as
-     * they are), so it becomes an ordinary tracked object */
+    /* out of the queue, the loop no longer reports its contents (a run
+     * lets go of them; see callbacks_clear for a dropped one) */
     cb->queue_only = 0;
-    if (Py_REFCNT(cb) > 1)
-        gevc__callback_track(cb);
     return cb;
 }
 
@@ -236,6 +233,10 @@ gevc__callbacks_clear(gevc_loop *loop)
         /* unlinked first: a __del__ run by the release may queue a
          * callback, not behind this dying one */
         gevc_callback *cb = pop_head(loop);
+        /* dropped with what it holds: held elsewhere too, it becomes an
+         * ordinary tracked object */
+        if (Py_REFCNT(cb) > 1)
+            gevc__callback_track(cb);
         if (loop->ev != NULL)
             ev_unref(loop->ev);
         Py_DECREF(cb);
