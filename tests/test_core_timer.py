@@ -207,3 +207,30 @@ def test_timer_as_context_manager_stops(loop):
         t.start(lambda: None)
         assert t.active
     assert not t.active
+
+
+def test_start_stop_start_keeps_callback_and_args_straight():
+    # start(callback) of a stopped watcher takes a shortcut: what it stores
+    # must match the general path's
+    lp = core.loop(default=False)
+    t = lp.timer(60.0)
+    t.start(print, 1, 2)
+    assert t.callback is print and t.args == (1, 2)
+    t.stop()
+    assert t.callback is None and t.args is None
+    t.start(len)
+    assert t.callback is len and t.args == () and t.active
+    t.start(repr, "x")            # restart while active: replaces both
+    assert t.callback is repr and t.args == ("x",)
+    t.stop()
+    t.start(len)
+    assert t.args == ()
+    t.stop()
+    with pytest.raises(TypeError):
+        t.start(42)
+    assert not t.active and t.callback is None
+    with pytest.raises(TypeError):
+        t.start(len, bogus=1)
+    with pytest.raises(TypeError):
+        t.start()
+    lp.destroy()

@@ -84,6 +84,14 @@ gevc_watcher_set_callback(gevc_watcher *self, PyObject *cb,
         PyErr_Format(PyExc_TypeError, "Expected callable, not %R", cb);
         return -1;
     }
+    if (nargs == 0 && prefix == NULL && self->argc <= 0 && self->callback == NULL) {
+        /* the common start(callback) of a stopped watcher: nothing to
+         * copy, nothing to release */
+        self->argv = self->inline_args;
+        self->argc = 0;
+        self->callback = Py_NewRef(cb);
+        return 0;
+    }
     if (store_args(self, prefix, args, nargs) < 0)
         return -1;
     Py_XSETREF(self->callback, Py_NewRef(cb));
@@ -277,7 +285,10 @@ gevc_watcher_stop(gevc_watcher *self)
     owned = unlink_own_ref(self);
     cb = self->callback;
     self->callback = NULL;
-    clear_args(self);
+    if (self->argc > 0)
+        clear_args(self);
+    else
+        self->argc = -1;
     Py_XDECREF(cb);
     if (owned)
         Py_DECREF(self);   /* may free self: nothing after this */
