@@ -234,3 +234,22 @@ def test_start_stop_start_keeps_callback_and_args_straight():
     with pytest.raises(TypeError):
         t.start()
     lp.destroy()
+
+
+@pytest.mark.parametrize("mod", [core, gcore], ids=["gevent_c", "gevent"])
+def test_stop_and_close_take_no_arguments(mod):
+    lp = mod.loop(default=False)
+    t = lp.timer(60.0)
+    t.start(len)
+    stop = t.stop
+    for call in (lambda: t.stop(1), lambda: stop(1), lambda: stop(x=1),
+                 lambda: t.close(1)):
+        with pytest.raises(TypeError):
+            call()
+    assert t.active
+    stop()
+    assert not t.active and t.callback is None
+    t.start(len)
+    t.close()
+    assert not t.active
+    lp.destroy()
