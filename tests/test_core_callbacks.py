@@ -185,3 +185,132 @@ def test_destroy_drops_queued_callbacks():
     before = sys.getrefcount(marker)
     loop.destroy()
     assert sys.getrefcount(marker) == before - 1
+
+
+# ---- queued callbacks and the cycle collector ---------------------------
+# A queued callback is left out of the collector while the queue holds its
+# only reference (the loop reports what it holds); one referenced from
+# elsewhere too is tracked from the next collection's start on.
+
+def _collect():
+    import gc
+    for _ in range(3):
+        gc.collect()
+
+
+def test_garbage_loop_with_a_callback_only_the_queue_holds_is_collected():
+    import weakref
+    lp = core.loop(default=False)
+
+    def f():
+        return lp          # the cycle: loop -> callback -> f -> loop
+
+    lp.run_callback(f)
+    ref = weakref.ref(lp)
+    del lp, f
+    _collect()
+    assert ref() is None
+
+
+def test_garbage_cycle_through_a_shared_queued_callback_is_collected():
+    import weakref
+
+    class Holder:
+        def method(self):
+            pass
+
+    h = Holder()
+    h.loop = core.loop(default=False)
+    h.cb = h.loop.run_callback(h.method)   # the queue's and h's reference
+    refs = weakref.ref(h), weakref.ref(h.loop)
+    del h
+    _collect()
+    assert [r() for r in refs] == [None, None]
+
+
+def test_callback_held_from_outside_keeps_what_it_holds_alive():
+    import gc
+    import weakref
+    lp = core.loop(default=False)
+    box = [lp]
+
+    def f(box=box):
+        return box[0]      # loop -> callback -> f -> box -> loop
+
+    cb = lp.run_callback(f)
+    assert not gc.is_tracked(cb)      # not yet looked at by a collection
+    ref = weakref.ref(lp)
+    del lp, box, f
+    _collect()
+    assert gc.is_tracked(cb)          # shared: an ordinary object now
+    # reachable through cb: neither the loop nor the function was cleared
+    assert ref() is not None and cb.callback() is ref()
+    assert cb.pending
+    ref().run()
+    # once run, the callback let go of f, which held the loop's last reference
+    assert not cb.pending and cb.callback is None
+    assert ref() is None
+
+
+def test_callback_dropped_by_destroy_and_held_elsewhere_is_tracked():
+    import gc
+    import weakref
+
+    class Obj:
+        pass
+
+    lp = core.loop(default=False)
+    o = Obj()
+    cb = lp.run_callback(lambda: None)
+    cb2 = lp.run_callback(print, o)
+    o.cb = cb2                        # a cycle through the dropped callback
+    lp.destroy()
+    assert gc.is_tracked(cb) and gc.is_tracked(cb2)
+    ref = weakref.ref(o)
+    del o, cb2
+    _collect()
+    assert ref() is None
+
+
+def test_queued_callbacks_survive_collections_and_run_with_their_arguments(loop):
+    out = []
+
+    class Arg:
+        def __init__(self, i):
+            self.i = i
+            self.me = self     # garbage but for the callback
+
+    for i in range(2000):
+        loop.run_callback(lambda a, i=i: out.append((a.i, i)), Arg(i))
+    _collect()
+    loop.run()
+    assert out == [(i, i) for i in range(2000)]
+
+
+def test_callbacks_list_and_new_callback_make_queued_callbacks_tracked(loop):
+    import gc
+    loop.run_callback(len, ())
+    (cb,) = loop._callbacks
+    assert gc.is_tracked(cb)
+    cb2 = loop.run_callback(len, ())
+    assert not gc.is_tracked(cb2)
+    cb2.callback = list
+    assert gc.is_tracked(cb2)
+    loop.run()
+
+
+def test_a_callback_that_outlives_its_run_holds_nothing(loop):
+    import gc
+    import weakref
+
+    class Obj:
+        pass
+
+    o = Obj()
+    cb = loop.run_callback(lambda x: None, o)
+    ref = weakref.ref(o)
+    del o
+    loop.run()
+    _collect()
+    assert ref() is None and cb.args is None and not cb.pending
+    gc.collect()

@@ -207,3 +207,49 @@ def test_timer_as_context_manager_stops(loop):
         t.start(lambda: None)
         assert t.active
     assert not t.active
+
+
+def test_start_stop_start_keeps_callback_and_args_straight():
+    # start(callback) of a stopped watcher takes a shortcut: what it stores
+    # must match the general path's
+    lp = core.loop(default=False)
+    t = lp.timer(60.0)
+    t.start(print, 1, 2)
+    assert t.callback is print and t.args == (1, 2)
+    t.stop()
+    assert t.callback is None and t.args is None
+    t.start(len)
+    assert t.callback is len and t.args == () and t.active
+    t.start(repr, "x")            # restart while active: replaces both
+    assert t.callback is repr and t.args == ("x",)
+    t.stop()
+    t.start(len)
+    assert t.args == ()
+    t.stop()
+    with pytest.raises(TypeError):
+        t.start(42)
+    assert not t.active and t.callback is None
+    with pytest.raises(TypeError):
+        t.start(len, bogus=1)
+    with pytest.raises(TypeError):
+        t.start()
+    lp.destroy()
+
+
+@pytest.mark.parametrize("mod", [core, gcore], ids=["gevent_c", "gevent"])
+def test_stop_and_close_take_no_arguments(mod):
+    lp = mod.loop(default=False)
+    t = lp.timer(60.0)
+    t.start(len)
+    stop = t.stop
+    for call in (lambda: t.stop(1), lambda: stop(1), lambda: stop(x=1),
+                 lambda: t.close(1)):
+        with pytest.raises(TypeError):
+            call()
+    assert t.active
+    stop()
+    assert not t.active and t.callback is None
+    t.start(len)
+    t.close()
+    assert not t.active
+    lp.destroy()

@@ -265,3 +265,50 @@ def test_thread_blocked_on_a_semaphore_no_hub_owns_is_woken_by_another_thread(
             break
     thread.join(10)
     assert got == [True]
+
+
+def test_semaphore_class_changed_after_use_is_seen(gc_lib):
+    # the C side caches what the class says (ready, _notify_all,
+    # _notify_links) per object until the class changes.  (gevent's
+    # compiled Semaphore reads _notify_all per instance, so only gevent_c.)
+    class S(gc_lib.lock.Semaphore):
+        pass
+
+    calls = []
+
+    def taker(s):
+        calls.append("taker")
+        s.acquire(blocking=False)
+
+    def other(s):
+        calls.append("other")
+
+    s = S(0)
+    s.rawlink(taker)
+    s.rawlink(other)
+    s.release()
+    gc_lib.top.sleep(0)
+    assert calls == ["taker"]          # links run only while ready
+    s.unlink(other)
+    S._notify_all = True
+    del calls[:]
+    s.rawlink(taker)
+    s.rawlink(other)
+    s.release()
+    gc_lib.top.sleep(0)
+    assert calls == ["taker", "other"]
+
+
+def test_event_ready_overridden_after_use_is_seen(gc_lib):
+    class E(gc_lib.event.Event):
+        pass
+
+    calls = []
+    e = E()
+    e.rawlink(calls.append)
+    gc_lib.top.sleep(0)
+    assert calls == []
+    E.ready = lambda self: True
+    e.rawlink(calls.append)
+    gc_lib.top.sleep(0)
+    assert calls == [e, e]

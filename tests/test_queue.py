@@ -306,3 +306,47 @@ def test_get_with_a_negative_timeout_is_a_value_error(lib):
         assert q.get(timeout=-1) == 1  # an item at hand: no wait, no check
         with pytest.raises(stdlib_queue.Empty):
             q.get(block=False, timeout=-1)
+
+
+def test_queue_storage_replaced_by_a_deque_subclass_goes_through_its_methods(gc_lib):
+    # put/get drive an exact deque directly; anything else assigned to
+    # .queue (here a subclass that counts) still has its methods called
+    import collections
+    calls = []
+
+    class CountingDeque(collections.deque):
+        def append(self, item):
+            calls.append(("append", item))
+            super().append(item)
+
+        def popleft(self):
+            calls.append(("popleft",))
+            return super().popleft()
+
+    q = gc_lib.queue.Queue()
+    q.put(0)
+    q.queue = CountingDeque(q.queue)
+    q.put(1)
+    assert [q.get(), q.get()] == [0, 1]
+    assert calls == [("append", 1), ("popleft",), ("popleft",)]
+
+
+def test_fast_flag_changed_on_the_class_after_use_is_seen(gc_lib):
+    # the C fast path caches the class's _fast flag per queue; changing the
+    # class afterwards must send put/get through the overridable methods
+    seen = []
+
+    class Sub(gc_lib.queue.Queue):
+        pass
+
+    q = Sub()
+    q.put(1)
+    assert q.get() == 1
+    Sub._fast = False
+    Sub._put = lambda self, item: (seen.append(item), self.queue.append(item))
+    q.put(2)
+    assert seen == [2] and q.get() == 2
+    Sub._fast = True
+    del Sub._put
+    q.put(3)
+    assert seen == [2] and q.get() == 3

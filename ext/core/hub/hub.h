@@ -25,6 +25,11 @@ typedef struct gevc_hub_state {
     PyTypeObject *rlock_type, *thread_rlock_type;   /* lock.RLock, threading._CRLock */
     double thread_timeout_max;     /* _thread.TIMEOUT_MAX */
     PyTypeObject *queuebase_type, *itemwaiter_type, *multiwaiter_type;
+    struct {                       /* collections.deque, for the queues */
+        PyTypeObject *type;
+        lenfunc len;
+        PyCFunction append, popleft;   /* METH_O, METH_NOARGS */
+    } deque;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
@@ -111,10 +116,13 @@ extern PyType_Spec gevc_countdown_spec;
 extern PyMethodDef gevc_wait_all_methods[];
 PyObject *gevc__countdown_fire(PyObject *countdown, PyObject *obj);
 extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_spec;
+int gevc__queue_state_init(gevc_hub_state *st);
 
 gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);
 PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
+/* waiter.switch as a bound method, for a waiter made by gevc_waiter_new */
+PyObject *gevc_waiter_bound_switch(gevc_waiter *self);
 PyObject *gevc_hub_switch(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_hub_get(gevc_hub_state *st);      /* borrowed */
 PyObject *gevc_sleep0(gevc_hub_state *st);        /* sleep(0); None or NULL */

@@ -65,6 +65,7 @@ gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st)
         gevc__greenletbase_type_init(mod, st) < 0 ||
         gevc__add_type(mod, &st->countdown_type, &gevc_countdown_spec, NULL, NULL) < 0 ||
         gevc__add_type(mod, &st->queuebase_type, &gevc_queuebase_spec, NULL, "QueueBase") < 0 ||
+        gevc__queue_state_init(st) < 0 ||
         gevc__add_type(mod, &st->itemwaiter_type, &gevc_itemwaiter_spec,
                  (PyObject *)st->waiter_type, "ItemWaiter") < 0 ||
         gevc__add_type(mod, &st->multiwaiter_type, &gevc_multiwaiter_spec,
@@ -108,6 +109,7 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->rlock_type);
     Py_VISIT(st->thread_rlock_type);
     Py_VISIT(st->queuebase_type);
+    Py_VISIT(st->deque.type);
     Py_VISIT(st->itemwaiter_type);
     Py_VISIT(st->multiwaiter_type);
     return 0;
@@ -160,6 +162,7 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->rlock_type);
     Py_CLEAR(st->thread_rlock_type);
     Py_CLEAR(st->queuebase_type);
+    Py_CLEAR(st->deque.type);
     Py_CLEAR(st->itemwaiter_type);
     Py_CLEAR(st->multiwaiter_type);
     Py_CLEAR(st->str_switch);

@@ -14,6 +14,13 @@ typedef struct {
     PyObject *notifier;            /* the pending loop callback, or NULL */
     PyObject *weakrefs;
     int kind;
+    /* what the class says, valid while its version tag is cls_tag (0: not
+     * known): ready() is the C type's own; _notify_all's truth (-1: ask);
+     * _notify_links as the class has it (borrowed: the class holds it) */
+    unsigned int cls_tag;
+    int cls_native_ready;
+    int cls_notify_all;
+    PyObject *cls_notify_links;
 } linkable;
 
 typedef struct { linkable base; int flag; } event;
@@ -26,6 +33,43 @@ typedef struct {
 
 /* ---- readiness ---------------------------------------------------------- */
 
+/* tp's version tag if CPython guarantees it changes when the class (or a
+ * base) is modified, else 0. */
+static inline unsigned int
+valid_version_tag(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    /* 3.10 keeps a stale tag on modification and only drops the flag */
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
+        return 0;
+#endif
+    return tp->tp_version_tag;
+}
+
+/* Refresh self's view of its class unless the class is unchanged since. */
+static void
+class_lookups(linkable *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    gevc_hub_state *st = self->st;
+    PyObject *v;
+    unsigned int tag = valid_version_tag(tp);
+    if (tag != 0 && tag == self->cls_tag)
+        return;
+    self->cls_native_ready = self->kind != LK_GENERIC &&
+        _PyType_Lookup(tp, st->str_ready) == st->ready_descr[self->kind];
+    v = _PyType_Lookup(tp, st->str_notify_all);
+    if (v == NULL)
+        self->cls_notify_all = self->kind != LK_SEM;
+    else if (v == Py_True || v == Py_False)
+        self->cls_notify_all = v == Py_True;
+    else
+        self->cls_notify_all = -1;
+    self->cls_notify_links = _PyType_Lookup(tp, st->str_notify_links);
+    /* the lookups assign a tag if the class had none */
+    self->cls_tag = valid_version_tag(tp);
+}
+
 /* 1/0, -1 on error.  The C check applies unless a Python subclass
  * overrides ready(). */
 static int
@@ -33,8 +77,8 @@ is_ready(linkable *self)
 {
     PyObject *r;
     int rc;
-    if (self->kind != LK_GENERIC &&
-        _PyType_Lookup(Py_TYPE(self), self->st->str_ready) == self->st->ready_descr[self->kind]) {
+    class_lookups(self);
+    if (self->cls_native_ready) {
         switch (self->kind) {
         case LK_EVENT:
             return ((event *)self)->flag;
@@ -93,10 +137,11 @@ check_and_notify(linkable *self)
         return -1;
     Py_INCREF(hub);
     loop = PyObject_GetAttr(hub, self->st->str_loop);
+    class_lookups(self);      /* is_ready() did, unless it ran Python code */
     if (loop == NULL)
         cb = NULL;
     else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop.loop_type)
-             && (func = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_links)) != NULL
+             && (func = self->cls_notify_links) != NULL
              && (PyCFunction_Check(func) || PyFunction_Check(func) ||
                  Py_IS_TYPE(func, &PyMethodDescr_Type))) {
         /* the class's function with self as argument: no bound-method
@@ -128,16 +173,13 @@ static int
 notify_all(linkable *self)
 {
     PyObject *v;
-    switch (self->kind) {
-    case LK_SEM:
-        v = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_all);
-        return v == NULL ? 0 : PyObject_IsTrue(v);
-    case LK_GENERIC:
-        v = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_all);
-        return v == NULL ? 1 : PyObject_IsTrue(v);
-    default:
+    if (self->kind != LK_SEM && self->kind != LK_GENERIC)
         return 1;
-    }
+    class_lookups(self);
+    if (self->cls_notify_all >= 0)
+        return self->cls_notify_all;
+    v = _PyType_Lookup(Py_TYPE(self), self->st->str_notify_all);
+    return v == NULL ? self->kind != LK_SEM : PyObject_IsTrue(v);
 }
 
 static int
@@ -313,7 +355,7 @@ wait_core(linkable *self, PyObject *timeout, const char *method, int catch_own)
         return -1;
     waiter->target = Py_NewRef((PyObject *)self);
     waiter->method = method;
-    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+    sw = gevc_waiter_bound_switch(waiter);
     if (sw == NULL || PyList_Append(self->links, sw) < 0)
         goto done;
     if (check_and_notify(self) < 0)

@@ -16,21 +16,80 @@ typedef struct {
     Py_ssize_t maxsize;            /* -1: unbounded */
     Py_ssize_t unfinished_tasks;
     int is_shutdown;
+    /* is_fast()'s answer for the class whose version tag is fast_tag */
+    unsigned int fast_tag;
+    int fast;
 } queuebase;
 
+/* tp's version tag if CPython guarantees it changes when the class (or a
+ * base) is modified, else 0. */
+static inline unsigned int
+valid_version_tag(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    /* 3.10 keeps a stale tag on modification and only drops the flag */
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
+        return 0;
+#endif
+    return tp->tp_version_tag;
+}
+
 /* The class flag set by SimpleQueue.__init_subclass__: the bottleneck
- * methods are the deque-based ones, so self.queue may be used directly. */
+ * methods are the deque-based ones, so self.queue may be used directly.
+ * Looked up again only after the class changed (its version tag moved). */
 static int
 is_fast(queuebase *self)
 {
-    PyObject *v = _PyType_Lookup(Py_TYPE(self), self->st->str_fast);
-    return v == Py_True;
+    PyTypeObject *tp = Py_TYPE(self);
+    unsigned int tag = valid_version_tag(tp);
+    if (tag != 0 && tag == self->fast_tag)
+        return self->fast;
+    self->fast = _PyType_Lookup(tp, self->st->str_fast) == Py_True;
+    /* the lookup assigns a tag if the class had none */
+    self->fast_tag = valid_version_tag(tp);
+    return self->fast;
+}
+
+/* The storage and the waiter lists are exact deques unless user code put
+ * something else there: those go through deque's own C functions. */
+static inline int
+is_deque(queuebase *self, PyObject *o)
+{
+    return Py_IS_TYPE(o, self->st->deque.type);
 }
 
 static Py_ssize_t
-size_of(PyObject *deq)
+size_of(queuebase *self, PyObject *deq)
 {
-    return deq == NULL ? 0 : PyObject_Size(deq);
+    if (deq == NULL)
+        return 0;
+    if (is_deque(self, deq))
+        return self->st->deque.len(deq);
+    return PyObject_Size(deq);
+}
+
+/* deq.append(item); 0 or -1 */
+static int
+deque_append(queuebase *self, PyObject *deq, PyObject *item)
+{
+    PyObject *r;
+    if (is_deque(self, deq))
+        r = self->st->deque.append(deq, item);
+    else
+        r = PyObject_CallMethodOneArg(deq, self->st->str_append, item);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* deq.popleft(): new reference or NULL */
+static PyObject *
+deque_popleft(queuebase *self, PyObject *deq)
+{
+    if (is_deque(self, deq))
+        return self->st->deque.popleft(deq, NULL);
+    return PyObject_CallMethodNoArgs(deq, self->st->str_popleft);
 }
 
 static int
@@ -258,16 +317,14 @@ discard(queuebase *self, PyObject *deq, PyObject *w)
 static PyObject *
 block_on(queuebase *self, PyObject *deq, gevc_waiter *w, const char *what)
 {
-    PyObject *res, *r;
+    PyObject *res;
     Py_ssize_t other;
     Py_INCREF(deq);   /* the queue may drop it while we are switched out */
-    r = PyObject_CallMethodOneArg(deq, self->st->str_append, (PyObject *)w);
-    if (r == NULL) {
+    if (deque_append(self, deq, (PyObject *)w) < 0) {
         Py_DECREF(deq);
         return NULL;
     }
-    Py_DECREF(r);
-    other = size_of(deq == self->putters ? self->getters : self->putters);
+    other = size_of(self, deq == self->putters ? self->getters : self->putters);
     if (other < 0 || (other > 0 && schedule_unlock(self) < 0))
         res = NULL;
     else
@@ -320,7 +377,7 @@ queue_put(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     if (nargs != 1 || kwnames != NULL || !is_fast(self) || self->is_shutdown ||
         self->queue == NULL)
         return call_slow(self, self->st->str_put_slow, args, nargs, kwnames);
-    n = size_of(self->queue);
+    n = size_of(self, self->queue);
     if (n < 0)
         return NULL;
     if (self->maxsize != -1 && n >= self->maxsize) {
@@ -339,17 +396,15 @@ queue_put(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         Py_DECREF(res);
         Py_RETURN_NONE;
     }
-    res = PyObject_CallMethodOneArg(self->queue, self->st->str_append, args[0]);
-    if (res == NULL)
+    if (deque_append(self, self->queue, args[0]) < 0)
         return NULL;
-    Py_DECREF(res);
     if (self->cond != NULL && ++self->unfinished_tasks == 1) {
         res = PyObject_CallMethodNoArgs(self->cond, self->st->str_clear);
         if (res == NULL)
             return NULL;
         Py_DECREF(res);
     }
-    n = size_of(self->getters);
+    n = size_of(self, self->getters);
     if (n < 0 || (n > 0 && schedule_unlock(self) < 0))
         return NULL;
     Py_RETURN_NONE;
@@ -363,14 +418,14 @@ queue_get(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 {
     Py_ssize_t n, p;
     if (is_fast(self) && self->queue != NULL) {
-        n = size_of(self->queue);
-        p = size_of(self->putters);
+        n = size_of(self, self->queue);
+        p = size_of(self, self->putters);
         if (n < 0 || p < 0)
             return NULL;
         if (n > 0) {
             if (p > 0 && schedule_unlock(self) < 0)
                 return NULL;
-            return PyObject_CallMethodNoArgs(self->queue, self->st->str_popleft);
+            return deque_popleft(self, self->queue);
         }
         if (may_block_here(self, args, nargs, kwnames, 0)) {
             gevc_waiter *w = gevc_waiter_new(self->st, self->hub);
@@ -384,7 +439,7 @@ queue_get(queuebase *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
             if (res == NULL)
                 return NULL;
             Py_DECREF(res);
-            return PyObject_CallMethodNoArgs(self->queue, self->st->str_popleft);
+            return deque_popleft(self, self->queue);
         }
         if (PyErr_Occurred())
             return NULL;
@@ -417,24 +472,23 @@ queue_unlock(queuebase *self, PyObject *unused)
         return PyObject_CallMethodNoArgs((PyObject *)self, self->st->str_unlock_slow);
     for (;;) {
         int repeat = 0;
-        Py_ssize_t n = size_of(self->queue), np = size_of(self->putters), ng, i;
+        Py_ssize_t n = size_of(self, self->queue), np = size_of(self, self->putters), ng, i;
         PyObject *w, *r;
         if (n < 0 || np < 0)
             return NULL;
         if (np > 0 && (self->maxsize == -1 || n < self->maxsize)) {
             PyObject *item;
             repeat = 1;
-            w = PyObject_CallMethodNoArgs(self->putters, self->st->str_popleft);
+            w = deque_popleft(self, self->putters);
             if (w == NULL)
                 return NULL;
             item = put_item_of(self, w);
-            r = item ? PyObject_CallMethodOneArg(self->queue, self->st->str_append, item) : NULL;
+            r = item != NULL && deque_append(self, self->queue, item) == 0 ? Py_None : NULL;
             Py_XDECREF(item);
             if (r == NULL) {
                 Py_DECREF(w);
                 return NULL;
             }
-            Py_DECREF(r);
             if (self->cond != NULL && ++self->unfinished_tasks == 1) {
                 r = PyObject_CallMethodNoArgs(self->cond, self->st->str_clear);
                 if (r == NULL) {
@@ -449,13 +503,13 @@ queue_unlock(queuebase *self, PyObject *unused)
                 return NULL;
             Py_DECREF(r);
         }
-        ng = size_of(self->getters);
-        i = size_of(self->queue);
+        ng = size_of(self, self->getters);
+        i = size_of(self, self->queue);
         if (ng < 0 || i < 0)
             return NULL;
         if (ng > 0 && i > 0) {
             repeat = 1;
-            w = PyObject_CallMethodNoArgs(self->getters, self->st->str_popleft);
+            w = deque_popleft(self, self->getters);
             if (w == NULL)
                 return NULL;
             r = PyObject_CallMethodOneArg(w, self->st->str_switch, w);
@@ -620,3 +674,49 @@ PyType_Spec gevc_queuebase_spec = {
              Py_TPFLAGS_IMMUTABLETYPE,
     .slots = queuebase_slots,
 };
+
+/* Find collections.deque's C functions once; with anything unexpected
+ * (a deque method that is not a plain C method) the queues use it through
+ * its methods like any other container: type stays NULL. */
+static PyCFunction
+deque_method(PyTypeObject *tp, const char *name, int flags)
+{
+    PyObject *d = PyObject_GetAttrString((PyObject *)tp, name);
+    PyCFunction fn = NULL;
+    if (d == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (Py_IS_TYPE(d, &PyMethodDescr_Type)) {
+        PyMethodDef *def = ((PyMethodDescrObject *)d)->d_method;
+        if ((def->ml_flags & ~METH_COEXIST) == flags)
+            fn = def->ml_meth;
+    }
+    Py_DECREF(d);   /* the class keeps it, and fn is static code */
+    return fn;
+}
+
+int
+gevc__queue_state_init(gevc_hub_state *st)
+{
+    PyObject *mod = PyImport_ImportModule("collections"), *tp;
+    if (mod == NULL)
+        return -1;
+    tp = PyObject_GetAttrString(mod, "deque");
+    Py_DECREF(mod);
+    if (tp == NULL)
+        return -1;
+    if (!PyType_Check(tp)) {
+        Py_DECREF(tp);
+        return 0;
+    }
+    st->deque.len = ((PyTypeObject *)tp)->tp_as_sequence ?
+        ((PyTypeObject *)tp)->tp_as_sequence->sq_length : NULL;
+    st->deque.append = deque_method((PyTypeObject *)tp, "append", METH_O);
+    st->deque.popleft = deque_method((PyTypeObject *)tp, "popleft", METH_NOARGS);
+    if (st->deque.len == NULL || st->deque.append == NULL || st->deque.popleft == NULL)
+        Py_DECREF(tp);
+    else
+        st->deque.type = (PyTypeObject *)tp;
+    return 0;
+}

@@ -479,6 +479,14 @@ static PyMethodDef waiter_methods[] = {
     {NULL},
 };
 
+PyObject *
+gevc_waiter_bound_switch(gevc_waiter *self)
+{
+    /* what getattr(self, "switch") makes, without the lookup; right for
+     * gevc_waiter_new's waiters, which are exactly Waiter */
+    return PyCFunction_New(&waiter_methods[0], (PyObject *)self);
+}
+
 static PyMemberDef waiter_members[] = {
     {"hub", T_OBJECT, offsetof(gevc_waiter, hub), 0, "The hub that delivers."},
     {"value", T_OBJECT, offsetof(gevc_waiter, value), 0, "The delivered value."},

@@ -1,6 +1,18 @@
 /* The callback FIFO behind loop.run_callback: an intrusive singly linked
  * list of `callback` objects (arguments stored inline), drained by the
- * loop's prepare watcher in bounded batches. */
+ * loop's prepare watcher in bounded batches.
+ *
+ * Queued callbacks are left out of the cycle collector: a program that
+ * queues many (spawning 100k greenlets queues 100k) would otherwise have
+ * every collection walk them all.  That is exact as long as the queue holds
+ * a callback's only reference: the loop's traverse then reports the
+ * function and arguments as the loop's own.  Whether another reference
+ * exists is decided at the start of each collection (a gc.callbacks hook,
+ * gevc__callbacks_gc_start): callbacks held elsewhere as well become
+ * ordinary tracked objects then, and so does one that run_callback's
+ * caller can reach again afterwards (loop.callbacks, a new .callback).
+ * A callback queued after the hook ran counts as held elsewhere: its
+ * contents stay alive for that collection. */
 #include "loop.h"
 
 /* Check the clock every this many callbacks; stop the batch once
@@ -27,7 +39,33 @@ callback_alloc(PyTypeObject *tp, PyObject *func, PyObject *const *args,
     for (Py_ssize_t i = 0; i < nargs; i++)
         cb->argv[i] = Py_NewRef(args[i]);
     cb->has_args = 1;
+    cb->queue_only = 0;
     return cb;
+}
+
+/* A callback for the queue: like callback_alloc, but not tracked. */
+static gevc_callback *
+queued_alloc(PyTypeObject *tp, PyObject *func, PyObject *const *args,
+             Py_ssize_t nargs)
+{
+    gevc_callback *cb = PyObject_GC_NewVar(gevc_callback, tp, nargs);
+    if (cb == NULL)
+        return NULL;
+    cb->callback = Py_NewRef(func);
+    cb->next = NULL;
+    cb->has_args = 1;
+    cb->queue_only = 0;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        cb->argv[i] = Py_NewRef(args[i]);
+    return cb;
+}
+
+void
+gevc__callback_track(gevc_callback *cb)
+{
+    cb->queue_only = 0;
+    if (!PyObject_GC_IsTracked((PyObject *)cb))
+        PyObject_GC_Track(cb);
 }
 
 PyObject *
@@ -41,7 +79,7 @@ gevc_loop_run_callback(gevc_loop *loop, PyObject *func, PyObject *const *args,
         PyErr_Format(PyExc_TypeError, "Expected callable, not %R", func);
         return NULL;
     }
-    cb = callback_alloc(loop->st->callback_type, func, args, nargs);
+    cb = queued_alloc(loop->st->callback_type, func, args, nargs);
     if (cb == NULL)
         return NULL;
     /* the queue's reference */
@@ -51,8 +89,43 @@ gevc_loop_run_callback(gevc_loop *loop, PyObject *func, PyObject *const *args,
     else
         loop->cb_head = cb;
     loop->cb_tail = cb;
+    if (loop->cb_unscanned == NULL)
+        loop->cb_unscanned = cb;
     ev_ref(loop->ev);
     return (PyObject *)cb;
+}
+
+/* Take the head of the queue (not NULL); the caller owns its reference. */
+static gevc_callback *
+pop_head(gevc_loop *loop)
+{
+    gevc_callback *cb = loop->cb_head;
+    loop->cb_head = cb->next;
+    if (loop->cb_head == NULL)
+        loop->cb_tail = NULL;
+    if (loop->cb_unscanned == cb)
+        loop->cb_unscanned = cb->next;
+    cb->next = NULL;
+    /* out of the queue, the loop no longer reports its contents (a run
+     * lets go of them; see callbacks_clear for a dropped one) */
+    cb->queue_only = 0;
+    return cb;
+}
+
+void
+gevc__callbacks_gc_start(gevc_loop_state *st)
+{
+    for (gevc_loop *loop = st->live_loops; loop != NULL; loop = loop->live_next) {
+        for (gevc_callback *cb = loop->cb_unscanned; cb != NULL; cb = cb->next) {
+            if (PyObject_GC_IsTracked((PyObject *)cb))
+                continue;
+            if (Py_REFCNT(cb) > 1)
+                gevc__callback_track(cb);
+            else
+                cb->queue_only = 1;
+        }
+        loop->cb_unscanned = NULL;
+    }
 }
 
 /* Run one dequeued callback; consumes the queue's reference to cb. */
@@ -129,11 +202,7 @@ gevc__callbacks_drain(gevc_loop *loop)
     was_in_callbacks = loop->in_callbacks;
     loop->in_callbacks = 1;
     while (loop->cb_head != NULL && loop->pending_exc == NULL) {
-        gevc_callback *cb = loop->cb_head;
-        loop->cb_head = cb->next;
-        if (loop->cb_head == NULL)
-            loop->cb_tail = NULL;
-        cb->next = NULL;
+        gevc_callback *cb = pop_head(loop);
         ev_unref(ev);
         run_one(loop, cb);
         if (--count == 0) {
@@ -161,13 +230,13 @@ void
 gevc__callbacks_clear(gevc_loop *loop)
 {
     while (loop->cb_head != NULL) {
-        gevc_callback *cb = loop->cb_head;
-        loop->cb_head = cb->next;
-        /* a __del__ run by the release may queue a callback: not behind
-         * this dying one */
-        if (loop->cb_head == NULL)
-            loop->cb_tail = NULL;
-        cb->next = NULL;
+        /* unlinked first: a __del__ run by the release may queue a
+         * callback, not behind this dying one */
+        gevc_callback *cb = pop_head(loop);
+        /* dropped with what it holds: held elsewhere too, it becomes an
+         * ordinary tracked object */
+        if (Py_REFCNT(cb) > 1)
+            gevc__callback_track(cb);
         if (loop->ev != NULL)
             ev_unref(loop->ev);
         Py_DECREF(cb);
@@ -177,8 +246,19 @@ gevc__callbacks_clear(gevc_loop *loop)
 int
 gevc__callbacks_traverse(gevc_loop *loop, visitproc visit, void *arg)
 {
-    for (gevc_callback *cb = loop->cb_head; cb != NULL; cb = cb->next)
-        Py_VISIT(cb);
+    for (gevc_callback *cb = loop->cb_head; cb != NULL; cb = cb->next) {
+        if (PyObject_GC_IsTracked((PyObject *)cb)) {
+            Py_VISIT(cb);
+        }
+        else if (cb->queue_only && Py_REFCNT(cb) == 1) {
+            /* the loop owns the callback, so what it holds */
+            Py_VISIT(cb->callback);
+            for (Py_ssize_t i = 0; i < Py_SIZE(cb); i++)
+                Py_VISIT(cb->argv[i]);
+        }
+        /* else held elsewhere too, and not tracked yet: what it holds
+         * counts as reachable from outside for this collection */
+    }
     return 0;
 }
 
@@ -251,6 +331,8 @@ set_callback(gevc_callback *self, PyObject *value, void *c)
         Py_CLEAR(self->callback);
         return 0;
     }
+    /* reachable by whoever set it: the loop can no longer vouch for it */
+    gevc__callback_track(self);
     Py_XSETREF(self->callback, Py_NewRef(value));
     return 0;
 }

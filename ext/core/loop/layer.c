@@ -115,6 +115,18 @@ after_fork_child(PyObject *mod, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(gc_callback_doc, "_gc_callback(phase, info)\n\n"
+             "In gc.callbacks: at the start of each collection, track the\n"
+             "queued loop callbacks that are referenced from elsewhere too.");
+static PyObject *
+gc_callback(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs >= 1 && PyUnicode_Check(args[0]) &&
+        PyUnicode_CompareWithASCIIString(args[0], "start") == 0)
+        gevc__callbacks_gc_start((gevc_loop_state *)PyModule_GetState(mod));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef loop_layer_functions[] = {
     {"get_version", get_version, METH_NOARGS, get_version_doc},
     {"get_header_version", get_header_version, METH_NOARGS, get_header_version_doc},
@@ -127,6 +139,7 @@ static PyMethodDef loop_layer_functions[] = {
     {"_check_flags", check_flags, METH_O, check_flags_doc},
     {"_events_to_str", events_to_str, METH_O, events_to_str_doc},
     {"_after_fork_child", after_fork_child, METH_NOARGS, after_fork_child_doc},
+    {"_gc_callback", (PyCFunction)(void (*)(void))gc_callback, METH_FASTCALL, gc_callback_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -303,6 +316,26 @@ error:
     return rc;
 }
 
+/* gc.callbacks holds the hook, and through it the module, for the life
+ * of the interpreter (or until someone removes it: then queued callbacks
+ * that are shared stay untracked, which can only keep garbage alive). */
+static int
+register_gc_callback(PyObject *mod)
+{
+    PyObject *hook, *callbacks, *res;
+    hook = PyObject_GetAttrString(mod, "_gc_callback");
+    if (hook == NULL)
+        return -1;
+    callbacks = gevc__import_attr("gc", "callbacks");
+    res = callbacks ? PyObject_CallMethod(callbacks, "append", "O", hook) : NULL;
+    Py_XDECREF(callbacks);
+    Py_DECREF(hook);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
 int
 gevc_loop_layer_exec(PyObject *mod, gevc_loop_state *st)
 {
@@ -412,7 +445,9 @@ gevc_loop_layer_exec(PyObject *mod, gevc_loop_state *st)
     if (gevc__add_flag_tables(mod) < 0 ||
         PyModule_AddFunctions(mod, loop_layer_functions) < 0)
         return -1;
-    return register_after_fork(mod);
+    if (register_after_fork(mod) < 0)
+        return -1;
+    return register_gc_callback(mod);
 }
 
 int

@@ -777,6 +777,8 @@ get_callbacks(gevc_loop *self, void *c)
     if (res == NULL)
         return NULL;
     for (gevc_callback *cb = self->cb_head; cb != NULL; cb = cb->next) {
+        /* shared from now on: see callbacks.c */
+        gevc__callback_track(cb);
         if (PyList_Append(res, (PyObject *)cb) < 0) {
             Py_DECREF(res);
             return NULL;

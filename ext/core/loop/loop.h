@@ -105,6 +105,9 @@ typedef struct gevc_loop {
     /* the callback FIFO (strong references along ->next) */
     struct gevc_callback *cb_head;
     struct gevc_callback *cb_tail;
+    /* the first queued callback not yet looked at by a collection's start
+     * (gevc__callbacks_gc_start), NULL if none */
+    struct gevc_callback *cb_unscanned;
     ev_prepare prepare;            /* drains the FIFO; unref'd */
     ev_timer timer0;               /* keeps the next poll from blocking */
     ev_async threadsafe;           /* wakes a loop blocked in another thread */
@@ -172,11 +175,17 @@ gevc_loop_flush_timers(gevc_loop *loop)
 
 /* ---- callbacks --------------------------------------------------------- */
 
+/* Callbacks queued by run_callback are not tracked by the cycle collector
+ * while the queue holds the only reference: the loop's traverse reports
+ * what they hold instead (see callbacks.c).  One that is shared is tracked
+ * at the start of the next collection. */
 typedef struct gevc_callback {
     PyObject_VAR_HEAD              /* ob_size = number of args */
     PyObject *callback;            /* NULL once run or stopped */
     struct gevc_callback *next;
     int has_args;                  /* `args` is None once run */
+    int queue_only;                /* untracked, and the queue's reference was
+                                      the only one when a collection started */
     PyObject *argv[1];
 } gevc_callback;
 
@@ -186,6 +195,10 @@ PyObject *gevc_loop_run_callback(gevc_loop *loop, PyObject *func,
                                  PyObject *const *args, Py_ssize_t nargs);
 void gevc__callbacks_drain(gevc_loop *loop);
 void gevc__callbacks_clear(gevc_loop *loop);
+/* Each collection's start: track the queued callbacks held elsewhere too. */
+void gevc__callbacks_gc_start(gevc_loop_state *st);
+/* Make cb an ordinary tracked object (it is about to be shared). */
+void gevc__callback_track(gevc_callback *cb);
 int gevc__callbacks_traverse(gevc_loop *loop, visitproc visit, void *arg);
 
 /* ---- watchers --------------------------------------------------------- */

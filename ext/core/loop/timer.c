@@ -269,7 +269,7 @@ timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     int update;
     if (gevc_loop_check(self->loop) < 0)
         return NULL;
-    update = update_kw(args, nargs, kwnames, -2);
+    update = kwnames == NULL ? -2 : update_kw(args, nargs, kwnames, -2);
     if (update == -1)
         return NULL;
     if (update == -2)
