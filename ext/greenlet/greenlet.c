@@ -49,6 +49,8 @@ gevc__greenlet_new_main(gevc_state *st, gevc_thread *th)
 
 static int set_parent(GreenletObject *self, PyObject *value, void *closure);
 static int set_run(GreenletObject *self, PyObject *value, void *closure);
+static PyObject *kwargs_dict(PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
 
 /* A subclass that leaves abstract methods (run, say) unimplemented cannot
    be instantiated, as with any ABC: object's tp_new says which ones. */
@@ -105,6 +107,62 @@ greenlet_init(GreenletObject *self, PyObject *args, PyObject *kwds)
         set_parent(self, parent, NULL) < 0)
         return -1;
     return 0;
+}
+
+/* greenlet(run=None, parent=None) on the greenlet type itself, without the
+   argument tuple and keyword parsing of a generic type call.  CPython never
+   inherits tp_vectorcall, so subclasses take the generic path; so does
+   anything unusual (a bad argument, for the usual message, or __new__ or
+   __init__ replaced on the type). */
+static PyObject *
+greenlet_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                    PyObject *kwnames)
+{
+    PyTypeObject *type = (PyTypeObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *given[2] = {NULL, NULL}, *g;
+
+    if (type->tp_new != greenlet_new || type->tp_init != (initproc)greenlet_init ||
+        nargs + nkw > 2)
+        goto generic;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        given[i] = args[i];
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        int k = PyUnicode_CompareWithASCIIString(name, "run") == 0 ? 0
+              : PyUnicode_CompareWithASCIIString(name, "parent") == 0 ? 1 : -1;
+        if (k < 0 || given[k] != NULL)
+            goto generic;
+        given[k] = args[nargs + i];
+    }
+    g = greenlet_new(type, NULL, NULL);
+    if (g == NULL)
+        return NULL;
+    if ((given[0] != NULL && set_run((GreenletObject *)g, given[0], NULL) < 0) ||
+        (given[1] != NULL && given[1] != Py_None &&
+         set_parent((GreenletObject *)g, given[1], NULL) < 0)) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    return g;
+
+generic: {
+        PyObject *tuple = gevc__tuple_from_array(args, nargs), *kw = NULL;
+        if (tuple == NULL)
+            return NULL;
+        if (nkw > 0) {
+            kw = kwargs_dict(args, nargs, kwnames);
+            if (kw == NULL) {
+                Py_DECREF(tuple);
+                return NULL;
+            }
+        }
+        g = Py_TYPE(type)->tp_call(callable, tuple, kw);
+        Py_DECREF(tuple);
+        Py_XDECREF(kw);
+        return g;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -595,5 +653,8 @@ gevc__greenlet_type_init(PyObject *module, gevc_state *st)
 {
     st->greenlet_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &greenlet_spec, NULL);
-    return st->greenlet_type ? 0 : -1;
+    if (st->greenlet_type == NULL)
+        return -1;
+    st->greenlet_type->tp_vectorcall = greenlet_vectorcall;
+    return 0;
 }

@@ -73,6 +73,7 @@ struct gevc_thread {
     PyObject *args;                 /* NULL: an exception is pending */
     PyObject *kwargs;
     int single;                     /* args is one value, not a tuple */
+    PyObject *start_run;            /* strong: run of the greenlet starting */
     gevc_pystate_carry carry;
     int switch_failed;
     gevc_chunk_cache chunks;

@@ -11,7 +11,8 @@
  *
  * The register switch itself is arch/<cpu>.S; it calls switch_cb twice: once
  * on the old stack to spill and pick the new stack pointer, once on the new
- * stack to copy the target's saved bytes back.
+ * stack to copy the target's saved bytes back (or, for a start, to run the
+ * new greenlet, which never returns there).
  *
  * AddressSanitizer (make asan): the slices are copied by an uninstrumented
  * loop, and after each switch the part of the stack greenlets share is
@@ -83,7 +84,6 @@ typedef void *(*gevc_switch_cb)(void *ctx, int op, void *sp);
 void *gevc__switch_stack(void *ctx, gevc_switch_cb cb);
 
 #define SWITCH_RESUMED ((void *)0)
-#define SWITCH_STARTED ((void *)1)
 #define SWITCH_FAILED ((void *)2)
 
 /* ------------------------------------------------------------------ */
@@ -111,6 +111,8 @@ spill(GreenletObject *g, char *stop)
     g->stack_saved = need;
     return 0;
 }
+
+static void __attribute__((noreturn)) bootstrap(gevc_thread *th);
 
 static void *
 switch_cb(void *ctx, int op, void *sp)
@@ -152,15 +154,21 @@ switch_cb(void *ctx, int op, void *sp)
     if (th->switch_failed)
         return SWITCH_FAILED;
     if (!G_ACTIVE(target)) {
+        /* the starting greenlet runs from here on, below the registers
+           the switch saved for the greenlet it leaves (its slice begins at
+           `stop`, above them: the bytes in between were spilled) */
         asan_switched_in(sp);
-        return SWITCH_STARTED;
+        bootstrap(th);
     }
     /* we run below target->stack_start here, so the copy cannot hit us */
-    slice_copy(target->stack_start, target->stack_copy, target->stack_saved);
+    if (target->stack_saved != 0) {
+        slice_copy(target->stack_start, target->stack_copy,
+                   target->stack_saved);
+        target->stack_saved = 0;
+    }
 #ifdef GEVC_ASAN
     asan_switched_in(G_IS_MAIN(target) ? asan_high : target->stack_stop);
 #endif
-    target->stack_saved = 0;
     owner = G_ACTIVE(from) ? from : from->stack_prev;
     while (owner != NULL && owner->stack_stop <= target->stack_stop)
         owner = owner->stack_prev;
@@ -554,16 +562,22 @@ hand_off(gevc_thread *th, GreenletObject *self, PyObject *result,
     Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
 }
 
+/* The first thing a new greenlet runs (from switch_cb, on the stack just
+   below the switch that started it): run it, hand its result on, and run
+   any unstarted parent that takes the result in its place. */
 static void __attribute__((noreturn))
-bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
-          gevc_cframe_storage *cframe)
+bootstrap(gevc_thread *th)
 {
+    gevc_cframe_storage cframe;
+    GreenletObject *self = th->switch_to;
+    PyObject *run = th->start_run;
     PyObject *args = th->args, *kwargs = th->kwargs;
     int single = th->single;
+    th->start_run = NULL;
     th->args = th->kwargs = NULL;
     for (;;) {
         PyObject *result = run_started(th, self, run, args, kwargs, single,
-                                       cframe);
+                                       &cframe);
         self = hand_off(th, self, result, &run, &args);
         kwargs = NULL;
         single = 1;
@@ -578,7 +592,6 @@ static __attribute__((noinline)) int
 start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
                PyObject *args, PyObject *kwargs, int single)
 {
-    gevc_cframe_storage cframe;
     GreenletObject *g = *tp;
     PyObject *run = NULL;
     void *r;
@@ -586,11 +599,15 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
 
     if (rc > 0)
         return 1;
-    if (rc < 0)
-        goto error;
+    if (rc < 0) {
+        Py_XDECREF(args);
+        Py_XDECREF(kwargs);
+        return -1;
+    }
     th->args = args;
     th->kwargs = kwargs;
     th->single = single;
+    th->start_run = run;
     save_current(th);
     g->stack_stop = mark;
     g->stack_start = NULL;
@@ -600,13 +617,12 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     th->switch_to = g;
     *tp = NULL;
     r = gevc__switch_stack(th, switch_cb);
-    if (r == SWITCH_STARTED)
-        bootstrap(th, g, run, &cframe);
     if (r == SWITCH_FAILED) {
         *tp = g;
         undo_save(th);
         g->stack_stop = NULL;
         Py_DECREF(run);
+        th->start_run = NULL;
         th->args = th->kwargs = NULL;
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
@@ -615,10 +631,6 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     }
     resumed(th);
     return 0;
-error:
-    Py_XDECREF(args);
-    Py_XDECREF(kwargs);
-    return -1;
 }
 
 /* An unstarted greenlet runs in the thread of its first started ancestor
