@@ -305,3 +305,32 @@ def test_greenlet_that_survived_its_kill_is_killed_again_when_dropped_again():
     del saved[:]                            # the last reference again
     assert log == ["first kill", "unwound"]
     assert r() is None
+
+
+def test_finished_and_unstarted_greenlets_are_freed_with_what_they_hold():
+    """Neither can be killed, so they are freed at once: weak references
+    are cleared (their callbacks run), the instance dict is released, and a
+    subclass's __del__ still runs once."""
+    events = []
+
+    class Held:
+        pass
+
+    class Sub(greenlet):
+        def __del__(self):
+            events.append("del")
+
+    for make in (lambda: greenlet(lambda: 1), lambda: Sub(lambda: 1)):
+        for start in (True, False):
+            g = make()
+            held = Held()
+            g.held = held
+            held_ref = weakref.ref(held)
+            del held
+            g_ref = weakref.ref(g, lambda r: events.append("callback"))
+            if start:
+                assert g.switch() == 1
+                assert g.dead
+            del g
+            assert g_ref() is None and held_ref() is None
+    assert events == ["callback"] * 2 + ["del", "callback"] * 2

@@ -16,6 +16,20 @@ thread_for(PyTypeObject *defining_class)
 }
 
 
+/* The calling thread's state for a method of `g`: when g belongs to the
+   calling thread, its main greenlet knows it without a thread-local lookup
+   (a thread's state outlives neither its thread state nor the main
+   greenlet's link to it). */
+static inline gevc_thread *
+thread_via(GreenletObject *g, PyTypeObject *defining_class)
+{
+    GreenletObject *m = G_MAIN_OF(g);
+    gevc_thread *th = m != NULL ? m->thread : NULL;
+    if (th != NULL && th->tstate == PyThreadState_GET() && th->deleteme == NULL)
+        return th;
+    return thread_for(defining_class);
+}
+
 static int
 thread_alive(GreenletObject *g)
 {
@@ -264,7 +278,11 @@ static void
 greenlet_dealloc(GreenletObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    int killed_before = PyObject_GC_IsFinalized((PyObject *)self);
+    int killed_before;
+    /* unstarted or finished, with no finalizer but ours: nothing to kill */
+    if (!G_ACTIVE(self) && tp->tp_finalize == (destructor)greenlet_finalize)
+        goto free;
+    killed_before = PyObject_GC_IsFinalized((PyObject *)self);
     if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
         return;                 /* resurrected, e.g. queued for its thread */
     if (killed_before && G_ACTIVE(self)) {
@@ -286,6 +304,7 @@ greenlet_dealloc(GreenletObject *self)
         Py_SET_REFCNT(self, 1);
         return;
     }
+free:
     PyObject_GC_UnTrack(self);
     /* freeing a long parent chain would otherwise recurse once per link */
     Py_TRASHCAN_BEGIN(self, greenlet_dealloc)
@@ -346,7 +365,7 @@ greenlet_switch(GreenletObject *self, PyTypeObject *cls,
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *a, *kw = NULL;
-    gevc_thread *th = thread_for(cls);
+    gevc_thread *th = thread_via(self, cls);
     if (th == NULL)
         return NULL;
     if (nargs == 1 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0))

@@ -424,12 +424,12 @@ lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
     return run;
 }
 
-/* Before g starts: look up its run, check that g may run in this thread.
-   Returns 0 with *runp set, 1 if g got started while its run attribute was
+/* Before g starts: look up its run, check that g may run in this thread
+   (`checked`: the caller did, just before).  Returns 0 with *runp set, 1 if g got started while its run attribute was
    looked up, -1 with an exception. */
 static int
 prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
-              PyObject **runp)
+              int checked, PyObject **runp)
 {
     PyObject *run = lookup_run(th, g, throwing);
     if (run == NULL)
@@ -438,8 +438,10 @@ prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
         Py_DECREF(run);
         return 1;
     }
-    /* the lookup ran Python code, which may have re-parented g */
-    if (gevc__check_thread(th, g) < 0) {
+    /* unless the caller checked g and the lookup ran no Python code (which
+       may have re-parented g), check that g may run in this thread */
+    if ((!checked || Py_TYPE(g) != th->st->greenlet_type) &&
+        gevc__check_thread(th, g) < 0) {
         Py_DECREF(run);
         return -1;
     }
@@ -493,6 +495,9 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
     if (args != NULL) {
         if (single)
             result = PyObject_CallOneArg(run, args);
+        else if (kwargs == NULL && PyVectorcall_Function(run) != NULL)
+            result = PyObject_Vectorcall(run, &PyTuple_GET_ITEM(args, 0),
+                                         PyTuple_GET_SIZE(args), NULL);
         else
             result = PyObject_Call(run, args, kwargs);
     }
@@ -530,7 +535,7 @@ hand_off(gevc_thread *th, GreenletObject *self, PyObject *result,
         while (G_DEAD(p) && p->parent != NULL)
             p = own_parent(p);
         if (!G_STARTED(p)) {
-            int rc = prepare_start(th, p, result == NULL, runp);
+            int rc = prepare_start(th, p, result == NULL, 0, runp);
             if (rc == 0) {
                 th->carry = gevc_pystate_carry_only(th->tstate);
                 p->stack_stop = self->stack_stop;
@@ -589,13 +594,19 @@ bootstrap(gevc_thread *th)
    greenlet got started while its run attribute was looked up, -1 on error;
    *tp is kept unless 0 is returned. */
 static __attribute__((noinline)) int
-start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
-               PyObject *args, PyObject *kwargs, int single)
+start_greenlet(gevc_thread *th, GreenletObject **tp, PyObject *args,
+               PyObject *kwargs, int single, int checked)
 {
+    /* The new greenlet's slice ends here, in the frame that starts it, as
+       close as can be to where it starts running: the bytes of this frame
+       below `mark` are the starting greenlet's and get spilled, but the
+       less the new greenlet's slice holds that is not its own, the less
+       each of its switches copies. */
+    char mark;
     GreenletObject *g = *tp;
     PyObject *run = NULL;
     void *r;
-    int rc = prepare_start(th, g, args == NULL, &run);
+    int rc = prepare_start(th, g, args == NULL, checked, &run);
 
     if (rc > 0)
         return 1;
@@ -609,7 +620,7 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     th->single = single;
     th->start_run = run;
     save_current(th);
-    g->stack_stop = mark;
+    g->stack_stop = &mark;
     g->stack_start = NULL;
     g->stack_prev = G_ACTIVE(th->current) ? th->current
                                           : th->current->stack_prev;
@@ -686,10 +697,14 @@ static PyObject *
 switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
              PyObject *kwargs, int single)
 {
-    char mark;   /* a starting greenlet's slice ends here */
+    GreenletObject *checked = *tp;
     int rc;
 
-    if (gevc__check_thread(th, *tp) < 0) {
+    /* a suspended greenlet of this thread (the usual case) passes */
+    int suspended_here = G_ACTIVE(checked) && checked != th->current &&
+                         G_MAIN_OF(checked) == th->main;
+
+    if (!suspended_here && gevc__check_thread(th, checked) < 0) {
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
         return NULL;
@@ -727,7 +742,7 @@ switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
             }
             break;
         }
-        rc = start_greenlet(th, tp, &mark, args, kwargs, single);
+        rc = start_greenlet(th, tp, args, kwargs, single, *tp == checked);
         if (rc < 0)
             return NULL;
         if (rc == 0)
