@@ -2,6 +2,7 @@
  * killing on dealloc, GC support. */
 #include "internal.h"
 #include <structmember.h>
+#include <string.h>
 
 static inline gevc_thread *
 thread_for(PyTypeObject *defining_class)
@@ -97,9 +98,19 @@ greenlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     if (type->tp_flags & Py_TPFLAGS_IS_ABSTRACT)
         return refuse_abstract(type);
-    g = (GreenletObject *)type->tp_alloc(type, 0);
-    if (g == NULL)
-        return NULL;
+    if (th->nspare > 0 && type == th->st->greenlet_type) {
+        /* what tp_alloc does, on memory a greenlet of this type had */
+        g = th->spare[--th->nspare];
+        memset((char *)g + sizeof(PyObject), 0,
+               sizeof(GreenletObject) - sizeof(PyObject));
+        PyObject_Init((PyObject *)g, type);
+        PyObject_GC_Track(g);
+    }
+    else {
+        g = (GreenletObject *)type->tp_alloc(type, 0);
+        if (g == NULL)
+            return NULL;
+    }
     g->parent = (GreenletObject *)Py_NewRef(th->current);
     g->parent->was_parent = 1;
     g->main = (GreenletObject *)Py_NewRef(th->main);
@@ -274,10 +285,25 @@ greenlet_clear(GreenletObject *self)
     return 0;
 }
 
+/* Free self's memory, or keep it for the next greenlet of its thread. */
+static void
+release_memory(GreenletObject *self, gevc_thread *th)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (th != NULL && th->nspare < GEVC_SPARE_GREENLETS &&
+        tp == th->st->greenlet_type && th->tstate == PyThreadState_GET() &&
+        !PyObject_GC_IsFinalized((PyObject *)self))
+        th->spare[th->nspare++] = self;
+    else
+        tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
 static void
 greenlet_dealloc(GreenletObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    GreenletObject *main;
     int killed_before;
     /* unstarted or finished, with no finalizer but ours: nothing to kill */
     if (!G_ACTIVE(self) && tp->tp_finalize == (destructor)greenlet_finalize)
@@ -310,9 +336,11 @@ free:
     Py_TRASHCAN_BEGIN(self, greenlet_dealloc)
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
+    /* held to the end: its thread may keep the memory (release_memory) */
+    main = self->main;
+    self->main = NULL;
     greenlet_clear(self);
     Py_CLEAR(self->parent);
-    Py_CLEAR(self->main);
     if (G_ACTIVE(self) && !G_IS_MAIN(self) && G_STARTED(self)) {
         /* its thread has exited (or the interpreter is finalizing): it never
            runs again; what its locals hold is released only in the first
@@ -325,9 +353,10 @@ free:
         gevc_pystate_abandon(&self->py);
     }
     gevc_pystate_dealloc(&self->py);
-    PyMem_Free(self->stack_copy);
-    tp->tp_free(self);
-    Py_DECREF(tp);
+    if (self->stack_copy != NULL)
+        PyMem_Free(self->stack_copy);
+    release_memory(self, main != NULL ? main->thread : NULL);
+    Py_XDECREF(main);
     Py_TRASHCAN_END
 }
 

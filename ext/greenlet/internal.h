@@ -13,6 +13,8 @@
 
 typedef struct gevc_thread gevc_thread;
 
+#define GEVC_SPARE_GREENLETS 16
+
 typedef struct GreenletObject {
     PyObject_HEAD
     PyObject *weakreflist;
@@ -77,6 +79,10 @@ struct gevc_thread {
     gevc_pystate_carry carry;
     int switch_failed;
     gevc_chunk_cache chunks;
+    /* freed greenlets of the exact type kept for reuse: untracked memory
+       that holds no references, not even to the type */
+    GreenletObject *spare[GEVC_SPARE_GREENLETS];
+    int nspare;
 };
 
 /* thread.c */

@@ -510,9 +510,11 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
        back; after it, this greenlet is dead and must not run any more. */
     gevc_pystate_finish(&self->py, th->tstate, &th->chunks);
     self->stack_start = NULL;
-    PyMem_Free(self->stack_copy);
-    self->stack_copy = NULL;
-    self->stack_saved = self->stack_cap = 0;
+    if (self->stack_copy != NULL) {     /* it was ever suspended */
+        PyMem_Free(self->stack_copy);
+        self->stack_copy = NULL;
+        self->stack_saved = self->stack_cap = 0;
+    }
     return result;
 }
 
