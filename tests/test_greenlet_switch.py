@@ -282,7 +282,7 @@ def test_constructor_takes_run_and_parent_by_position_or_keyword():
 
 @pytest.mark.parametrize("args, kwargs, message", [
     ((None, None, None), {}, "at most 2 arguments"),
-    ((), {"nope": 1}, "'nope' is an invalid keyword"),
+    ((), {"nope": 1}, "'nope'"),      # the wording differs per version
     ((None,), {"run": None}, "given by name ('run') and position (1)"),
     ((), {"parent": 1}, "Expected any type of greenlet, not int"),
     ((None, 1), {}, "Expected any type of greenlet, not int"),

@@ -7,6 +7,11 @@
 #include "gevent_c_greenlet.h"
 #include "gevc_common.h"
 
+/* Nothing here is used outside this extension: hidden symbols are called
+   directly, not through the PLT, and calls within a file can be inlined.
+   (PyInit__greenlet stays exported: PyMODINIT_FUNC says so itself.) */
+#pragma GCC visibility push(hidden)
+
 #if PY_VERSION_HEX < 0x030D0000
 #define Py_IsFinalizing _Py_IsFinalizing
 #endif
@@ -120,5 +125,7 @@ gevc_state *gevc__state_of_type(PyTypeObject *tp);
 
 /* module.c */
 gevc_state *gevc__module_state(PyObject *module);
+
+#pragma GCC visibility pop
 
 #endif
