@@ -425,8 +425,9 @@ lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
 }
 
 /* Before g starts: look up its run, check that g may run in this thread
-   (`checked`: the caller did, just before).  Returns 0 with *runp set, 1 if g got started while its run attribute was
-   looked up, -1 with an exception. */
+   (`checked`: the caller did, just before).  Returns 0 with *runp set, 1
+   if g got started while its run attribute was looked up, -1 with an
+   exception. */
 static int
 prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
               int checked, PyObject **runp)
@@ -700,11 +701,10 @@ switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
              PyObject *kwargs, int single)
 {
     GreenletObject *checked = *tp;
-    int rc;
-
     /* a suspended greenlet of this thread (the usual case) passes */
     int suspended_here = G_ACTIVE(checked) && checked != th->current &&
                          G_MAIN_OF(checked) == th->main;
+    int rc;
 
     if (!suspended_here && gevc__check_thread(th, checked) < 0) {
         Py_XDECREF(args);
