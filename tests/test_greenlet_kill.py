@@ -305,3 +305,84 @@ def test_greenlet_that_survived_its_kill_is_killed_again_when_dropped_again():
     del saved[:]                            # the last reference again
     assert log == ["first kill", "unwound"]
     assert r() is None
+
+
+def test_finished_and_unstarted_greenlets_are_freed_with_what_they_hold():
+    """Neither can be killed, so they are freed at once: weak references
+    are cleared (their callbacks run), the instance dict is released, and a
+    subclass's __del__ still runs once."""
+    events = []
+
+    class Held:
+        pass
+
+    class Sub(greenlet):
+        def __del__(self):
+            events.append("del")
+
+    for make in (lambda: greenlet(lambda: 1), lambda: Sub(lambda: 1)):
+        for start in (True, False):
+            g = make()
+            held = Held()
+            g.held = held
+            held_ref = weakref.ref(held)
+            del held
+            g_ref = weakref.ref(g, lambda r: events.append("callback"))
+            if start:
+                assert g.switch() == 1
+                assert g.dead
+            del g
+            assert g_ref() is None and held_ref() is None
+    assert events == ["callback"] * 2 + ["del", "callback"] * 2
+
+
+def test_a_greenlet_made_after_others_were_freed_starts_out_fresh():
+    """Freed greenlets' memory is reused; nothing of the old ones shows."""
+    import contextvars
+    var = contextvars.ContextVar("var")
+    main = getcurrent()
+    other = greenlet(lambda: None)
+
+    def run(*args):
+        var.set(args)
+        getcurrent().extra = args
+        return args
+
+    refs = []
+    for i in range(40):
+        g = greenlet(run, parent=other if i % 2 else None)
+        refs.append(weakref.ref(g))
+        if i % 4 == 0:
+            assert g.switch(i) == (i,) and g.extra == (i,)
+        del g
+    assert all(r() is None for r in refs)
+    for _ in range(40):
+        g = greenlet()
+        assert not g.dead and not g and g.parent is main
+        assert g.gr_context is None and g.gr_frame is None
+        assert g._stack_saved == 0 and vars(g) == {}
+        with pytest.raises(AttributeError):
+            g.run
+        g.run = lambda: "fresh"
+        assert g.switch() == "fresh" and g.dead
+        del g
+
+
+def test_greenlets_freed_in_other_threads_and_at_thread_exit():
+    made = []
+
+    def worker():
+        gs = [greenlet(lambda: 1) for _ in range(30)]
+        for g in gs[:20]:
+            g.switch()
+        made.extend(gs[10:])
+        del gs[:]        # ten of them freed here, the rest by the main thread
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    refs = [weakref.ref(g) for g in made]
+    del made[:]
+    gc.collect()
+    assert all(r() is None for r in refs)
+    assert greenlet(lambda: 2).switch() == 2

@@ -263,6 +263,71 @@ def test_bad_constructor_arguments_raise_type_error():
         greenlet(nope=1)
 
 
+def test_constructor_takes_run_and_parent_by_position_or_keyword():
+    def run():
+        return "r"
+
+    other = greenlet(lambda: None)
+    for g in (greenlet(run, other), greenlet(run=run, parent=other),
+              greenlet(run, parent=other), greenlet(parent=other, run=run)):
+        assert g.run is run and g.parent is other
+    g = greenlet(None, None)
+    assert g.run is None and g.parent is getcurrent()
+    g = greenlet()
+    assert g.parent is getcurrent()
+    with pytest.raises(AttributeError):
+        g.run
+    assert greenlet(run).switch() == "r"
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((None, None, None), {}, "at most 2 arguments"),
+    ((), {"nope": 1}, "'nope'"),      # the wording differs per version
+    ((None,), {"run": None}, "given by name ('run') and position (1)"),
+    ((), {"parent": 1}, "Expected any type of greenlet, not int"),
+    ((None, 1), {}, "Expected any type of greenlet, not int"),
+])
+def test_bad_constructor_arguments_say_what_is_wrong(args, kwargs, message):
+    with pytest.raises(TypeError) as info:
+        greenlet(*args, **kwargs)
+    assert message in str(info.value)
+
+
+def test_constructor_obeys_init_and_new_replaced_on_a_subclass():
+    seen = []
+
+    class G(greenlet):
+        def __new__(cls, *args, **kwargs):
+            seen.append(("new", args, kwargs))
+            return super().__new__(cls, *args, **kwargs)
+
+        def __init__(self, tag, run=None):
+            seen.append(("init", tag))
+            super().__init__(run)
+
+    g = G("t", run=lambda: 5)
+    assert seen == [("new", ("t",), {"run": g.run}), ("init", "t")]
+    assert g.switch() == 5
+
+
+def test_constructor_obeys_init_replaced_on_the_type_itself():
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        from gevent_c._greenlet import greenlet
+        original = greenlet.__dict__["__init__"]
+        def init(self, *args, **kwargs):
+            print("init", len(args), sorted(kwargs))
+            original(self, *args, **kwargs)
+        greenlet.__init__ = init
+        g = greenlet(lambda: 7, parent=None)
+        print(g.switch())
+        greenlet.__init__ = original
+        greenlet(lambda: 8)
+        print("restored")
+    ''')
+    assert out.splitlines() == ["init 1 ['parent']", "7", "restored"]
+
+
 def test_non_callable_run_raises_in_the_caller():
     g = greenlet(1)
     with pytest.raises(TypeError):

@@ -2,6 +2,7 @@
  * killing on dealloc, GC support. */
 #include "internal.h"
 #include <structmember.h>
+#include <string.h>
 
 static inline gevc_thread *
 thread_for(PyTypeObject *defining_class)
@@ -15,6 +16,20 @@ thread_for(PyTypeObject *defining_class)
     return gevc__thread_slow(PyType_GetModuleState(defining_class));
 }
 
+
+/* The calling thread's state for a method of `g`: when g belongs to the
+   calling thread, its main greenlet knows it without a thread-local lookup
+   (a thread's state outlives neither its thread state nor the main
+   greenlet's link to it). */
+static inline gevc_thread *
+thread_via(GreenletObject *g, PyTypeObject *defining_class)
+{
+    GreenletObject *m = G_MAIN_OF(g);
+    gevc_thread *th = m != NULL ? m->thread : NULL;
+    if (th != NULL && th->tstate == PyThreadState_GET() && th->deleteme == NULL)
+        return th;
+    return thread_for(defining_class);
+}
 
 static int
 thread_alive(GreenletObject *g)
@@ -49,6 +64,8 @@ gevc__greenlet_new_main(gevc_state *st, gevc_thread *th)
 
 static int set_parent(GreenletObject *self, PyObject *value, void *closure);
 static int set_run(GreenletObject *self, PyObject *value, void *closure);
+static PyObject *kwargs_dict(PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
 
 /* A subclass that leaves abstract methods (run, say) unimplemented cannot
    be instantiated, as with any ABC: object's tp_new says which ones. */
@@ -81,9 +98,21 @@ greenlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     if (type->tp_flags & Py_TPFLAGS_IS_ABSTRACT)
         return refuse_abstract(type);
-    g = (GreenletObject *)type->tp_alloc(type, 0);
-    if (g == NULL)
-        return NULL;
+    if (th->nspare > 0 && type == th->st->greenlet_type) {
+        /* what tp_alloc does, on memory a greenlet of this type had (the
+           size is read from the type so that this is libc's memset: the
+           compiler's inline `rep stos` for a constant size costs more) */
+        g = th->spare[--th->nspare];
+        memset((char *)g + sizeof(PyObject), 0,
+               (size_t)type->tp_basicsize - sizeof(PyObject));
+        PyObject_Init((PyObject *)g, type);
+        PyObject_GC_Track(g);
+    }
+    else {
+        g = (GreenletObject *)type->tp_alloc(type, 0);
+        if (g == NULL)
+            return NULL;
+    }
     g->parent = (GreenletObject *)Py_NewRef(th->current);
     g->parent->was_parent = 1;
     g->main = (GreenletObject *)Py_NewRef(th->main);
@@ -105,6 +134,62 @@ greenlet_init(GreenletObject *self, PyObject *args, PyObject *kwds)
         set_parent(self, parent, NULL) < 0)
         return -1;
     return 0;
+}
+
+/* greenlet(run=None, parent=None) on the greenlet type itself, without the
+   argument tuple and keyword parsing of a generic type call.  CPython never
+   inherits tp_vectorcall, so subclasses take the generic path; so does
+   anything unusual (a bad argument, for the usual message, or __new__ or
+   __init__ replaced on the type). */
+static PyObject *
+greenlet_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                    PyObject *kwnames)
+{
+    PyTypeObject *type = (PyTypeObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *given[2] = {NULL, NULL}, *g;
+
+    if (type->tp_new != greenlet_new || type->tp_init != (initproc)greenlet_init ||
+        nargs + nkw > 2)
+        goto generic;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        given[i] = args[i];
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        int k = PyUnicode_CompareWithASCIIString(name, "run") == 0 ? 0
+              : PyUnicode_CompareWithASCIIString(name, "parent") == 0 ? 1 : -1;
+        if (k < 0 || given[k] != NULL)
+            goto generic;
+        given[k] = args[nargs + i];
+    }
+    g = greenlet_new(type, NULL, NULL);
+    if (g == NULL)
+        return NULL;
+    if ((given[0] != NULL && set_run((GreenletObject *)g, given[0], NULL) < 0) ||
+        (given[1] != NULL && given[1] != Py_None &&
+         set_parent((GreenletObject *)g, given[1], NULL) < 0)) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    return g;
+
+generic: {
+        PyObject *tuple = gevc__tuple_from_array(args, nargs), *kw = NULL;
+        if (tuple == NULL)
+            return NULL;
+        if (nkw > 0) {
+            kw = kwargs_dict(args, nargs, kwnames);
+            if (kw == NULL) {
+                Py_DECREF(tuple);
+                return NULL;
+            }
+        }
+        g = Py_TYPE(type)->tp_call(callable, tuple, kw);
+        Py_DECREF(tuple);
+        Py_XDECREF(kw);
+        return g;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -202,11 +287,30 @@ greenlet_clear(GreenletObject *self)
     return 0;
 }
 
+/* Free self's memory, or keep it for the next greenlet of its thread. */
+static void
+release_memory(GreenletObject *self, gevc_thread *th)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (th != NULL && th->nspare < GEVC_SPARE_GREENLETS &&
+        tp == th->st->greenlet_type && th->tstate == PyThreadState_GET() &&
+        !PyObject_GC_IsFinalized((PyObject *)self))
+        th->spare[th->nspare++] = self;
+    else
+        tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
 static void
 greenlet_dealloc(GreenletObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    int killed_before = PyObject_GC_IsFinalized((PyObject *)self);
+    GreenletObject *main;
+    int killed_before;
+    /* unstarted or finished, with no finalizer but ours: nothing to kill */
+    if (!G_ACTIVE(self) && tp->tp_finalize == (destructor)greenlet_finalize)
+        goto free;
+    killed_before = PyObject_GC_IsFinalized((PyObject *)self);
     if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
         return;                 /* resurrected, e.g. queued for its thread */
     if (killed_before && G_ACTIVE(self)) {
@@ -228,14 +332,17 @@ greenlet_dealloc(GreenletObject *self)
         Py_SET_REFCNT(self, 1);
         return;
     }
+free:
     PyObject_GC_UnTrack(self);
     /* freeing a long parent chain would otherwise recurse once per link */
     Py_TRASHCAN_BEGIN(self, greenlet_dealloc)
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
+    /* held to the end: its thread may keep the memory (release_memory) */
+    main = self->main;
+    self->main = NULL;
     greenlet_clear(self);
     Py_CLEAR(self->parent);
-    Py_CLEAR(self->main);
     if (G_ACTIVE(self) && !G_IS_MAIN(self) && G_STARTED(self)) {
         /* its thread has exited (or the interpreter is finalizing): it never
            runs again; what its locals hold is released only in the first
@@ -248,9 +355,10 @@ greenlet_dealloc(GreenletObject *self)
         gevc_pystate_abandon(&self->py);
     }
     gevc_pystate_dealloc(&self->py);
-    PyMem_Free(self->stack_copy);
-    tp->tp_free(self);
-    Py_DECREF(tp);
+    if (self->stack_copy != NULL)
+        PyMem_Free(self->stack_copy);
+    release_memory(self, main != NULL ? main->thread : NULL);
+    Py_XDECREF(main);
     Py_TRASHCAN_END
 }
 
@@ -288,7 +396,7 @@ greenlet_switch(GreenletObject *self, PyTypeObject *cls,
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *a, *kw = NULL;
-    gevc_thread *th = thread_for(cls);
+    gevc_thread *th = thread_via(self, cls);
     if (th == NULL)
         return NULL;
     if (nargs == 1 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0))
@@ -595,5 +703,8 @@ gevc__greenlet_type_init(PyObject *module, gevc_state *st)
 {
     st->greenlet_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &greenlet_spec, NULL);
-    return st->greenlet_type ? 0 : -1;
+    if (st->greenlet_type == NULL)
+        return -1;
+    st->greenlet_type->tp_vectorcall = greenlet_vectorcall;
+    return 0;
 }

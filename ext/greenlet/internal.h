@@ -7,11 +7,18 @@
 #include "gevent_c_greenlet.h"
 #include "gevc_common.h"
 
+/* Nothing here is used outside this extension: hidden symbols are called
+   directly, not through the PLT, and calls within a file can be inlined.
+   (PyInit__greenlet stays exported: PyMODINIT_FUNC says so itself.) */
+#pragma GCC visibility push(hidden)
+
 #if PY_VERSION_HEX < 0x030D0000
 #define Py_IsFinalizing _Py_IsFinalizing
 #endif
 
 typedef struct gevc_thread gevc_thread;
+
+#define GEVC_SPARE_GREENLETS 16
 
 typedef struct GreenletObject {
     PyObject_HEAD
@@ -73,9 +80,14 @@ struct gevc_thread {
     PyObject *args;                 /* NULL: an exception is pending */
     PyObject *kwargs;
     int single;                     /* args is one value, not a tuple */
+    PyObject *start_run;            /* strong: run of the greenlet starting */
     gevc_pystate_carry carry;
     int switch_failed;
     gevc_chunk_cache chunks;
+    /* freed greenlets of the exact type kept for reuse: untracked memory
+       that holds no references, not even to the type */
+    GreenletObject *spare[GEVC_SPARE_GREENLETS];
+    int nspare;
 };
 
 /* thread.c */
@@ -113,5 +125,7 @@ gevc_state *gevc__state_of_type(PyTypeObject *tp);
 
 /* module.c */
 gevc_state *gevc__module_state(PyObject *module);
+
+#pragma GCC visibility pop
 
 #endif

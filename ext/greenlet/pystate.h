@@ -11,6 +11,9 @@
 #include <Python.h>
 #include "gevc_common.h"   /* PyType_GetModuleByDef on 3.10 */
 
+/* internal to the extension (see internal.h) */
+#pragma GCC visibility push(hidden)
+
 typedef struct gevc_pystate {
     void *cframe;               /* CFrame* / _PyCFrame* (3.10-3.12) */
     void *top_frame;            /* PyFrameObject* (3.10, borrowed),
@@ -129,5 +132,7 @@ PyThreadState_LeaveTracing(PyThreadState *ts)
 }
 
 #endif
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,7 +11,8 @@
  *
  * The register switch itself is arch/<cpu>.S; it calls switch_cb twice: once
  * on the old stack to spill and pick the new stack pointer, once on the new
- * stack to copy the target's saved bytes back.
+ * stack to copy the target's saved bytes back (or, for a start, to run the
+ * new greenlet, which never returns there).
  *
  * AddressSanitizer (make asan): the slices are copied by an uninstrumented
  * loop, and after each switch the part of the stack greenlets share is
@@ -83,7 +84,6 @@ typedef void *(*gevc_switch_cb)(void *ctx, int op, void *sp);
 void *gevc__switch_stack(void *ctx, gevc_switch_cb cb);
 
 #define SWITCH_RESUMED ((void *)0)
-#define SWITCH_STARTED ((void *)1)
 #define SWITCH_FAILED ((void *)2)
 
 /* ------------------------------------------------------------------ */
@@ -111,6 +111,8 @@ spill(GreenletObject *g, char *stop)
     g->stack_saved = need;
     return 0;
 }
+
+static void __attribute__((noreturn)) bootstrap(gevc_thread *th);
 
 static void *
 switch_cb(void *ctx, int op, void *sp)
@@ -152,15 +154,21 @@ switch_cb(void *ctx, int op, void *sp)
     if (th->switch_failed)
         return SWITCH_FAILED;
     if (!G_ACTIVE(target)) {
+        /* the starting greenlet runs from here on, below the registers
+           the switch saved for the greenlet it leaves (its slice begins at
+           `stop`, above them: the bytes in between were spilled) */
         asan_switched_in(sp);
-        return SWITCH_STARTED;
+        bootstrap(th);
     }
     /* we run below target->stack_start here, so the copy cannot hit us */
-    slice_copy(target->stack_start, target->stack_copy, target->stack_saved);
+    if (target->stack_saved != 0) {
+        slice_copy(target->stack_start, target->stack_copy,
+                   target->stack_saved);
+        target->stack_saved = 0;
+    }
 #ifdef GEVC_ASAN
     asan_switched_in(G_IS_MAIN(target) ? asan_high : target->stack_stop);
 #endif
-    target->stack_saved = 0;
     owner = G_ACTIVE(from) ? from : from->stack_prev;
     while (owner != NULL && owner->stack_stop <= target->stack_stop)
         owner = owner->stack_prev;
@@ -416,12 +424,13 @@ lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
     return run;
 }
 
-/* Before g starts: look up its run, check that g may run in this thread.
-   Returns 0 with *runp set, 1 if g got started while its run attribute was
-   looked up, -1 with an exception. */
+/* Before g starts: look up its run, check that g may run in this thread
+   (`checked`: the caller did, just before).  Returns 0 with *runp set, 1
+   if g got started while its run attribute was looked up, -1 with an
+   exception. */
 static int
 prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
-              PyObject **runp)
+              int checked, PyObject **runp)
 {
     PyObject *run = lookup_run(th, g, throwing);
     if (run == NULL)
@@ -430,8 +439,10 @@ prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
         Py_DECREF(run);
         return 1;
     }
-    /* the lookup ran Python code, which may have re-parented g */
-    if (gevc__check_thread(th, g) < 0) {
+    /* unless the caller checked g and the lookup ran no Python code (which
+       may have re-parented g), check that g may run in this thread */
+    if ((!checked || Py_TYPE(g) != th->st->greenlet_type) &&
+        gevc__check_thread(th, g) < 0) {
         Py_DECREF(run);
         return -1;
     }
@@ -485,6 +496,9 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
     if (args != NULL) {
         if (single)
             result = PyObject_CallOneArg(run, args);
+        else if (kwargs == NULL && PyVectorcall_Function(run) != NULL)
+            result = PyObject_Vectorcall(run, &PyTuple_GET_ITEM(args, 0),
+                                         PyTuple_GET_SIZE(args), NULL);
         else
             result = PyObject_Call(run, args, kwargs);
     }
@@ -497,9 +511,11 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
        back; after it, this greenlet is dead and must not run any more. */
     gevc_pystate_finish(&self->py, th->tstate, &th->chunks);
     self->stack_start = NULL;
-    PyMem_Free(self->stack_copy);
-    self->stack_copy = NULL;
-    self->stack_saved = self->stack_cap = 0;
+    if (self->stack_copy != NULL) {     /* it was ever suspended */
+        PyMem_Free(self->stack_copy);
+        self->stack_copy = NULL;
+        self->stack_saved = self->stack_cap = 0;
+    }
     return result;
 }
 
@@ -522,7 +538,7 @@ hand_off(gevc_thread *th, GreenletObject *self, PyObject *result,
         while (G_DEAD(p) && p->parent != NULL)
             p = own_parent(p);
         if (!G_STARTED(p)) {
-            int rc = prepare_start(th, p, result == NULL, runp);
+            int rc = prepare_start(th, p, result == NULL, 0, runp);
             if (rc == 0) {
                 th->carry = gevc_pystate_carry_only(th->tstate);
                 p->stack_stop = self->stack_stop;
@@ -554,16 +570,22 @@ hand_off(gevc_thread *th, GreenletObject *self, PyObject *result,
     Py_FatalError("gevent_c: a finished greenlet has no parent to return to");
 }
 
+/* The first thing a new greenlet runs (from switch_cb, on the stack just
+   below the switch that started it): run it, hand its result on, and run
+   any unstarted parent that takes the result in its place. */
 static void __attribute__((noreturn))
-bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
-          gevc_cframe_storage *cframe)
+bootstrap(gevc_thread *th)
 {
+    gevc_cframe_storage cframe;
+    GreenletObject *self = th->switch_to;
+    PyObject *run = th->start_run;
     PyObject *args = th->args, *kwargs = th->kwargs;
     int single = th->single;
+    th->start_run = NULL;
     th->args = th->kwargs = NULL;
     for (;;) {
         PyObject *result = run_started(th, self, run, args, kwargs, single,
-                                       cframe);
+                                       &cframe);
         self = hand_off(th, self, result, &run, &args);
         kwargs = NULL;
         single = 1;
@@ -575,24 +597,33 @@ bootstrap(gevc_thread *th, GreenletObject *self, PyObject *run,
    greenlet got started while its run attribute was looked up, -1 on error;
    *tp is kept unless 0 is returned. */
 static __attribute__((noinline)) int
-start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
-               PyObject *args, PyObject *kwargs, int single)
+start_greenlet(gevc_thread *th, GreenletObject **tp, PyObject *args,
+               PyObject *kwargs, int single, int checked)
 {
-    gevc_cframe_storage cframe;
+    /* The new greenlet's slice ends here, in the frame that starts it, as
+       close as can be to where it starts running: the bytes of this frame
+       below `mark` are the starting greenlet's and get spilled, but the
+       less the new greenlet's slice holds that is not its own, the less
+       each of its switches copies. */
+    char mark;
     GreenletObject *g = *tp;
     PyObject *run = NULL;
     void *r;
-    int rc = prepare_start(th, g, args == NULL, &run);
+    int rc = prepare_start(th, g, args == NULL, checked, &run);
 
     if (rc > 0)
         return 1;
-    if (rc < 0)
-        goto error;
+    if (rc < 0) {
+        Py_XDECREF(args);
+        Py_XDECREF(kwargs);
+        return -1;
+    }
     th->args = args;
     th->kwargs = kwargs;
     th->single = single;
+    th->start_run = run;
     save_current(th);
-    g->stack_stop = mark;
+    g->stack_stop = &mark;
     g->stack_start = NULL;
     g->stack_prev = G_ACTIVE(th->current) ? th->current
                                           : th->current->stack_prev;
@@ -600,13 +631,12 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     th->switch_to = g;
     *tp = NULL;
     r = gevc__switch_stack(th, switch_cb);
-    if (r == SWITCH_STARTED)
-        bootstrap(th, g, run, &cframe);
     if (r == SWITCH_FAILED) {
         *tp = g;
         undo_save(th);
         g->stack_stop = NULL;
         Py_DECREF(run);
+        th->start_run = NULL;
         th->args = th->kwargs = NULL;
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
@@ -615,10 +645,6 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, char *mark,
     }
     resumed(th);
     return 0;
-error:
-    Py_XDECREF(args);
-    Py_XDECREF(kwargs);
-    return -1;
 }
 
 /* An unstarted greenlet runs in the thread of its first started ancestor
@@ -674,10 +700,13 @@ static PyObject *
 switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
              PyObject *kwargs, int single)
 {
-    char mark;   /* a starting greenlet's slice ends here */
+    GreenletObject *checked = *tp;
+    /* a suspended greenlet of this thread (the usual case) passes */
+    int suspended_here = G_ACTIVE(checked) && checked != th->current &&
+                         G_MAIN_OF(checked) == th->main;
     int rc;
 
-    if (gevc__check_thread(th, *tp) < 0) {
+    if (!suspended_here && gevc__check_thread(th, checked) < 0) {
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
         return NULL;
@@ -715,7 +744,7 @@ switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
             }
             break;
         }
-        rc = start_greenlet(th, tp, &mark, args, kwargs, single);
+        rc = start_greenlet(th, tp, args, kwargs, single, *tp == checked);
         if (rc < 0)
             return NULL;
         if (rc == 0)

@@ -25,6 +25,8 @@ thread_free(gevc_thread *th)
     /* queued greenlets now see an exited thread and are freed unrun */
     Py_CLEAR(th->deleteme);
     gevc_pystate_cache_clear(&th->chunks);
+    while (th->nspare > 0)
+        PyObject_GC_Del(th->spare[--th->nspare]);
     Py_CLEAR(th->tracefunc);
     Py_CLEAR(th->origin);
     Py_CLEAR(th->args);
