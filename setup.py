@@ -133,8 +133,11 @@ class BuildPy(build_py):
 
 
 def extensions():
+    # -fvisibility=hidden: an extension's internal functions are called
+    # directly rather than through the PLT (PyMODINIT_FUNC keeps PyInit_*
+    # exported); extensions reach each other through capsules only.
     cflags = ["-Wall", "-Wextra", "-Wno-unused-parameter",
-              "-Wno-missing-field-initializers", "-std=gnu11"]
+              "-Wno-missing-field-initializers", "-std=gnu11", "-fvisibility=hidden"]
     if DEBUG:
         cflags += ["-O0", "-g", "-UNDEBUG"]
     else:
