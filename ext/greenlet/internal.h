@@ -34,6 +34,8 @@ typedef struct GreenletObject {
        thread releases them (see greenlet_dealloc) */
     PyObject *running[3];
     char was_parent;                /* ever some greenlet's parent */
+    char run_unbound;               /* running[0] is a method of the class,
+                                       called with self first */
 } GreenletObject;
 
 #define MAIN_STOP ((char *)-1)

@@ -641,11 +641,27 @@ arena_free(_PyStackChunk *c)
     a.free(a.ctx, c, c->size);
 }
 
+static void start_stack(gevc_pystate *s, PyThreadState *ts,
+                        gevc_chunk_cache *cache);
+
+/* A greenlet that switches out with no frame in its root chunk (one
+   suspended in C code only: spawn(sleep, 10), a greenlet whose run is a C
+   function) gives the chunk back to the cache, for the next greenlet that
+   starts or resumes, and gets one again when it resumes.  Nothing points
+   into an empty chunk: frames that outlive their call are copied into
+   their frame objects, and a generator's frame lives in the generator. */
 static void
-save_stack(gevc_pystate *s, PyThreadState *ts)
+save_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
     _PyStackChunk *c = ts->datastack_chunk;
-    if (c != NULL && c->previous != NULL && s->own_chunk != NULL)
+    if (c != NULL && c == s->own_chunk && ts->datastack_top == &c->data[1]) {
+        chunk_give(cache, c);
+        s->own_chunk = NULL;
+        s->chunk_lent = 1;
+        c = NULL;
+        ts->datastack_top = ts->datastack_limit = NULL;
+    }
+    else if (c != NULL && c->previous != NULL && s->own_chunk != NULL)
         s->overflowed = 1;
     s->datastack_chunk = c;
     s->datastack_top = ts->datastack_top;
@@ -653,8 +669,13 @@ save_stack(gevc_pystate *s, PyThreadState *ts)
 }
 
 static void
-restore_stack(gevc_pystate *s, PyThreadState *ts)
+restore_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
+    if (s->chunk_lent) {
+        s->chunk_lent = 0;
+        start_stack(s, ts, cache);
+        return;
+    }
     ts->datastack_chunk = s->datastack_chunk;
     ts->datastack_top = s->datastack_top;
     ts->datastack_limit = s->datastack_limit;
@@ -697,6 +718,15 @@ finish_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
     ts->datastack_chunk = NULL;
     ts->datastack_top = NULL;
     ts->datastack_limit = NULL;
+}
+
+static size_t
+chunk_bytes(_PyStackChunk *c)
+{
+    size_t n = 0;
+    for (; c != NULL; c = c->previous)
+        n += c->size;
+    return n;
 }
 
 /* f lies in one of the greenlet's data-stack chunks. */
@@ -808,7 +838,19 @@ gevc_pystate_cache_clear(gevc_chunk_cache *cache)
         PyMem_RawFree(cache->chunks[--cache->n]);
 }
 
+size_t
+gevc_pystate_datastack_bytes(gevc_pystate *s, PyThreadState *ts, int running)
+{
+    return chunk_bytes(running ? ts->datastack_chunk : s->datastack_chunk);
+}
+
 #else /* !HAVE_DATA_STACK: frames are heap objects, nothing to carry */
+
+size_t
+gevc_pystate_datastack_bytes(gevc_pystate *s, PyThreadState *ts, int running)
+{
+    return 0;
+}
 
 void
 gevc_pystate_wrap_arena(void)
@@ -827,12 +869,12 @@ gevc_pystate_cache_clear(gevc_chunk_cache *cache)
 }
 
 static void
-save_stack(gevc_pystate *s, PyThreadState *ts)
+save_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
 }
 
 static void
-restore_stack(gevc_pystate *s, PyThreadState *ts)
+restore_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
 }
 
@@ -896,9 +938,9 @@ gevc_pystate_trash_nesting(PyThreadState *ts)
 }
 
 gevc_pystate_carry
-gevc_pystate_save(gevc_pystate *s, PyThreadState *ts)
+gevc_pystate_save(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
-    save_stack(s, ts);
+    save_stack(s, ts, cache);
     s->exc_info = ts->exc_info == &ts->exc_state ? NULL : ts->exc_info;
     s->exc_previous = ts->exc_state.previous_item;
     ts->exc_state.previous_item = NULL;
@@ -917,11 +959,11 @@ gevc_pystate_carry_only(PyThreadState *ts)
 
 void
 gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
-                     gevc_pystate_carry carry)
+                     gevc_pystate_carry carry, gevc_chunk_cache *cache)
 {
     restore_frames(s, ts, carry);
     ts->recursion_headroom = s->headroom;
-    restore_stack(s, ts);
+    restore_stack(s, ts, cache);
     restore_exc(s, ts);
     ts->exc_state.previous_item = s->exc_previous;
     ts->exc_info = s->exc_info ? s->exc_info : &ts->exc_state;
@@ -1031,8 +1073,10 @@ int
 gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg)
 {
     Py_VISIT(s->exc_value);
+#if !HAVE_SINGLE_EXC
     Py_VISIT(s->exc_type);
     Py_VISIT(s->exc_tb);
+#endif
     Py_VISIT(s->context);
     return 0;
 }
@@ -1041,8 +1085,10 @@ void
 gevc_pystate_clear(gevc_pystate *s)
 {
     Py_CLEAR(s->exc_value);
+#if !HAVE_SINGLE_EXC
     Py_CLEAR(s->exc_type);
     Py_CLEAR(s->exc_tb);
+#endif
     Py_CLEAR(s->context);
 }
 
@@ -1065,9 +1111,11 @@ void
 gevc_pystate_dealloc(gevc_pystate *s)
 {
     gevc_pystate_clear(s);
+#if HAVE_ENTRY_FRAMES
     PyMem_Free(s->relinked);
     s->relinked = NULL;
     s->nrelinked = s->relinked_cap = 0;
+#endif
 }
 
 /* The calling thread's innermost complete Python frames, for messages that
