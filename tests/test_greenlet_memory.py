@@ -11,7 +11,7 @@ import weakref
 
 import pytest
 
-from _hubtest import clean_hub, lib, gc_lib  # noqa: F401 -- fixtures
+from _hubtest import clean_hub, lib, gc_lib, errors  # noqa: F401 -- fixtures
 from _isolated import run_isolated
 from gevent_c._greenlet import GreenletExit, getcurrent, greenlet
 
@@ -262,3 +262,21 @@ def test_greenlets_can_still_start_in_other_threads_after_lending_chunks():
     for t in ts:
         t.join()
     assert not errors, errors
+
+
+def test_greenlet_running_a_builtin_gets_its_result_and_its_error(lib, errors):
+    """A builtin _run (fast-call, with or without keywords) is called
+    directly by gevent_c's run: same results and errors as a generic call."""
+    top = lib.top
+    assert top.spawn(divmod, 7, 2).get() == (3, 1)           # METH_FASTCALL
+    assert top.spawn(sorted, [3, 1, 2]).get() == [1, 2, 3]   # | METH_KEYWORDS
+    assert top.spawn(sorted, [3, 1, 2], reverse=True).get() == [3, 2, 1]
+    assert top.spawn(len, 'abc').get() == 3                  # METH_O: generic
+    g = top.spawn(divmod, 1, 0)
+    g.join()
+    assert isinstance(g.exception, ZeroDivisionError)
+    g = top.spawn(divmod, 1)
+    g.join()
+    assert isinstance(g.exception, TypeError)
+    assert 'ZeroDivisionError' in errors.getvalue()
+

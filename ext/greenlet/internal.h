@@ -25,8 +25,8 @@ typedef struct GreenletObject {
     char *stack_start;              /* NULL: not running (unstarted/dead) */
     char *stack_stop;               /* NULL: never started */
     char *stack_copy;
-    size_t stack_saved;
-    size_t stack_cap;
+    uint32_t stack_saved;           /* a slice is far below 4 GiB: spill() */
+    uint32_t stack_cap;
     struct GreenletObject *stack_prev;
     gevc_pystate py;
     /* run, its args and kwargs while run() runs: owned here rather than by

@@ -27,6 +27,15 @@
 #error "gevent_c._greenlet: free-threaded CPython builds are not supported"
 #endif
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* The (frame, its real previous) pairs expose_live relinked (3.12+),
+   allocated on the first relink: most greenlets never need one. */
+struct gevc_relinked {
+    int n, cap;
+    void *items[];
+};
+#endif
+
 #if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030B0000
 /* ===================== CPython 3.10 ===================================== */
 /* Frames are heap objects linked by f_back, and tstate->frame is the top one
@@ -204,7 +213,7 @@ static void
 restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
 {
     _PyCFrame *cf = s->cframe;
-    if (s->nrelinked)
+    if (s->relinked != NULL && s->relinked->n)
         undo_expose(s);
     ts->cframe = cf;
     cf->current_frame = s->top_frame;
@@ -270,7 +279,7 @@ current_carry(PyThreadState *ts)
 static void
 restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
 {
-    if (s->nrelinked)
+    if (s->relinked != NULL && s->relinked->n)
         undo_expose(s);
     ts->current_frame = s->top_frame;
     ts->py_recursion_remaining = ts->py_recursion_limit - s->py_depth;
@@ -341,16 +350,19 @@ first_complete(_PyInterpreterFrame *f)
 static int
 remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
 {
-    if (s->nrelinked + 2 > s->relinked_cap) {
-        int cap = s->relinked_cap ? s->relinked_cap * 2 : 16;
-        void **p = PyMem_Realloc(s->relinked, cap * sizeof(void *));
-        if (p == NULL)
+    struct gevc_relinked *r = s->relinked;
+    if (r == NULL || r->n + 2 > r->cap) {
+        int cap = r ? r->cap * 2 : 16;
+        r = PyMem_Realloc(r, sizeof(*r) + cap * sizeof(void *));
+        if (r == NULL)
             return -1;
-        s->relinked = p;
-        s->relinked_cap = cap;
+        if (s->relinked == NULL)
+            r->n = 0;
+        r->cap = cap;
+        s->relinked = r;
     }
-    s->relinked[s->nrelinked++] = f;
-    s->relinked[s->nrelinked++] = f->previous;
+    r->items[r->n++] = f;
+    r->items[r->n++] = f->previous;
     return 0;
 }
 
@@ -360,8 +372,9 @@ remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
 static int
 called_inline(gevc_pystate *s, _PyInterpreterFrame *f)
 {
-    for (int i = 0; i < s->nrelinked; i += 2) {
-        if (s->relinked[i] == f)
+    struct gevc_relinked *r = s->relinked;
+    for (int i = 0; r != NULL && i < r->n; i += 2) {
+        if (r->items[i] == f)
             return 0;
     }
     return 1;
@@ -371,11 +384,12 @@ called_inline(gevc_pystate *s, _PyInterpreterFrame *f)
 static void
 undo_expose(gevc_pystate *s)
 {
-    for (int i = s->nrelinked - 2; i >= 0; i -= 2) {
-        _PyInterpreterFrame *f = s->relinked[i];
-        f->previous = s->relinked[i + 1];
+    struct gevc_relinked *r = s->relinked;
+    for (int i = r->n - 2; i >= 0; i -= 2) {
+        _PyInterpreterFrame *f = r->items[i];
+        f->previous = r->items[i + 1];
     }
-    s->nrelinked = 0;
+    r->n = 0;
 }
 
 /* Since 3.12 each _PyEval_EvalFrameDefault keeps an "entry" frame in its C
@@ -665,7 +679,6 @@ save_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
         s->overflowed = 1;
     s->datastack_chunk = c;
     s->datastack_top = ts->datastack_top;
-    s->datastack_limit = ts->datastack_limit;
 }
 
 static void
@@ -676,9 +689,11 @@ restore_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
         start_stack(s, ts, cache);
         return;
     }
-    ts->datastack_chunk = s->datastack_chunk;
+    _PyStackChunk *c = s->datastack_chunk;
+    ts->datastack_chunk = c;
     ts->datastack_top = s->datastack_top;
-    ts->datastack_limit = s->datastack_limit;
+    /* where CPython puts it too, whoever pushed the chunk */
+    ts->datastack_limit = c ? (PyObject **)((char *)c + c->size) : NULL;
 }
 
 static void
@@ -828,7 +843,7 @@ abandon_stack(gevc_pystate *s)
         }
     }
     s->datastack_chunk = s->own_chunk = NULL;
-    s->datastack_top = s->datastack_limit = NULL;
+    s->datastack_top = NULL;
 }
 
 void
@@ -1002,7 +1017,9 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     finish_stack(s, ts, cache);
     s->top_frame = NULL;
     s->visible_frame = NULL;
+#if PY_VERSION_HEX < 0x030D0000
     s->cframe = NULL;
+#endif
 }
 
 PyObject *
@@ -1104,7 +1121,9 @@ gevc_pystate_abandon(gevc_pystate *s)
 {
     abandon_stack(s);
     s->top_frame = s->visible_frame = NULL;
+#if PY_VERSION_HEX < 0x030D0000
     s->cframe = NULL;
+#endif
 }
 
 void
@@ -1114,7 +1133,6 @@ gevc_pystate_dealloc(gevc_pystate *s)
 #if HAVE_ENTRY_FRAMES
     PyMem_Free(s->relinked);
     s->relinked = NULL;
-    s->nrelinked = s->relinked_cap = 0;
 #endif
 }
 

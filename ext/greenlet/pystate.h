@@ -14,21 +14,29 @@
 #include "gevc_common.h"   /* PyType_GetModuleByDef on 3.10 */
 
 typedef struct gevc_pystate {
+#if PY_VERSION_HEX < 0x030D0000
     void *cframe;               /* CFrame* / _PyCFrame* (3.10-3.12) */
+#endif
     void *top_frame;            /* PyFrameObject* (3.10, borrowed),
                                    _PyInterpreterFrame* (3.11+) */
     void *visible_frame;        /* first complete frame under top_frame */
     int py_depth;               /* Python recursion depth */
-    int c_depth;                /* C recursion depth (3.12+) */
-    int headroom;               /* recursion_headroom */
-    int trash_nesting;          /* trashcan delete nesting (<= 3.12) */
-    void *datastack_chunk;      /* _PyStackChunk* (3.11+) */
-    void *datastack_top;
-    void *datastack_limit;
-    void *own_chunk;            /* the root chunk handed out at start */
-    int overflowed;             /* was seen running past its root chunk */
-    int chunk_lent;             /* suspended with its empty root chunk given
+#if PY_VERSION_HEX >= 0x030C0000
+    int c_depth;                /* C recursion depth */
+#endif
+    short headroom;             /* recursion_headroom (0 or 1) */
+#if PY_VERSION_HEX < 0x030D0000
+    short trash_nesting;        /* trashcan delete nesting (at most
+                                   Py_TRASHCAN's unwind level, 50) */
+#endif
+    char overflowed;            /* was seen running past its root chunk */
+    char chunk_lent;            /* suspended with its empty root chunk given
                                    back to the cache */
+#if PY_VERSION_HEX >= 0x030B0000
+    void *datastack_chunk;      /* _PyStackChunk*; the limit is its end */
+    void *datastack_top;
+    void *own_chunk;            /* the root chunk handed out at start */
+#endif
     void *exc_info;             /* _PyErr_StackItem* */
     void *exc_previous;         /* exc_state.previous_item */
     PyObject *exc_value;        /* owned */
@@ -38,9 +46,8 @@ typedef struct gevc_pystate {
 #endif
     PyObject *context;          /* owned */
 #if PY_VERSION_HEX >= 0x030C0000
-    void **relinked;            /* frames relinked by expose_frames */
-    int nrelinked;
-    int relinked_cap;
+    struct gevc_relinked *relinked; /* frames relinked by expose_frames;
+                                       NULL until the first one */
 #endif
 } gevc_pystate;
 

@@ -105,17 +105,19 @@ spill(GreenletObject *g, char *stop)
     if (stop - g->stack_start <= (ptrdiff_t)g->stack_saved)
         return 0;       /* also when g's live part lies entirely above stop */
     need = (size_t)(stop - g->stack_start);
+    if (need > UINT32_MAX - 15)
+        return -1;      /* no thread's stack is that big */
     if (need > g->stack_cap) {
         size_t cap = (need + 15) & ~(size_t)15;
         char *p = PyMem_Realloc(g->stack_copy, cap);
         if (p == NULL)
             return -1;
         g->stack_copy = p;
-        g->stack_cap = cap;
+        g->stack_cap = (uint32_t)cap;
     }
     slice_copy(g->stack_copy + g->stack_saved, g->stack_start + g->stack_saved,
            need - g->stack_saved);
-    g->stack_saved = need;
+    g->stack_saved = (uint32_t)need;
     return 0;
 }
 

@@ -185,24 +185,35 @@ is_positive_number(PyObject *seconds)
     return 0;
 }
 
-/* sleep(seconds > 0) on our loop: a timer whose callback is Waiter.switch's
- * descriptor with the waiter as its arguments, so no bound method, and no
- * Python frame (whose C stack a sleeping greenlet would keep saved). */
-static PyObject *
-timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *seconds,
-            PyObject *ref)
+/* Stop a sleep's timer and drop our reference to it. */
+static void
+stop_sleep_timer(PyObject *timer)
+{
+    Py_INCREF(timer);              /* stopping drops the timer's own ref */
+    gevc_watcher_stop((gevc_watcher *)timer);
+    Py_DECREF(timer);
+    Py_DECREF(timer);
+}
+
+/* The timer of a sleep on our loop, started, its callback Waiter.switch's
+ * descriptor with the waiter as its arguments (so no bound method); *wp
+ * gets the waiter.  Out of line: its locals would otherwise stay in the
+ * frame every sleeping greenlet keeps on its saved stack. */
+static __attribute__((noinline)) PyObject *
+start_sleep_timer(gevc_hub_state *st, PyObject *hub, gevc_loop *loop,
+                  PyObject *seconds, PyObject *ref, gevc_waiter **wp)
 {
     PyObject *descr = _PyType_Lookup(st->waiter_type, st->str_switch);
-    PyObject *zero = PyFloat_FromDouble(0.0), *targs[4], *timer, *res = NULL;
-    gevc_waiter *waiter = NULL;
+    PyObject *zero, *targs[4], *timer;
+    gevc_waiter *waiter;
     gevc_watcher *w;
-    if (zero == NULL)
-        return NULL;
     if (descr == NULL) {
-        Py_DECREF(zero);
         PyErr_SetString(PyExc_SystemError, "Waiter.switch is missing");
         return NULL;
     }
+    zero = PyFloat_FromDouble(0.0);
+    if (zero == NULL)
+        return NULL;
     targs[0] = seconds;
     targs[1] = zero;
     targs[2] = ref;
@@ -215,14 +226,33 @@ timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *second
     w = (gevc_watcher *)timer;
     waiter = gevc_waiter_new(st, hub);
     if (waiter == NULL)
-        goto done;
+        goto fail;
     {
         PyObject *cargs[2] = {(PyObject *)waiter, (PyObject *)waiter};
         if (gevc_loop_check(loop) < 0 || gevc_watcher_set_callback(w, descr, cargs, 2, NULL) < 0)
-            goto done;
+            goto fail;
     }
     ev_now_update(loop->ev);       /* as gevent: the sleep counts from now */
     gevc_watcher_activate(w);
+    *wp = waiter;
+    return timer;
+fail:
+    Py_XDECREF((PyObject *)waiter);
+    stop_sleep_timer(timer);
+    return NULL;
+}
+
+/* sleep(seconds > 0) on our loop: a timer and a waiter, and no Python
+ * frame (whose C stack a sleeping greenlet would keep saved). */
+static PyObject *
+timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *seconds,
+            PyObject *ref)
+{
+    gevc_waiter *waiter = NULL;
+    PyObject *res;
+    PyObject *timer = start_sleep_timer(st, hub, loop, seconds, ref, &waiter);
+    if (timer == NULL)
+        return NULL;
     res = gevc_waiter_get(waiter);
     if (res != NULL && res != (PyObject *)waiter) {
         PyObject *got = res;
@@ -231,12 +261,8 @@ timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *second
     }
     if (res != NULL)
         Py_SETREF(res, Py_NewRef(Py_None));
-done:
-    Py_INCREF(timer);              /* stopping drops the timer's own ref */
-    gevc_watcher_stop(w);
-    Py_DECREF(timer);
-    Py_DECREF(timer);
-    Py_XDECREF((PyObject *)waiter);
+    stop_sleep_timer(timer);
+    Py_DECREF((PyObject *)waiter);
     return res;
 }
 
