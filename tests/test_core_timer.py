@@ -207,3 +207,14 @@ def test_timer_as_context_manager_stops(loop):
         t.start(lambda: None)
         assert t.active
     assert not t.active
+
+
+def test_repr_of_a_watcher_among_its_own_args_does_not_recurse(loop):
+    # sleep() starts its timer with the timer among the callback's arguments
+    t = loop.timer(5)
+    t.start(print, t, 1)
+    try:
+        r = repr(t)
+    finally:
+        t.stop()
+    assert r.count('timer at') == 2 and r.endswith('...>, 1)>'), r

@@ -204,24 +204,31 @@ def test_a_suspended_subclass_greenlet_keeps_itself_alive_as_greenlet_does():
         assert r() is None or r().dead
 
 
-def test_sleeping_gevent_greenlets_hold_no_bound_method_and_no_chunk(gc_lib):
+def _count(type_name):
+    return sum(type(o).__name__ == type_name for o in gc.get_objects())
+
+
+def test_sleeping_gevent_greenlets_hold_no_bound_method_waiter_or_chunk(gc_lib):
     """gevent_c's Greenlet.run is a C method: it is called unbound, so no
-    bound-method object lives as long as the greenlet; and sleep blocks in
-    C, so the greenlet gives its data-stack chunk back while it sleeps."""
+    bound-method object lives as long as the greenlet; sleep's timer
+    switches to the greenlet itself, with no Waiter; and sleep blocks in C,
+    so the greenlet gives its data-stack chunk back while it sleeps."""
     top = gc_lib.top
     top.sleep(0)
     gc.collect()
-    before = sum(type(o).__name__ == 'builtin_function_or_method'
-                 for o in gc.get_objects())
+    methods, waiters, timers = (_count('builtin_function_or_method'),
+                                _count('Waiter'), _count('timer'))
     gs = [top.spawn(top.sleep, 10) for _ in range(200)]
     top.sleep(0)
-    after = sum(type(o).__name__ == 'builtin_function_or_method'
-                for o in gc.get_objects())
     assert all(g and not g.dead for g in gs)
-    assert after - before < 50, (before, after)
+    assert _count('builtin_function_or_method') - methods < 50
+    assert _count('Waiter') - waiters < 50
+    assert _count('timer') - timers == 200          # one timer per sleep
     assert all(g._datastack_held == 0 for g in gs)
     top.killall(gs)
     assert all(g.dead for g in gs)
+    gc.collect()
+    assert _count('timer') == timers                # stopped and freed
 
 
 def test_a_started_gevent_greenlet_keeps_itself_alive_as_gevents_does(lib):
