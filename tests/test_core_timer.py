@@ -253,3 +253,14 @@ def test_stop_and_close_take_no_arguments(mod):
     t.close()
     assert not t.active
     lp.destroy()
+
+
+def test_repr_of_a_watcher_among_its_own_args_does_not_recurse(loop):
+    # sleep() starts its timer with the timer among the callback's arguments
+    t = loop.timer(5)
+    t.start(print, t, 1)
+    try:
+        r = repr(t)
+    finally:
+        t.stop()
+    assert r.count('timer at') == 2 and r.endswith('...>, 1)>'), r

@@ -607,6 +607,17 @@ get_stack_saved(GreenletObject *self, void *closure)
     return PyLong_FromSize_t(self->stack_saved);
 }
 
+static PyObject *
+get_datastack_held(GreenletObject *self, void *closure)
+{
+    int running = is_running(self);
+    if (!G_ACTIVE(self) || !thread_alive(self) ||
+        (running && G_MAIN_OF(self)->thread->tstate != PyThreadState_GET()))
+        return PyLong_FromLong(0);
+    return PyLong_FromSize_t(gevc_pystate_datastack_bytes(
+        &self->py, PyThreadState_GET(), running));
+}
+
 static PyGetSetDef greenlet_getsets[] = {
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {"run", (getter)get_run, (setter)set_run,
@@ -622,6 +633,10 @@ static PyGetSetDef greenlet_getsets[] = {
      "The contextvars.Context the greenlet runs in (None: empty).", NULL},
     {"_stack_saved", (getter)get_stack_saved, NULL,
      "Bytes of C stack currently saved on the heap.", NULL},
+    {"_datastack_held", (getter)get_datastack_held, NULL,
+     "Bytes of interpreter data-stack chunks the greenlet holds (0 on\n"
+     "3.10, and for a greenlet not started, dead or of an exited thread).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

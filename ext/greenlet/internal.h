@@ -32,8 +32,8 @@ typedef struct GreenletObject {
     char *stack_start;              /* NULL: not running (unstarted/dead) */
     char *stack_stop;               /* NULL: never started */
     char *stack_copy;
-    size_t stack_saved;
-    size_t stack_cap;
+    uint32_t stack_saved;           /* a slice is far below 4 GiB: spill() */
+    uint32_t stack_cap;
     struct GreenletObject *stack_prev;
     gevc_pystate py;
     /* run, its args and kwargs while run() runs: owned here rather than by
@@ -41,6 +41,8 @@ typedef struct GreenletObject {
        thread releases them (see greenlet_dealloc) */
     PyObject *running[3];
     char was_parent;                /* ever some greenlet's parent */
+    char run_unbound;               /* running[0] is a method of the class,
+                                       called with self first */
 } GreenletObject;
 
 #define MAIN_STOP ((char *)-1)

@@ -27,6 +27,15 @@
 #error "gevent_c._greenlet: free-threaded CPython builds are not supported"
 #endif
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* The (frame, its real previous) pairs expose_live relinked (3.12+),
+   allocated on the first relink: most greenlets never need one. */
+struct gevc_relinked {
+    int n, cap;
+    void *items[];
+};
+#endif
+
 #if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030B0000
 /* ===================== CPython 3.10 ===================================== */
 /* Frames are heap objects linked by f_back, and tstate->frame is the top one
@@ -204,7 +213,7 @@ static void
 restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
 {
     _PyCFrame *cf = s->cframe;
-    if (s->nrelinked)
+    if (s->relinked != NULL && s->relinked->n)
         undo_expose(s);
     ts->cframe = cf;
     cf->current_frame = s->top_frame;
@@ -270,7 +279,7 @@ current_carry(PyThreadState *ts)
 static void
 restore_frames(gevc_pystate *s, PyThreadState *ts, gevc_pystate_carry carry)
 {
-    if (s->nrelinked)
+    if (s->relinked != NULL && s->relinked->n)
         undo_expose(s);
     ts->current_frame = s->top_frame;
     ts->py_recursion_remaining = ts->py_recursion_limit - s->py_depth;
@@ -341,16 +350,19 @@ first_complete(_PyInterpreterFrame *f)
 static int
 remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
 {
-    if (s->nrelinked + 2 > s->relinked_cap) {
-        int cap = s->relinked_cap ? s->relinked_cap * 2 : 16;
-        void **p = PyMem_Realloc(s->relinked, cap * sizeof(void *));
-        if (p == NULL)
+    struct gevc_relinked *r = s->relinked;
+    if (r == NULL || r->n + 2 > r->cap) {
+        int cap = r ? r->cap * 2 : 16;
+        r = PyMem_Realloc(r, sizeof(*r) + cap * sizeof(void *));
+        if (r == NULL)
             return -1;
-        s->relinked = p;
-        s->relinked_cap = cap;
+        if (s->relinked == NULL)
+            r->n = 0;
+        r->cap = cap;
+        s->relinked = r;
     }
-    s->relinked[s->nrelinked++] = f;
-    s->relinked[s->nrelinked++] = f->previous;
+    r->items[r->n++] = f;
+    r->items[r->n++] = f->previous;
     return 0;
 }
 
@@ -360,8 +372,9 @@ remember_link(gevc_pystate *s, _PyInterpreterFrame *f)
 static int
 called_inline(gevc_pystate *s, _PyInterpreterFrame *f)
 {
-    for (int i = 0; i < s->nrelinked; i += 2) {
-        if (s->relinked[i] == f)
+    struct gevc_relinked *r = s->relinked;
+    for (int i = 0; r != NULL && i < r->n; i += 2) {
+        if (r->items[i] == f)
             return 0;
     }
     return 1;
@@ -371,11 +384,12 @@ called_inline(gevc_pystate *s, _PyInterpreterFrame *f)
 static void
 undo_expose(gevc_pystate *s)
 {
-    for (int i = s->nrelinked - 2; i >= 0; i -= 2) {
-        _PyInterpreterFrame *f = s->relinked[i];
-        f->previous = s->relinked[i + 1];
+    struct gevc_relinked *r = s->relinked;
+    for (int i = r->n - 2; i >= 0; i -= 2) {
+        _PyInterpreterFrame *f = r->items[i];
+        f->previous = r->items[i + 1];
     }
-    s->nrelinked = 0;
+    r->n = 0;
 }
 
 /* Since 3.12 each _PyEval_EvalFrameDefault keeps an "entry" frame in its C
@@ -641,23 +655,45 @@ arena_free(_PyStackChunk *c)
     a.free(a.ctx, c, c->size);
 }
 
+static void start_stack(gevc_pystate *s, PyThreadState *ts,
+                        gevc_chunk_cache *cache);
+
+/* A greenlet that switches out with no frame in its root chunk (one
+   suspended in C code only: spawn(sleep, 10), a greenlet whose run is a C
+   function) gives the chunk back to the cache, for the next greenlet that
+   starts or resumes, and gets one again when it resumes.  Nothing points
+   into an empty chunk: frames that outlive their call are copied into
+   their frame objects, and a generator's frame lives in the generator. */
 static void
-save_stack(gevc_pystate *s, PyThreadState *ts)
+save_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
     _PyStackChunk *c = ts->datastack_chunk;
-    if (c != NULL && c->previous != NULL && s->own_chunk != NULL)
+    if (c != NULL && c == s->own_chunk && ts->datastack_top == &c->data[1]) {
+        chunk_give(cache, c);
+        s->own_chunk = NULL;
+        s->chunk_lent = 1;
+        c = NULL;
+        ts->datastack_top = ts->datastack_limit = NULL;
+    }
+    else if (c != NULL && c->previous != NULL && s->own_chunk != NULL)
         s->overflowed = 1;
     s->datastack_chunk = c;
     s->datastack_top = ts->datastack_top;
-    s->datastack_limit = ts->datastack_limit;
 }
 
 static void
-restore_stack(gevc_pystate *s, PyThreadState *ts)
+restore_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
-    ts->datastack_chunk = s->datastack_chunk;
+    if (s->chunk_lent) {
+        s->chunk_lent = 0;
+        start_stack(s, ts, cache);
+        return;
+    }
+    _PyStackChunk *c = s->datastack_chunk;
+    ts->datastack_chunk = c;
     ts->datastack_top = s->datastack_top;
-    ts->datastack_limit = s->datastack_limit;
+    /* where CPython puts it too, whoever pushed the chunk */
+    ts->datastack_limit = c ? (PyObject **)((char *)c + c->size) : NULL;
 }
 
 static void
@@ -697,6 +733,15 @@ finish_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
     ts->datastack_chunk = NULL;
     ts->datastack_top = NULL;
     ts->datastack_limit = NULL;
+}
+
+static size_t
+chunk_bytes(_PyStackChunk *c)
+{
+    size_t n = 0;
+    for (; c != NULL; c = c->previous)
+        n += c->size;
+    return n;
 }
 
 /* f lies in one of the greenlet's data-stack chunks. */
@@ -798,7 +843,7 @@ abandon_stack(gevc_pystate *s)
         }
     }
     s->datastack_chunk = s->own_chunk = NULL;
-    s->datastack_top = s->datastack_limit = NULL;
+    s->datastack_top = NULL;
 }
 
 void
@@ -808,7 +853,19 @@ gevc_pystate_cache_clear(gevc_chunk_cache *cache)
         PyMem_RawFree(cache->chunks[--cache->n]);
 }
 
+size_t
+gevc_pystate_datastack_bytes(gevc_pystate *s, PyThreadState *ts, int running)
+{
+    return chunk_bytes(running ? ts->datastack_chunk : s->datastack_chunk);
+}
+
 #else /* !HAVE_DATA_STACK: frames are heap objects, nothing to carry */
+
+size_t
+gevc_pystate_datastack_bytes(gevc_pystate *s, PyThreadState *ts, int running)
+{
+    return 0;
+}
 
 void
 gevc_pystate_wrap_arena(void)
@@ -827,12 +884,12 @@ gevc_pystate_cache_clear(gevc_chunk_cache *cache)
 }
 
 static void
-save_stack(gevc_pystate *s, PyThreadState *ts)
+save_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
 }
 
 static void
-restore_stack(gevc_pystate *s, PyThreadState *ts)
+restore_stack(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
 }
 
@@ -896,9 +953,9 @@ gevc_pystate_trash_nesting(PyThreadState *ts)
 }
 
 gevc_pystate_carry
-gevc_pystate_save(gevc_pystate *s, PyThreadState *ts)
+gevc_pystate_save(gevc_pystate *s, PyThreadState *ts, gevc_chunk_cache *cache)
 {
-    save_stack(s, ts);
+    save_stack(s, ts, cache);
     s->exc_info = ts->exc_info == &ts->exc_state ? NULL : ts->exc_info;
     s->exc_previous = ts->exc_state.previous_item;
     ts->exc_state.previous_item = NULL;
@@ -917,11 +974,11 @@ gevc_pystate_carry_only(PyThreadState *ts)
 
 void
 gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
-                     gevc_pystate_carry carry)
+                     gevc_pystate_carry carry, gevc_chunk_cache *cache)
 {
     restore_frames(s, ts, carry);
     ts->recursion_headroom = s->headroom;
-    restore_stack(s, ts);
+    restore_stack(s, ts, cache);
     restore_exc(s, ts);
     ts->exc_state.previous_item = s->exc_previous;
     ts->exc_info = s->exc_info ? s->exc_info : &ts->exc_state;
@@ -960,7 +1017,9 @@ gevc_pystate_finish(gevc_pystate *s, PyThreadState *ts,
     finish_stack(s, ts, cache);
     s->top_frame = NULL;
     s->visible_frame = NULL;
+#if PY_VERSION_HEX < 0x030D0000
     s->cframe = NULL;
+#endif
 }
 
 PyObject *
@@ -1031,8 +1090,10 @@ int
 gevc_pystate_traverse(gevc_pystate *s, visitproc visit, void *arg)
 {
     Py_VISIT(s->exc_value);
+#if !HAVE_SINGLE_EXC
     Py_VISIT(s->exc_type);
     Py_VISIT(s->exc_tb);
+#endif
     Py_VISIT(s->context);
     return 0;
 }
@@ -1041,8 +1102,10 @@ void
 gevc_pystate_clear(gevc_pystate *s)
 {
     Py_CLEAR(s->exc_value);
+#if !HAVE_SINGLE_EXC
     Py_CLEAR(s->exc_type);
     Py_CLEAR(s->exc_tb);
+#endif
     Py_CLEAR(s->context);
 }
 
@@ -1058,16 +1121,19 @@ gevc_pystate_abandon(gevc_pystate *s)
 {
     abandon_stack(s);
     s->top_frame = s->visible_frame = NULL;
+#if PY_VERSION_HEX < 0x030D0000
     s->cframe = NULL;
+#endif
 }
 
 void
 gevc_pystate_dealloc(gevc_pystate *s)
 {
     gevc_pystate_clear(s);
+#if HAVE_ENTRY_FRAMES
     PyMem_Free(s->relinked);
     s->relinked = NULL;
-    s->nrelinked = s->relinked_cap = 0;
+#endif
 }
 
 /* The calling thread's innermost complete Python frames, for messages that

@@ -1,7 +1,9 @@
 /* What CPython keeps per thread that must travel with a greenlet.
  *
- * The struct is a superset for every supported version; pystate.c (the only
- * file that includes CPython's internal headers) decides which fields mean
+ * The struct is a superset for every supported version, less the fields
+ * only one or two versions need (every greenlet carries this struct, so
+ * each field costs memory per greenlet); pystate.c (the only file that
+ * includes CPython's internal headers) decides which fields mean
  * something.  Pointers to interpreter-internal types are kept as void* so
  * that nothing else needs those headers.
  */
@@ -15,28 +17,41 @@
 #pragma GCC visibility push(hidden)
 
 typedef struct gevc_pystate {
+#if PY_VERSION_HEX < 0x030D0000
     void *cframe;               /* CFrame* / _PyCFrame* (3.10-3.12) */
+#endif
     void *top_frame;            /* PyFrameObject* (3.10, borrowed),
                                    _PyInterpreterFrame* (3.11+) */
     void *visible_frame;        /* first complete frame under top_frame */
     int py_depth;               /* Python recursion depth */
-    int c_depth;                /* C recursion depth (3.12+) */
-    int headroom;               /* recursion_headroom */
-    int trash_nesting;          /* trashcan delete nesting (<= 3.12) */
-    void *datastack_chunk;      /* _PyStackChunk* (3.11+) */
+#if PY_VERSION_HEX >= 0x030C0000
+    int c_depth;                /* C recursion depth */
+#endif
+    short headroom;             /* recursion_headroom (0 or 1) */
+#if PY_VERSION_HEX < 0x030D0000
+    short trash_nesting;        /* trashcan delete nesting (at most
+                                   Py_TRASHCAN's unwind level, 50) */
+#endif
+    char overflowed;            /* was seen running past its root chunk */
+    char chunk_lent;            /* suspended with its empty root chunk given
+                                   back to the cache */
+#if PY_VERSION_HEX >= 0x030B0000
+    void *datastack_chunk;      /* _PyStackChunk*; the limit is its end */
     void *datastack_top;
-    void *datastack_limit;
     void *own_chunk;            /* the root chunk handed out at start */
-    int overflowed;             /* was seen running past its root chunk */
+#endif
     void *exc_info;             /* _PyErr_StackItem* */
     void *exc_previous;         /* exc_state.previous_item */
     PyObject *exc_value;        /* owned */
-    PyObject *exc_type;         /* owned; 3.10 only */
-    PyObject *exc_tb;           /* owned; 3.10 only */
+#if PY_VERSION_HEX < 0x030B0000
+    PyObject *exc_type;         /* owned */
+    PyObject *exc_tb;           /* owned */
+#endif
     PyObject *context;          /* owned */
-    void **relinked;            /* 3.12: frames relinked by expose_frames */
-    int nrelinked;
-    int relinked_cap;
+#if PY_VERSION_HEX >= 0x030C0000
+    struct gevc_relinked *relinked; /* frames relinked by expose_frames;
+                                       NULL until the first one */
+#endif
 } gevc_pystate;
 
 /* Storage a starting greenlet keeps on its own C stack (its CFrame on
@@ -54,13 +69,16 @@ typedef struct gevc_chunk_cache {
 /* Value carried from the outgoing to the incoming greenlet (use_tracing). */
 typedef int gevc_pystate_carry;
 
-/* Switching out of a live greenlet: move its state out of the tstate. */
-gevc_pystate_carry gevc_pystate_save(gevc_pystate *s, PyThreadState *ts);
+/* Switching out of a live greenlet: move its state out of the tstate (an
+   empty root data-stack chunk goes back to `cache`). */
+gevc_pystate_carry gevc_pystate_save(gevc_pystate *s, PyThreadState *ts,
+                                     gevc_chunk_cache *cache);
 /* Switching out of a greenlet that has finished: no state to keep. */
 gevc_pystate_carry gevc_pystate_carry_only(PyThreadState *ts);
-/* Resuming: move the saved state back into the tstate. */
+/* Resuming: move the saved state back into the tstate (a greenlet whose
+   chunk went back to `cache` takes one from there). */
 void gevc_pystate_restore(gevc_pystate *s, PyThreadState *ts,
-                          gevc_pystate_carry carry);
+                          gevc_pystate_carry carry, gevc_chunk_cache *cache);
 /* Starting: give the tstate a fresh state for a new greenlet that runs on
    top of `storage`.  `context` is borrowed (may be NULL). */
 void gevc_pystate_start(gevc_pystate *s, PyThreadState *ts,
@@ -76,6 +94,10 @@ void gevc_pystate_cache_clear(gevc_chunk_cache *cache);
 void gevc_pystate_wrap_arena(void);
 /* How many freed data-stack chunks the wrapper holds. */
 int gevc_pystate_spare_count(void);
+/* Bytes of data-stack chunks the greenlet holds (for tests): the thread's
+   chain if it is running, else its saved one; 0 on 3.10. */
+size_t gevc_pystate_datastack_bytes(gevc_pystate *s, PyThreadState *ts,
+                                    int running);
 /* The thread's trashcan nesting (for tests), -1 if the version has none. */
 int gevc_pystate_trash_nesting(PyThreadState *ts);
 

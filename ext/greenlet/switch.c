@@ -83,6 +83,13 @@ asan_switched_in(char *hi)
 typedef void *(*gevc_switch_cb)(void *ctx, int op, void *sp);
 void *gevc__switch_stack(void *ctx, gevc_switch_cb cb);
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* LOAD_METHOD's lookup: exported, but declared only in the internal
+   headers from 3.13 on */
+PyAPI_FUNC(int) _PyObject_GetMethod(PyObject *obj, PyObject *name,
+                                    PyObject **method);
+#endif
+
 #define SWITCH_RESUMED ((void *)0)
 #define SWITCH_FAILED ((void *)2)
 
@@ -98,17 +105,19 @@ spill(GreenletObject *g, char *stop)
     if (stop - g->stack_start <= (ptrdiff_t)g->stack_saved)
         return 0;       /* also when g's live part lies entirely above stop */
     need = (size_t)(stop - g->stack_start);
+    if (need > UINT32_MAX - 15)
+        return -1;      /* no thread's stack is that big */
     if (need > g->stack_cap) {
-        size_t cap = (need + 255) & ~(size_t)255;
+        size_t cap = (need + 15) & ~(size_t)15;
         char *p = PyMem_Realloc(g->stack_copy, cap);
         if (p == NULL)
             return -1;
         g->stack_copy = p;
-        g->stack_cap = cap;
+        g->stack_cap = (uint32_t)cap;
     }
     slice_copy(g->stack_copy + g->stack_saved, g->stack_start + g->stack_saved,
            need - g->stack_saved);
-    g->stack_saved = need;
+    g->stack_saved = (uint32_t)need;
     return 0;
 }
 
@@ -203,7 +212,7 @@ resumed(gevc_thread *th)
 {
     GreenletObject *me = th->switch_to;
     me->stack_start = RUNNING_START;
-    gevc_pystate_restore(&me->py, th->tstate, th->carry);
+    gevc_pystate_restore(&me->py, th->tstate, th->carry, &th->chunks);
     assert(th->origin == NULL);
     th->origin = th->current;   /* the references move */
     th->current = me;
@@ -214,7 +223,7 @@ save_current(gevc_thread *th)
 {
     GreenletObject *cur = th->current;
     if (G_ACTIVE(cur))
-        th->carry = gevc_pystate_save(&cur->py, th->tstate);
+        th->carry = gevc_pystate_save(&cur->py, th->tstate, &th->chunks);
     else
         th->carry = gevc_pystate_carry_only(th->tstate);
 }
@@ -224,7 +233,7 @@ undo_save(gevc_thread *th)
 {
     GreenletObject *cur = th->current;
     if (G_ACTIVE(cur))
-        gevc_pystate_restore(&cur->py, th->tstate, th->carry);
+        gevc_pystate_restore(&cur->py, th->tstate, th->carry, &th->chunks);
 }
 
 /* *tp is a strong reference; the switch hands it to the side that runs
@@ -387,11 +396,15 @@ clear_keeping_error(PyObject **p)
 /* g's run attribute (new ref), looked up as an attribute, so that
    subclasses (a run method, __getattribute__) are obeyed; a throw into an
    unstarted greenlet also needs one.  The pending exception of a throw
-   survives the lookup, unless the lookup fails. */
+   survives the lookup, unless the lookup fails.  A run method defined on
+   the class is returned unbound, as the interpreter's method calls do,
+   with *unboundp set: no bound-method object then stays allocated for as
+   long as the greenlet runs. */
 static PyObject *
-lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
+lookup_run(gevc_thread *th, GreenletObject *g, int throwing, int *unboundp)
 {
     PyObject *run;
+    int unbound = 0;
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *exc = throwing ? PyErr_GetRaisedException() : NULL;
 #else
@@ -399,14 +412,17 @@ lookup_run(gevc_thread *th, GreenletObject *g, int throwing)
     if (throwing)
         PyErr_Fetch(&typ, &val, &tb);
 #endif
-    if (Py_TYPE(g) != th->st->greenlet_type)
-        run = PyObject_GetAttr((PyObject *)g, th->st->str_run);
+    if (Py_TYPE(g) != th->st->greenlet_type) {
+        run = NULL;
+        unbound = _PyObject_GetMethod((PyObject *)g, th->st->str_run, &run);
+    }
     else if (g->run != NULL)
         run = Py_NewRef(g->run);
     else {
         run = NULL;
         PyErr_SetString(PyExc_AttributeError, "run");
     }
+    *unboundp = run != NULL && unbound;
 #if PY_VERSION_HEX >= 0x030C0000
     if (run == NULL)
         Py_XDECREF(exc);
@@ -432,13 +448,15 @@ static int
 prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
               int checked, PyObject **runp)
 {
-    PyObject *run = lookup_run(th, g, throwing);
+    int unbound;
+    PyObject *run = lookup_run(th, g, throwing, &unbound);
     if (run == NULL)
         return -1;
     if (G_STARTED(g)) {
         Py_DECREF(run);
         return 1;
     }
+    g->run_unbound = (char)unbound;
     /* unless the caller checked g and the lookup ran no Python code (which
        may have re-parented g), check that g may run in this thread */
     if ((!checked || Py_TYPE(g) != th->st->greenlet_type) &&
@@ -450,6 +468,77 @@ prepare_start(gevc_thread *th, GreenletObject *g, int throwing,
         Py_XSETREF(g->main, (GreenletObject *)Py_NewRef(th->main));
     *runp = run;
     return 0;
+}
+
+/* run(self, *args, **kwargs), run an unbound method.  Out of line, so
+   that its locals do not grow the frame every greenlet keeps on its
+   stack while it runs. */
+static __attribute__((noinline)) PyObject *
+call_unbound(PyObject *run, GreenletObject *self, PyObject *args,
+             PyObject *kwargs, int single)
+{
+    PyObject *stack[2] = {(PyObject *)self, args}, *all, *result;
+    Py_ssize_t n;
+    if (single)
+        return PyObject_Vectorcall(run, stack, 2, NULL);
+    n = PyTuple_GET_SIZE(args);
+    if (n == 0)
+        return PyObject_VectorcallDict(run, stack, 1, kwargs);
+    /* a first switch with several arguments into a subclass: rare */
+    all = PyTuple_New(n + 1);
+    if (all == NULL)
+        return NULL;
+    PyTuple_SET_ITEM(all, 0, Py_NewRef((PyObject *)self));
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(all, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    result = PyObject_Call(run, all, kwargs);
+    Py_DECREF(all);
+    return result;
+}
+
+/* A C method without arguments (gevent_c's Greenlet.run) called with none
+   is called directly, as the interpreter's specialized method calls do:
+   the descriptor's own call path would add its C frames to the stack
+   every suspended greenlet keeps. */
+static int
+is_noargs_cmethod(PyObject *run, PyObject *args, PyObject *kwargs, int single)
+{
+    return Py_IS_TYPE(run, &PyMethodDescr_Type) && !single &&
+           PyTuple_GET_SIZE(args) == 0 &&
+           (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0) &&
+           (((PyMethodDescrObject *)run)->d_method->ml_flags &
+            ~METH_COEXIST) == METH_NOARGS;
+}
+
+/* run(*args, **kwargs), or run(args) if single; an unbound run method
+   (lookup_run) gets self first.  While it runs, self holds a reference to
+   itself, as the bound method it replaces would: a suspended greenlet is
+   kept alive by its own run, as greenlet's are. */
+static PyObject *
+call_run(GreenletObject *self, PyObject *run, PyObject *args,
+         PyObject *kwargs, int single)
+{
+    PyObject *result;
+    if (!self->run_unbound) {
+        if (single)
+            return PyObject_CallOneArg(run, args);
+        if (kwargs == NULL && PyVectorcall_Function(run) != NULL)
+            return PyObject_Vectorcall(run, &PyTuple_GET_ITEM(args, 0),
+                                       PyTuple_GET_SIZE(args), NULL);
+        return PyObject_Call(run, args, kwargs);
+    }
+    Py_INCREF(self);
+    if (!is_noargs_cmethod(run, args, kwargs, single))
+        result = call_unbound(run, self, args, kwargs, single);
+    else if (Py_EnterRecursiveCall(" while calling a Python object"))
+        result = NULL;
+    else {
+        PyCFunction meth = ((PyMethodDescrObject *)run)->d_method->ml_meth;
+        result = meth((PyObject *)self, NULL);
+        Py_LeaveRecursiveCall();
+    }
+    Py_DECREF(self);
+    return result;
 }
 
 /* Run self (th->current's successor, whose reference th->current takes)
@@ -493,15 +582,8 @@ run_started(gevc_thread *th, GreenletObject *self, PyObject *run,
     self->running[0] = run;
     self->running[1] = args;
     self->running[2] = kwargs;
-    if (args != NULL) {
-        if (single)
-            result = PyObject_CallOneArg(run, args);
-        else if (kwargs == NULL && PyVectorcall_Function(run) != NULL)
-            result = PyObject_Vectorcall(run, &PyTuple_GET_ITEM(args, 0),
-                                         PyTuple_GET_SIZE(args), NULL);
-        else
-            result = PyObject_Call(run, args, kwargs);
-    }
+    if (args != NULL)
+        result = call_run(self, run, args, kwargs, single);
     for (int i = 0; i < 3; i++)
         Py_CLEAR(self->running[i]);
     if (result == NULL)

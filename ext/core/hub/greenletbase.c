@@ -23,11 +23,10 @@ typedef struct {
     PyObject *notifier;            /* the pending _notify_links callback */
     PyObject *start_event;         /* callback, timer or a _StartState marker */
     PyObject *spawning_greenlet;   /* weakref */
-    PyObject *tree_locals;
+    PyObject *tree_locals;         /* None: its own dict, made on first read */
     PyObject *spawning_frames;
     PyObject *ident;
     PyObject *formatted_info;
-    int tree_locals_own;           /* spawned by a main greenlet: its own dict, made lazily */
 } glet_fields;
 
 /* The size of gevent_c._greenlet.greenlet's struct (where the fields begin)
@@ -283,6 +282,38 @@ drop_instance_run(gevc_hub_state *st, PyObject *self)
         PyErr_Clear();             /* usually not there */
 }
 
+/* _run(*args).  A builtin taking fast-call arguments (sleep, a socket
+ * method) is called directly, as the interpreter's specialized calls do:
+ * the generic call's C frames would stay on the stack every greenlet
+ * blocked inside it keeps saved. */
+static PyObject *
+call_run(PyObject *func, PyObject *args)
+{
+    PyObject *self, *r;
+    PyObject *const *argv = ((PyTupleObject *)args)->ob_item;
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    int flags;
+    if (!PyCFunction_CheckExact(func))
+        return PyObject_Call(func, args, NULL);
+    flags = PyCFunction_GET_FLAGS(func) & ~METH_COEXIST;
+    if (flags != METH_FASTCALL && flags != (METH_FASTCALL | METH_KEYWORDS))
+        return PyObject_Call(func, args, NULL);
+    if (Py_EnterRecursiveCall(" while calling a Python object"))
+        return NULL;
+    self = PyCFunction_GET_SELF(func);
+    if (flags == METH_FASTCALL)
+        r = ((_PyCFunctionFast)(void (*)(void))PyCFunction_GET_FUNCTION(func))(
+            self, argv, nargs);
+    else
+        r = ((_PyCFunctionFastWithKeywords)(void (*)(void))PyCFunction_GET_FUNCTION(func))(
+            self, argv, nargs, NULL);
+    Py_LeaveRecursiveCall();
+    if (r == NULL && !PyErr_Occurred())
+        PyErr_Format(PyExc_SystemError, "%R returned NULL without setting an exception",
+                     func);
+    return r;
+}
+
 PyDoc_STRVAR(run_doc, "run()\n\n"
 "What the greenlet runs: _run(*args, **kwargs), its outcome reported to\n"
 "the links (and an error to the hub).");
@@ -302,7 +333,7 @@ glet_run(PyObject *self, PyObject *unused)
     if (func == NULL || args == NULL)
         result = NULL;
     else if (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0)
-        result = PyObject_Call(func, args, NULL);
+        result = call_run(func, args);
     else
         result = PyObject_Call(func, args, kwargs);
     Py_XDECREF(func);
@@ -758,9 +789,12 @@ static PyObject *
 get_tree_locals(PyObject *self, void *c)
 {
     glet_fields *f = F(self);
-    if (f->tree_locals == NULL && f->tree_locals_own &&
-        (f->tree_locals = PyDict_New()) == NULL)
-        return NULL;
+    if (f->tree_locals == Py_None) {
+        PyObject *d = PyDict_New();
+        if (d == NULL)
+            return NULL;
+        Py_SETREF(f->tree_locals, d);
+    }
     return Py_NewRef(f->tree_locals ? f->tree_locals : Py_None);
 }
 
@@ -768,7 +802,6 @@ static int
 set_tree_locals(PyObject *self, PyObject *value, void *c)
 {
     glet_fields *f = F(self);
-    f->tree_locals_own = 0;
     Py_XSETREF(f->tree_locals, value == Py_None ? NULL : Py_XNewRef(value));
     return 0;
 }
@@ -876,12 +909,14 @@ track_tree(gevc_hub_state *st, PyObject *self)
     if (f->spawning_greenlet == NULL)
         goto error;
     Py_CLEAR(f->tree_locals);
-    f->tree_locals_own = 0;
     if (PyObject_TypeCheck(spawner, st->glet_type)) {
         glet_fields *sf = F(spawner);
-        if (sf->tree_locals == NULL && (sf->tree_locals = PyDict_New()) == NULL)
-            goto error;
-        sf->tree_locals_own = 0;
+        if (sf->tree_locals == NULL || sf->tree_locals == Py_None) {
+            PyObject *d = PyDict_New();
+            if (d == NULL)
+                goto error;
+            Py_XSETREF(sf->tree_locals, d);
+        }
         f->tree_locals = Py_NewRef(sf->tree_locals);
     }
     else {
@@ -900,7 +935,9 @@ track_tree(gevc_hub_state *st, PyObject *self)
                 Py_DECREF(dict);
                 goto error;
             }
-            f->tree_locals_own = 1;    /* a main greenlet's children do not share */
+            /* a main greenlet's children do not share: each makes its
+             * own when it is first read */
+            f->tree_locals = Py_NewRef(Py_None);
         }
         else {
             Py_DECREF(parent);

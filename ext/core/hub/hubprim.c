@@ -32,7 +32,7 @@ call_method(PyObject *obj, PyObject *name, PyObject *const *args, size_t nargs)
 }
 
 static PyObject *
-invalid_switch(gevc_hub_state *st, PyObject *result, gevc_waiter *waiter,
+invalid_switch(gevc_hub_state *st, PyObject *result, PyObject *expected,
                PyObject *hub, PyObject *watcher)
 {
     PyObject *tp = gevc__exception(st, "InvalidSwitchError"), *cur;
@@ -41,7 +41,7 @@ invalid_switch(gevc_hub_state *st, PyObject *result, gevc_waiter *waiter,
     cur = st->gapi->getcurrent_borrowed();
     if (cur != NULL)
         PyErr_Format(tp, "Invalid switch into %R: got %R (expected %R; waiting on %R with %R)",
-                     cur, result, (PyObject *)waiter, hub, watcher);
+                     cur, result, expected, hub, watcher);
     Py_DECREF(tp);
     return NULL;
 }
@@ -77,7 +77,7 @@ hub_wait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     res = gevc_waiter_get(waiter);
     if (res != NULL && res != (PyObject *)waiter) {
         PyObject *got = res;
-        res = invalid_switch(st, got, waiter, hub, watcher);
+        res = invalid_switch(st, got, (PyObject *)waiter, hub, watcher);
         Py_DECREF(got);
     }
     /* stop() whatever happened, keeping the wait's own error */
@@ -185,24 +185,35 @@ is_positive_number(PyObject *seconds)
     return 0;
 }
 
-/* sleep(seconds > 0) on our loop: a timer whose callback is Waiter.switch's
- * descriptor with the waiter as its arguments, so no bound method, and no
- * Python frame (whose C stack a sleeping greenlet would keep saved). */
-static PyObject *
-timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *seconds,
-            PyObject *ref)
+/* Stop a sleep's timer and drop our reference to it. */
+static void
+stop_sleep_timer(PyObject *timer)
 {
-    PyObject *descr = _PyType_Lookup(st->waiter_type, st->str_switch);
-    PyObject *zero = PyFloat_FromDouble(0.0), *targs[4], *timer, *res = NULL;
-    gevc_waiter *waiter = NULL;
-    gevc_watcher *w;
-    if (zero == NULL)
-        return NULL;
+    Py_INCREF(timer);              /* stopping drops the timer's own ref */
+    gevc_watcher_stop((gevc_watcher *)timer);
+    Py_DECREF(timer);
+    Py_DECREF(timer);
+}
+
+/* The timer of a sleep on our loop, started.  Its callback is the
+ * greenlet type's switch descriptor, called by the hub as
+ * switch(glet, timer): the sleeper gets the timer back, a value no stray
+ * switch can pass.  So a sleep needs no Waiter and no bound method.  Out of
+ * line: its locals would otherwise stay in the frame every sleeping
+ * greenlet keeps on its saved stack. */
+static __attribute__((noinline)) PyObject *
+start_sleep_timer(gevc_hub_state *st, PyObject *glet, gevc_loop *loop,
+                  PyObject *seconds, PyObject *ref)
+{
+    PyObject *descr = _PyType_Lookup(st->gapi->type, st->str_switch);
+    PyObject *zero, *targs[4], *timer;
     if (descr == NULL) {
-        Py_DECREF(zero);
-        PyErr_SetString(PyExc_SystemError, "Waiter.switch is missing");
+        PyErr_SetString(PyExc_SystemError, "greenlet.switch is missing");
         return NULL;
     }
+    zero = PyFloat_FromDouble(0.0);
+    if (zero == NULL)
+        return NULL;
     targs[0] = seconds;
     targs[1] = zero;
     targs[2] = ref;
@@ -212,31 +223,42 @@ timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *second
     Py_DECREF(zero);
     if (timer == NULL)
         return NULL;
-    w = (gevc_watcher *)timer;
-    waiter = gevc_waiter_new(st, hub);
-    if (waiter == NULL)
-        goto done;
     {
-        PyObject *cargs[2] = {(PyObject *)waiter, (PyObject *)waiter};
-        if (gevc_loop_check(loop) < 0 || gevc_watcher_set_callback(w, descr, cargs, 2, NULL) < 0)
-            goto done;
+        PyObject *cargs[2] = {glet, timer};
+        if (gevc_loop_check(loop) < 0 ||
+            gevc_watcher_set_callback((gevc_watcher *)timer, descr, cargs, 2, NULL) < 0) {
+            stop_sleep_timer(timer);
+            return NULL;
+        }
     }
     ev_now_update(loop->ev);       /* as gevent: the sleep counts from now */
-    gevc_watcher_activate(w);
-    res = gevc_waiter_get(waiter);
-    if (res != NULL && res != (PyObject *)waiter) {
+    gevc_watcher_activate((gevc_watcher *)timer);
+    return timer;
+}
+
+/* sleep(seconds > 0) on our loop: a timer and a switch to the hub, and no
+ * Python frame (whose C stack a sleeping greenlet would keep saved).
+ * Stopping the timer, however the sleep ends, drops its arguments (the
+ * timer itself among them). */
+static PyObject *
+timed_sleep(gevc_hub_state *st, PyObject *hub, gevc_loop *loop, PyObject *seconds,
+            PyObject *ref)
+{
+    PyObject *glet = st->gapi->getcurrent_borrowed(), *timer, *res;
+    if (glet == NULL)
+        return NULL;
+    timer = start_sleep_timer(st, glet, loop, seconds, ref);
+    if (timer == NULL)
+        return NULL;
+    res = gevc_hub_switch(st, hub);
+    if (res != NULL && res != timer) {
         PyObject *got = res;
-        res = invalid_switch(st, got, waiter, hub, timer);
+        res = invalid_switch(st, got, timer, hub, timer);
         Py_DECREF(got);
     }
     if (res != NULL)
         Py_SETREF(res, Py_NewRef(Py_None));
-done:
-    Py_INCREF(timer);              /* stopping drops the timer's own ref */
-    gevc_watcher_stop(w);
-    Py_DECREF(timer);
-    Py_DECREF(timer);
-    Py_XDECREF((PyObject *)waiter);
+    stop_sleep_timer(timer);
     return res;
 }
 

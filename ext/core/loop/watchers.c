@@ -656,15 +656,27 @@ get_flags(gevc_watcher *self, void *c)
 static PyObject *
 watcher_repr(gevc_watcher *self)
 {
-    PyObject *args = get_args(self, NULL), *extra = NULL, *res;
-    if (args == NULL)
+    PyObject *args, *extra = NULL, *res;
+    /* a watcher among its own arguments (sleep's timer is): the args tuple
+       is made afresh for each repr, so its own recursion guard never
+       triggers */
+    int seen = Py_ReprEnter((PyObject *)self);
+    if (seen != 0)
+        return seen > 0 ? PyUnicode_FromFormat("<%s at %p ...>",
+                                               Py_TYPE(self)->tp_name, self)
+                        : NULL;
+    args = get_args(self, NULL);
+    if (args == NULL) {
+        Py_ReprLeave((PyObject *)self);
         return NULL;
+    }
     if (self->kind != NULL && self->kind->repr_extra != NULL)
         extra = self->kind->repr_extra(self);
     else
         extra = PyUnicode_FromString("");
     if (extra == NULL) {
         Py_DECREF(args);
+        Py_ReprLeave((PyObject *)self);
         return NULL;
     }
     res = PyUnicode_FromFormat("<%s at %p%U%s%s%s callback=%R args=%R>",
@@ -676,6 +688,7 @@ watcher_repr(gevc_watcher *self)
                                self->callback ? self->callback : Py_None, args);
     Py_DECREF(extra);
     Py_DECREF(args);
+    Py_ReprLeave((PyObject *)self);
     return res;
 }
 
