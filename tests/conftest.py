@@ -17,6 +17,11 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _stretch_timeouts_under_emulation(config, items)
+    _skip_no_sanitizer_tests(items)
+
+
+def _stretch_timeouts_under_emulation(config, items):
     """Under emulation, stretch each test's timeout (a guard against hangs,
     not a measurement) by EMULATED_TIMEOUT_FACTOR."""
     if not EMULATED:
@@ -52,7 +57,7 @@ def pytest_configure(config):
         'markers', 'no_sanitizer(reason): skipped under make asan / make valgrind')
 
 
-def pytest_collection_modifyitems(config, items):
+def _skip_no_sanitizer_tests(items):
     import os
     tool = os.environ.get('GEVENT_C_SANITIZER')
     if not tool:

@@ -417,6 +417,7 @@ def test_a_stray_switch_into_a_sleeper_is_an_invalid_switch(lib, errors):
         g.get()
 
 
+@pytest.mark.no_sanitizer('the -O0 sanitizer build keeps larger C frames on the saved stack')
 def test_sleeping_greenlets_are_small(gc_lib):
     """The C sleep keeps no Python frame, no bound methods and no dict per
     sleeping greenlet; what is saved of its stack stays well under 2 KiB."""
