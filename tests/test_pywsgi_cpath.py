@@ -671,11 +671,28 @@ def test_start_response_objects_come_only_from_serve():
         _http.StartResponse.__new__(_http.StartResponse)
 
 
+# For the scenarios run in a child: send one request, read to the close.
+CHILD_EXCHANGE = '''
+        def exchange(port, request):
+            from gevent_c import socket
+            sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+            sock.sendall(request)
+            data = b''
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            sock.close()
+            return data
+'''
+
+
 def test_a_result_changed_by_python_code_mid_response_is_an_error_not_a_crash():
     # found by review: a handler property ran while the C path was sizing
     # the response and grew the result it was about to copy
     from tests._isolated import run_isolated
-    out = run_isolated('''
+    out = run_isolated(CHILD_EXCHANGE + '''
         from gevent_c import pywsgi, socket
         class Handler(pywsgi.WSGIHandler):
             @property
@@ -694,14 +711,7 @@ def test_a_result_changed_by_python_code_mid_response_is_an_error_not_a_crash():
         gevent_c_hub = __import__('gevent_c').get_hub()
         gevent_c_hub.print_exception = lambda *a: None
         server.start()
-        sock = socket.create_connection(('127.0.0.1', server.server_port))
-        sock.sendall(b'GET / HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n')
-        data = b''
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = exchange(server.server_port, b'GET / HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n')
         server.stop()
         print(data.split(b'\\r\\n')[0].decode())
     ''')
@@ -716,7 +726,7 @@ def test_handler_code_that_changes_the_header_lists_mid_request_is_safe():
     # (none here, as Python's get_environ would); the response, the headers
     # start_response was given. In a child with freed memory poisoned.
     from tests._isolated import run_isolated
-    out = run_isolated('''
+    out = run_isolated(CHILD_EXCHANGE + '''
         import io
         from gevent_c import pywsgi, socket
         captured = {}
@@ -768,16 +778,8 @@ def test_handler_code_that_changes_the_header_lists_mid_request_is_safe():
         server = Server(('127.0.0.1', 0), app, log=None, error_log=errors,
                         handler_class=Watching)
         server.start()
-        sock = socket.create_connection(('127.0.0.1', server.server_port), timeout=10)
-        sock.sendall(b'GET / HTTP/1.1\\r\\nHost: h\\r\\nX-One: ' + b'a' * 20 +
-                     b'\\r\\nX-Two: b\\r\\n\\r\\n')
-        data = b''
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        sock.close()
+        data = exchange(server.server_port, b'GET / HTTP/1.1\\r\\nHost: h\\r\\nX-One: '
+                        + b'a' * 20 + b'\\r\\nX-Two: b\\r\\n\\r\\n')
         server.stop(timeout=1)
         assert seen == [('StartResponse', None, None)], seen
         assert data.startswith(b'HTTP/1.1 200 OK\\r\\n'), data

@@ -74,6 +74,19 @@ gevc_hub_state_from_type(PyTypeObject *tp)
     return (gevc_hub_state *)gevc__core_state(tp);
 }
 
+/* tp's version tag if CPython guarantees it changes when the class (or a
+ * base) is modified, else 0: what per-class lookups are cached against. */
+static inline unsigned int
+gevc__valid_version_tag(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    /* 3.10 keeps a stale tag on modification and only drops the flag */
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
+        return 0;
+#endif
+    return tp->tp_version_tag;
+}
+
 /* tp_new of the hub layer's types: a new instance of tp, *st its state. */
 PyObject *gevc__hub_alloc(PyTypeObject *tp, gevc_hub_state **st);
 /* The optional `hub` argument of an __init__: *hub borrowed, NULL when

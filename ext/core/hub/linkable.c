@@ -33,19 +33,6 @@ typedef struct {
 
 /* ---- readiness ---------------------------------------------------------- */
 
-/* tp's version tag if CPython guarantees it changes when the class (or a
- * base) is modified, else 0. */
-static inline unsigned int
-valid_version_tag(PyTypeObject *tp)
-{
-#if PY_VERSION_HEX < 0x030B0000
-    /* 3.10 keeps a stale tag on modification and only drops the flag */
-    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
-        return 0;
-#endif
-    return tp->tp_version_tag;
-}
-
 /* Refresh self's view of its class unless the class is unchanged since. */
 static void
 class_lookups(linkable *self)
@@ -53,7 +40,7 @@ class_lookups(linkable *self)
     PyTypeObject *tp = Py_TYPE(self);
     gevc_hub_state *st = self->st;
     PyObject *v;
-    unsigned int tag = valid_version_tag(tp);
+    unsigned int tag = gevc__valid_version_tag(tp);
     if (tag != 0 && tag == self->cls_tag)
         return;
     self->cls_native_ready = self->kind != LK_GENERIC &&
@@ -67,7 +54,7 @@ class_lookups(linkable *self)
         self->cls_notify_all = -1;
     self->cls_notify_links = _PyType_Lookup(tp, st->str_notify_links);
     /* the lookups assign a tag if the class had none */
-    self->cls_tag = valid_version_tag(tp);
+    self->cls_tag = gevc__valid_version_tag(tp);
 }
 
 /* 1/0, -1 on error.  The C check applies unless a Python subclass

@@ -21,19 +21,6 @@ typedef struct {
     int fast;
 } queuebase;
 
-/* tp's version tag if CPython guarantees it changes when the class (or a
- * base) is modified, else 0. */
-static inline unsigned int
-valid_version_tag(PyTypeObject *tp)
-{
-#if PY_VERSION_HEX < 0x030B0000
-    /* 3.10 keeps a stale tag on modification and only drops the flag */
-    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
-        return 0;
-#endif
-    return tp->tp_version_tag;
-}
-
 /* The class flag set by SimpleQueue.__init_subclass__: the bottleneck
  * methods are the deque-based ones, so self.queue may be used directly.
  * Looked up again only after the class changed (its version tag moved). */
@@ -41,12 +28,12 @@ static int
 is_fast(queuebase *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    unsigned int tag = valid_version_tag(tp);
+    unsigned int tag = gevc__valid_version_tag(tp);
     if (tag != 0 && tag == self->fast_tag)
         return self->fast;
     self->fast = _PyType_Lookup(tp, self->st->str_fast) == Py_True;
     /* the lookup assigns a tag if the class had none */
-    self->fast_tag = valid_version_tag(tp);
+    self->fast_tag = gevc__valid_version_tag(tp);
     return self->fast;
 }
 
