@@ -314,3 +314,23 @@ def test_a_callback_that_outlives_its_run_holds_nothing(loop):
     _collect()
     assert ref() is None and cb.args is None and not cb.pending
     gc.collect()
+
+
+def test_a_callback_set_to_none_and_drained_lets_its_cycle_be_collected(loop):
+    # a queued callback held from outside whose .callback was set to None
+    # is dropped by the drain: its arguments go too, so a cycle through it
+    # (object -> callback -> object) is garbage like any other
+    import gc
+    import weakref
+
+    class Obj:
+        pass
+
+    o = Obj()
+    o.cb = loop.run_callback(lambda x: None, o)
+    o.cb.callback = None
+    ref = weakref.ref(o)
+    loop.run()
+    del o
+    gc.collect()
+    assert ref() is None

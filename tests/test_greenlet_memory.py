@@ -184,6 +184,29 @@ def test_run_method_is_looked_up_as_an_attribute_each_start():
     assert g.switch() == 'class'
 
 
+def test_another_types_method_as_run_is_refused_as_the_descriptor_refuses_it():
+    # found unbound on the class, a method of another C type must not be
+    # called with a greenlet as its self (it would treat it as a list)
+    from tests._isolated import run_isolated
+    out = run_isolated('''
+        from gevent_c._greenlet import greenlet
+        class Borrowed(greenlet):
+            run = list.clear
+        for _ in range(3):
+            try:
+                Borrowed().switch()
+            except TypeError as exc:
+                assert 'list' in str(exc), exc
+            else:
+                raise AssertionError('list.clear ran on a greenlet')
+        class Own(greenlet):
+            run = greenlet.__repr__        # the greenlet type's own: allowed
+        assert 'Own' in Own().switch()
+        print('ok')
+    ''', dev=True)
+    assert out.strip() == 'ok'
+
+
 def test_a_suspended_subclass_greenlet_keeps_itself_alive_as_greenlet_does():
     ref_greenlet = pytest.importorskip('greenlet')
     for mod in (sys.modules['gevent_c._greenlet'], ref_greenlet):

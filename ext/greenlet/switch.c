@@ -501,9 +501,13 @@ call_unbound(PyObject *run, GreenletObject *self, PyObject *args,
    the descriptor's own call path would add its C frames to the stack
    every suspended greenlet keeps. */
 static int
-is_noargs_cmethod(PyObject *run, PyObject *args, PyObject *kwargs, int single)
+is_noargs_cmethod(PyObject *run, PyObject *self, PyObject *args, PyObject *kwargs,
+                  int single)
 {
+    /* the descriptor's own check: a class may hold another type's method
+       (run = list.clear), which then raises TypeError on the general path */
     return Py_IS_TYPE(run, &PyMethodDescr_Type) && !single &&
+           PyObject_TypeCheck(self, PyDescr_TYPE(run)) &&
            PyTuple_GET_SIZE(args) == 0 &&
            (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0) &&
            (((PyMethodDescrObject *)run)->d_method->ml_flags &
@@ -528,7 +532,7 @@ call_run(GreenletObject *self, PyObject *run, PyObject *args,
         return PyObject_Call(run, args, kwargs);
     }
     Py_INCREF(self);
-    if (!is_noargs_cmethod(run, args, kwargs, single))
+    if (!is_noargs_cmethod(run, (PyObject *)self, args, kwargs, single))
         result = call_unbound(run, self, args, kwargs, single);
     else if (Py_EnterRecursiveCall(" while calling a Python object"))
         result = NULL;
@@ -536,6 +540,9 @@ call_run(GreenletObject *self, PyObject *run, PyObject *args,
         PyCFunction meth = ((PyMethodDescrObject *)run)->d_method->ml_meth;
         result = meth((PyObject *)self, NULL);
         Py_LeaveRecursiveCall();
+        if (result == NULL && !PyErr_Occurred())
+            PyErr_Format(PyExc_SystemError, "%R returned NULL without setting an exception",
+                         run);
     }
     Py_DECREF(self);
     return result;

@@ -137,6 +137,10 @@ run_one(gevc_loop *loop, gevc_callback *cb)
     Py_ssize_t n;
 
     if (func == NULL || !cb->has_args) {
+        /* stopped, or its .callback set to None: whatever arguments it
+         * still holds go now, as after a run (it may be left untracked) */
+        cb->has_args = 0;
+        clear_args(cb);
         Py_DECREF(cb);
         return;
     }
@@ -251,7 +255,9 @@ gevc__callbacks_traverse(gevc_loop *loop, visitproc visit, void *arg)
             Py_VISIT(cb);
         }
         else if (cb->queue_only && Py_REFCNT(cb) == 1) {
-            /* the loop owns the callback, so what it holds */
+            /* the loop owns the callback, so what it holds (its heap type
+             * included) */
+            Py_VISIT(Py_TYPE(cb));
             Py_VISIT(cb->callback);
             for (Py_ssize_t i = 0; i < Py_SIZE(cb); i++)
                 Py_VISIT(cb->argv[i]);
