@@ -18,6 +18,7 @@ against gunicorn's own ``-k gevent`` on gevent.
 client greenlets in the same process each connect, send 64 bytes, read the
 echo and close, N connections in all.
 """
+import contextlib
 import os
 import re
 import shutil
@@ -55,6 +56,26 @@ def _parse_wrk(text):
     return float(match.group(2)) * scale, int(match.group(1))
 
 
+@contextlib.contextmanager
+def _wrk_pinned(wrk, n, port):
+    """wrk's command line for about n requests to 127.0.0.1:port. With two
+    CPUs or more (and taskset), wrk gets one and this process another until
+    the block ends, so the server never competes with its load."""
+    seconds = max(1, round(n / 12_000))
+    argv = [wrk, "-t1", "-c50", "-d%ds" % seconds, "http://127.0.0.1:%d/" % port]
+    cpus = os.sched_getaffinity(0)
+    pinned = len(cpus) >= 2 and shutil.which("taskset") is not None
+    if pinned:
+        mine, theirs = sorted(cpus)[:2]
+        argv = ["taskset", "-c", str(theirs)] + argv
+        os.sched_setaffinity(0, {mine})
+    try:
+        yield argv
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, cpus)
+
+
 @w.body("hub")
 def wsgi_hello(gevent, n):
     wrk = _find_wrk()
@@ -69,21 +90,12 @@ def wsgi_hello(gevent, n):
 
     server = Server(("127.0.0.1", 0), _hello, log=None)
     server.start()
-    seconds = max(1, round(n / 12_000))
-    argv = [wrk, "-t1", "-c50", "-d%ds" % seconds, "http://127.0.0.1:%d/" % server.server_port]
-    cpus = os.sched_getaffinity(0)
-    pinned = len(cpus) >= 2 and shutil.which("taskset") is not None
-    if pinned:
-        mine, theirs = sorted(cpus)[:2]
-        argv = ["taskset", "-c", str(theirs)] + argv
-        os.sched_setaffinity(0, {mine})
     try:
-        proc = gevent.subprocess.Popen(argv, stdout=gevent.subprocess.PIPE,
-                                       stderr=gevent.subprocess.STDOUT)
-        out, _ = proc.communicate()
+        with _wrk_pinned(wrk, n, server.server_port) as argv:
+            proc = gevent.subprocess.Popen(argv, stdout=gevent.subprocess.PIPE,
+                                           stderr=gevent.subprocess.STDOUT)
+            out, _ = proc.communicate()
     finally:
-        if pinned:
-            os.sched_setaffinity(0, cpus)
         server.stop()
     return _parse_wrk(out.decode("latin-1"))
 
@@ -115,17 +127,8 @@ def wsgi_hello_asgi(arun, n):
     listener = stdsocket.socket(stdsocket.AF_INET, stdsocket.SOCK_STREAM, stdsocket.IPPROTO_TCP)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
-    seconds = max(1, round(n / 12_000))
-    argv = [wrk, "-t1", "-c50", "-d%ds" % seconds,
-            "http://127.0.0.1:%d/" % listener.getsockname()[1]]
-    cpus = os.sched_getaffinity(0)
-    pinned = len(cpus) >= 2 and shutil.which("taskset") is not None
-    if pinned:
-        mine, theirs = sorted(cpus)[:2]
-        argv = ["taskset", "-c", str(theirs)] + argv
-        os.sched_setaffinity(0, {mine})
 
-    async def main():
+    async def main(argv):
         config = uvicorn.Config(app, http="httptools", loop="none", lifespan="off",
                                 log_level="error", access_log=False)
         server = uvicorn.Server(config)
@@ -141,10 +144,9 @@ def wsgi_hello_asgi(arun, n):
         return _parse_wrk(out.decode("latin-1"))
 
     try:
-        return arun(main())
+        with _wrk_pinned(wrk, n, listener.getsockname()[1]) as argv:
+            return arun(main(argv))
     finally:
-        if pinned:
-            os.sched_setaffinity(0, cpus)
         listener.close()
 
 
@@ -204,11 +206,9 @@ def gunicorn_hello(gevent, n):
                     port = int(found.group(1))
                 booted = booted or "Booting worker" in line
             time.sleep(0.5)  # the worker imports and patches after it says it boots
-            seconds = max(1, round(n / 12_000))
-            wrk_argv = [wrk, "-t1", "-c50", "-d%ds" % seconds, "http://127.0.0.1:%d/" % port]
-            if pin:
-                wrk_argv = ["taskset", "-c", str(cpus[1])] + wrk_argv
-            out = subprocess.run(wrk_argv, capture_output=True, text=True, check=True).stdout
+            with _wrk_pinned(wrk, n, port) as wrk_argv:   # wrk on the second CPU
+                out = subprocess.run(wrk_argv, capture_output=True, text=True,
+                                     check=True).stdout
         finally:
             proc.terminate()
             try:
