@@ -62,9 +62,9 @@ class Semaphore(AbstractLinkable):
 
     def acquire(self, blocking=True, timeout=None):
         """Take a slot; True on success, False if not blocking or timed out."""
-        # blocking acquires queue behind earlier waiters; a try-lock takes
-        # a free slot (as in ext/core/hub/linkable.c)
-        if self.counter > 0 and (not blocking or not self._links):
+        # a free slot is taken at once, even with greenlets queued (as in
+        # ext/core/hub/linkable.c)
+        if self.counter > 0:
             self.counter -= 1
             return True
         if not blocking:

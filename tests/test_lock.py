@@ -30,6 +30,25 @@ def test_semaphore_wakes_waiters_in_fifo_order(lib):
     assert order == [0, 1, 2, 3, 4]
 
 
+def test_semaphore_free_slot_is_taken_even_with_waiters_queued(lib):
+    # as gevent (and threading): release() then acquire() without blocking
+    # in between keeps the slot; the queued greenlets wake, in order, when a
+    # slot is free while the notifier runs, and each woken one gets a slot
+    sem = lib.lock.Semaphore(1)
+    order = []
+
+    def worker(i):
+        for _ in range(3):
+            with sem:
+                order.append(i)
+                lib.top.sleep(0)
+
+    gs = [lib.top.spawn(worker, i) for i in range(3)]
+    lib.top.joinall(gs)
+    assert order == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert sem.counter == 1
+
+
 def test_semaphore_one_release_wakes_one_waiter(lib):
     sem = lib.lock.Semaphore(0)
     woke = []

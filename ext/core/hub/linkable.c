@@ -930,9 +930,10 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
 {
     PyObject *zero = NULL;
     int rc;
-    /* blocking acquires queue behind earlier waiters (FIFO); a try-lock
-     * takes a free slot, as locked() promises */
-    if (self->counter > 0 && (!blocking || PyList_GET_SIZE(self->base.links) == 0)) {
+    /* a free slot is taken at once, even with greenlets queued (as gevent
+     * and threading do): the notifier wakes waiters, in the order they
+     * came, only while a slot is free, so a woken waiter gets one */
+    if (self->counter > 0) {
         self->counter--;
         return 1;
     }
@@ -981,8 +982,8 @@ acquire(semaphore *self, int blocking, PyObject *timeout)
 }
 
 PyDoc_STRVAR(acquire_doc, "acquire(blocking=True, timeout=None)\n\n"
-"Take a slot; True on success, False if not blocking or timed out.  Waiters\n"
-"get slots in the order they asked.");
+"Take a slot; True on success, False if not blocking or timed out.  A free\n"
+"slot is taken at once; blocked waiters get slots in the order they asked.");
 static PyObject *
 semaphore_acquire(semaphore *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
