@@ -119,6 +119,41 @@ def test_parent_moved_to_another_thread_by_run_lookup_raises():
     assert out.splitlines() == ['Cannot switch to a different thread']
 
 
+def test_greenlet_started_by_another_thread_during_run_lookup_raises():
+    # the run getter releases the GIL; meanwhile another thread re-parents
+    # the greenlet to its own main and starts it: the switch that looked up
+    # run must not then switch into that thread's greenlet (it crashed)
+    out = run_isolated('''
+        go, started = threading.Event(), threading.Event()
+        box = {}
+        def thread_b():
+            box['bmain'] = getcurrent()
+            go.wait()
+            g = box['g']
+            g.parent = box['bmain']
+            print('B got', g.switch(), flush=True)
+            started.set()
+        class G(greenlet):
+            @property
+            def run(self):
+                if threading.current_thread() is threading.main_thread():
+                    go.set()
+                    started.wait()
+                return lambda: getcurrent().parent.switch('from g')
+        th = threading.Thread(target=thread_b)
+        th.start()
+        box['g'] = G()
+        try:
+            box['g'].switch()
+        except error as e:
+            print(str(e).splitlines()[0])
+        th.join()
+    ''')
+    lines = out.splitlines()
+    assert lines[0] == 'B got from g'
+    assert lines[1].lower().startswith('cannot switch to a different thread')
+
+
 def test_finished_greenlet_whose_parents_moved_away_raises_in_main():
     out = run_isolated('''
         box, stop, th = other_thread()

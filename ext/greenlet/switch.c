@@ -838,6 +838,13 @@ switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
             return NULL;
         if (rc == 0)
             break;
+        /* started while its run attribute was looked up: maybe by another
+           thread, whose greenlet it now is */
+        if (gevc__check_thread(th, *tp) < 0) {
+            Py_XDECREF(args);
+            Py_XDECREF(kwargs);
+            return NULL;
+        }
     }
     return switched_in(th);
 }
