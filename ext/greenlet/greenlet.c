@@ -306,7 +306,7 @@ greenlet_dealloc(GreenletObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     GreenletObject *main;
-    int killed_before;
+    int killed_before, thread_gone;
     /* unstarted or finished, with no finalizer but ours: nothing to kill */
     if (!G_ACTIVE(self) && tp->tp_finalize == (destructor)greenlet_finalize)
         goto free;
@@ -338,6 +338,7 @@ free:
     Py_TRASHCAN_BEGIN(self, greenlet_dealloc)
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
+    thread_gone = !thread_alive(self);
     /* held to the end: its thread may keep the memory (release_memory) */
     main = self->main;
     self->main = NULL;
@@ -347,7 +348,7 @@ free:
         /* its thread has exited (or the interpreter is finalizing): it never
            runs again; what its locals hold is released only in the first
            case, where no finalizer of the thread's can still look */
-        if (!thread_alive(self) && !Py_IsFinalizing()) {
+        if (thread_gone && !Py_IsFinalizing()) {
             gevc_pystate_release_frames(&self->py);
             for (int i = 0; i < 3; i++)
                 Py_CLEAR(self->running[i]);
@@ -709,7 +710,8 @@ static PyType_Slot greenlet_slots[] = {
 static PyType_Spec greenlet_spec = {
     .name = "gevent_c._greenlet.greenlet",
     .basicsize = sizeof(GreenletObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+             Py_TPFLAGS_IMMUTABLETYPE,
     .slots = greenlet_slots,
 };
 

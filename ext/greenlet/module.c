@@ -346,6 +346,7 @@ module_exec(PyObject *module)
 {
     gevc_state *st = gevc__module_state(module);
     static const char *copied[] = {"getcurrent", "settrace", "gettrace"};
+    PyObject *tdict;
 
     gevc_pystate_wrap_arena();
 
@@ -372,22 +373,23 @@ module_exec(PyObject *module)
         PyModule_AddObjectRef(module, "GreenletExit", st->GreenletExit) < 0 ||
         PyModule_AddObjectRef(module, "error", st->error) < 0)
         return -1;
-    /* greenlet.greenlet.getcurrent() etc. work too */
-    if (PyObject_SetAttrString((PyObject *)st->greenlet_type, "GreenletExit",
-                               st->GreenletExit) < 0 ||
-        PyObject_SetAttrString((PyObject *)st->greenlet_type, "error",
-                               st->error) < 0)
+    /* greenlet.greenlet.getcurrent() etc. work too; the type is immutable
+       from Python, so they go into its dict directly */
+    tdict = st->greenlet_type->tp_dict;
+    if (PyDict_SetItemString(tdict, "GreenletExit", st->GreenletExit) < 0 ||
+        PyDict_SetItemString(tdict, "error", st->error) < 0)
         return -1;
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
         PyObject *f = PyObject_GetAttrString(module, copied[i]);
         int rc;
         if (f == NULL)
             return -1;
-        rc = PyObject_SetAttrString((PyObject *)st->greenlet_type, copied[i], f);
+        rc = PyDict_SetItemString(tdict, copied[i], f);
         Py_DECREF(f);
         if (rc < 0)
             return -1;
     }
+    PyType_Modified(st->greenlet_type);
     return add_capi(module, st);
 }
 
