@@ -86,9 +86,11 @@ link_all(waititer *self)
 {
     gevc_hub_state *st = self->st;
     PyObject *objs = self->objects, *timer, *loop, *r, *kw, *stack[3];
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs); i++) {
+    int rc = 0;
+    /* a rawlink runs code, which may clean us up (and drop the list) */
+    Py_INCREF(objs);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objs) && rc == 0; i++) {
         PyObject *obj = Py_NewRef(PyList_GET_ITEM(objs, i));
-        int rc;
         if (PyObject_TypeCheck(obj, st->glet_type))
             rc = gevc__glet_rawlink(st, obj, (PyObject *)self);
         else {
@@ -97,13 +99,12 @@ link_all(waititer *self)
             Py_XDECREF(r);
         }
         Py_DECREF(obj);
-        if (rc < 0)
-            return -1;
         if (self->objects != objs)
-            return 0;              /* a rawlink cleaned us up */
+            break;                 /* cleaned up meanwhile */
     }
-    if (self->timeout == Py_None)
-        return 0;
+    Py_DECREF(objs);
+    if (rc < 0 || self->objects == NULL || self->timeout == Py_None)
+        return rc;
     /* hub.loop.timer(timeout, priority=-1).start(self, self) */
     if ((loop = PyObject_GetAttr(self->waiter->hub, st->str_loop)) == NULL)
         return -1;
@@ -201,17 +202,25 @@ waititer_next(waititer *self)
         self->begun = 1;
         if (link_all(self) < 0)
             goto error;
+        if (self->objects == NULL)
+            goto exhausted;
     }
     self->count--;
+    Py_INCREF(w);                  /* for after the switch, whatever happens meanwhile */
     if (self->next_ready >= PyList_GET_SIZE(self->ready)) {
         PyObject *r = gevc_waiter_get(w);
-        if (r == NULL)
+        if (r == NULL) {
+            Py_DECREF(w);
             goto error;
+        }
         Py_DECREF(r);
     }
     /* what was switched to the waiter while nobody waited is in ready */
     Py_CLEAR(w->exc);
     Py_XSETREF(w->value, Py_NewRef(Py_None));
+    Py_DECREF(w);
+    if (self->ready == NULL)
+        goto exhausted;            /* cleared by the collector meanwhile */
     item = pop_ready(self);
     if (item == NULL) {
         if (!PyErr_Occurred()) {
