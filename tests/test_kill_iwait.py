@@ -240,6 +240,28 @@ def test_subclass_overriding_kill_is_called_by_hub_kill(lib):
     assert calls[-1] == ((), {}) and g.dead
 
 
+def test_killall_throws_through_throw_not_kill(lib):
+    # as gevent: killall stops unstarted ones with _maybe_kill_before_start
+    # and throws into the others itself; a kill override is not called
+    calls = []
+
+    class Mine(lib.greenlet.Greenlet):
+        def kill(self, *args, **kwargs):
+            calls.append('kill')
+            return lib.greenlet.Greenlet.kill(self, *args, **kwargs)
+
+        def throw(self, *args):
+            calls.append('throw')
+            return lib.greenlet.Greenlet.throw(self, *args)
+
+    gs = [Mine(lib.top.sleep, 10) for _ in range(2)]
+    for g in gs:
+        g.start()
+    lib.top.sleep(0)
+    lib.top.killall(gs)
+    assert calls == ['throw', 'throw'] and all(g.dead for g in gs)
+
+
 # ---- hub.kill -------------------------------------------------------------
 
 def test_hub_kill_throws_into_a_raw_greenlet_from_the_hub(lib):
@@ -423,6 +445,18 @@ def test_iwait_and_killall_refuse_bad_arguments(gc_lib):
         gc_lib.hub._WaitIterator()
     with pytest.raises(TypeError):
         gc_lib.top.spawn(lambda: None).kill(1, 2, 3, 4)
+
+
+def test_killall_with_a_three_tuple_throws_it_as_exc_info(gc_lib, errors):
+    # gevent passes the tuple itself to throw(), which refuses it (TypeError
+    # to the hub) and leaves the greenlets alive; gevent_c throws it as kill does
+    err = KeyError('all')
+    running = [gc_lib.top.spawn(gc_lib.top.sleep, 10) for _ in range(2)]
+    gc_lib.top.sleep(0)
+    unstarted = gc_lib.top.spawn(lambda: None)
+    gc_lib.top.killall(running + [unstarted], (KeyError, err, None))
+    assert all(g.dead and g.exception is err for g in running + [unstarted])
+    assert 'TypeError' not in errors.getvalue()
 
 
 def test_iwait_over_objects_without_rawlink_unlinks_those_before(gc_lib):

@@ -915,8 +915,8 @@ glet_handle_death_before_start(PyObject *self, PyObject *exception)
 
 /* glet.throw(*exception) for a (type, value, tb) tuple, else
  * glet.throw(exception): the method is looked up, so an override runs. */
-static PyObject *
-throw_exception(gevc_hub_state *st, PyObject *glet, PyObject *exception)
+PyObject *
+gevc__throw_exception(gevc_hub_state *st, PyObject *glet, PyObject *exception)
 {
     PyObject *stack[4] = {glet, exception};
     size_t n = 2;
@@ -974,7 +974,7 @@ kill_from_loop(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
     waiter = args[2];
     if ((st = state_of(glet)) == NULL)
         return NULL;
-    r = throw_exception(st, glet, args[1]);
+    r = gevc__throw_exception(st, glet, args[1]);
     if (r == NULL && gevc__report_to_hub(st, glet, glet) < 0)
         return NULL;
     Py_XDECREF(r);

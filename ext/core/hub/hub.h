@@ -152,6 +152,7 @@ int gevc__glet_maybe_kill_before_start(gevc_hub_state *st, PyObject *glet, PyObj
 int gevc__glet_kill(gevc_hub_state *st, PyObject *glet, PyObject *exc, int block,
                     PyObject *timeout);
 int gevc__report_to_hub(gevc_hub_state *st, PyObject *glet, PyObject *context);
+PyObject *gevc__throw_exception(gevc_hub_state *st, PyObject *glet, PyObject *exc);
 PyObject *gevc__wait_all(gevc_hub_state *st, PyObject *objects, PyObject *timeout,
                          int raise_error, PyObject *count);
 int gevc__kill_init(PyObject *mod, gevc_hub_state *st);

@@ -61,7 +61,9 @@ killall_from_loop(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         PyObject *g = Py_NewRef(PyList_GET_ITEM(glets, i));
         int dead = dead_of(st, g);
         if (dead == 0) {
-            r = PyObject_CallMethodOneArg(g, st->str_throw, exception);
+            /* a (type, value, tb) tuple is thrown as such, as kill does
+             * (gevent throws the tuple itself, which throw refuses) */
+            r = gevc__throw_exception(st, g, exception);
             if (r == NULL && gevc__report_to_hub(st, g, g) < 0)
                 failed = 1;
             Py_XDECREF(r);
