@@ -1,9 +1,10 @@
 /* GreenletBase: the hot half of gevent_c.greenlet.Greenlet, a subclass of
  * the C greenlet type whose state lives in C fields instead of the instance
  * __dict__.  Creation (__init__, spawn, start), the run -> report path, the
- * links and their notifier, join/get without a timeout, ready/successful/dead
- * and the attributes run here; gevent_c/greenlet.py subclasses it with the
- * rest (repr, kill, timed waits, spawn_later, spawning_stack).
+ * links and their notifier, join/get without a timeout, kill (its loop
+ * callback too; killall is kill.c), ready/successful/dead and the
+ * attributes run here; gevent_c/greenlet.py subclasses it with the rest
+ * (repr, timed waits, spawn_later, spawning_stack).
  *
  * The fields sit after the greenlet type's own struct, whose size differs
  * per Python version: they are reached at an offset read from that type
