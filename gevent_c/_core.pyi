@@ -317,6 +317,12 @@ class GreenletBase(greenlet):
 def wait_all(objects: Iterable[Any], timeout: float | None = None, raise_error: bool = False,
              count: int | None = None) -> list[Any]: ...
 
+# gevent_c.hub's kill, iwait and _WaitIterator, gevent_c.greenlet's killall
+from gevent_c.greenlet import killall as killall
+from gevent_c.hub import _WaitIterator as _WaitIterator
+from gevent_c.hub import iwait as iwait
+from gevent_c.hub import kill as kill
+
 @disjoint_base
 class TimeoutBase(BaseException):
     seconds: float | None

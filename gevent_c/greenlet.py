@@ -166,8 +166,8 @@ class Greenlet(_core.GreenletBase):
     in ``exception``/``exc_info``; ``get`` re-raises them.
 
     Creation, ``spawn``/``start``, the run and its report, links, ``join``
-    and ``get`` without a timeout, and the state attributes are the C base
-    type's (``_core.GreenletBase``); timed waits, kill and repr are here.
+    and ``get`` without a timeout, ``kill``, and the state attributes are
+    the C base type's (``_core.GreenletBase``); timed waits and repr are here.
     """
 
     # Greenlet[int] in annotations and base classes (typed code; see greenlet.pyi)
@@ -290,45 +290,6 @@ class Greenlet(_core.GreenletBase):
         glet.start_later(seconds)
         return glet
 
-    def _cancel_start(self):
-        event = self._start_event
-        if event is None:
-            self._start_event = _cancelled_start_event
-        else:
-            event.stop()
-
-    def _handle_death_before_start(self, exception):
-        if self._exc_info is not None or not self.dead:
-            return
-        if isinstance(exception, tuple) and len(exception) == 3:
-            exc_info = exception
-        elif isinstance(exception, type) and issubclass(exception, BaseException):
-            exc_info = (exception, exception(), None)
-        elif isinstance(exception, BaseException):
-            exc_info = (type(exception), exception, None)
-        else:
-            exc = BaseException(exception)
-            exc_info = (BaseException, exc, None)
-        self._report_error(exc_info)
-
-    # -- killing ----------------------------------------------------------
-
-    def kill(self, exception=GreenletExit, block=True, timeout=None):
-        """Raise *exception* in it; with *block*, wait (up to *timeout*) for it to die.
-
-        If it has not started yet it never will: it dies at once and its links
-        run with *exception* as its outcome.
-        """
-        self._cancel_start()
-        if self.dead:
-            self._handle_death_before_start(exception)
-            return
-        waiter = Waiter(self.parent) if block else None
-        self.parent.loop.run_callback(_kill, self, exception, waiter)
-        if block:
-            waiter.get()
-            self.join(timeout)
-
     # -- waiting with a timeout (the C base handles the rest) --------------
 
     def _wait(self, timeout):
@@ -408,18 +369,6 @@ class Greenlet(_core.GreenletBase):
         self.link(callback, SpawnedLink=SpawnedLink)
 
 
-def _kill(glet, exception, waiter):
-    try:
-        if isinstance(exception, tuple) and len(exception) == 3:
-            glet.throw(*exception)
-        else:
-            glet.throw(exception)
-    except:  # noqa: E722 -- the exception escaped the greenlet's own handling
-        glet.parent.handle_error(glet, *sys.exc_info())
-    if waiter is not None:
-        waiter.switch(None)
-
-
 def joinall(greenlets, timeout=None, raise_error=False, count=None):
     """Wait for *greenlets* to finish; return those that finished.
 
@@ -430,24 +379,7 @@ def joinall(greenlets, timeout=None, raise_error=False, count=None):
     return _core.wait_all(greenlets, timeout, raise_error, count)
 
 
-def killall(greenlets, exception=GreenletExit, block=True, timeout=None):
-    """Kill every greenlet in *greenlets*; with *block*, wait for them to die.
-
-    Greenlets that have not started never will. Raises Timeout if some are
-    still alive after *timeout* seconds.
-    """
-    greenlets = list(greenlets)
-    if not greenlets:
-        return
-    for glet in greenlets:
-        kill = getattr(glet, 'kill', None)
-        if kill is not None:
-            kill(exception, block=False)
-        elif not glet.dead:
-            get_hub().loop.run_callback(glet.throw, exception)
-    if block:
-        timer = Timeout._start_new_or_dummy(timeout)
-        try:
-            wait([g for g in greenlets if hasattr(g, 'rawlink')])
-        finally:
-            timer.cancel()
+# killall(greenlets, exception=GreenletExit, block=True, timeout=None): the
+# Greenlets not started yet never start; one loop callback throws the
+# exception into the others; with block, wait for them (Timeout after timeout).
+killall = _core.killall

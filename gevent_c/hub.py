@@ -740,13 +740,9 @@ def idle(priority=0):
     hub.wait(watcher)
 
 
-def kill(greenlet, exception=GreenletExit):
-    """Raise *exception* in *greenlet* at the next loop iteration; do not wait."""
-    if not greenlet.dead:
-        if hasattr(greenlet, 'kill'):
-            greenlet.kill(exception=exception, block=False)
-        else:
-            get_hub().loop.run_callback(greenlet.throw, exception)
+# kill(greenlet, exception=GreenletExit): raise it in *greenlet* at the next
+# loop iteration without waiting (Greenlet.kill(block=False) for a Greenlet).
+kill = _core.kill
 
 
 def _tree_of(spawner):
@@ -840,82 +836,12 @@ class signal:
             self.hub.handle_error(None, *sys.exc_info())
 
 
-class _WaitIterator:
-    __slots__ = ('_hub', '_waiter', '_switch', '_timeout', '_objects', '_timer',
-                 '_begun', '_count')
-
-    def __init__(self, objects, hub, timeout, count):
-        self._hub = hub
-        self._waiter = MultipleWaiter(hub)
-        self._switch = self._waiter.switch
-        self._timeout = timeout
-        self._objects = objects
-        self._timer = None
-        self._begun = False
-        total = len(objects)
-        self._count = total if count is None else min(count, total)
-
-    def _begin(self):
-        if self._begun:
-            return
-        self._begun = True
-        switch = self._switch
-        for obj in self._objects:
-            obj.rawlink(switch)
-        if self._timeout is not None:
-            self._timer = self._hub.loop.timer(self._timeout, priority=-1)
-            self._timer.start(switch, self)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        self._begin()
-        if self._count == 0:
-            self._cleanup()
-            raise StopIteration()
-        self._count -= 1
-        try:
-            item = self._waiter.get()
-            self._waiter.clear()
-            if item is self:
-                self._cleanup()
-                raise StopIteration()
-            return item
-        except:  # noqa: E722 -- release the links whatever interrupted us
-            self._cleanup()
-            raise
-
-    def _cleanup(self):
-        if self._timer is not None:
-            self._timer.close()
-            self._timer = None
-        objects, self._objects = self._objects, ()
-        for obj in objects:
-            unlink = getattr(obj, 'unlink', None)
-            if unlink is not None:
-                try:
-                    unlink(self._switch)
-                except Exception:  # one bad object must not leave the others linked
-                    traceback.print_exc()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, typ, value, tb):
-        self._cleanup()
-
-
-def iwait(objects, timeout=None, count=None):
-    """Yield each of *objects* (anything with rawlink) as it becomes ready.
-
-    Stops after *count* objects or *timeout* seconds. With ``objects=None``
-    it waits for the whole loop (see :func:`wait`). Also a context manager
-    that unlinks what is left.
-    """
-    if objects is None:
-        return iter([get_hub().join(timeout=timeout)])
-    return _WaitIterator(list(objects), get_hub(), timeout, count)
+# iwait(objects, timeout=None, count=None): yield *objects* (anything with
+# rawlink/unlink) as they become ready, at most *count*, until *timeout*;
+# a context manager that unlinks what is left.  objects=None waits for the
+# loop (see wait).  The iterator type is _WaitIterator.
+iwait = _core.iwait
+_WaitIterator = _core._WaitIterator
 
 
 def wait(objects=None, timeout=None, count=None):

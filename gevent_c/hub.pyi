@@ -2,7 +2,7 @@
 from types import TracebackType
 from typing import Any, Callable, Generic, Iterable, Iterator, NoReturn, TextIO, TypeVar, overload
 
-from typing_extensions import ParamSpec, Self
+from typing_extensions import ParamSpec, Self, final
 
 from gevent_c._core import MultipleWaiter as MultipleWaiter
 from gevent_c._core import Waiter as Waiter
@@ -102,9 +102,12 @@ class signal:
 
 _L = TypeVar("_L")
 
+@final
 class _WaitIterator(Iterator[_L], Generic[_L]):
-    def __init__(self, objects: list[_L], hub: Hub, timeout: float | None,
-                 count: int | None) -> None: ...
+    # made by iwait(); hub None: this thread's hub
+    def __new__(cls, objects: Iterable[_L], hub: Hub | None, timeout: float | None,
+                count: int | None) -> Self: ...
+    def __call__(self, source: Any, /) -> None: ...   # the link rawlinked to each object
     def __iter__(self) -> Self: ...
     def __next__(self) -> _L: ...
     def __enter__(self) -> Self: ...

@@ -455,6 +455,44 @@ def greenlet_link_asyncio(arun, n):
     return arun(main())
 
 
+w = workload("hub.killall", f"killall of {SLEEPERS} greenlets blocked in sleep(10) "
+             "(per greenlet / task)", n=20_000, quick_n=2_000)
+
+
+@w.body("hub")
+def killall(gevent, n):
+    spawn, sleep, killall = gevent.spawn, gevent.sleep, gevent.killall
+    elapsed = 0.0
+    for _ in range(n // SLEEPERS):
+        greenlets = [spawn(sleep, 10) for _ in range(SLEEPERS)]
+        sleep(0)  # every greenlet runs up to its sleep
+        t0 = clock()
+        killall(greenlets)
+        elapsed += clock() - t0
+        check(all(g.dead for g in greenlets), "a greenlet survived killall")
+    return elapsed, n // SLEEPERS * SLEEPERS
+
+
+@w.body("asyncio")
+def killall_asyncio(arun, n):
+    # the asyncio idiom: cancel each task, then wait for them all
+    async def main():
+        create_task = asyncio.get_running_loop().create_task
+        elapsed = 0.0
+        for _ in range(n // SLEEPERS):
+            tasks = [create_task(asyncio.sleep(10)) for _ in range(SLEEPERS)]
+            await asyncio.sleep(0)
+            t0 = clock()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            elapsed += clock() - t0
+            check(all(t.cancelled() for t in tasks), "a task survived")
+        return elapsed, n // SLEEPERS * SLEEPERS
+
+    return arun(main())
+
+
 w = workload("hub.memory_sleeping",
              "memory per greenlet blocked in sleep(10) (RSS growth, lower is better)",
              n=100_000, quick_n=10_000, unit="B", warmup=False)

@@ -1,9 +1,10 @@
 /* GreenletBase: the hot half of gevent_c.greenlet.Greenlet, a subclass of
  * the C greenlet type whose state lives in C fields instead of the instance
  * __dict__.  Creation (__init__, spawn, start), the run -> report path, the
- * links and their notifier, join/get without a timeout, ready/successful/dead
- * and the attributes run here; gevent_c/greenlet.py subclasses it with the
- * rest (repr, kill, timed waits, spawn_later, spawning_stack).
+ * links and their notifier, join/get without a timeout, kill (its loop
+ * callback too; killall is kill.c), ready/successful/dead and the
+ * attributes run here; gevent_c/greenlet.py subclasses it with the rest
+ * (repr, timed waits, spawn_later, spawning_stack).
  *
  * The fields sit after the greenlet type's own struct, whose size differs
  * per Python version: they are reached at an offset read from that type
@@ -57,16 +58,12 @@ parent_of(gevc_hub_state *st, PyObject *self)
     return p;
 }
 
-/* loop.run_callback(func, *args) on the loop of self's parent (hub). */
-static PyObject *
-run_callback(gevc_hub_state *st, PyObject *self, PyObject *func,
-             PyObject *const *args, Py_ssize_t nargs)
+/* hub.loop.run_callback(func, *args), nargs <= 4. */
+PyObject *
+gevc__hub_run_callback(gevc_hub_state *st, PyObject *hub, PyObject *func,
+                       PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *hub = parent_of(st, self), *loop, *cb;
-    if (hub == NULL)
-        return NULL;
-    loop = PyObject_GetAttr(hub, st->str_loop);
-    Py_DECREF(hub);
+    PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *cb;
     if (loop == NULL)
         return NULL;
     if (Py_IS_TYPE(loop, st->loop.loop_type))
@@ -74,12 +71,28 @@ run_callback(gevc_hub_state *st, PyObject *self, PyObject *func,
             : gevc_loop_run_callback((gevc_loop *)loop, func, args, nargs);
     else {
         /* a stand-in loop: loop.run_callback(func, *args) */
-        PyObject *stack[4] = {loop, func, nargs > 0 ? args[0] : NULL, nargs > 1 ? args[1] : NULL};
+        PyObject *stack[6] = {loop, func};
+        assert(nargs <= 4);
+        for (Py_ssize_t i = 0; i < nargs; i++)
+            stack[i + 2] = args[i];
         cb = PyObject_VectorcallMethod(st->str_run_callback, stack,
                                        (size_t)(nargs + 2) | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                        NULL);
     }
     Py_DECREF(loop);
+    return cb;
+}
+
+/* loop.run_callback(func, *args) on the loop of self's parent (hub). */
+static PyObject *
+run_callback(gevc_hub_state *st, PyObject *self, PyObject *func,
+             PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *hub = parent_of(st, self), *cb;
+    if (hub == NULL)
+        return NULL;
+    cb = gevc__hub_run_callback(st, hub, func, args, nargs);
+    Py_DECREF(hub);
     return cb;
 }
 
@@ -520,6 +533,8 @@ notify_links(PyObject *mod, PyObject *self)
             r = gevc_waiter_switch((gevc_waiter *)link, self);
         else if (Py_IS_TYPE(link, st->countdown_type))
             r = gevc__countdown_fire(link, self);
+        else if (gevc__waititer_check(link))
+            r = gevc__waititer_fire(link, self);
         else
             r = PyObject_CallOneArg(link, self);
         if (r == NULL) {
@@ -705,6 +720,360 @@ glet_raise_exception(PyObject *self, PyObject *unused)
         return NULL;
     }
     return outcome(self);
+}
+
+/* ---- kill --------------------------------------------------------------- */
+
+/* Names kill looks up to honour a subclass's overrides, and the loop
+ * callback that throws into the greenlet: made once per process, like
+ * fields_offset (the callback finds the module state from its greenlet). */
+static PyObject *str_maybe_kill, *str_join, *str_kill;
+static PyObject *kill_callback;
+
+/* type(self).name is GreenletBase's own (no subclass overrides it). */
+static int
+is_own(gevc_hub_state *st, PyObject *self, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    return tp == st->glet_type || _PyType_Lookup(tp, name) == _PyType_Lookup(st->glet_type, name);
+}
+
+/* bool(self.name) for a subclass's override; -1 on error */
+static int
+call_truth(PyObject *self, PyObject *name, PyObject *arg)
+{
+    PyObject *r = arg ? PyObject_CallMethodOneArg(self, name, arg)
+                      : PyObject_CallMethodNoArgs(self, name);
+    int t;
+    if (r == NULL)
+        return -1;
+    t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* self.dead, honouring an override */
+int
+gevc__glet_dead(gevc_hub_state *st, PyObject *self)
+{
+    PyObject *r;
+    int t;
+    if (is_own(st, self, st->str_dead))
+        return is_dead(st, self);
+    if ((r = PyObject_GetAttr(self, st->str_dead)) == NULL)
+        return -1;
+    t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* Make sure it never starts: a pending start callback or timer is stopped
+ * and closed, and one never started is marked cancelled. */
+static int
+cancel_start(gevc_hub_state *st, PyObject *self)
+{
+    PyObject *ev = F(self)->start_event, *r;
+    if (ev == NULL) {
+        F(self)->start_event = Py_NewRef(st->glet_start_cancelled);
+        return 0;
+    }
+    if (ev == st->glet_start_completed || ev == st->glet_start_cancelled)
+        return 0;
+    Py_INCREF(ev);
+    r = PyObject_CallMethodNoArgs(ev, st->str_stop);
+    if (r != NULL && !Py_IS_TYPE(ev, st->loop.callback_type)) {
+        /* a timer (start_later) or a stand-in; a callback's close is stop */
+        Py_DECREF(r);
+        r = PyObject_CallMethodNoArgs(ev, st->str_close);
+    }
+    Py_DECREF(ev);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* What gevent frees when it is killed: the function and its arguments. */
+static void
+free_run(gevc_hub_state *st, PyObject *self)
+{
+    glet_fields *f = F(self);
+    PyObject *kwargs = f->kwargs;
+    Py_CLEAR(f->run);
+    drop_instance_run(st, self);
+    Py_CLEAR(f->args);
+    if (kwargs != NULL) {
+        Py_INCREF(kwargs);
+        PyDict_Clear(kwargs);
+        Py_DECREF(kwargs);
+    }
+}
+
+/* Finish a greenlet that died before it ran with *exception* as outcome:
+ * an exception class (instantiated), instance, a (type, value, tb) tuple,
+ * or anything else (wrapped in a BaseException). */
+static int
+death_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
+{
+    PyObject *typ = NULL, *val = NULL, *tb = NULL;
+    int dead, rc;
+    if (F(self)->exc_info != NULL)
+        return 0;
+    if ((dead = is_dead(st, self)) <= 0)
+        return dead;
+    if (PyTuple_Check(exception) && PyTuple_GET_SIZE(exception) == 3 &&
+        PyExceptionClass_Check(PyTuple_GET_ITEM(exception, 0))) {
+        typ = Py_NewRef(PyTuple_GET_ITEM(exception, 0));
+        val = Py_NewRef(PyTuple_GET_ITEM(exception, 1));
+        tb = PyTuple_GET_ITEM(exception, 2);
+        tb = Py_NewRef(PyTraceBack_Check(tb) ? tb : Py_None);
+        /* a value that is not an instance of typ becomes typ(value) */
+        PyErr_NormalizeException(&typ, &val, &tb);
+        if (!PyErr_Occurred() && (val == NULL || !PyExceptionInstance_Check(val)))
+            PyErr_Format(PyExc_TypeError, "cannot make an exception of %R", exception);
+        if (PyErr_Occurred())
+            goto done;
+    }
+    else if (PyExceptionClass_Check(exception)) {
+        if ((val = PyObject_CallNoArgs(exception)) == NULL)
+            goto done;
+        if (!PyExceptionInstance_Check(val)) {
+            PyErr_Format(PyExc_TypeError, "calling %R should have returned an instance "
+                         "of BaseException, not %.100s", exception, Py_TYPE(val)->tp_name);
+            goto done;
+        }
+        typ = Py_NewRef(exception);
+    }
+    else if (PyExceptionInstance_Check(exception)) {
+        val = Py_NewRef(exception);
+        typ = Py_NewRef((PyObject *)Py_TYPE(exception));
+    }
+    else {
+        if ((val = PyObject_CallOneArg(PyExc_BaseException, exception)) == NULL)
+            goto done;
+        typ = Py_NewRef(PyExc_BaseException);
+    }
+    if (tb == NULL)
+        tb = Py_NewRef(Py_None);
+done:
+    rc = PyErr_Occurred() ? -1 : report_error(st, self, typ, val, tb);
+    Py_XDECREF(typ);
+    Py_XDECREF(val);
+    Py_XDECREF(tb);
+    return rc;
+}
+
+/* 1 if it had not started, so never will and is now finished with
+ * *exception*; 0 if it is running or finished; -1 on error. */
+static int
+maybe_kill_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
+{
+    int dead;
+    if (cancel_start(st, self) < 0)
+        return -1;
+    free_run(st, self);
+    if ((dead = gevc__glet_dead(st, self)) <= 0)
+        return dead;
+    return death_before_start(st, self, exception) < 0 ? -1 : 1;
+}
+
+/* obj is a Greenlet whose kill is GreenletBase's */
+int
+gevc__glet_own_kill(gevc_hub_state *st, PyObject *obj)
+{
+    return PyObject_TypeCheck(obj, st->glet_type) && is_own(st, obj, str_kill);
+}
+
+/* self._maybe_kill_before_start(exception), honouring an override;
+ * for killall, which calls it on each Greenlet */
+int
+gevc__glet_maybe_kill_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
+{
+    if (is_own(st, self, str_maybe_kill))
+        return maybe_kill_before_start(st, self, exception);
+    return call_truth(self, str_maybe_kill, exception);
+}
+
+PyDoc_STRVAR(maybe_kill_doc, "_maybe_kill_before_start(exception) -> bool\n\n"
+"If it has not started, make sure it never does and finish it with\n"
+"exception (its links run): True.  False if it is running or finished.");
+static PyObject *
+glet_maybe_kill_before_start(PyObject *self, PyObject *exception)
+{
+    gevc_hub_state *st = state_of(self);
+    int r = st ? maybe_kill_before_start(st, self, exception) : -1;
+    return r < 0 ? NULL : PyBool_FromLong(r);
+}
+
+PyDoc_STRVAR(death_doc, "_handle_death_before_start(exception)\n\n"
+"Finish it with exception if it died before running (a no-op otherwise).");
+static PyObject *
+glet_handle_death_before_start(PyObject *self, PyObject *exception)
+{
+    gevc_hub_state *st = state_of(self);
+    if (st == NULL || death_before_start(st, self, exception) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* glet.throw(*exception) for a (type, value, tb) tuple, else
+ * glet.throw(exception): the method is looked up, so an override runs. */
+PyObject *
+gevc__throw_exception(gevc_hub_state *st, PyObject *glet, PyObject *exception)
+{
+    PyObject *stack[4] = {glet, exception};
+    size_t n = 2;
+    if (PyTuple_Check(exception) && PyTuple_GET_SIZE(exception) == 3) {
+        for (int i = 0; i < 3; i++)
+            stack[i + 1] = PyTuple_GET_ITEM(exception, i);
+        n = 4;
+    }
+    return PyObject_VectorcallMethod(st->str_throw, stack, n | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                     NULL);
+}
+
+/* Report the exception being raised to the hub (glet's parent, or this
+ * thread's hub) as handle_error(context, type, value, tb). */
+int
+gevc__report_to_hub(gevc_hub_state *st, PyObject *glet, PyObject *context)
+{
+    PyObject *exc = gevc__exc_take(), *hub, *tb, *r;
+    if (exc == NULL)
+        return 0;
+    hub = st->gapi->get_parent(glet);
+    if (hub == NULL) {
+        PyErr_Clear();             /* the main greenlet: the hub we run in */
+        hub = Py_XNewRef(gevc_hub_get(st));
+        if (hub == NULL) {
+            Py_DECREF(exc);
+            return -1;
+        }
+    }
+    tb = PyException_GetTraceback(exc);
+    {
+        PyObject *stack[5] = {hub, context, (PyObject *)Py_TYPE(exc), exc, tb ? tb : Py_None};
+        r = PyObject_VectorcallMethod(st->str_handle_error, stack,
+                                      5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    Py_XDECREF(tb);
+    Py_DECREF(exc);
+    Py_DECREF(hub);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* The loop callback of kill: throw the exception into the greenlet (an
+ * error escaping it goes to the hub), then wake the killer. */
+static PyObject *
+kill_from_loop(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
+{
+    gevc_hub_state *st;
+    PyObject *glet, *waiter, *r;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "_kill expected 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    glet = args[0];
+    waiter = args[2];
+    if ((st = state_of(glet)) == NULL)
+        return NULL;
+    r = gevc__throw_exception(st, glet, args[1]);
+    if (r == NULL && gevc__report_to_hub(st, glet, glet) < 0)
+        return NULL;
+    Py_XDECREF(r);
+    if (waiter == Py_None)
+        Py_RETURN_NONE;
+    if (Py_IS_TYPE(waiter, st->waiter_type))
+        return gevc_waiter_switch((gevc_waiter *)waiter, Py_None);
+    return PyObject_CallMethodOneArg(waiter, st->str_switch, Py_None);
+}
+
+static PyMethodDef kill_callback_def = {
+    "_kill", (PyCFunction)(void (*)(void))kill_from_loop, METH_FASTCALL,
+    "_kill(greenlet, exception, waiter): Greenlet.kill's loop callback."};
+
+/* self.join(timeout), honouring an override; timeout NULL: none */
+static int
+join(gevc_hub_state *st, PyObject *self, PyObject *timeout)
+{
+    PyObject *r;
+    int ready;
+    if (!is_own(st, self, str_join)) {
+        r = PyObject_CallMethodOneArg(self, str_join, timeout ? timeout : Py_None);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
+    if ((ready = is_ready(st, self)) != 0)
+        return ready < 0 ? -1 : 0;
+    if (timeout == NULL || timeout == Py_None)
+        return wait_finished(st, self, "join");
+    r = PyObject_CallMethodOneArg(self, st->str_join_slow, timeout);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* Greenlet.kill(exception, block, timeout); timeout NULL: none. */
+int
+gevc__glet_kill(gevc_hub_state *st, PyObject *self, PyObject *exception, int block,
+                PyObject *timeout)
+{
+    PyObject *hub, *cb, *r, *cbargs[3];
+    gevc_waiter *waiter = NULL;
+    int done = gevc__glet_maybe_kill_before_start(st, self, exception);
+    if (done == 0)
+        done = is_own(st, self, st->str_ready) ? is_ready(st, self)
+            : call_truth(self, st->str_ready, NULL);
+    if (done != 0)
+        return done < 0 ? -1 : 0;
+    if ((hub = parent_of(st, self)) == NULL)
+        return -1;
+    if (block) {
+        waiter = gevc_waiter_new(st, hub);
+        if (waiter == NULL) {
+            Py_DECREF(hub);
+            return -1;
+        }
+        /* named by LoopExit's message */
+        waiter->target = Py_NewRef(self);
+        waiter->method = "kill";
+    }
+    cbargs[0] = self;
+    cbargs[1] = exception;
+    cbargs[2] = waiter ? (PyObject *)waiter : Py_None;
+    cb = gevc__hub_run_callback(st, hub, kill_callback, cbargs, 3);
+    Py_DECREF(hub);
+    if (cb == NULL)
+        goto error;
+    Py_DECREF(cb);
+    if (waiter == NULL)
+        return 0;
+    if ((r = gevc_waiter_get(waiter)) == NULL)
+        goto error;
+    Py_DECREF(r);
+    Py_DECREF(waiter);
+    return join(st, self, timeout);
+error:
+    Py_XDECREF(waiter);
+    return -1;
+}
+
+PyDoc_STRVAR(kill_doc, "kill(exception=GreenletExit, block=True, timeout=None)\n\n"
+"Raise exception in it (from the hub, at the next loop iteration); with\n"
+"block, wait for that, then join(timeout).  One that has not started never\n"
+"will: it finishes at once with exception and its links run.  exception may\n"
+"be a (type, value, traceback) tuple.");
+static PyObject *
+glet_kill(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"exception", "block", "timeout", NULL};
+    gevc_hub_state *st = state_of(self);
+    PyObject *a[3];
+    int block;
+    if (st == NULL ||
+        gevc__parse("kill", args, nargs, kwnames, names, 3, 0, a) < 0 ||
+        (block = gevc__as_bool(a[1], 1)) < 0)
+        return NULL;
+    if (gevc__glet_kill(st, self, a[0] ? a[0] : st->gapi->GreenletExit, block, a[2]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -1176,6 +1545,9 @@ static PyMethodDef glet_methods[] = {
     {"_raise_exception", glet_raise_exception, METH_NOARGS, raise_doc},
     {"_report_result", glet_report_result, METH_O, report_result_doc},
     {"_report_error", glet_report_error, METH_O, report_error_doc},
+    {"kill", (PyCFunction)(void (*)(void))glet_kill, METH_FASTCALL | METH_KEYWORDS, kill_doc},
+    {"_maybe_kill_before_start", glet_maybe_kill_before_start, METH_O, maybe_kill_doc},
+    {"_handle_death_before_start", glet_handle_death_before_start, METH_O, death_doc},
     {"__reduce__", glet_reduce, METH_NOARGS, "Greenlets cannot be pickled."},
     {"__reduce_ex__", (PyCFunction)glet_reduce, METH_O, "Greenlets cannot be pickled."},
     {NULL, NULL, 0, NULL},
@@ -1323,5 +1695,12 @@ gevc__greenletbase_type_init(PyObject *mod, gevc_hub_state *st)
     st->glet_raw_dead = Py_NewRef(dead);
     st->glet_start_completed = Py_NewRef(Py_True);
     st->glet_start_cancelled = Py_NewRef(Py_False);
-    return 0;
+    if ((str_maybe_kill == NULL &&
+         (str_maybe_kill = PyUnicode_InternFromString("_maybe_kill_before_start")) == NULL) ||
+        (str_join == NULL && (str_join = PyUnicode_InternFromString("join")) == NULL) ||
+        (str_kill == NULL && (str_kill = PyUnicode_InternFromString("kill")) == NULL) ||
+        (kill_callback == NULL &&
+         (kill_callback = PyCFunction_NewEx(&kill_callback_def, NULL, NULL)) == NULL))
+        return -1;
+    return gevc__kill_init(mod, st) < 0 ? -1 : gevc__iwait_init(mod, st);
 }

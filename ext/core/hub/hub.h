@@ -143,4 +143,21 @@ PyObject *gevc_hub_get_if_exists(gevc_hub_state *st);   /* borrowed, NULL w/o er
 PyObject *gevc__exception(gevc_hub_state *st, const char *name);  /* new ref */
 gevc_waiter **gevc__blocked_head(gevc_hub_state *st);   /* NULL with error set */
 
+/* ---- kill, killall, iwait (greenletbase.c, kill.c, iwait.c) ---------- */
+PyObject *gevc__hub_run_callback(gevc_hub_state *st, PyObject *hub, PyObject *func,
+                                 PyObject *const *args, Py_ssize_t nargs);   /* nargs <= 4 */
+int gevc__glet_dead(gevc_hub_state *st, PyObject *glet);    /* these honour overrides */
+int gevc__glet_own_kill(gevc_hub_state *st, PyObject *obj);
+int gevc__glet_maybe_kill_before_start(gevc_hub_state *st, PyObject *glet, PyObject *exc);
+int gevc__glet_kill(gevc_hub_state *st, PyObject *glet, PyObject *exc, int block,
+                    PyObject *timeout);
+int gevc__report_to_hub(gevc_hub_state *st, PyObject *glet, PyObject *context);
+PyObject *gevc__throw_exception(gevc_hub_state *st, PyObject *glet, PyObject *exc);
+PyObject *gevc__wait_all(gevc_hub_state *st, PyObject *objects, PyObject *timeout,
+                         int raise_error, PyObject *count);
+int gevc__kill_init(PyObject *mod, gevc_hub_state *st);
+int gevc__iwait_init(PyObject *mod, gevc_hub_state *st);
+int gevc__waititer_check(PyObject *op);
+PyObject *gevc__waititer_fire(PyObject *it, PyObject *obj);
+
 #endif

@@ -205,29 +205,21 @@ raise_failure(gevc_hub_state *st, PyObject *obj)
     return NULL;
 }
 
-PyDoc_STRVAR(wait_all_doc, "wait_all(objects, timeout=None, raise_error=False, count=None)\n\n"
-"Block until count (default: all) of objects are ready or timeout seconds\n"
-"pass; return the ready ones in the order they became ready.  With\n"
-"raise_error, the first to fail raises its exception here.  Objects need\n"
-"rawlink and unlink.  joinall() and wait(objects) are this.");
-static PyObject *
-wait_all(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+/* joinall/wait(objects) with parsed arguments; timeout and count may be
+ * NULL or None. */
+PyObject *
+gevc__wait_all(gevc_hub_state *st, PyObject *objects, PyObject *timeout, int raise_error,
+               PyObject *count_obj)
 {
-    static const char *const names[] = {"objects", "timeout", "raise_error", "count", NULL};
-    gevc_hub_state *st = (gevc_hub_state *)PyModule_GetState(mod);
-    PyObject *a[4], *objs, *hub, *timer = NULL, *r, *res = NULL;
+    PyObject *objs, *hub, *timer = NULL, *r, *res = NULL;
     countdown *cd = NULL;
     Py_ssize_t n, total, linked = 0;
-    int raise_error;
 
-    if (gevc__parse("wait_all", args, nargs, kwnames, names, 4, 1, a) < 0 ||
-        (raise_error = gevc__as_bool(a[2], 0)) < 0)
-        return NULL;
-    if ((objs = PySequence_List(a[0])) == NULL)
+    if ((objs = PySequence_List(objects)) == NULL)
         return NULL;
     n = total = PyList_GET_SIZE(objs);
-    if (a[3] != NULL && a[3] != Py_None) {
-        Py_ssize_t count = PyNumber_AsSsize_t(a[3], PyExc_OverflowError);
+    if (count_obj != NULL && count_obj != Py_None) {
+        Py_ssize_t count = PyNumber_AsSsize_t(count_obj, PyExc_OverflowError);
         if (count == -1 && PyErr_Occurred())
             goto done;
         if (count < 0) {
@@ -265,8 +257,8 @@ wait_all(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
     }
     /* the waiter's hub: `hub` was borrowed, and the links above may have
      * run Python code */
-    if (a[1] != NULL && a[1] != Py_None &&
-        (timer = start_timer(st, cd->waiter->hub, a[1], cd->waiter)) == NULL)
+    if (timeout != NULL && timeout != Py_None &&
+        (timer = start_timer(st, cd->waiter->hub, timeout, cd->waiter)) == NULL)
         goto unlink;
     r = gevc_waiter_get(cd->waiter);
     if (r == NULL)
@@ -292,6 +284,25 @@ done:
     Py_XDECREF((PyObject *)cd);
     Py_DECREF(objs);
     return res;
+}
+
+PyDoc_STRVAR(wait_all_doc, "wait_all(objects, timeout=None, raise_error=False, count=None)\n\n"
+"Block until count (default: all) of objects are ready or timeout seconds\n"
+"pass; return the ready ones in the order they became ready.  With\n"
+"raise_error, the first to fail raises its exception here.  Objects need\n"
+"rawlink and unlink.  joinall() and wait(objects) are this.");
+static PyObject *
+wait_all(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"objects", "timeout", "raise_error", "count", NULL};
+    gevc_hub_state *st = (gevc_hub_state *)PyModule_GetState(mod);
+    PyObject *a[4];
+    int raise_error;
+
+    if (gevc__parse("wait_all", args, nargs, kwnames, names, 4, 1, a) < 0 ||
+        (raise_error = gevc__as_bool(a[2], 0)) < 0)
+        return NULL;
+    return gevc__wait_all(st, a[0], a[1], raise_error, a[3]);
 }
 
 PyMethodDef gevc_wait_all_methods[] = {
