@@ -41,6 +41,7 @@ ASAN_TESTS = [
     'tests/test_reliability_*.py', 'tests/test_fault_*.py',
     'tests/test_thread_lock.py', 'tests/test_structured.py', 'tests/test_blocking.py',
     'tests/test_http_parser.py', 'tests/test_pywsgi_cpath.py',
+    'tests/test_kill_iwait.py',
 ]
 # memcheck runs some 30 times slower: the switch, parent, kill, throw and
 # state tests of the greenlet, the loop's core and the closed paths
