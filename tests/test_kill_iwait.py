@@ -202,9 +202,13 @@ def test_subclass_overrides_of_kill_and_its_parts_are_honoured(lib):
     g.start()
     lib.top.sleep(0)
     g.kill(KeyError, timeout=1)
-    # (gevent's join asks ready() again)
-    assert log[:3] == ['ready', ('throw', KeyError), ('join', 1)]
+    # join asks the override again, as gevent's does
+    assert log[:4] == ['ready', ('throw', KeyError), ('join', 1), 'ready']
     assert g.dead
+    del log[:]
+    with pytest.raises(KeyError):   # get() asks the override too
+        g.get()
+    assert log == ['ready']
 
 
 def test_subclass_overriding_maybe_kill_before_start(lib):

@@ -646,6 +646,18 @@ slow_path(gevc_hub_state *st, PyObject *self, PyObject *name, PyObject *const *a
                                      kwnames);
 }
 
+static int is_own(gevc_hub_state *st, PyObject *self, PyObject *name);
+static int call_truth(PyObject *self, PyObject *name, PyObject *arg);
+
+/* self.ready(), honouring a subclass's override (as gevent's join and get
+ * do); 1/0, -1 on error */
+static int
+ready_of(gevc_hub_state *st, PyObject *self)
+{
+    return is_own(st, self, st->str_ready) ? is_ready(st, self)
+                                          : call_truth(self, st->str_ready, NULL);
+}
+
 PyDoc_STRVAR(join_doc, "join(timeout=None)\n\n"
 "Block until it finishes or timeout seconds pass; returns None.  timeout may\n"
 "be a Timeout: it is started, and its expiry ends the join quietly.");
@@ -659,7 +671,7 @@ glet_join(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     if (st == NULL ||
         gevc__parse("join", args, nargs, kwnames, names, 1, 0, &timeout) < 0)
         return NULL;
-    if ((ready = is_ready(st, self)) < 0)
+    if ((ready = ready_of(st, self)) < 0)
         return NULL;
     if (ready)
         Py_RETURN_NONE;
@@ -697,7 +709,7 @@ glet_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     if (st == NULL ||
         gevc__parse("get", args, nargs, kwnames, names, 2, 0, a) < 0)
         return NULL;
-    if ((ready = is_ready(st, self)) < 0)
+    if ((ready = ready_of(st, self)) < 0)
         return NULL;
     if (!ready) {
         int block = gevc__as_bool(a[0], 1);
