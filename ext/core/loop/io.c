@@ -114,6 +114,12 @@ io_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
                 PyObject *kwnames)
 {
     PyObject *prefix = NULL;
+    if (kwnames == NULL && nargs == 1 && gevc__fast_start_ok(self, args[0])) {
+        gevc__fast_callback(self, args[0]);
+        io_start(self->loop->ev, self);
+        gevc__watcher_started(self);
+        Py_RETURN_NONE;
+    }
     if (kwnames != NULL) {
         Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
         for (Py_ssize_t i = 0; i < nkw; i++) {
@@ -131,6 +137,17 @@ io_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         }
     }
     return gevc_watcher_start_common(self, args, nargs, prefix);
+}
+
+PyDoc_STRVAR(io_stop_doc, "stop()\n\nStop watching fd and forget callback and args.");
+/* the base type's stop() with ev_io_stop called directly */
+static PyObject *
+io_stop_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 0)
+        return gevc__stop_args_error(self, nargs);
+    gevc__watcher_stop_with(self, io_stop);
+    Py_RETURN_NONE;
 }
 
 static int
@@ -194,6 +211,8 @@ get_events_str(gevc_io *self, void *c)
 static PyMethodDef io_methods[] = {
     {"start", (PyCFunction)(void (*)(void))io_start_method,
      METH_FASTCALL | METH_KEYWORDS, io_start_doc},
+    {"stop", (PyCFunction)(void (*)(void))io_stop_method, METH_FASTCALL,
+     io_stop_doc},
     {NULL},
 };
 

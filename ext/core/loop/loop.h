@@ -304,6 +304,114 @@ void gevc_timer_drop_spare(gevc_loop *loop);
  * false ref, *prio the priority (0 when None or absent). */
 int gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *prio);
 
+/* ---- the hot start/stop path, inlined into each type's methods ---------
+ *
+ * start(callback) and stop() of a timer or io watcher are the loop layer's
+ * hottest calls: these pieces let each type's method run them with its own
+ * ev_*_start/ev_*_stop called directly, without the general argument
+ * handling.  The general functions above are built from the same pieces. */
+
+/* The reference an active or fed watcher holds to itself, listed in its
+ * loop so that destroy() can release it. */
+static inline void
+gevc__own_ref(gevc_watcher *self)
+{
+    gevc_loop *loop = self->loop;
+    if (self->flags & GEVC_W_OWNS_REF)
+        return;
+    Py_INCREF(self);
+    self->flags |= GEVC_W_OWNS_REF;
+    self->own_next = loop->owning;
+    if (loop->owning != NULL)
+        loop->owning->own_pprev = &self->own_next;
+    self->own_pprev = &loop->owning;
+    loop->owning = self;
+}
+
+/* Returns 1 if the reference was held: the caller then releases it. */
+static inline int
+gevc__unlink_own_ref(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_OWNS_REF))
+        return 0;
+    self->flags &= ~GEVC_W_OWNS_REF;
+    *self->own_pprev = self->own_next;
+    if (self->own_next != NULL)
+        self->own_next->own_pprev = self->own_pprev;
+    self->own_next = NULL;
+    self->own_pprev = NULL;
+    return 1;
+}
+
+/* After the libev watcher was started: ref=False bookkeeping and the self
+ * reference. */
+static inline void
+gevc__watcher_started(gevc_watcher *self)
+{
+    if ((self->flags & (GEVC_W_NOREF | GEVC_W_EVUNREF)) == GEVC_W_NOREF) {
+        ev_unref(self->loop->ev);
+        self->flags |= GEVC_W_EVUNREF;
+    }
+    gevc__own_ref(self);
+}
+
+/* 1 if start(cb) with no other argument may take the short path: the
+ * watcher is stopped (so neither active nor pending, no self reference),
+ * has no callback or arguments to release, its loop is alive and cb is
+ * callable.  The caller then sets the callback with gevc__fast_callback,
+ * starts the libev watcher and calls gevc__watcher_started.  Anything
+ * else goes through the general path, which raises the errors. */
+static inline int
+gevc__fast_start_ok(gevc_watcher *self, PyObject *cb)
+{
+    return self->callback == NULL && self->argc <= 0 &&
+           !(self->flags & GEVC_W_OWNS_REF) && self->loop->ev != NULL &&
+           Py_TYPE(cb)->tp_call != NULL;
+}
+
+static inline void
+gevc__fast_callback(gevc_watcher *self, PyObject *cb)
+{
+    self->callback = Py_NewRef(cb);
+    self->argv = self->inline_args;
+    self->argc = 0;
+}
+
+void gevc__watcher_clear_args(gevc_watcher *self);
+
+/* stop(): evstop is the type's libev stop, so a type's own stop method gets
+ * it called directly. */
+static inline void
+gevc__watcher_stop_with(gevc_watcher *self,
+                        void (*evstop)(struct ev_loop *, gevc_watcher *))
+{
+    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
+    PyObject *cb;
+    int owned;
+    if (ev != NULL) {
+        if (self->flags & GEVC_W_EVUNREF)
+            ev_ref(ev);
+        if (ev_is_active(self->w) || ev_is_pending(self->w))
+            evstop(ev, self);
+    }
+    self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
+    /* the reference is released last: releasing the callback may run code
+       that stops this watcher again, and must find it stopped */
+    owned = gevc__unlink_own_ref(self);
+    cb = self->callback;
+    self->callback = NULL;
+    if (self->argc > 0)
+        gevc__watcher_clear_args(self);
+    else
+        self->argc = -1;
+    Py_XDECREF(cb);
+    if (owned)
+        Py_DECREF(self);   /* may free self: nothing after this */
+}
+
+/* The TypeError of stop(*args) with arguments. */
+PyObject *gevc__stop_args_error(gevc_watcher *self, Py_ssize_t nargs);
+
 /* Trampoline for a watcher type whose ev struct is member `ev` of `type`. */
 #define GEVC_TRAMPOLINE(fname, type, evtype)                               \
     static void fname(struct ev_loop *l, evtype *w, int revents)           \

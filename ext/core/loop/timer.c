@@ -267,6 +267,15 @@ timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
                    PyObject *kwnames)
 {
     int update;
+    if (kwnames == NULL && nargs == 1 && gevc__fast_start_ok(self, args[0])) {
+        gevc_loop *loop = self->loop;
+        gevc__fast_callback(self, args[0]);
+        if (loop->in_callbacks)
+            ev_now_update(loop->ev);
+        timer_start(loop->ev, self);
+        gevc__watcher_started(self);
+        Py_RETURN_NONE;
+    }
     if (gevc_loop_check(self->loop) < 0)
         return NULL;
     update = kwnames == NULL ? -2 : update_kw(args, nargs, kwnames, -2);
@@ -286,6 +295,17 @@ timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     if (update)
         ev_now_update(self->loop->ev);
     gevc_watcher_activate(self);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(timer_stop_doc, "stop()\n\nStop the timer and forget callback and args.");
+/* the base type's stop() with ev_timer_stop called directly */
+static PyObject *
+timer_stop_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 0)
+        return gevc__stop_args_error(self, nargs);
+    gevc__watcher_stop_with(self, timer_stop);
     Py_RETURN_NONE;
 }
 
@@ -342,6 +362,8 @@ get_repeat(gevc_timer *self, void *c)
 static PyMethodDef timer_methods[] = {
     {"start", (PyCFunction)(void (*)(void))timer_start_method,
      METH_FASTCALL | METH_KEYWORDS, timer_start_doc},
+    {"stop", (PyCFunction)(void (*)(void))timer_stop_method, METH_FASTCALL,
+     timer_stop_doc},
     {"again", (PyCFunction)(void (*)(void))timer_again,
      METH_FASTCALL | METH_KEYWORDS, timer_again_doc},
     {NULL},

@@ -20,8 +20,8 @@ drop_args(PyObject **argv, Py_ssize_t argc, PyObject **inline_args)
         PyMem_Free(argv);
 }
 
-static void
-clear_args(gevc_watcher *self)
+void
+gevc__watcher_clear_args(gevc_watcher *self)
 {
     PyObject *saved[GEVC_INLINE_ARGS];
     PyObject **argv = self->argv;
@@ -218,54 +218,22 @@ gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind, PyObject *args,
 
 /* ---- start / stop -------------------------------------------------------- */
 
-/* The reference an active or fed watcher holds to itself, listed in its
- * loop so that destroy() can release it. */
-static void
-own_ref(gevc_watcher *self)
-{
-    gevc_loop *loop = self->loop;
-    if (self->flags & GEVC_W_OWNS_REF)
-        return;
-    Py_INCREF(self);
-    self->flags |= GEVC_W_OWNS_REF;
-    self->own_next = loop->owning;
-    if (loop->owning != NULL)
-        loop->owning->own_pprev = &self->own_next;
-    self->own_pprev = &loop->owning;
-    loop->owning = self;
-}
-
-/* Returns 1 if the reference was held: the caller then releases it. */
-static int
-unlink_own_ref(gevc_watcher *self)
-{
-    if (!(self->flags & GEVC_W_OWNS_REF))
-        return 0;
-    self->flags &= ~GEVC_W_OWNS_REF;
-    *self->own_pprev = self->own_next;
-    if (self->own_next != NULL)
-        self->own_next->own_pprev = self->own_pprev;
-    self->own_next = NULL;
-    self->own_pprev = NULL;
-    return 1;
-}
-
 void
 gevc_watcher_activate(gevc_watcher *self)
 {
-    struct ev_loop *ev = self->loop->ev;
-    self->kind->start(ev, self);
-    if ((self->flags & (GEVC_W_NOREF | GEVC_W_EVUNREF)) == GEVC_W_NOREF) {
-        ev_unref(ev);
-        self->flags |= GEVC_W_EVUNREF;
-    }
-    own_ref(self);
+    self->kind->start(self->loop->ev, self);
+    gevc__watcher_started(self);
 }
 
 PyObject *
 gevc_watcher_start_common(gevc_watcher *self, PyObject *const *args,
                           Py_ssize_t nargs, PyObject *prefix)
 {
+    if (nargs == 1 && prefix == NULL && gevc__fast_start_ok(self, args[0])) {
+        gevc__fast_callback(self, args[0]);
+        gevc_watcher_activate(self);
+        Py_RETURN_NONE;
+    }
     if (gevc_loop_check(self->loop) < 0)
         return NULL;
     if (nargs < 1) {
@@ -284,28 +252,7 @@ gevc_watcher_start_common(gevc_watcher *self, PyObject *const *args,
 void
 gevc_watcher_stop(gevc_watcher *self)
 {
-    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
-    PyObject *cb;
-    int owned;
-    if (ev != NULL) {
-        if (self->flags & GEVC_W_EVUNREF)
-            ev_ref(ev);
-        if (ev_is_active(self->w) || ev_is_pending(self->w))
-            self->kind->stop(ev, self);
-    }
-    self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
-    /* the reference is released last: releasing the callback may run code
-       that stops this watcher again, and must find it stopped */
-    owned = unlink_own_ref(self);
-    cb = self->callback;
-    self->callback = NULL;
-    if (self->argc > 0)
-        clear_args(self);
-    else
-        self->argc = -1;
-    Py_XDECREF(cb);
-    if (owned)
-        Py_DECREF(self);   /* may free self: nothing after this */
+    gevc__watcher_stop_with(self, self->kind->stop);
 }
 
 /* ---- firing ----------------------------------------------------------- */
@@ -399,7 +346,7 @@ int
 gevc_watcher_clear(gevc_watcher *self)
 {
     Py_CLEAR(self->callback);
-    clear_args(self);
+    gevc__watcher_clear_args(self);
     return 0;
 }
 
@@ -444,14 +391,19 @@ watcher_close(gevc_watcher *self, PyObject *unused)
 /* METH_FASTCALL rather than METH_NOARGS: the interpreter calls a bound
  * fastcall builtin (`stop = w.stop; stop()`) straight from its specialized
  * call instruction, a NOARGS one through the generic vectorcall path. */
+PyObject *
+gevc__stop_args_error(gevc_watcher *self, Py_ssize_t nargs)
+{
+    PyErr_Format(PyExc_TypeError, "%s.stop() takes no arguments (%zd given)",
+                 _PyType_Name(Py_TYPE(self)), nargs);
+    return NULL;
+}
+
 static PyObject *
 watcher_stop(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError, "%s.stop() takes no arguments (%zd given)",
-                     _PyType_Name(Py_TYPE(self)), nargs);
-        return NULL;
-    }
+    if (nargs != 0)
+        return gevc__stop_args_error(self, nargs);
     gevc_watcher_stop(self);
     Py_RETURN_NONE;
 }
@@ -493,7 +445,7 @@ watcher_feed(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
             ev_set_priority(self->w, pri < EV_MINPRI ? EV_MINPRI : EV_MAXPRI);
     }
     ev_feed_event(self->loop->ev, self->w, (int)revents);
-    own_ref(self);
+    gevc__own_ref(self);
     Py_RETURN_NONE;
 }
 
@@ -630,7 +582,7 @@ static int
 set_args(gevc_watcher *self, PyObject *value, void *c)
 {
     if (value == NULL || value == Py_None) {
-        clear_args(self);
+        gevc__watcher_clear_args(self);
         return 0;
     }
     if (!PyTuple_Check(value)) {
