@@ -314,11 +314,9 @@ int gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *pri
 /* The reference an active or fed watcher holds to itself, listed in its
  * loop so that destroy() can release it. */
 static inline void
-gevc__own_ref(gevc_watcher *self)
+gevc__take_own_ref(gevc_watcher *self)   /* not held yet */
 {
     gevc_loop *loop = self->loop;
-    if (self->flags & GEVC_W_OWNS_REF)
-        return;
     Py_INCREF(self);
     self->flags |= GEVC_W_OWNS_REF;
     self->own_next = loop->owning;
@@ -326,6 +324,13 @@ gevc__own_ref(gevc_watcher *self)
         loop->owning->own_pprev = &self->own_next;
     self->own_pprev = &loop->owning;
     loop->owning = self;
+}
+
+static inline void
+gevc__own_ref(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_OWNS_REF))
+        gevc__take_own_ref(self);
 }
 
 /* Returns 1 if the reference was held: the caller then releases it. */
@@ -355,6 +360,18 @@ gevc__watcher_started(gevc_watcher *self)
     gevc__own_ref(self);
 }
 
+/* The same for a watcher that passed gevc__fast_start_ok: stopped, so
+ * neither libev reference nor self reference is held yet. */
+static inline void
+gevc__watcher_fast_started(gevc_watcher *self)
+{
+    if (self->flags & GEVC_W_NOREF) {
+        ev_unref(self->loop->ev);
+        self->flags |= GEVC_W_EVUNREF;
+    }
+    gevc__take_own_ref(self);
+}
+
 /* 1 if start(cb) with no other argument may take the short path: the
  * watcher is stopped (so neither active nor pending, no self reference),
  * has no callback or arguments to release, its loop is alive and cb is
@@ -379,21 +396,13 @@ gevc__fast_callback(gevc_watcher *self, PyObject *cb)
 
 void gevc__watcher_clear_args(gevc_watcher *self);
 
-/* stop(): evstop is the type's libev stop, so a type's own stop method gets
- * it called directly. */
+/* The part of stop() after the libev watcher was stopped (and libev's
+ * reference given back): forget the callback, args and self reference. */
 static inline void
-gevc__watcher_stop_with(gevc_watcher *self,
-                        void (*evstop)(struct ev_loop *, gevc_watcher *))
+gevc__watcher_forget(gevc_watcher *self)
 {
-    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
     PyObject *cb;
     int owned;
-    if (ev != NULL) {
-        if (self->flags & GEVC_W_EVUNREF)
-            ev_ref(ev);
-        if (ev_is_active(self->w) || ev_is_pending(self->w))
-            evstop(ev, self);
-    }
     self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
     /* the reference is released last: releasing the callback may run code
        that stops this watcher again, and must find it stopped */
@@ -407,6 +416,21 @@ gevc__watcher_stop_with(gevc_watcher *self,
     Py_XDECREF(cb);
     if (owned)
         Py_DECREF(self);   /* may free self: nothing after this */
+}
+
+/* stop(): evstop is the type's libev stop. */
+static inline void
+gevc__watcher_stop_with(gevc_watcher *self,
+                        void (*evstop)(struct ev_loop *, gevc_watcher *))
+{
+    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
+    if (ev != NULL) {
+        if (self->flags & GEVC_W_EVUNREF)
+            ev_ref(ev);
+        if (ev_is_active(self->w) || ev_is_pending(self->w))
+            evstop(ev, self);
+    }
+    gevc__watcher_forget(self);
 }
 
 /* The TypeError of stop(*args) with arguments. */

@@ -262,20 +262,13 @@ PyDoc_STRVAR(timer_start_doc, "start(callback, *args, update=None)\n\n"
 "Fire callback(*args) `after` seconds from the loop's cached time (then\n"
 "every `repeat` seconds if repeat > 0).  update=True refreshes the cached\n"
 "time first; None does so only when started from a run_callback callback.");
-static PyObject *
-timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
-                   PyObject *kwnames)
+/* everything but the short path of timer_start_method, kept out of it so
+ * that the short path needs no stack frame of its own */
+static Py_NO_INLINE PyObject *
+timer_start_general(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
 {
     int update;
-    if (kwnames == NULL && nargs == 1 && gevc__fast_start_ok(self, args[0])) {
-        gevc_loop *loop = self->loop;
-        gevc__fast_callback(self, args[0]);
-        if (loop->in_callbacks)
-            ev_now_update(loop->ev);
-        timer_start(loop->ev, self);
-        gevc__watcher_started(self);
-        Py_RETURN_NONE;
-    }
     if (gevc_loop_check(self->loop) < 0)
         return NULL;
     update = kwnames == NULL ? -2 : update_kw(args, nargs, kwnames, -2);
@@ -298,14 +291,39 @@ timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     Py_RETURN_NONE;
 }
 
+static PyObject *
+timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames)
+{
+    gevc_timer *t = (gevc_timer *)self;
+    gevc_loop *loop = self->loop;
+    if (kwnames != NULL || nargs != 1 || !gevc__fast_start_ok(self, args[0]))
+        return timer_start_general(self, args, nargs, kwnames);
+    gevc__fast_callback(self, args[0]);
+    if (loop->in_callbacks)
+        ev_now_update(loop->ev);
+    ev_timer_start(loop->ev, &t->ev);
+    t->start_id = ++loop->timer_seq;
+    t->deadline = t->ev.at;
+    gevc__watcher_fast_started(self);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(timer_stop_doc, "stop()\n\nStop the timer and forget callback and args.");
-/* the base type's stop() with ev_timer_stop called directly */
+/* the base type's stop() with ev_timer_stop called directly (which does
+ * nothing to a timer neither active nor pending) */
 static PyObject *
 timer_stop_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
     if (nargs != 0)
         return gevc__stop_args_error(self, nargs);
-    gevc__watcher_stop_with(self, timer_stop);
+    if (ev != NULL) {
+        if (self->flags & GEVC_W_EVUNREF)
+            ev_ref(ev);
+        ev_timer_stop(ev, &((gevc_timer *)self)->ev);
+    }
+    gevc__watcher_forget(self);
     Py_RETURN_NONE;
 }
 
