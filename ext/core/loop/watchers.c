@@ -80,7 +80,7 @@ gevc_watcher_set_callback(gevc_watcher *self, PyObject *cb,
                           PyObject *const *args, Py_ssize_t nargs,
                           PyObject *prefix)
 {
-    if (!PyCallable_Check(cb)) {
+    if (Py_TYPE(cb)->tp_call == NULL) {     /* PyCallable_Check, inlined */
         PyErr_Format(PyExc_TypeError, "Expected callable, not %R", cb);
         return -1;
     }
