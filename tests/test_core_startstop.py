@@ -365,3 +365,53 @@ def test_io_callback_error_stops_the_watcher_started_by_the_short_path(sock):
     assert (w.active, w.callback) == (False, None)
     assert errors == [ZeroDivisionError]
     lp.destroy()
+
+
+def test_destroy_after_watchers_were_started_stopped_and_freed(sock):
+    """Stopped watchers stay known to their loop until freed; destroy()
+    stops the active ones and leaves the rest, and nothing is touched after
+    it was freed (this runs under the sanitizer job too)."""
+    lp = core.loop(default=False)
+    cb = Callback()
+    ws = [lp.timer(60) for _ in range(4)] + \
+        [lp.io(sock[0].fileno(), READ) for _ in range(4)] + [lp.idle()]
+    for w in ws:
+        w.start(cb)
+        w.stop()
+    del ws[6], ws[1]              # freed while stopped
+    gc.collect()
+    for w in ws[::2]:
+        w.start(cb)
+    refs = [weakref.ref(w) for w in ws]
+    active = [w for w in ws if w.active]
+    assert len(active) == 4
+    del ws, w, active
+    lp.destroy()
+    gc.collect()
+    assert [r() for r in refs] == [None] * len(refs)
+
+
+def test_destroy_while_releasing_a_callback_frees_other_stopped_watchers():
+    lp = core.loop(default=False)
+    stopped = [lp.timer(60) for _ in range(3)]
+    for t in stopped:
+        t.start(Callback())
+        t.stop()
+    holder = {"stopped": stopped}
+    del stopped, t
+
+    class FreesOthers:
+        def __call__(self):
+            pass
+
+        def __del__(self):
+            holder.clear()
+
+    active = lp.timer(60)
+    active.start(FreesOthers())
+    ref = weakref.ref(active)
+    del active
+    lp.destroy()                  # stops `active`: __del__ frees the three
+    gc.collect()
+    assert ref() is None and holder == {}
+

@@ -134,8 +134,11 @@ typedef struct gevc_loop {
     Py_ssize_t fired_cap;
     uint64_t timer_seq;
     struct gevc_signal *signals;   /* active signal watchers */
-    /* watchers holding a reference to themselves (active or fed):
-     * destroy() stops them, or they would keep themselves alive forever */
+    /* every watcher holding a reference to itself (active or fed), and
+     * stopped ones that did and are not freed yet (borrowed; a watcher
+     * leaves at dealloc, so start+stop touch the list only the first
+     * time): destroy() stops them, or they would keep themselves alive
+     * forever */
     struct gevc_watcher *owning;
     /* one stopped timer kept for gevc_timer_new to hand out again (see
      * gevc_timer_recycle): untracked by the collector, its `loop` borrowed */
@@ -225,6 +228,7 @@ enum {
     GEVC_W_EVUNREF = 2,            /* we called ev_unref for it */
     GEVC_W_NOREF = 4,              /* ref=False */
     GEVC_W_FIRED = 8,              /* timer queued in loop->fired */
+    GEVC_W_LISTED = 16,            /* in loop->owning */
 };
 
 typedef struct gevc_watcher {
@@ -238,7 +242,7 @@ typedef struct gevc_watcher {
     unsigned int flags;
     PyObject *inline_args[GEVC_INLINE_ARGS];
     PyObject *weakrefs;
-    /* in loop->owning while GEVC_W_OWNS_REF is set */
+    /* in loop->owning while GEVC_W_LISTED is set */
     struct gevc_watcher *own_next, **own_pprev;
 } gevc_watcher;
 
@@ -311,14 +315,19 @@ int gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *pri
  * ev_*_start/ev_*_stop called directly, without the general argument
  * handling.  The general functions above are built from the same pieces. */
 
-/* The reference an active or fed watcher holds to itself, listed in its
- * loop so that destroy() can release it. */
+/* The reference an active or fed watcher holds to itself; the watcher is
+ * listed in its loop so that destroy() can release it, and stays listed
+ * until it is freed (gevc__watcher_unlist). */
 static inline void
 gevc__take_own_ref(gevc_watcher *self)   /* not held yet */
 {
     gevc_loop *loop = self->loop;
     Py_INCREF(self);
-    self->flags |= GEVC_W_OWNS_REF;
+    if (self->flags & GEVC_W_LISTED) {
+        self->flags |= GEVC_W_OWNS_REF;
+        return;
+    }
+    self->flags |= GEVC_W_OWNS_REF | GEVC_W_LISTED;
     self->own_next = loop->owning;
     if (loop->owning != NULL)
         loop->owning->own_pprev = &self->own_next;
@@ -335,17 +344,27 @@ gevc__own_ref(gevc_watcher *self)
 
 /* Returns 1 if the reference was held: the caller then releases it. */
 static inline int
-gevc__unlink_own_ref(gevc_watcher *self)
+gevc__drop_own_ref(gevc_watcher *self)
 {
     if (!(self->flags & GEVC_W_OWNS_REF))
         return 0;
     self->flags &= ~GEVC_W_OWNS_REF;
+    return 1;
+}
+
+/* Take the watcher out of loop->owning (freed, parked, or being stopped by
+ * destroy()); its loop must be set. */
+static inline void
+gevc__watcher_unlist(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_LISTED))
+        return;
+    self->flags &= ~GEVC_W_LISTED;
     *self->own_pprev = self->own_next;
     if (self->own_next != NULL)
         self->own_next->own_pprev = self->own_pprev;
     self->own_next = NULL;
     self->own_pprev = NULL;
-    return 1;
 }
 
 /* After the libev watcher was started: ref=False bookkeeping and the self
@@ -406,7 +425,7 @@ gevc__watcher_forget(gevc_watcher *self)
     self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
     /* the reference is released last: releasing the callback may run code
        that stops this watcher again, and must find it stopped */
-    owned = gevc__unlink_own_ref(self);
+    owned = gevc__drop_own_ref(self);
     cb = self->callback;
     self->callback = NULL;
     if (self->argc > 0)

@@ -198,6 +198,7 @@ gevc_timer_recycle(PyObject *timer)
         /* nothing can reach it any more: park it, out of the collector's
          * sight (its borrowed `loop` must not be counted as a reference) */
         PyObject_GC_UnTrack(timer);
+        gevc__watcher_unlist(&t->base);
         loop->spare_timer = t;
         Py_DECREF(loop);           /* may free the loop, and the spare with it */
         return;

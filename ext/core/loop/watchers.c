@@ -364,6 +364,8 @@ gevc_watcher_dealloc(gevc_watcher *self)
         self->kind->stop(self->loop->ev, self);
     }
     tp->tp_clear((PyObject *)self);
+    if (self->loop != NULL)
+        gevc__watcher_unlist(self);
     Py_CLEAR(self->loop);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
