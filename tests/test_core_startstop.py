@@ -415,3 +415,59 @@ def test_destroy_while_releasing_a_callback_frees_other_stopped_watchers():
     gc.collect()
     assert ref() is None and holder == {}
 
+
+
+@pytest.mark.parametrize("make_args", [
+    "core.timer(lp, Sneaky())",
+    "lp.timer(Sneaky())",
+    "core.io(lp, Sneaky(), 1)",
+    "lp.io(Sneaky(), 1)",
+    "core.idle(lp, ref=Sneaky())",
+    "core.stat(lp, '.', Sneaky())",
+])
+def test_a_watcher_being_built_is_not_reachable_through_gc(make_args):
+    """Python code run while a watcher is built (an argument's __float__,
+    fileno(), __bool__) cannot find the half-built watcher with
+    gc.get_objects() and use it (that crashed: it has no loop yet)."""
+    from _isolated import run_isolated
+    out = run_isolated("""
+        import gc, socket
+        from gevent_c import core
+        lp = core.loop(default=False)
+        a, b = socket.socketpair()
+        seen = []
+
+        class Sneaky:
+            def _poke(self):
+                for o in gc.get_objects():
+                    if isinstance(o, core.watcher) and o.loop is not lp:
+                        seen.append(o)
+                        for call in (o.stop, lambda: o.start(print), o.close,
+                                     lambda: o.active, lambda: repr(o)):
+                            try:
+                                call()
+                            except Exception:
+                                pass
+
+            def __float__(self):
+                self._poke()
+                return 0.5
+
+            def __index__(self):
+                self._poke()
+                return a.fileno()
+
+            def fileno(self):
+                self._poke()
+                return a.fileno()
+
+            def __bool__(self):
+                self._poke()
+                return True
+
+        w = %s
+        print(len(seen), type(w).__name__, w.loop is lp)
+        lp.destroy()
+    """ % make_args)
+    count, name, same_loop = out.split()
+    assert count == "0" and same_loop == "True"

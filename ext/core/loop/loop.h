@@ -289,6 +289,7 @@ void gevc_watcher_call(gevc_watcher *self, int revents);
 int gevc_watcher_traverse(gevc_watcher *self, visitproc visit, void *arg);
 int gevc_watcher_clear(gevc_watcher *self);
 void gevc_watcher_dealloc(gevc_watcher *self);
+PyObject *gevc__watcher_alloc(PyTypeObject *tp);
 PyObject *gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
                                      gevc_loop *loop, PyObject *const *args,
                                      Py_ssize_t nargs, PyObject *kwnames);
@@ -313,7 +314,7 @@ int gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *pri
  * start(callback) and stop() of a timer or io watcher are the loop layer's
  * hottest calls: these pieces let each type's method run them with its own
  * ev_*_start/ev_*_stop called directly, without the general argument
- * handling.  The general functions above are built from the same pieces. */
+ * handling.  The general functions (watchers.c) use the same pieces. */
 
 /* The reference an active or fed watcher holds to itself; the watcher is
  * listed in its loop so that destroy() can release it, and stays listed
@@ -395,7 +396,7 @@ gevc__watcher_fast_started(gevc_watcher *self)
  * watcher is stopped (so neither active nor pending, no self reference),
  * has no callback or arguments to release, its loop is alive and cb is
  * callable.  The caller then sets the callback with gevc__fast_callback,
- * starts the libev watcher and calls gevc__watcher_started.  Anything
+ * starts the libev watcher and calls gevc__watcher_fast_started.  Anything
  * else goes through the general path, which raises the errors. */
 static inline int
 gevc__fast_start_ok(gevc_watcher *self, PyObject *cb)
@@ -435,21 +436,6 @@ gevc__watcher_forget(gevc_watcher *self)
     Py_XDECREF(cb);
     if (owned)
         Py_DECREF(self);   /* may free self: nothing after this */
-}
-
-/* stop(): evstop is the type's libev stop. */
-static inline void
-gevc__watcher_stop_with(gevc_watcher *self,
-                        void (*evstop)(struct ev_loop *, gevc_watcher *))
-{
-    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
-    if (ev != NULL) {
-        if (self->flags & GEVC_W_EVUNREF)
-            ev_ref(ev);
-        if (ev_is_active(self->w) || ev_is_pending(self->w))
-            evstop(ev, self);
-    }
-    gevc__watcher_forget(self);
 }
 
 /* The TypeError of stop(*args) with arguments. */

@@ -177,10 +177,14 @@ gevc_timer_new(gevc_loop *loop, double after, double repeat, PyObject *ref,
         return (PyObject *)t;
     }
 fresh:
-    self = tp->tp_alloc(tp, 0);
-    if (self != NULL && timer_setup((gevc_watcher *)self, (PyObject *)loop, after,
-                                    repeat, ref, priority) < 0)
+    self = gevc__watcher_alloc(tp);
+    if (self == NULL)
+        return NULL;
+    if (timer_setup((gevc_watcher *)self, (PyObject *)loop, after, repeat, ref,
+                    priority) < 0)
         Py_CLEAR(self);
+    else
+        PyObject_GC_Track(self);
     return self;
 }
 

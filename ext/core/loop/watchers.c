@@ -153,6 +153,19 @@ gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *prio)
     return 0;
 }
 
+/* A new watcher, hidden from the collector until its init succeeded (the
+ * caller then tracks it): Python code that init runs (an argument's
+ * __float__, __index__ or __bool__) could otherwise find the half-built
+ * watcher through gc.get_objects() and use it before it has a loop. */
+PyObject *
+gevc__watcher_alloc(PyTypeObject *tp)
+{
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self != NULL)
+        PyObject_GC_UnTrack(self);
+    return self;
+}
+
 PyObject *
 gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
                            gevc_loop *loop, PyObject *const *args,
@@ -169,10 +182,13 @@ gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
     }
     stack[0] = (PyObject *)loop;
     memcpy(stack + 1, args, (size_t)(nargs + nkw) * sizeof(PyObject *));
-    self = tp->tp_alloc(tp, 0);
-    if (self != NULL && kind->init((gevc_watcher *)self, stack, nargs + 1,
-                                   kwnames) < 0)
-        Py_CLEAR(self);
+    self = gevc__watcher_alloc(tp);
+    if (self != NULL) {
+        if (kind->init((gevc_watcher *)self, stack, nargs + 1, kwnames) < 0)
+            Py_CLEAR(self);
+        else
+            PyObject_GC_Track(self);
+    }
     if (stack != small)
         PyMem_Free(stack);
     return self;
@@ -208,10 +224,13 @@ gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind, PyObject *args,
             stack[nargs + k++] = value;
         }
     }
-    self = tp->tp_alloc(tp, 0);
-    if (self != NULL && kind->init((gevc_watcher *)self, stack, nargs,
-                                   kwnames) < 0)
-        Py_CLEAR(self);
+    self = gevc__watcher_alloc(tp);
+    if (self != NULL) {
+        if (kind->init((gevc_watcher *)self, stack, nargs, kwnames) < 0)
+            Py_CLEAR(self);
+        else
+            PyObject_GC_Track(self);
+    }
     Py_XDECREF(kwnames);
     return self;
 }
@@ -252,7 +271,14 @@ gevc_watcher_start_common(gevc_watcher *self, PyObject *const *args,
 void
 gevc_watcher_stop(gevc_watcher *self)
 {
-    gevc__watcher_stop_with(self, self->kind->stop);
+    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
+    if (ev != NULL) {
+        if (self->flags & GEVC_W_EVUNREF)
+            ev_ref(ev);
+        if (ev_is_active(self->w) || ev_is_pending(self->w))
+            self->kind->stop(ev, self);
+    }
+    gevc__watcher_forget(self);
 }
 
 /* ---- firing ----------------------------------------------------------- */
