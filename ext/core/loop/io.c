@@ -109,9 +109,11 @@ io_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 PyDoc_STRVAR(io_start_doc, "start(callback, *args, pass_events=False)\n\n"
 "Call callback(*args) whenever fd is ready.  With pass_events=True the\n"
 "events that fired (READ/WRITE bits) come first: callback(events, *args).");
-static PyObject *
-io_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
-                PyObject *kwnames)
+/* everything but the short path of io_start_method, kept out of it so
+ * that the short path needs no stack frame of its own */
+static Py_NO_INLINE PyObject *
+io_start_general(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames)
 {
     PyObject *prefix = NULL;
     if (kwnames != NULL) {
@@ -131,6 +133,36 @@ io_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
         }
     }
     return gevc_watcher_start_common(self, args, nargs, prefix);
+}
+
+static PyObject *
+io_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
+{
+    if (kwnames != NULL || nargs != 1 || !gevc__fast_start_ok(self, args[0]))
+        return io_start_general(self, args, nargs, kwnames);
+    gevc__fast_callback(self, args[0]);
+    ev_io_start(self->loop->ev, &((gevc_io *)self)->ev);
+    gevc__watcher_fast_started(self);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(io_stop_doc, "stop()\n\nStop watching fd and forget callback and args.");
+/* the base type's stop() with ev_io_stop called directly (which does
+ * nothing to a watcher neither active nor pending) */
+static PyObject *
+io_stop_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
+    if (nargs != 0)
+        return gevc__stop_args_error(self, nargs);
+    if (ev != NULL) {
+        if (self->flags & GEVC_W_EVUNREF)
+            ev_ref(ev);
+        ev_io_stop(ev, &((gevc_io *)self)->ev);
+    }
+    gevc__watcher_forget(self);
+    Py_RETURN_NONE;
 }
 
 static int
@@ -194,6 +226,8 @@ get_events_str(gevc_io *self, void *c)
 static PyMethodDef io_methods[] = {
     {"start", (PyCFunction)(void (*)(void))io_start_method,
      METH_FASTCALL | METH_KEYWORDS, io_start_doc},
+    {"stop", (PyCFunction)(void (*)(void))io_stop_method, METH_FASTCALL,
+     io_stop_doc},
     {NULL},
 };
 

@@ -233,8 +233,12 @@ loop_do_destroy(gevc_loop *self, int free_ev)
         /* every active watcher: one left active would keep itself alive
          * for good, and libev keeps signals attached to this loop in a
          * process-wide table */
-        while (self->owning != NULL && self->ev != NULL)
-            gevc_watcher_stop(self->owning);
+        while (self->owning != NULL && self->ev != NULL) {
+            gevc_watcher *w = self->owning;
+            gevc__watcher_unlist(w);
+            if (w->flags & GEVC_W_OWNS_REF)
+                gevc_watcher_stop(w);
+        }
         gevc__callbacks_clear(self);
         clear_fired(self);
     }

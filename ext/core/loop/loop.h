@@ -134,8 +134,11 @@ typedef struct gevc_loop {
     Py_ssize_t fired_cap;
     uint64_t timer_seq;
     struct gevc_signal *signals;   /* active signal watchers */
-    /* watchers holding a reference to themselves (active or fed):
-     * destroy() stops them, or they would keep themselves alive forever */
+    /* every watcher holding a reference to itself (active or fed), and
+     * stopped ones that did and are not freed yet (borrowed; a watcher
+     * leaves at dealloc, so start+stop touch the list only the first
+     * time): destroy() stops them, or they would keep themselves alive
+     * forever */
     struct gevc_watcher *owning;
     /* one stopped timer kept for gevc_timer_new to hand out again (see
      * gevc_timer_recycle): untracked by the collector, its `loop` borrowed */
@@ -225,6 +228,7 @@ enum {
     GEVC_W_EVUNREF = 2,            /* we called ev_unref for it */
     GEVC_W_NOREF = 4,              /* ref=False */
     GEVC_W_FIRED = 8,              /* timer queued in loop->fired */
+    GEVC_W_LISTED = 16,            /* in loop->owning */
 };
 
 typedef struct gevc_watcher {
@@ -238,7 +242,7 @@ typedef struct gevc_watcher {
     unsigned int flags;
     PyObject *inline_args[GEVC_INLINE_ARGS];
     PyObject *weakrefs;
-    /* in loop->owning while GEVC_W_OWNS_REF is set */
+    /* in loop->owning while GEVC_W_LISTED is set */
     struct gevc_watcher *own_next, **own_pprev;
 } gevc_watcher;
 
@@ -285,6 +289,7 @@ void gevc_watcher_call(gevc_watcher *self, int revents);
 int gevc_watcher_traverse(gevc_watcher *self, visitproc visit, void *arg);
 int gevc_watcher_clear(gevc_watcher *self);
 void gevc_watcher_dealloc(gevc_watcher *self);
+PyObject *gevc__watcher_alloc(PyTypeObject *tp);
 PyObject *gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
                                      gevc_loop *loop, PyObject *const *args,
                                      Py_ssize_t nargs, PyObject *kwnames);
@@ -303,6 +308,138 @@ void gevc_timer_drop_spare(gevc_loop *loop);
 /* The ref= and priority= arguments of a watcher, checked: *noref 1 for a
  * false ref, *prio the priority (0 when None or absent). */
 int gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *prio);
+
+/* ---- the hot start/stop path, inlined into each type's methods ---------
+ *
+ * start(callback) and stop() of a timer or io watcher are the loop layer's
+ * hottest calls: these pieces let each type's method run them with its own
+ * ev_*_start/ev_*_stop called directly, without the general argument
+ * handling.  The general functions (watchers.c) use the same pieces. */
+
+/* The reference an active or fed watcher holds to itself; the watcher is
+ * listed in its loop so that destroy() can release it, and stays listed
+ * until it is freed (gevc__watcher_unlist). */
+static inline void
+gevc__take_own_ref(gevc_watcher *self)   /* not held yet */
+{
+    gevc_loop *loop = self->loop;
+    Py_INCREF(self);
+    if (self->flags & GEVC_W_LISTED) {
+        self->flags |= GEVC_W_OWNS_REF;
+        return;
+    }
+    self->flags |= GEVC_W_OWNS_REF | GEVC_W_LISTED;
+    self->own_next = loop->owning;
+    if (loop->owning != NULL)
+        loop->owning->own_pprev = &self->own_next;
+    self->own_pprev = &loop->owning;
+    loop->owning = self;
+}
+
+static inline void
+gevc__own_ref(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_OWNS_REF))
+        gevc__take_own_ref(self);
+}
+
+/* Returns 1 if the reference was held: the caller then releases it. */
+static inline int
+gevc__drop_own_ref(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_OWNS_REF))
+        return 0;
+    self->flags &= ~GEVC_W_OWNS_REF;
+    return 1;
+}
+
+/* Take the watcher out of loop->owning (freed, parked, or being stopped by
+ * destroy()); its loop must be set. */
+static inline void
+gevc__watcher_unlist(gevc_watcher *self)
+{
+    if (!(self->flags & GEVC_W_LISTED))
+        return;
+    self->flags &= ~GEVC_W_LISTED;
+    *self->own_pprev = self->own_next;
+    if (self->own_next != NULL)
+        self->own_next->own_pprev = self->own_pprev;
+    self->own_next = NULL;
+    self->own_pprev = NULL;
+}
+
+/* After the libev watcher was started: ref=False bookkeeping and the self
+ * reference. */
+static inline void
+gevc__watcher_started(gevc_watcher *self)
+{
+    if ((self->flags & (GEVC_W_NOREF | GEVC_W_EVUNREF)) == GEVC_W_NOREF) {
+        ev_unref(self->loop->ev);
+        self->flags |= GEVC_W_EVUNREF;
+    }
+    gevc__own_ref(self);
+}
+
+/* The same for a watcher that passed gevc__fast_start_ok: stopped, so
+ * neither libev reference nor self reference is held yet. */
+static inline void
+gevc__watcher_fast_started(gevc_watcher *self)
+{
+    if (self->flags & GEVC_W_NOREF) {
+        ev_unref(self->loop->ev);
+        self->flags |= GEVC_W_EVUNREF;
+    }
+    gevc__take_own_ref(self);
+}
+
+/* 1 if start(cb) with no other argument may take the short path: the
+ * watcher is stopped (so neither active nor pending, no self reference),
+ * has no callback or arguments to release, its loop is alive and cb is
+ * callable.  The caller then sets the callback with gevc__fast_callback,
+ * starts the libev watcher and calls gevc__watcher_fast_started.  Anything
+ * else goes through the general path, which raises the errors. */
+static inline int
+gevc__fast_start_ok(gevc_watcher *self, PyObject *cb)
+{
+    return self->callback == NULL && self->argc <= 0 &&
+           !(self->flags & GEVC_W_OWNS_REF) && self->loop->ev != NULL &&
+           Py_TYPE(cb)->tp_call != NULL;
+}
+
+static inline void
+gevc__fast_callback(gevc_watcher *self, PyObject *cb)
+{
+    self->callback = Py_NewRef(cb);
+    self->argv = self->inline_args;
+    self->argc = 0;
+}
+
+void gevc__watcher_clear_args(gevc_watcher *self);
+
+/* The part of stop() after the libev watcher was stopped (and libev's
+ * reference given back): forget the callback, args and self reference. */
+static inline void
+gevc__watcher_forget(gevc_watcher *self)
+{
+    PyObject *cb;
+    int owned;
+    self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
+    /* the reference is released last: releasing the callback may run code
+       that stops this watcher again, and must find it stopped */
+    owned = gevc__drop_own_ref(self);
+    cb = self->callback;
+    self->callback = NULL;
+    if (self->argc > 0)
+        gevc__watcher_clear_args(self);
+    else
+        self->argc = -1;
+    Py_XDECREF(cb);
+    if (owned)
+        Py_DECREF(self);   /* may free self: nothing after this */
+}
+
+/* The TypeError of stop(*args) with arguments. */
+PyObject *gevc__stop_args_error(gevc_watcher *self, Py_ssize_t nargs);
 
 /* Trampoline for a watcher type whose ev struct is member `ev` of `type`. */
 #define GEVC_TRAMPOLINE(fname, type, evtype)                               \

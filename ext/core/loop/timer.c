@@ -177,10 +177,14 @@ gevc_timer_new(gevc_loop *loop, double after, double repeat, PyObject *ref,
         return (PyObject *)t;
     }
 fresh:
-    self = tp->tp_alloc(tp, 0);
-    if (self != NULL && timer_setup((gevc_watcher *)self, (PyObject *)loop, after,
-                                    repeat, ref, priority) < 0)
+    self = gevc__watcher_alloc(tp);
+    if (self == NULL)
+        return NULL;
+    if (timer_setup((gevc_watcher *)self, (PyObject *)loop, after, repeat, ref,
+                    priority) < 0)
         Py_CLEAR(self);
+    else
+        PyObject_GC_Track(self);
     return self;
 }
 
@@ -198,6 +202,7 @@ gevc_timer_recycle(PyObject *timer)
         /* nothing can reach it any more: park it, out of the collector's
          * sight (its borrowed `loop` must not be counted as a reference) */
         PyObject_GC_UnTrack(timer);
+        gevc__watcher_unlist(&t->base);
         loop->spare_timer = t;
         Py_DECREF(loop);           /* may free the loop, and the spare with it */
         return;
@@ -262,9 +267,11 @@ PyDoc_STRVAR(timer_start_doc, "start(callback, *args, update=None)\n\n"
 "Fire callback(*args) `after` seconds from the loop's cached time (then\n"
 "every `repeat` seconds if repeat > 0).  update=True refreshes the cached\n"
 "time first; None does so only when started from a run_callback callback.");
-static PyObject *
-timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
-                   PyObject *kwnames)
+/* everything but the short path of timer_start_method, kept out of it so
+ * that the short path needs no stack frame of its own */
+static Py_NO_INLINE PyObject *
+timer_start_general(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
 {
     int update;
     if (gevc_loop_check(self->loop) < 0)
@@ -286,6 +293,42 @@ timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
     if (update)
         ev_now_update(self->loop->ev);
     gevc_watcher_activate(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+timer_start_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames)
+{
+    gevc_timer *t = (gevc_timer *)self;
+    gevc_loop *loop = self->loop;
+    if (kwnames != NULL || nargs != 1 || !gevc__fast_start_ok(self, args[0]))
+        return timer_start_general(self, args, nargs, kwnames);
+    gevc__fast_callback(self, args[0]);
+    if (loop->in_callbacks)
+        ev_now_update(loop->ev);
+    ev_timer_start(loop->ev, &t->ev);
+    t->start_id = ++loop->timer_seq;
+    t->deadline = t->ev.at;
+    gevc__watcher_fast_started(self);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(timer_stop_doc, "stop()\n\nStop the timer and forget callback and args.");
+/* the base type's stop() with ev_timer_stop called directly (which does
+ * nothing to a timer neither active nor pending) */
+static PyObject *
+timer_stop_method(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
+    if (nargs != 0)
+        return gevc__stop_args_error(self, nargs);
+    if (ev != NULL) {
+        if (self->flags & GEVC_W_EVUNREF)
+            ev_ref(ev);
+        ev_timer_stop(ev, &((gevc_timer *)self)->ev);
+    }
+    gevc__watcher_forget(self);
     Py_RETURN_NONE;
 }
 
@@ -342,6 +385,8 @@ get_repeat(gevc_timer *self, void *c)
 static PyMethodDef timer_methods[] = {
     {"start", (PyCFunction)(void (*)(void))timer_start_method,
      METH_FASTCALL | METH_KEYWORDS, timer_start_doc},
+    {"stop", (PyCFunction)(void (*)(void))timer_stop_method, METH_FASTCALL,
+     timer_stop_doc},
     {"again", (PyCFunction)(void (*)(void))timer_again,
      METH_FASTCALL | METH_KEYWORDS, timer_again_doc},
     {NULL},

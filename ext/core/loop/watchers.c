@@ -20,8 +20,8 @@ drop_args(PyObject **argv, Py_ssize_t argc, PyObject **inline_args)
         PyMem_Free(argv);
 }
 
-static void
-clear_args(gevc_watcher *self)
+void
+gevc__watcher_clear_args(gevc_watcher *self)
 {
     PyObject *saved[GEVC_INLINE_ARGS];
     PyObject **argv = self->argv;
@@ -80,7 +80,7 @@ gevc_watcher_set_callback(gevc_watcher *self, PyObject *cb,
                           PyObject *const *args, Py_ssize_t nargs,
                           PyObject *prefix)
 {
-    if (!PyCallable_Check(cb)) {
+    if (Py_TYPE(cb)->tp_call == NULL) {     /* PyCallable_Check, inlined */
         PyErr_Format(PyExc_TypeError, "Expected callable, not %R", cb);
         return -1;
     }
@@ -153,6 +153,19 @@ gevc_watcher_options(PyObject *ref, PyObject *priority, int *noref, int *prio)
     return 0;
 }
 
+/* A new watcher, hidden from the collector until its init succeeded (the
+ * caller then tracks it): Python code that init runs (an argument's
+ * __float__, __index__ or __bool__) could otherwise find the half-built
+ * watcher through gc.get_objects() and use it before it has a loop. */
+PyObject *
+gevc__watcher_alloc(PyTypeObject *tp)
+{
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self != NULL)
+        PyObject_GC_UnTrack(self);
+    return self;
+}
+
 PyObject *
 gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
                            gevc_loop *loop, PyObject *const *args,
@@ -169,10 +182,13 @@ gevc_watcher_new_from_loop(PyTypeObject *tp, const gevc_kind *kind,
     }
     stack[0] = (PyObject *)loop;
     memcpy(stack + 1, args, (size_t)(nargs + nkw) * sizeof(PyObject *));
-    self = tp->tp_alloc(tp, 0);
-    if (self != NULL && kind->init((gevc_watcher *)self, stack, nargs + 1,
-                                   kwnames) < 0)
-        Py_CLEAR(self);
+    self = gevc__watcher_alloc(tp);
+    if (self != NULL) {
+        if (kind->init((gevc_watcher *)self, stack, nargs + 1, kwnames) < 0)
+            Py_CLEAR(self);
+        else
+            PyObject_GC_Track(self);
+    }
     if (stack != small)
         PyMem_Free(stack);
     return self;
@@ -208,64 +224,35 @@ gevc_watcher_tp_new(PyTypeObject *tp, const gevc_kind *kind, PyObject *args,
             stack[nargs + k++] = value;
         }
     }
-    self = tp->tp_alloc(tp, 0);
-    if (self != NULL && kind->init((gevc_watcher *)self, stack, nargs,
-                                   kwnames) < 0)
-        Py_CLEAR(self);
+    self = gevc__watcher_alloc(tp);
+    if (self != NULL) {
+        if (kind->init((gevc_watcher *)self, stack, nargs, kwnames) < 0)
+            Py_CLEAR(self);
+        else
+            PyObject_GC_Track(self);
+    }
     Py_XDECREF(kwnames);
     return self;
 }
 
 /* ---- start / stop -------------------------------------------------------- */
 
-/* The reference an active or fed watcher holds to itself, listed in its
- * loop so that destroy() can release it. */
-static void
-own_ref(gevc_watcher *self)
-{
-    gevc_loop *loop = self->loop;
-    if (self->flags & GEVC_W_OWNS_REF)
-        return;
-    Py_INCREF(self);
-    self->flags |= GEVC_W_OWNS_REF;
-    self->own_next = loop->owning;
-    if (loop->owning != NULL)
-        loop->owning->own_pprev = &self->own_next;
-    self->own_pprev = &loop->owning;
-    loop->owning = self;
-}
-
-/* Returns 1 if the reference was held: the caller then releases it. */
-static int
-unlink_own_ref(gevc_watcher *self)
-{
-    if (!(self->flags & GEVC_W_OWNS_REF))
-        return 0;
-    self->flags &= ~GEVC_W_OWNS_REF;
-    *self->own_pprev = self->own_next;
-    if (self->own_next != NULL)
-        self->own_next->own_pprev = self->own_pprev;
-    self->own_next = NULL;
-    self->own_pprev = NULL;
-    return 1;
-}
-
 void
 gevc_watcher_activate(gevc_watcher *self)
 {
-    struct ev_loop *ev = self->loop->ev;
-    self->kind->start(ev, self);
-    if ((self->flags & (GEVC_W_NOREF | GEVC_W_EVUNREF)) == GEVC_W_NOREF) {
-        ev_unref(ev);
-        self->flags |= GEVC_W_EVUNREF;
-    }
-    own_ref(self);
+    self->kind->start(self->loop->ev, self);
+    gevc__watcher_started(self);
 }
 
 PyObject *
 gevc_watcher_start_common(gevc_watcher *self, PyObject *const *args,
                           Py_ssize_t nargs, PyObject *prefix)
 {
+    if (nargs == 1 && prefix == NULL && gevc__fast_start_ok(self, args[0])) {
+        gevc__fast_callback(self, args[0]);
+        gevc_watcher_activate(self);
+        Py_RETURN_NONE;
+    }
     if (gevc_loop_check(self->loop) < 0)
         return NULL;
     if (nargs < 1) {
@@ -285,27 +272,13 @@ void
 gevc_watcher_stop(gevc_watcher *self)
 {
     struct ev_loop *ev = self->loop ? self->loop->ev : NULL;
-    PyObject *cb;
-    int owned;
     if (ev != NULL) {
         if (self->flags & GEVC_W_EVUNREF)
             ev_ref(ev);
         if (ev_is_active(self->w) || ev_is_pending(self->w))
             self->kind->stop(ev, self);
     }
-    self->flags &= ~(GEVC_W_EVUNREF | GEVC_W_FIRED);
-    /* the reference is released last: releasing the callback may run code
-       that stops this watcher again, and must find it stopped */
-    owned = unlink_own_ref(self);
-    cb = self->callback;
-    self->callback = NULL;
-    if (self->argc > 0)
-        clear_args(self);
-    else
-        self->argc = -1;
-    Py_XDECREF(cb);
-    if (owned)
-        Py_DECREF(self);   /* may free self: nothing after this */
+    gevc__watcher_forget(self);
 }
 
 /* ---- firing ----------------------------------------------------------- */
@@ -399,7 +372,7 @@ int
 gevc_watcher_clear(gevc_watcher *self)
 {
     Py_CLEAR(self->callback);
-    clear_args(self);
+    gevc__watcher_clear_args(self);
     return 0;
 }
 
@@ -417,6 +390,8 @@ gevc_watcher_dealloc(gevc_watcher *self)
         self->kind->stop(self->loop->ev, self);
     }
     tp->tp_clear((PyObject *)self);
+    if (self->loop != NULL)
+        gevc__watcher_unlist(self);
     Py_CLEAR(self->loop);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -444,14 +419,19 @@ watcher_close(gevc_watcher *self, PyObject *unused)
 /* METH_FASTCALL rather than METH_NOARGS: the interpreter calls a bound
  * fastcall builtin (`stop = w.stop; stop()`) straight from its specialized
  * call instruction, a NOARGS one through the generic vectorcall path. */
+PyObject *
+gevc__stop_args_error(gevc_watcher *self, Py_ssize_t nargs)
+{
+    PyErr_Format(PyExc_TypeError, "%s.stop() takes no arguments (%zd given)",
+                 _PyType_Name(Py_TYPE(self)), nargs);
+    return NULL;
+}
+
 static PyObject *
 watcher_stop(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError, "%s.stop() takes no arguments (%zd given)",
-                     _PyType_Name(Py_TYPE(self)), nargs);
-        return NULL;
-    }
+    if (nargs != 0)
+        return gevc__stop_args_error(self, nargs);
     gevc_watcher_stop(self);
     Py_RETURN_NONE;
 }
@@ -493,7 +473,7 @@ watcher_feed(gevc_watcher *self, PyObject *const *args, Py_ssize_t nargs)
             ev_set_priority(self->w, pri < EV_MINPRI ? EV_MINPRI : EV_MAXPRI);
     }
     ev_feed_event(self->loop->ev, self->w, (int)revents);
-    own_ref(self);
+    gevc__own_ref(self);
     Py_RETURN_NONE;
 }
 
@@ -630,7 +610,7 @@ static int
 set_args(gevc_watcher *self, PyObject *value, void *c)
 {
     if (value == NULL || value == Py_None) {
-        clear_args(self);
+        gevc__watcher_clear_args(self);
         return 0;
     }
     if (!PyTuple_Check(value)) {
