@@ -96,6 +96,28 @@ gevc_hub_get(gevc_hub_state *st)
     return hub;
 }
 
+PyObject *
+gevc_hub_loop(gevc_hub_state *st, PyObject *hub)
+{
+    PyTypeObject *tp = Py_TYPE(hub);
+    /* Hub keeps its loop in the instance dict (the greenlet type's dict
+     * slot): read it there unless the class has a say in what hub.loop
+     * is (an attribute of that name, or its own attribute lookup), which
+     * is what PyObject_GetAttr would find too, without its generic steps */
+    if (tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset > 0 &&
+        _PyType_Lookup(tp, st->str_loop) == NULL) {
+        PyObject *dict = *(PyObject **)((char *)hub + tp->tp_dictoffset), *loop;
+        if (dict != NULL && PyDict_CheckExact(dict)) {
+            loop = PyDict_GetItemWithError(dict, st->str_loop);
+            if (loop != NULL)
+                return Py_NewRef(loop);
+            if (PyErr_Occurred())
+                return NULL;
+        }
+    }
+    return PyObject_GetAttr(hub, st->str_loop);
+}
+
 static int
 hublocal_traverse(hublocal *self, visitproc visit, void *arg)
 {

@@ -83,6 +83,8 @@ int
 gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
 {
     Py_VISIT(st->waiter_type);
+    for (int i = 0; i < st->waiter_pool_len; i++)
+        Py_VISIT(st->waiter_pool[i]);
     Py_VISIT(st->hublocal_type);
     Py_VISIT(st->waiter_unset);
     Py_VISIT(st->default_hub_class);
@@ -118,6 +120,13 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
 void
 gevc_hub_layer_clear(gevc_hub_state *st)
 {
+    while (st->waiter_pool_len > 0) {
+        PyObject *sw = st->waiter_pool[--st->waiter_pool_len];
+        st->waiter_pool[st->waiter_pool_len] = NULL;
+        Py_DECREF(sw);
+    }
+    st->lk_class.tp = NULL;
+    st->lk_class.notify_links = NULL;
     Py_CLEAR(st->waiter_type);
     Py_CLEAR(st->hublocal_type);
     Py_CLEAR(st->waiter_unset);

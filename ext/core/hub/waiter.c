@@ -59,14 +59,16 @@ gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
 }
 
 /* The switch or throw into the woken greenlet failed in the hub: report it
- * as gevent does, with the bound method as context. */
+ * as gevent does, with the bound method as context.  hub is the waiter's,
+ * taken before the switch: the waiter itself may serve another wait by now
+ * (see the pool below). */
 static int
-report_error(gevc_waiter *self, PyObject *glet, PyObject *name)
+report_error(gevc_hub_state *st, PyObject *hub, PyObject *glet, PyObject *name)
 {
     PyObject *exc = gevc__exc_take(), *ctx, *tb, *res;
     if (exc == NULL)
         return 0;
-    if (self->hub == NULL || self->hub == Py_None) {
+    if (hub == NULL || hub == Py_None) {
         gevc__exc_raise(exc);
         return -1;
     }
@@ -76,7 +78,7 @@ report_error(gevc_waiter *self, PyObject *glet, PyObject *name)
         ctx = Py_NewRef(glet);
     }
     tb = PyException_GetTraceback(exc);
-    res = PyObject_CallMethodObjArgs(self->hub, self->st->str_handle_error, ctx,
+    res = PyObject_CallMethodObjArgs(hub, st->str_handle_error, ctx,
                                      (PyObject *)Py_TYPE(exc), exc,
                                      tb ? tb : Py_None, NULL);
     Py_XDECREF(tb);
@@ -107,7 +109,9 @@ check_from_hub(gevc_waiter *self, const char *method)
 PyObject *
 gevc_waiter_switch(gevc_waiter *self, PyObject *value)
 {
-    PyObject *glet = self->greenlet, *args, *res;
+    gevc_hub_state *st = self->st;
+    PyObject *glet = self->greenlet, *hub, *args, *res;
+    int rc = 0;
     if (glet == NULL) {
         Py_XSETREF(self->value, Py_NewRef(value));
         Py_XSETREF(self->exc, Py_NewRef(Py_None));
@@ -119,21 +123,27 @@ gevc_waiter_switch(gevc_waiter *self, PyObject *value)
     if (args == NULL)
         return NULL;
     Py_INCREF(glet);
-    res = self->st->gapi->switch_to(glet, args, NULL);
+    hub = Py_XNewRef(self->hub);
+    /* from here on only locals: once the greenlet runs, self may be reset
+     * for its next wait */
+    res = st->gapi->switch_to(glet, args, NULL);
     Py_DECREF(args);
-    if (res == NULL && report_error(self, glet, self->st->str_switch) < 0) {
-        Py_DECREF(glet);
-        return NULL;
-    }
+    if (res == NULL)
+        rc = report_error(st, hub, glet, st->str_switch);
     Py_XDECREF(res);
+    Py_XDECREF(hub);
     Py_DECREF(glet);
+    if (rc < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *
 deliver_exc(gevc_waiter *self, PyObject *throw_args)
 {
-    PyObject *glet = self->greenlet, *meth, *res;
+    gevc_hub_state *st = self->st;
+    PyObject *glet = self->greenlet, *hub, *meth, *res;
+    int rc = 0;
     if (glet == NULL) {
         Py_XSETREF(self->exc, Py_NewRef(throw_args));
         Py_RETURN_NONE;
@@ -141,15 +151,17 @@ deliver_exc(gevc_waiter *self, PyObject *throw_args)
     if (check_from_hub(self, "throw") < 0)
         return NULL;
     Py_INCREF(glet);
-    meth = PyObject_GetAttr(glet, self->st->str_throw);
+    hub = Py_XNewRef(self->hub);
+    meth = PyObject_GetAttr(glet, st->str_throw);
     res = meth ? PyObject_Call(meth, throw_args, NULL) : NULL;
     Py_XDECREF(meth);
-    if (res == NULL && report_error(self, glet, self->st->str_throw) < 0) {
-        Py_DECREF(glet);
-        return NULL;
-    }
+    if (res == NULL)
+        rc = report_error(st, hub, glet, st->str_throw);
     Py_XDECREF(res);
+    Py_XDECREF(hub);
     Py_DECREF(glet);
+    if (rc < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -168,6 +180,7 @@ gevc_waiter_new(gevc_hub_state *st, PyObject *hub)
     self->target = NULL;
     self->method = NULL;
     self->blocked_prev = self->blocked_next = NULL;
+    self->lent = 0;
     PyObject_GC_Track(self);
     return self;
 }
@@ -485,6 +498,79 @@ gevc_waiter_bound_switch(gevc_waiter *self)
     /* what getattr(self, "switch") makes, without the lookup; right for
      * gevc_waiter_new's waiters, which are exactly Waiter */
     return PyCFunction_New(&waiter_methods[0], (PyObject *)self);
+}
+
+gevc_waiter *
+gevc_waiter_of_switch(PyObject *link)
+{
+    if (PyCFunction_Check(link) &&
+        PyCFunction_GET_FUNCTION(link) == (PyCFunction)waiter_switch)
+        return (gevc_waiter *)PyCFunction_GET_SELF(link);
+    return NULL;
+}
+
+/* ---- the pool of waiters ------------------------------------------------
+ * A blocking wait of a C primitive needs a Waiter and its bound switch (the
+ * link).  The pair is kept when the wait ends if nothing else references
+ * either (so no user code can see it again), reset, and handed to a later
+ * wait.  An entry may still be lent to a notifier that woke its greenlet
+ * and has not dropped its reference yet: it is taken only once that one is
+ * gone.  The GIL guards the pool; entries hold no hub, greenlet, value or
+ * target. */
+
+gevc_waiter *
+gevc_waiter_take(gevc_hub_state *st, PyObject *hub, PyObject **sw)
+{
+    gevc_waiter *w;
+    for (int i = st->waiter_pool_len - 1; i >= 0; i--) {
+        PyObject *m = st->waiter_pool[i];
+        w = (gevc_waiter *)PyCFunction_GET_SELF(m);
+        if (Py_REFCNT(m) == 1 && Py_REFCNT(w) == 1) {
+            st->waiter_pool[i] = st->waiter_pool[--st->waiter_pool_len];
+            st->waiter_pool[st->waiter_pool_len] = NULL;
+            w->hub = Py_NewRef(hub);
+            *sw = m;
+            return (gevc_waiter *)Py_NewRef((PyObject *)w);
+        }
+    }
+    w = gevc_waiter_new(st, hub);
+    if (w == NULL)
+        return NULL;
+    *sw = gevc_waiter_bound_switch(w);
+    if (*sw == NULL) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    return w;
+}
+
+void
+gevc_waiter_give(gevc_hub_state *st, gevc_waiter *w, PyObject *sw)
+{
+    /* ours (w and sw), sw's own on w, and those lent to notifiers */
+    if (Py_REFCNT(w) == 2 && Py_REFCNT(sw) == 1 + w->lent &&
+        st->waiter_pool_len < GEVC_WAITER_POOL && Py_IS_TYPE(w, st->waiter_type) &&
+        Py_IS_TYPE(sw, &PyCFunction_Type) && PyCFunction_GET_SELF(sw) == (PyObject *)w &&
+        w->greenlet == NULL && w->blocked_prev == NULL && w->blocked_next == NULL) {
+        PyObject *hub = w->hub, *target = w->target, *value = w->value, *exc = w->exc;
+        w->hub = w->target = w->exc = NULL;
+        w->value = Py_NewRef(Py_None);
+        w->method = NULL;
+        Py_DECREF(w);              /* sw keeps it */
+        /* dropping these may run code that uses the pool: reset first */
+        Py_XDECREF(hub);
+        Py_XDECREF(target);
+        Py_XDECREF(value);
+        Py_XDECREF(exc);
+        if (st->waiter_pool_len < GEVC_WAITER_POOL && Py_REFCNT(sw) == 1 + w->lent) {
+            st->waiter_pool[st->waiter_pool_len++] = sw;
+            return;
+        }
+        Py_DECREF(sw);
+        return;
+    }
+    Py_DECREF(sw);
+    Py_DECREF(w);
 }
 
 static PyMemberDef waiter_members[] = {
