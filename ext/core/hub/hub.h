@@ -45,6 +45,16 @@ typedef struct gevc_hub_state {
      * kept for the next wait (see gevc_waiter_take) */
     PyObject *waiter_pool[GEVC_WAITER_POOL];
     int waiter_pool_len;
+    PyObject *switch_args;         /* (None,), kept for the next wake (waiter.c) */
+    /* the hub registry record of the thread that asked last (hublocal.c) */
+    struct {
+        PyThreadState *ts;
+        uint64_t ts_id;
+        PyObject *record;          /* borrowed: its thread-state dict has it */
+    } hl_last;
+    /* the last hub class whose loop attribute is plainly the instance
+     * dict's (hublocal.c); valid while tp (borrowed, compared only) has tag */
+    struct { PyTypeObject *tp; unsigned int tag; } plain_loop_class;
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */

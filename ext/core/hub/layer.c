@@ -85,6 +85,7 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->waiter_type);
     for (int i = 0; i < st->waiter_pool_len; i++)
         Py_VISIT(st->waiter_pool[i]);
+    Py_VISIT(st->switch_args);
     Py_VISIT(st->hublocal_type);
     Py_VISIT(st->waiter_unset);
     Py_VISIT(st->default_hub_class);
@@ -125,6 +126,7 @@ gevc_hub_layer_clear(gevc_hub_state *st)
         st->waiter_pool[st->waiter_pool_len] = NULL;
         Py_DECREF(sw);
     }
+    Py_CLEAR(st->switch_args);
     st->lk_class.tp = NULL;
     st->lk_class.notify_links = NULL;
     Py_CLEAR(st->waiter_type);

@@ -31,12 +31,21 @@ raise_named(gevc_hub_state *st, const char *name, PyObject *msg)
     Py_DECREF(msg);
 }
 
-PyObject *
-gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
+static PyObject *
+switch_to_hub(gevc_hub_state *st, PyObject *hub)
 {
-    PyObject *cur = st->gapi->getcurrent_borrowed(), *switch_out;
-    if (cur == NULL)
+    if (!GEVC_GREENLET_CHECK(st->gapi, hub)) {
+        PyErr_Format(PyExc_TypeError, "the hub must be a greenlet, not %R", hub);
         return NULL;
+    }
+    return st->gapi->switch_to(hub, NULL, NULL);
+}
+
+/* gevc_hub_switch from cur, the current greenlet */
+static PyObject *
+hub_switch_from(gevc_hub_state *st, PyObject *hub, PyObject *cur)
+{
+    PyObject *switch_out;
     if (cur == hub) {
         raise_named(st, "BlockingSwitchOutError", PyUnicode_FromString(
             "Impossible to call blocking function in the event loop callback"));
@@ -46,16 +55,29 @@ gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
      * lookup answers without touching the instance */
     switch_out = _PyType_Lookup(Py_TYPE(cur), st->str_switch_out);
     if (switch_out != NULL) {
-        PyObject *res = PyObject_CallMethodNoArgs(cur, st->str_switch_out);
-        if (res == NULL)
+        /* the hook may drop what holds hub (a waiter's hub attribute) */
+        PyObject *res;
+        Py_INCREF(hub);
+        res = PyObject_CallMethodNoArgs(cur, st->str_switch_out);
+        if (res == NULL) {
+            Py_DECREF(hub);
             return NULL;
+        }
         Py_DECREF(res);
+        res = switch_to_hub(st, hub);
+        Py_DECREF(hub);
+        return res;
     }
-    if (!GEVC_GREENLET_CHECK(st->gapi, hub)) {
-        PyErr_Format(PyExc_TypeError, "the hub must be a greenlet, not %R", hub);
+    return switch_to_hub(st, hub);
+}
+
+PyObject *
+gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
+{
+    PyObject *cur = st->gapi->getcurrent_borrowed();
+    if (cur == NULL)
         return NULL;
-    }
-    return st->gapi->switch_to(hub, NULL, NULL);
+    return hub_switch_from(st, hub, cur);
 }
 
 /* The switch or throw into the woken greenlet failed in the hub: report it
@@ -106,6 +128,44 @@ check_from_hub(gevc_waiter *self, const char *method)
     return 0;
 }
 
+/* (value,) for a switch, new reference: the tuple of the last switch if
+ * nothing but the state holds it any more (a switch lets go of its
+ * arguments once the target has them), else a new one. */
+static PyObject *
+switch_args_take(gevc_hub_state *st, PyObject *value)
+{
+    PyObject *t = st->switch_args, *old;
+    if (t != NULL) {
+        st->switch_args = NULL;
+        if (Py_REFCNT(t) == 1) {
+            old = PyTuple_GET_ITEM(t, 0);
+            PyTuple_SET_ITEM(t, 0, Py_NewRef(value));
+            Py_DECREF(old);        /* None */
+            if (!PyObject_GC_IsTracked(t))
+                PyObject_GC_Track(t);   /* a collection may have untracked (None,) */
+            return t;
+        }
+        Py_DECREF(t);
+    }
+    t = PyTuple_New(1);
+    if (t != NULL)
+        PyTuple_SET_ITEM(t, 0, Py_NewRef(value));
+    return t;
+}
+
+static void
+switch_args_give(gevc_hub_state *st, PyObject *t)
+{
+    if (st->switch_args == NULL && Py_REFCNT(t) == 1) {
+        PyObject *value = PyTuple_GET_ITEM(t, 0);
+        PyTuple_SET_ITEM(t, 0, Py_NewRef(Py_None));
+        st->switch_args = t;
+        Py_DECREF(value);
+        return;
+    }
+    Py_DECREF(t);
+}
+
 PyObject *
 gevc_waiter_switch(gevc_waiter *self, PyObject *value)
 {
@@ -119,7 +179,7 @@ gevc_waiter_switch(gevc_waiter *self, PyObject *value)
     }
     if (check_from_hub(self, "switch") < 0)
         return NULL;
-    args = PyTuple_Pack(1, value);
+    args = switch_args_take(st, value);
     if (args == NULL)
         return NULL;
     Py_INCREF(glet);
@@ -127,7 +187,7 @@ gevc_waiter_switch(gevc_waiter *self, PyObject *value)
     /* from here on only locals: once the greenlet runs, self may be reset
      * for its next wait */
     res = st->gapi->switch_to(glet, args, NULL);
-    Py_DECREF(args);
+    switch_args_give(st, args);
     if (res == NULL)
         rc = report_error(st, hub, glet, st->str_switch);
     Py_XDECREF(res);
@@ -233,7 +293,7 @@ gevc_waiter_get(gevc_waiter *self)
             (*head)->blocked_prev = self;
         *head = self;
         /* resumed in this thread, whose record (and so head) still lives */
-        res = gevc_hub_switch(self->st, self->hub);
+        res = hub_switch_from(self->st, self->hub, self->greenlet);
         if (self->blocked_prev != NULL)
             self->blocked_prev->blocked_next = self->blocked_next;
         else if (*head == self)
@@ -243,7 +303,7 @@ gevc_waiter_get(gevc_waiter *self)
         self->blocked_prev = self->blocked_next = NULL;
     }
     else
-        res = gevc_hub_switch(self->st, self->hub);
+        res = hub_switch_from(self->st, self->hub, self->greenlet);
     Py_CLEAR(self->greenlet);
     Py_DECREF(self);
     return res;
