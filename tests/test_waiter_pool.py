@@ -73,6 +73,30 @@ def test_sequential_waits_reuse_their_waiter():
     g.join()
 
 
+def test_pooled_waiter_found_through_gc_is_not_handed_out():
+    ev = Event()
+    for _ in range(2):
+        g = gevent_c.spawn(ev.wait)
+        waiting_link(ev)
+        ev.set()
+        g.join()
+        ev.clear()
+    gc.collect()
+    held = [o for o in gc.get_objects() if type(o) is _core.Waiter and o.hub is None]
+    assert held
+    for _ in range(3):
+        g = gevent_c.spawn(ev.wait)
+        waiting_link(ev)
+        w = ev._links[0].__self__
+        assert all(w is not h for h in held)
+        del w
+        ev.set()
+        g.join()
+        ev.clear()
+    # held ones stay as they were
+    assert all(h.hub is None and h.greenlet is None for h in held)
+
+
 def test_pool_is_bounded():
     ev = Event()
     waiters = [gevent_c.spawn(ev.wait) for _ in range(30)]
@@ -384,3 +408,53 @@ def test_class_changes_between_objects_are_seen():
     a = A()
     gevent_c.spawn(a.set, 3)
     assert a.get() == 3
+
+
+# -- the wake's argument tuple ----------------------------------------------------
+
+def pingpong(n, check=lambda: None):
+    requests = [AsyncResult() for _ in range(n)]
+    replies = [AsyncResult() for _ in range(n)]
+    values = [object() for _ in range(n)]
+    got = []
+
+    def server():
+        for request, reply in zip(requests, replies):
+            value = request.get()
+            check()            # the hub is inside the wake that brought value
+            reply.set(value)
+
+    g = gevent_c.spawn(server)
+    for request, reply, value in zip(requests, replies, values):
+        request.set(value)
+        got.append(reply.get())
+    g.join()
+    gevent_c.sleep(0.001)      # the hub gets back from its last wake (no Waiter)
+    assert all(a is b for a, b in zip(got, values))
+
+
+def test_each_wake_delivers_its_own_value():
+    pingpong(50)
+
+
+def test_switch_argument_tuple_held_elsewhere_is_not_reused():
+    # no collection in between: it would untrack the kept (None,) tuple,
+    # and gc.get_objects() would not find it
+    gc.disable()
+    try:
+        pingpong(5)
+        # whatever (None,) tuples are alive now, the one kept for the next
+        # wake among them: held here, none may be used for a wake
+        held = [o for o in gc.get_objects()
+                if type(o) is tuple and len(o) == 1 and o[0] is None]
+        changed = []
+
+        def check():
+            changed.extend(t for t in held if t != (None,))
+
+        pingpong(20, check)
+    finally:
+        gc.enable()
+    assert changed == []
+    del held
+    pingpong(20)
