@@ -8,6 +8,7 @@ object alive, threads share it safely; and the hub's loop, read without a
 Python attribute lookup, is still whatever ``hub.loop`` is now.
 """
 import gc
+import sys
 import threading
 import weakref
 
@@ -458,3 +459,59 @@ def test_switch_argument_tuple_held_elsewhere_is_not_reused():
     assert changed == []
     del held
     pingpong(20)
+
+
+# -- freed Waiters' memory ----------------------------------------------------------
+
+def test_waiters_made_and_freed_keep_no_reference_to_their_type():
+    # every internal Waiter (sleep(0), join, waits) gives back the type
+    # reference it took
+    def rounds(n):
+        for _ in range(n):
+            gevent_c.sleep(0)
+            gevent_c.spawn(lambda: None).join()
+            ev = Event()
+            gevent_c.spawn(ev.set)
+            ev.wait()
+        gevent_c.sleep(0)
+
+    rounds(10)      # the pool fills up to what these rounds need
+    before = sys.getrefcount(_core.Waiter)
+    rounds(300)
+    # a reference kept per Waiter would add 900; the pool holds a few
+    assert sys.getrefcount(_core.Waiter) - before < 10
+
+
+def test_waiter_subclasses_beside_reused_memory():
+    class MyWaiter(_core.Waiter):
+        pass
+
+    hub = get_hub()
+    for i in range(20):
+        gevent_c.sleep(0)          # internal Waiters freed and made again
+        w = MyWaiter()
+        hub.loop.run_callback(w.switch, i)
+        assert w.get() == i
+        assert type(w) is MyWaiter
+        plain = _core.Waiter()
+        hub.loop.run_callback(plain.switch, -i)
+        assert plain.get() == -i
+
+
+def test_interpreter_exit_with_kept_waiters_is_clean():
+    # -X dev poisons freed memory: a kept Waiter used after free, or freed
+    # twice at exit, would show
+    out = run_child('''
+        import gevent_c
+        from gevent_c.event import Event, AsyncResult
+        for _ in range(50):
+            gevent_c.sleep(0)
+            ev = Event()
+            gevent_c.spawn(ev.set)
+            ev.wait()
+            r = AsyncResult()
+            gevent_c.spawn(r.set, 1)
+            r.get()
+        print('ok')
+    ''', dev=True)
+    assert out.strip() == 'ok'

@@ -46,6 +46,9 @@ typedef struct gevc_hub_state {
     PyObject *waiter_pool[GEVC_WAITER_POOL];
     int waiter_pool_len;
     PyObject *switch_args;         /* (None,), kept for the next wake (waiter.c) */
+    /* memory of freed Waiters, for the next (not objects: no references) */
+    struct gevc_waiter *waiter_free[GEVC_WAITER_POOL];
+    int waiter_free_len;
     /* the hub registry record of the thread that asked last (hublocal.c) */
     struct {
         PyThreadState *ts;

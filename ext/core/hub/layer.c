@@ -127,6 +127,11 @@ gevc_hub_layer_clear(gevc_hub_state *st)
         Py_DECREF(sw);
     }
     Py_CLEAR(st->switch_args);
+    while (st->waiter_free_len > 0) {
+        struct gevc_waiter *w = st->waiter_free[--st->waiter_free_len];
+        st->waiter_free[st->waiter_free_len] = NULL;
+        PyObject_GC_Del(w);
+    }
     st->lk_class.tp = NULL;
     st->lk_class.notify_links = NULL;
     Py_CLEAR(st->waiter_type);

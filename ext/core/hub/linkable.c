@@ -149,8 +149,8 @@ check_and_notify(linkable *self)
     else if (PyObject_TypeCheck(loop, self->st->loop.loop_type)
              && gevc_hub_get_if_exists(self->st) == hub
              && (func = self->cls_notify_links) != NULL
-             && (PyCFunction_Check(func) || PyFunction_Check(func) ||
-                 Py_IS_TYPE(func, &PyMethodDescr_Type))) {
+             && (Py_IS_TYPE(func, &PyMethodDescr_Type) || PyFunction_Check(func) ||
+                 PyCFunction_Check(func))) {
         /* the class's function with self as argument: no bound-method
          * object per notification */
         PyObject *arg = (PyObject *)self;

@@ -34,7 +34,8 @@ raise_named(gevc_hub_state *st, const char *name, PyObject *msg)
 static PyObject *
 switch_to_hub(gevc_hub_state *st, PyObject *hub)
 {
-    if (!GEVC_GREENLET_CHECK(st->gapi, hub)) {
+    /* Hub derives from greenlet directly: no walk of the MRO for it */
+    if (Py_TYPE(hub)->tp_base != st->gapi->type && !GEVC_GREENLET_CHECK(st->gapi, hub)) {
         PyErr_Format(PyExc_TypeError, "the hub must be a greenlet, not %R", hub);
         return NULL;
     }
@@ -228,10 +229,21 @@ deliver_exc(gevc_waiter *self, PyObject *throw_args)
 gevc_waiter *
 gevc_waiter_new(gevc_hub_state *st, PyObject *hub)
 {
-    gevc_waiter *self = PyObject_GC_New(gevc_waiter, st->waiter_type);
-    if (self == NULL)
-        return NULL;
-    Py_INCREF(st->waiter_type);
+    gevc_waiter *self;
+    if (st->waiter_free_len > 0) {
+        /* memory of a freed Waiter (see waiter_dealloc); PyObject_Init
+         * makes it one again, with its type reference */
+        self = st->waiter_free[--st->waiter_free_len];
+        st->waiter_free[st->waiter_free_len] = NULL;
+        (void)PyObject_Init((PyObject *)self, st->waiter_type);
+    }
+    else {
+        /* PyObject_GC_New takes the reference to the heap type that
+         * waiter_dealloc drops */
+        self = PyObject_GC_New(gevc_waiter, st->waiter_type);
+        if (self == NULL)
+            return NULL;
+    }
     self->st = st;
     self->hub = Py_NewRef(hub);
     self->greenlet = NULL;
@@ -369,9 +381,15 @@ static void
 waiter_dealloc(gevc_waiter *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    gevc_hub_state *st = self->st;
     PyObject_GC_UnTrack(self);
     waiter_clear(self);
-    tp->tp_free((PyObject *)self);
+    /* a plain Waiter's memory is kept for gevc_waiter_new (a few; none
+     * once the module is cleared, which frees them) */
+    if (st != NULL && tp == st->waiter_type && st->waiter_free_len < GEVC_WAITER_POOL)
+        st->waiter_free[st->waiter_free_len++] = self;
+    else
+        tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
