@@ -333,10 +333,16 @@ def test_new_hub_after_destroy_notifies_through_its_own_loop():
         assert get_hub().loop is not loop
 
 
-def test_replaced_loop_is_the_one_notifications_go_through():
+@pytest.mark.parametrize('how', ['attribute', 'dict'])
+def test_replaced_loop_is_the_one_notifications_go_through(how):
     hub = get_hub()
     real = hub.loop
     calls = []
+    # a notification first, so that whatever the C side remembers of
+    # hub.loop is the real loop
+    ev = Event()
+    gevent_c.spawn(ev.set)
+    assert ev.wait()
 
     class StandIn:
         # forwards to the real loop, counting run_callback
@@ -347,7 +353,10 @@ def test_replaced_loop_is_the_one_notifications_go_through():
             calls.append(func)
             return real.run_callback(func, *args)
 
-    hub.loop = StandIn()
+    if how == 'attribute':
+        hub.loop = StandIn()
+    else:
+        hub.__dict__['loop'] = StandIn()
     try:
         ev = Event()
         g = gevent_c.spawn(ev.wait)

@@ -58,6 +58,12 @@ typedef struct gevc_hub_state {
     /* the last hub class whose loop attribute is plainly the instance
      * dict's (hublocal.c); valid while tp (borrowed, compared only) has tag */
     struct { PyTypeObject *tp; unsigned int tag; } plain_loop_class;
+    /* up to 3.11: the loop found in that hub's dict while the dict has
+     * version (all borrowed, compared only: an unchanged dict holds loop) */
+    struct {
+        PyObject *hub, *dict, *loop;
+        uint64_t version;
+    } hub_loop;
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */

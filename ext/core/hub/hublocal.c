@@ -130,9 +130,25 @@ gevc_hub_loop(gevc_hub_state *st, PyObject *hub)
     if (plain) {
         PyObject *dict = *(PyObject **)((char *)hub + tp->tp_dictoffset), *loop;
         if (dict != NULL && PyDict_CheckExact(dict)) {
+#if PY_VERSION_HEX < 0x030C0000
+            /* Up to 3.11 a dict's version tag is unique and changes with
+             * every modification: an unchanged dict still holds the loop
+             * found last time.  (3.12 deprecates the tag.) */
+            uint64_t version = ((PyDictObject *)dict)->ma_version_tag;
+            if (st->hub_loop.hub == hub && st->hub_loop.dict == dict &&
+                st->hub_loop.version == version)
+                return Py_NewRef(st->hub_loop.loop);
+#endif
             loop = PyDict_GetItemWithError(dict, st->str_loop);
-            if (loop != NULL)
+            if (loop != NULL) {
+#if PY_VERSION_HEX < 0x030C0000
+                st->hub_loop.hub = hub;
+                st->hub_loop.dict = dict;
+                st->hub_loop.version = version;
+                st->hub_loop.loop = loop;
+#endif
                 return Py_NewRef(loop);
+            }
             if (PyErr_Occurred())
                 return NULL;
         }
