@@ -132,8 +132,11 @@ gevc_hub_layer_clear(gevc_hub_state *st)
         st->waiter_free[st->waiter_free_len] = NULL;
         PyObject_GC_Del(w);
     }
-    st->lk_class.tp = NULL;
-    st->lk_class.notify_links = NULL;
+    /* the borrowed caches: nothing may be found through them any more */
+    memset(&st->lk_class, 0, sizeof(st->lk_class));
+    memset(&st->hl_last, 0, sizeof(st->hl_last));
+    memset(&st->plain_loop_class, 0, sizeof(st->plain_loop_class));
+    memset(&st->hub_loop, 0, sizeof(st->hub_loop));
     Py_CLEAR(st->waiter_type);
     Py_CLEAR(st->hublocal_type);
     Py_CLEAR(st->waiter_unset);

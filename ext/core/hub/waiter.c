@@ -581,7 +581,8 @@ gevc_waiter_bound_switch(gevc_waiter *self)
 gevc_waiter *
 gevc_waiter_of_switch(PyObject *link)
 {
-    if (PyCFunction_Check(link) &&
+    /* what gevc_waiter_bound_switch and getattr(waiter, "switch") make */
+    if (Py_IS_TYPE(link, &PyCFunction_Type) &&
         PyCFunction_GET_FUNCTION(link) == (PyCFunction)waiter_switch)
         return (gevc_waiter *)PyCFunction_GET_SELF(link);
     return NULL;
@@ -640,7 +641,8 @@ gevc_waiter_give(gevc_hub_state *st, gevc_waiter *w, PyObject *sw)
         Py_XDECREF(target);
         Py_XDECREF(value);
         Py_XDECREF(exc);
-        if (st->waiter_pool_len < GEVC_WAITER_POOL && Py_REFCNT(sw) == 1 + w->lent) {
+        if (st->waiter_pool_len < GEVC_WAITER_POOL && Py_REFCNT(sw) == 1 + w->lent &&
+            Py_REFCNT(w) == 1) {
             st->waiter_pool[st->waiter_pool_len++] = sw;
             return;
         }
