@@ -65,7 +65,7 @@ hub_wait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     waiter = gevc_waiter_new(st, hub);
     if (waiter == NULL)
         return NULL;
-    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+    sw = gevc_waiter_bound_switch(waiter);
     if (sw == NULL)
         goto done;
     start_args[0] = sw;
