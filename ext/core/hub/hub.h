@@ -15,6 +15,8 @@
 
 /* ---- the hub layer's part of the module state ------------------------- */
 
+#define GEVC_WAITER_POOL 8
+
 typedef struct gevc_hub_state {
     gevc_loop_state loop;          /* first: see gevc_loop_state */
     const gevc_greenlet_capi *gapi;
@@ -31,6 +33,37 @@ typedef struct gevc_hub_state {
         PyCFunction append, popleft;   /* METH_O, METH_NOARGS */
     } deque;
     PyObject *ready_descr[4];      /* borrowed: each C type's own ready() */
+    /* what class_lookups (linkable.c) last found, for the next object of
+     * the same class: valid while tp (borrowed, compared only) has tag */
+    struct {
+        PyTypeObject *tp;
+        unsigned int tag;
+        int kind, native_ready, notify_all;
+        PyObject *notify_links;    /* borrowed: the class holds it */
+    } lk_class;
+    /* Bound switch methods of reset Waiters that nothing else references,
+     * kept for the next wait (see gevc_waiter_take) */
+    PyObject *waiter_pool[GEVC_WAITER_POOL];
+    int waiter_pool_len;
+    PyObject *switch_args;         /* (None,), kept for the next wake (waiter.c) */
+    /* memory of freed Waiters, for the next (not objects: no references) */
+    struct gevc_waiter *waiter_free[GEVC_WAITER_POOL];
+    int waiter_free_len;
+    /* the hub registry record of the thread that asked last (hublocal.c) */
+    struct {
+        PyThreadState *ts;
+        uint64_t ts_id;
+        PyObject *record;          /* borrowed: its thread-state dict has it */
+    } hl_last;
+    /* the last hub class whose loop attribute is plainly the instance
+     * dict's (hublocal.c); valid while tp (borrowed, compared only) has tag */
+    struct { PyTypeObject *tp; unsigned int tag; } plain_loop_class;
+    /* up to 3.11: the loop found in that hub's dict while the dict has
+     * version (all borrowed, compared only: an unchanged dict holds loop) */
+    struct {
+        PyObject *hub, *dict, *loop;
+        uint64_t version;
+    } hub_loop;
     PyObject *waiter_unset;        /* Waiter._exception before delivery */
     PyObject *default_hub_class;   /* what get_hub() creates in a new thread */
     PyObject *exceptions;          /* gevent_c.exceptions, imported lazily */
@@ -108,6 +141,9 @@ typedef struct gevc_waiter {
     PyObject *target;
     const char *method;
     struct gevc_waiter *blocked_prev, *blocked_next;
+    /* references to the bound switch held by notifiers that are waking the
+     * greenlet through it right now (run_links): they only drop them */
+    Py_ssize_t lent;
 } gevc_waiter;
 
 extern PyType_Spec gevc_waiter_spec;
@@ -132,6 +168,16 @@ extern PyType_Spec gevc_queuebase_spec, gevc_itemwaiter_spec, gevc_multiwaiter_s
 int gevc__queue_state_init(gevc_hub_state *st);
 
 gevc_waiter *gevc_waiter_new(gevc_hub_state *st, PyObject *hub);
+/* A Waiter for hub and its bound switch (*sw, new reference), reused from
+ * the pool when one is free; hand both back with gevc_waiter_give. */
+gevc_waiter *gevc_waiter_take(gevc_hub_state *st, PyObject *hub, PyObject **sw);
+/* Drop w and sw (stolen), keeping them for the next wait if nothing else
+ * references either. */
+void gevc_waiter_give(gevc_hub_state *st, gevc_waiter *w, PyObject *sw);
+/* The waiter whose bound switch link is (borrowed), or NULL */
+gevc_waiter *gevc_waiter_of_switch(PyObject *link);
+/* hub.loop (new reference) */
+PyObject *gevc_hub_loop(gevc_hub_state *st, PyObject *hub);
 PyObject *gevc_waiter_get(gevc_waiter *self);
 PyObject *gevc_waiter_switch(gevc_waiter *self, PyObject *value);
 /* waiter.switch as a bound method, for a waiter made by gevc_waiter_new */

@@ -6,6 +6,7 @@
 
 typedef struct {
     PyObject_HEAD
+    gevc_hub_state *st;
     PyObject *hub;
     PyObject *loop;
     PyObject *hub_class;
@@ -24,8 +25,16 @@ hublocal_get(gevc_hub_state *st)
 {
     PyThreadState *ts = PyThreadState_Get();
     PyObject *dict, *hl;
-    if (cache.ts == ts && cache.hl != NULL)
-        return cache.hl;
+    /* the same thread as last time: no thread-local access (which costs a
+     * call in a shared library).  The id tells a new thread state at the
+     * address of a deleted one apart. */
+    if (st->hl_last.ts == ts && st->hl_last.record != NULL &&
+        st->hl_last.ts_id == PyThreadState_GetID(ts))
+        return (hublocal *)st->hl_last.record;
+    if (cache.ts == ts && cache.hl != NULL) {
+        hl = (PyObject *)cache.hl;
+        goto found;
+    }
     dict = PyThreadState_GetDict();
     if (dict == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "no thread state dict for the hub registry");
@@ -38,6 +47,7 @@ hublocal_get(gevc_hub_state *st)
         hl = st->hublocal_type->tp_alloc(st->hublocal_type, 0);
         if (hl == NULL)
             return NULL;
+        ((hublocal *)hl)->st = st;
         if (PyDict_SetItem(dict, st->str_hublocal_key, hl) < 0) {
             Py_DECREF(hl);
             return NULL;
@@ -50,6 +60,10 @@ hublocal_get(gevc_hub_state *st)
     }
     cache.ts = ts;
     cache.hl = (hublocal *)hl;
+found:
+    st->hl_last.ts = ts;
+    st->hl_last.ts_id = PyThreadState_GetID(ts);
+    st->hl_last.record = hl;
     return (hublocal *)hl;
 }
 
@@ -96,6 +110,52 @@ gevc_hub_get(gevc_hub_state *st)
     return hub;
 }
 
+PyObject *
+gevc_hub_loop(gevc_hub_state *st, PyObject *hub)
+{
+    PyTypeObject *tp = Py_TYPE(hub);
+    /* Hub keeps its loop in the instance dict (the greenlet type's dict
+     * slot): read it there unless the class has a say in what hub.loop
+     * is (an attribute of that name, or its own attribute lookup), which
+     * is what PyObject_GetAttr would find too, without its generic steps */
+    unsigned int tag = gevc__valid_version_tag(tp);
+    int plain = tag != 0 && st->plain_loop_class.tp == tp && st->plain_loop_class.tag == tag;
+    if (!plain && tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset > 0 &&
+        _PyType_Lookup(tp, st->str_loop) == NULL) {
+        plain = 1;
+        /* the lookup assigned a tag if there was none */
+        st->plain_loop_class.tp = tp;
+        st->plain_loop_class.tag = gevc__valid_version_tag(tp);
+    }
+    if (plain) {
+        PyObject *dict = *(PyObject **)((char *)hub + tp->tp_dictoffset), *loop;
+        if (dict != NULL && PyDict_CheckExact(dict)) {
+#if PY_VERSION_HEX < 0x030C0000
+            /* Up to 3.11 a dict's version tag is unique and changes with
+             * every modification: an unchanged dict still holds the loop
+             * found last time.  (3.12 deprecates the tag.) */
+            uint64_t version = ((PyDictObject *)dict)->ma_version_tag;
+            if (st->hub_loop.hub == hub && st->hub_loop.dict == dict &&
+                st->hub_loop.version == version)
+                return Py_NewRef(st->hub_loop.loop);
+#endif
+            loop = PyDict_GetItemWithError(dict, st->str_loop);
+            if (loop != NULL) {
+#if PY_VERSION_HEX < 0x030C0000
+                st->hub_loop.hub = hub;
+                st->hub_loop.dict = dict;
+                st->hub_loop.version = version;
+                st->hub_loop.loop = loop;
+#endif
+                return Py_NewRef(loop);
+            }
+            if (PyErr_Occurred())
+                return NULL;
+        }
+    }
+    return PyObject_GetAttr(hub, st->str_loop);
+}
+
 static int
 hublocal_traverse(hublocal *self, visitproc visit, void *arg)
 {
@@ -122,6 +182,11 @@ hublocal_dealloc(hublocal *self)
     if (cache.hl == self) {
         cache.hl = NULL;
         cache.ts = NULL;
+    }
+    /* the record's type keeps the module, and so the state, alive */
+    if (self->st != NULL && self->st->hl_last.record == (PyObject *)self) {
+        self->st->hl_last.record = NULL;
+        self->st->hl_last.ts = NULL;
     }
     PyObject_GC_UnTrack(self);
     hublocal_clear(self);

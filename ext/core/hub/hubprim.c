@@ -65,7 +65,7 @@ hub_wait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     waiter = gevc_waiter_new(st, hub);
     if (waiter == NULL)
         return NULL;
-    sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+    sw = gevc_waiter_bound_switch(waiter);
     if (sw == NULL)
         goto done;
     start_args[0] = sw;
@@ -122,11 +122,13 @@ gevc_sleep0(gevc_hub_state *st)
     if (hub == NULL)
         return NULL;
     Py_INCREF(hub);
-    loop = PyObject_GetAttr(hub, st->str_loop);
+    loop = gevc_hub_loop(st, hub);
     if (loop == NULL) {
         Py_DECREF(hub);
         return NULL;
     }
+    /* no pooled waiter: the loop's callback holds this one while it wakes
+     * us, so it could not go back to the pool */
     waiter = gevc_waiter_new(st, hub);
     if (waiter == NULL)
         goto done;
@@ -144,7 +146,7 @@ gevc_sleep0(gevc_hub_state *st)
     else {
         /* a stand-in loop (tests wrap the real one) */
         PyObject *stack[3] = {loop, NULL, Py_None};
-        sw = PyObject_GetAttr((PyObject *)waiter, st->str_switch);
+        sw = gevc_waiter_bound_switch(waiter);
         if (sw == NULL)
             goto done;
         stack[1] = sw;
@@ -281,7 +283,7 @@ hub_sleep(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         if (ref < 0 || (hub = gevc_hub_get(st)) == NULL)
             return NULL;
         Py_INCREF(hub);
-        loop = PyObject_GetAttr(hub, st->str_loop);
+        loop = gevc_hub_loop(st, hub);
         if (loop == NULL) {
             Py_DECREF(hub);
             return NULL;

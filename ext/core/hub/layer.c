@@ -83,6 +83,9 @@ int
 gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
 {
     Py_VISIT(st->waiter_type);
+    for (int i = 0; i < st->waiter_pool_len; i++)
+        Py_VISIT(st->waiter_pool[i]);
+    Py_VISIT(st->switch_args);
     Py_VISIT(st->hublocal_type);
     Py_VISIT(st->waiter_unset);
     Py_VISIT(st->default_hub_class);
@@ -118,6 +121,22 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
 void
 gevc_hub_layer_clear(gevc_hub_state *st)
 {
+    while (st->waiter_pool_len > 0) {
+        PyObject *sw = st->waiter_pool[--st->waiter_pool_len];
+        st->waiter_pool[st->waiter_pool_len] = NULL;
+        Py_DECREF(sw);
+    }
+    Py_CLEAR(st->switch_args);
+    while (st->waiter_free_len > 0) {
+        struct gevc_waiter *w = st->waiter_free[--st->waiter_free_len];
+        st->waiter_free[st->waiter_free_len] = NULL;
+        PyObject_GC_Del(w);
+    }
+    /* the borrowed caches: nothing may be found through them any more */
+    memset(&st->lk_class, 0, sizeof(st->lk_class));
+    memset(&st->hl_last, 0, sizeof(st->hl_last));
+    memset(&st->plain_loop_class, 0, sizeof(st->plain_loop_class));
+    memset(&st->hub_loop, 0, sizeof(st->hub_loop));
     Py_CLEAR(st->waiter_type);
     Py_CLEAR(st->hublocal_type);
     Py_CLEAR(st->waiter_unset);

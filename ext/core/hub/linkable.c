@@ -33,7 +33,10 @@ typedef struct {
 
 /* ---- readiness ---------------------------------------------------------- */
 
-/* Refresh self's view of its class unless the class is unchanged since. */
+/* Refresh self's view of its class unless the class is unchanged since.
+ * The last class looked at is remembered in the state too: objects are
+ * often used once (AsyncResult), and the next one is likely of the same
+ * class. */
 static void
 class_lookups(linkable *self)
 {
@@ -43,6 +46,14 @@ class_lookups(linkable *self)
     unsigned int tag = gevc__valid_version_tag(tp);
     if (tag != 0 && tag == self->cls_tag)
         return;
+    if (tag != 0 && st->lk_class.tp == tp && st->lk_class.tag == tag &&
+        st->lk_class.kind == self->kind) {
+        self->cls_native_ready = st->lk_class.native_ready;
+        self->cls_notify_all = st->lk_class.notify_all;
+        self->cls_notify_links = st->lk_class.notify_links;
+        self->cls_tag = tag;
+        return;
+    }
     self->cls_native_ready = self->kind != LK_GENERIC &&
         _PyType_Lookup(tp, st->str_ready) == st->ready_descr[self->kind];
     v = _PyType_Lookup(tp, st->str_notify_all);
@@ -55,6 +66,14 @@ class_lookups(linkable *self)
     self->cls_notify_links = _PyType_Lookup(tp, st->str_notify_links);
     /* the lookups assign a tag if the class had none */
     self->cls_tag = gevc__valid_version_tag(tp);
+    if (self->cls_tag != 0) {
+        st->lk_class.tp = tp;
+        st->lk_class.tag = self->cls_tag;
+        st->lk_class.kind = self->kind;
+        st->lk_class.native_ready = self->cls_native_ready;
+        st->lk_class.notify_all = self->cls_notify_all;
+        st->lk_class.notify_links = self->cls_notify_links;
+    }
 }
 
 /* 1/0, -1 on error.  The C check applies unless a Python subclass
@@ -123,14 +142,15 @@ check_and_notify(linkable *self)
     if (hub == NULL)
         return -1;
     Py_INCREF(hub);
-    loop = PyObject_GetAttr(hub, self->st->str_loop);
+    loop = gevc_hub_loop(self->st, hub);
     class_lookups(self);      /* is_ready() did, unless it ran Python code */
     if (loop == NULL)
         cb = NULL;
-    else if (gevc_hub_get_if_exists(self->st) == hub && PyObject_TypeCheck(loop, self->st->loop.loop_type)
+    else if (PyObject_TypeCheck(loop, self->st->loop.loop_type)
+             && gevc_hub_get_if_exists(self->st) == hub
              && (func = self->cls_notify_links) != NULL
-             && (PyCFunction_Check(func) || PyFunction_Check(func) ||
-                 Py_IS_TYPE(func, &PyMethodDescr_Type))) {
+             && (Py_IS_TYPE(func, &PyMethodDescr_Type) || PyFunction_Check(func) ||
+                 PyCFunction_Check(func))) {
         /* the class's function with self as argument: no bound-method
          * object per notification */
         PyObject *arg = (PyObject *)self;
@@ -193,19 +213,43 @@ report_link_error(linkable *self, PyObject *link)
     return 0;
 }
 
+/* Take the first link out of links (a non-empty list), keeping the list's
+ * storage for the next one (waits append and notifiers take one link at a
+ * time, over and over). */
+static PyObject *
+pop_first(PyObject *links)
+{
+    PyListObject *list = (PyListObject *)links;
+    Py_ssize_t n = Py_SIZE(list);
+    PyObject *first = list->ob_item[0];
+    memmove(&list->ob_item[0], &list->ob_item[1], (size_t)(n - 1) * sizeof(PyObject *));
+    list->ob_item[n - 1] = NULL;
+    Py_SET_SIZE(list, n - 1);
+    return first;
+}
+
 static int
 run_links(linkable *self)
 {
-    PyObject *links = self->links, *final, *link, *res;
-    int only_while_ready, rc = 0;
+    PyObject *links = self->links, *final = NULL, *link, *res;
+    gevc_waiter *w;
+    int only_while_ready, only_one, rc = 0;
     if (PyList_GET_SIZE(links) == 0)
         return 0;
     only_while_ready = notify_all(self);
     if (only_while_ready < 0)
         return -1;
+    if (PyList_GET_SIZE(links) == 0)
+        return 0;
     Py_INCREF(links);
     only_while_ready = !only_while_ready;
-    final = Py_NewRef(PyList_GET_ITEM(links, PyList_GET_SIZE(links) - 1));
+    /* The links present now are run, up to the last of them.  With just
+     * one and no Python code to run before it is taken (ready() is the C
+     * type's own), that one is the first taken: no reference to it is
+     * kept, so that a pooled waiter's switch is free again at once. */
+    only_one = PyList_GET_SIZE(links) == 1 && (!only_while_ready || self->cls_native_ready);
+    if (!only_one)
+        final = Py_NewRef(PyList_GET_ITEM(links, PyList_GET_SIZE(links) - 1));
     while (PyList_GET_SIZE(links) > 0) {
         if (only_while_ready) {
             int ready = is_ready(self);
@@ -216,13 +260,17 @@ run_links(linkable *self)
             if (!ready)
                 break;
         }
-        link = Py_NewRef(PyList_GET_ITEM(links, 0));
-        if (PyList_SetSlice(links, 0, 1, NULL) < 0) {
-            Py_DECREF(link);
-            rc = -1;
-            break;
+        link = pop_first(links);
+        w = gevc_waiter_of_switch(link);
+        if (w != NULL) {
+            /* a Waiter's switch: called directly; the waiter knows our
+             * reference to link is only dropped after */
+            w->lent++;
+            res = gevc_waiter_switch(w, (PyObject *)self);
+            w->lent--;
         }
-        res = PyObject_CallOneArg(link, (PyObject *)self);
+        else
+            res = PyObject_CallOneArg(link, (PyObject *)self);
         if (res == NULL && report_link_error(self, link) < 0) {
             Py_DECREF(link);
             rc = -1;
@@ -230,10 +278,10 @@ run_links(linkable *self)
         }
         Py_XDECREF(res);
         Py_DECREF(link);
-        if (link == final)
+        if (only_one || link == final)
             break;
     }
-    Py_DECREF(final);
+    Py_XDECREF(final);
     Py_DECREF(links);
     return rc;
 }
@@ -337,13 +385,12 @@ wait_core(linkable *self, PyObject *timeout, const char *method, int catch_own)
     hub = hub_of(self);
     if (hub == NULL)
         return -1;
-    waiter = gevc_waiter_new(st, hub);
+    waiter = gevc_waiter_take(st, hub, &sw);
     if (waiter == NULL)
         return -1;
     waiter->target = Py_NewRef((PyObject *)self);
     waiter->method = method;
-    sw = gevc_waiter_bound_switch(waiter);
-    if (sw == NULL || PyList_Append(self->links, sw) < 0)
+    if (PyList_Append(self->links, sw) < 0)
         goto done;
     if (check_and_notify(self) < 0)
         goto unlink;
@@ -353,7 +400,7 @@ wait_core(linkable *self, PyObject *timeout, const char *method, int catch_own)
             goto unlink;
     }
     else if (timeout != NULL && timeout != Py_None) {
-        PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *started;
+        PyObject *loop = gevc_hub_loop(st, hub), *started;
         if (loop == NULL)
             goto unlink;
         timer = PyObject_CallMethodOneArg(loop, st->str_timer, timeout);
@@ -424,8 +471,7 @@ done:
         Py_DECREF(timer);
     }
     Py_XDECREF(res);
-    Py_XDECREF(sw);
-    Py_DECREF(waiter);
+    gevc_waiter_give(st, waiter, sw);
     return rc;
 }
 
@@ -1814,7 +1860,9 @@ result_set(result *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
 {
     static const char *const names[] = {"value", NULL};
     PyObject *value = NULL;
-    if (gevc__parse("set", args, nargs, kwnames, names, 1, 0, &value) < 0)
+    if (kwnames == NULL && nargs <= 1)
+        value = nargs ? args[0] : NULL;
+    else if (gevc__parse("set", args, nargs, kwnames, names, 1, 0, &value) < 0)
         return NULL;
     Py_XSETREF(self->value, Py_NewRef(value ? value : Py_None));
     if (check_and_notify(&self->base) < 0)
@@ -1893,7 +1941,8 @@ result_get(result *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     static const char *const names[] = {"block", "timeout", NULL};
     PyObject *a[2] = {NULL, NULL};
     int block = 1, rc;
-    if (gevc__parse("get", args, nargs, kwnames, names, 2, 0, a) < 0)
+    if ((kwnames != NULL || nargs != 0) &&
+        gevc__parse("get", args, nargs, kwnames, names, 2, 0, a) < 0)
         return NULL;
     if (a[0] != NULL && (block = PyObject_IsTrue(a[0])) < 0)
         return NULL;

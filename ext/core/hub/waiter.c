@@ -31,12 +31,22 @@ raise_named(gevc_hub_state *st, const char *name, PyObject *msg)
     Py_DECREF(msg);
 }
 
-PyObject *
-gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
+static PyObject *
+switch_to_hub(gevc_hub_state *st, PyObject *hub)
 {
-    PyObject *cur = st->gapi->getcurrent_borrowed(), *switch_out;
-    if (cur == NULL)
+    /* Hub derives from greenlet directly: no walk of the MRO for it */
+    if (Py_TYPE(hub)->tp_base != st->gapi->type && !GEVC_GREENLET_CHECK(st->gapi, hub)) {
+        PyErr_Format(PyExc_TypeError, "the hub must be a greenlet, not %R", hub);
         return NULL;
+    }
+    return st->gapi->switch_to(hub, NULL, NULL);
+}
+
+/* gevc_hub_switch from cur, the current greenlet */
+static PyObject *
+hub_switch_from(gevc_hub_state *st, PyObject *hub, PyObject *cur)
+{
+    PyObject *switch_out;
     if (cur == hub) {
         raise_named(st, "BlockingSwitchOutError", PyUnicode_FromString(
             "Impossible to call blocking function in the event loop callback"));
@@ -46,27 +56,42 @@ gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
      * lookup answers without touching the instance */
     switch_out = _PyType_Lookup(Py_TYPE(cur), st->str_switch_out);
     if (switch_out != NULL) {
-        PyObject *res = PyObject_CallMethodNoArgs(cur, st->str_switch_out);
-        if (res == NULL)
+        /* the hook may drop what holds hub (a waiter's hub attribute) */
+        PyObject *res;
+        Py_INCREF(hub);
+        res = PyObject_CallMethodNoArgs(cur, st->str_switch_out);
+        if (res == NULL) {
+            Py_DECREF(hub);
             return NULL;
+        }
         Py_DECREF(res);
+        res = switch_to_hub(st, hub);
+        Py_DECREF(hub);
+        return res;
     }
-    if (!GEVC_GREENLET_CHECK(st->gapi, hub)) {
-        PyErr_Format(PyExc_TypeError, "the hub must be a greenlet, not %R", hub);
+    return switch_to_hub(st, hub);
+}
+
+PyObject *
+gevc_hub_switch(gevc_hub_state *st, PyObject *hub)
+{
+    PyObject *cur = st->gapi->getcurrent_borrowed();
+    if (cur == NULL)
         return NULL;
-    }
-    return st->gapi->switch_to(hub, NULL, NULL);
+    return hub_switch_from(st, hub, cur);
 }
 
 /* The switch or throw into the woken greenlet failed in the hub: report it
- * as gevent does, with the bound method as context. */
+ * as gevent does, with the bound method as context.  hub is the waiter's,
+ * taken before the switch: the waiter itself may serve another wait by now
+ * (see the pool below). */
 static int
-report_error(gevc_waiter *self, PyObject *glet, PyObject *name)
+report_error(gevc_hub_state *st, PyObject *hub, PyObject *glet, PyObject *name)
 {
     PyObject *exc = gevc__exc_take(), *ctx, *tb, *res;
     if (exc == NULL)
         return 0;
-    if (self->hub == NULL || self->hub == Py_None) {
+    if (hub == NULL || hub == Py_None) {
         gevc__exc_raise(exc);
         return -1;
     }
@@ -76,7 +101,7 @@ report_error(gevc_waiter *self, PyObject *glet, PyObject *name)
         ctx = Py_NewRef(glet);
     }
     tb = PyException_GetTraceback(exc);
-    res = PyObject_CallMethodObjArgs(self->hub, self->st->str_handle_error, ctx,
+    res = PyObject_CallMethodObjArgs(hub, st->str_handle_error, ctx,
                                      (PyObject *)Py_TYPE(exc), exc,
                                      tb ? tb : Py_None, NULL);
     Py_XDECREF(tb);
@@ -104,10 +129,50 @@ check_from_hub(gevc_waiter *self, const char *method)
     return 0;
 }
 
+/* (value,) for a switch, new reference: the tuple of the last switch if
+ * nothing but the state holds it any more (a switch lets go of its
+ * arguments once the target has them), else a new one. */
+static PyObject *
+switch_args_take(gevc_hub_state *st, PyObject *value)
+{
+    PyObject *t = st->switch_args, *old;
+    if (t != NULL) {
+        st->switch_args = NULL;
+        if (Py_REFCNT(t) == 1) {
+            old = PyTuple_GET_ITEM(t, 0);
+            PyTuple_SET_ITEM(t, 0, Py_NewRef(value));
+            Py_DECREF(old);        /* None */
+            if (!PyObject_GC_IsTracked(t))
+                PyObject_GC_Track(t);   /* a collection may have untracked (None,) */
+            return t;
+        }
+        Py_DECREF(t);
+    }
+    t = PyTuple_New(1);
+    if (t != NULL)
+        PyTuple_SET_ITEM(t, 0, Py_NewRef(value));
+    return t;
+}
+
+static void
+switch_args_give(gevc_hub_state *st, PyObject *t)
+{
+    if (st->switch_args == NULL && Py_REFCNT(t) == 1) {
+        PyObject *value = PyTuple_GET_ITEM(t, 0);
+        PyTuple_SET_ITEM(t, 0, Py_NewRef(Py_None));
+        st->switch_args = t;
+        Py_DECREF(value);
+        return;
+    }
+    Py_DECREF(t);
+}
+
 PyObject *
 gevc_waiter_switch(gevc_waiter *self, PyObject *value)
 {
-    PyObject *glet = self->greenlet, *args, *res;
+    gevc_hub_state *st = self->st;
+    PyObject *glet = self->greenlet, *hub, *args, *res;
+    int rc = 0;
     if (glet == NULL) {
         Py_XSETREF(self->value, Py_NewRef(value));
         Py_XSETREF(self->exc, Py_NewRef(Py_None));
@@ -115,25 +180,31 @@ gevc_waiter_switch(gevc_waiter *self, PyObject *value)
     }
     if (check_from_hub(self, "switch") < 0)
         return NULL;
-    args = PyTuple_Pack(1, value);
+    args = switch_args_take(st, value);
     if (args == NULL)
         return NULL;
     Py_INCREF(glet);
-    res = self->st->gapi->switch_to(glet, args, NULL);
-    Py_DECREF(args);
-    if (res == NULL && report_error(self, glet, self->st->str_switch) < 0) {
-        Py_DECREF(glet);
-        return NULL;
-    }
+    hub = Py_XNewRef(self->hub);
+    /* from here on only locals: once the greenlet runs, self may be reset
+     * for its next wait */
+    res = st->gapi->switch_to(glet, args, NULL);
+    switch_args_give(st, args);
+    if (res == NULL)
+        rc = report_error(st, hub, glet, st->str_switch);
     Py_XDECREF(res);
+    Py_XDECREF(hub);
     Py_DECREF(glet);
+    if (rc < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *
 deliver_exc(gevc_waiter *self, PyObject *throw_args)
 {
-    PyObject *glet = self->greenlet, *meth, *res;
+    gevc_hub_state *st = self->st;
+    PyObject *glet = self->greenlet, *hub, *meth, *res;
+    int rc = 0;
     if (glet == NULL) {
         Py_XSETREF(self->exc, Py_NewRef(throw_args));
         Py_RETURN_NONE;
@@ -141,25 +212,38 @@ deliver_exc(gevc_waiter *self, PyObject *throw_args)
     if (check_from_hub(self, "throw") < 0)
         return NULL;
     Py_INCREF(glet);
-    meth = PyObject_GetAttr(glet, self->st->str_throw);
+    hub = Py_XNewRef(self->hub);
+    meth = PyObject_GetAttr(glet, st->str_throw);
     res = meth ? PyObject_Call(meth, throw_args, NULL) : NULL;
     Py_XDECREF(meth);
-    if (res == NULL && report_error(self, glet, self->st->str_throw) < 0) {
-        Py_DECREF(glet);
-        return NULL;
-    }
+    if (res == NULL)
+        rc = report_error(st, hub, glet, st->str_throw);
     Py_XDECREF(res);
+    Py_XDECREF(hub);
     Py_DECREF(glet);
+    if (rc < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
 gevc_waiter *
 gevc_waiter_new(gevc_hub_state *st, PyObject *hub)
 {
-    gevc_waiter *self = PyObject_GC_New(gevc_waiter, st->waiter_type);
-    if (self == NULL)
-        return NULL;
-    Py_INCREF(st->waiter_type);
+    gevc_waiter *self;
+    if (st->waiter_free_len > 0) {
+        /* memory of a freed Waiter (see waiter_dealloc); PyObject_Init
+         * makes it one again, with its type reference */
+        self = st->waiter_free[--st->waiter_free_len];
+        st->waiter_free[st->waiter_free_len] = NULL;
+        (void)PyObject_Init((PyObject *)self, st->waiter_type);
+    }
+    else {
+        /* PyObject_GC_New takes the reference to the heap type that
+         * waiter_dealloc drops */
+        self = PyObject_GC_New(gevc_waiter, st->waiter_type);
+        if (self == NULL)
+            return NULL;
+    }
     self->st = st;
     self->hub = Py_NewRef(hub);
     self->greenlet = NULL;
@@ -168,6 +252,7 @@ gevc_waiter_new(gevc_hub_state *st, PyObject *hub)
     self->target = NULL;
     self->method = NULL;
     self->blocked_prev = self->blocked_next = NULL;
+    self->lent = 0;
     PyObject_GC_Track(self);
     return self;
 }
@@ -220,7 +305,7 @@ gevc_waiter_get(gevc_waiter *self)
             (*head)->blocked_prev = self;
         *head = self;
         /* resumed in this thread, whose record (and so head) still lives */
-        res = gevc_hub_switch(self->st, self->hub);
+        res = hub_switch_from(self->st, self->hub, self->greenlet);
         if (self->blocked_prev != NULL)
             self->blocked_prev->blocked_next = self->blocked_next;
         else if (*head == self)
@@ -230,7 +315,7 @@ gevc_waiter_get(gevc_waiter *self)
         self->blocked_prev = self->blocked_next = NULL;
     }
     else
-        res = gevc_hub_switch(self->st, self->hub);
+        res = hub_switch_from(self->st, self->hub, self->greenlet);
     Py_CLEAR(self->greenlet);
     Py_DECREF(self);
     return res;
@@ -296,9 +381,15 @@ static void
 waiter_dealloc(gevc_waiter *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    gevc_hub_state *st = self->st;
     PyObject_GC_UnTrack(self);
     waiter_clear(self);
-    tp->tp_free((PyObject *)self);
+    /* a plain Waiter's memory is kept for gevc_waiter_new (a few; none
+     * once the module is cleared, which frees them) */
+    if (st != NULL && tp == st->waiter_type && st->waiter_free_len < GEVC_WAITER_POOL)
+        st->waiter_free[st->waiter_free_len++] = self;
+    else
+        tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -485,6 +576,81 @@ gevc_waiter_bound_switch(gevc_waiter *self)
     /* what getattr(self, "switch") makes, without the lookup; right for
      * gevc_waiter_new's waiters, which are exactly Waiter */
     return PyCFunction_New(&waiter_methods[0], (PyObject *)self);
+}
+
+gevc_waiter *
+gevc_waiter_of_switch(PyObject *link)
+{
+    /* what gevc_waiter_bound_switch and getattr(waiter, "switch") make */
+    if (Py_IS_TYPE(link, &PyCFunction_Type) &&
+        PyCFunction_GET_FUNCTION(link) == (PyCFunction)waiter_switch)
+        return (gevc_waiter *)PyCFunction_GET_SELF(link);
+    return NULL;
+}
+
+/* ---- the pool of waiters ------------------------------------------------
+ * A blocking wait of a C primitive needs a Waiter and its bound switch (the
+ * link).  The pair is kept when the wait ends if nothing else references
+ * either (so no user code can see it again), reset, and handed to a later
+ * wait.  An entry may still be lent to a notifier that woke its greenlet
+ * and has not dropped its reference yet: it is taken only once that one is
+ * gone.  The GIL guards the pool; entries hold no hub, greenlet, value or
+ * target. */
+
+gevc_waiter *
+gevc_waiter_take(gevc_hub_state *st, PyObject *hub, PyObject **sw)
+{
+    gevc_waiter *w;
+    for (int i = st->waiter_pool_len - 1; i >= 0; i--) {
+        PyObject *m = st->waiter_pool[i];
+        w = (gevc_waiter *)PyCFunction_GET_SELF(m);
+        if (Py_REFCNT(m) == 1 && Py_REFCNT(w) == 1) {
+            st->waiter_pool[i] = st->waiter_pool[--st->waiter_pool_len];
+            st->waiter_pool[st->waiter_pool_len] = NULL;
+            w->hub = Py_NewRef(hub);
+            *sw = m;
+            return (gevc_waiter *)Py_NewRef((PyObject *)w);
+        }
+    }
+    w = gevc_waiter_new(st, hub);
+    if (w == NULL)
+        return NULL;
+    *sw = gevc_waiter_bound_switch(w);
+    if (*sw == NULL) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    return w;
+}
+
+void
+gevc_waiter_give(gevc_hub_state *st, gevc_waiter *w, PyObject *sw)
+{
+    /* ours (w and sw), sw's own on w, and those lent to notifiers */
+    if (Py_REFCNT(w) == 2 && Py_REFCNT(sw) == 1 + w->lent &&
+        st->waiter_pool_len < GEVC_WAITER_POOL && Py_IS_TYPE(w, st->waiter_type) &&
+        Py_IS_TYPE(sw, &PyCFunction_Type) && PyCFunction_GET_SELF(sw) == (PyObject *)w &&
+        w->greenlet == NULL && w->blocked_prev == NULL && w->blocked_next == NULL) {
+        PyObject *hub = w->hub, *target = w->target, *value = w->value, *exc = w->exc;
+        w->hub = w->target = w->exc = NULL;
+        w->value = Py_NewRef(Py_None);
+        w->method = NULL;
+        Py_DECREF(w);              /* sw keeps it */
+        /* dropping these may run code that uses the pool: reset first */
+        Py_XDECREF(hub);
+        Py_XDECREF(target);
+        Py_XDECREF(value);
+        Py_XDECREF(exc);
+        if (st->waiter_pool_len < GEVC_WAITER_POOL && Py_REFCNT(sw) == 1 + w->lent &&
+            Py_REFCNT(w) == 1) {
+            st->waiter_pool[st->waiter_pool_len++] = sw;
+            return;
+        }
+        Py_DECREF(sw);
+        return;
+    }
+    Py_DECREF(sw);
+    Py_DECREF(w);
 }
 
 static PyMemberDef waiter_members[] = {
