@@ -63,7 +63,7 @@ PyObject *
 gevc__hub_run_callback(gevc_hub_state *st, PyObject *hub, PyObject *func,
                        PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *cb;
+    PyObject *loop = gevc_hub_loop(st, hub), *cb;
     if (loop == NULL)
         return NULL;
     if (Py_IS_TYPE(loop, st->loop.loop_type))

@@ -106,7 +106,7 @@ link_all(waititer *self)
     if (rc < 0 || self->objects == NULL || self->timeout == Py_None)
         return rc;
     /* hub.loop.timer(timeout, priority=-1).start(self, self) */
-    if ((loop = PyObject_GetAttr(self->waiter->hub, st->str_loop)) == NULL)
+    if ((loop = gevc_hub_loop(st, self->waiter->hub)) == NULL)
         return -1;
     kw = PyTuple_Pack(1, st->str_priority);
     stack[0] = loop;

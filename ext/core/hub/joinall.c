@@ -156,7 +156,7 @@ unlink_all(gevc_hub_state *st, PyObject *objs, Py_ssize_t n, PyObject *cd)
 static PyObject *
 start_timer(gevc_hub_state *st, PyObject *hub, PyObject *timeout, gevc_waiter *waiter)
 {
-    PyObject *loop = PyObject_GetAttr(hub, st->str_loop), *timer, *sw, *r;
+    PyObject *loop = gevc_hub_loop(st, hub), *timer, *sw, *r;
     PyObject *kw, *stack[3];
     if (loop == NULL)
         return NULL;

@@ -89,7 +89,7 @@ schedule_unlock(queuebase *self)
         PyErr_SetString(PyExc_AttributeError, "queue has no hub");
         return -1;
     }
-    loop = PyObject_GetAttr(self->hub, self->st->str_loop);
+    loop = gevc_hub_loop(self->st, self->hub);
     if (loop == NULL)
         return -1;
     unlock = PyObject_GetAttr((PyObject *)self, self->st->str_unlock);

@@ -95,7 +95,7 @@ new_timer(timeout *self, gevc_hub_state *st)
     PyObject *priority = self->priority ? self->priority : Py_None;
     PyObject *ref = self->ref ? Py_True : Py_False;
     int falsy;
-    if (hub == NULL || (loop = PyObject_GetAttr(hub, st->str_loop)) == NULL)
+    if (hub == NULL || (loop = gevc_hub_loop(st, hub)) == NULL)
         return NULL;
     /* as gevent: a false seconds (0) fires at the next iteration */
     falsy = PyObject_Not(self->seconds);  /* start() checked it is set */

@@ -190,7 +190,7 @@ static PyObject *
 new_watcher(gevc_io_state *st, PyObject *hub, PyObject *name, PyObject *arg1,
             PyObject *arg2)
 {
-    PyObject *loop = PyObject_GetAttr(hub, st->hub.str_loop), *args[2] = {arg1, arg2}, *w;
+    PyObject *loop = gevc_hub_loop(&st->hub, hub), *args[2] = {arg1, arg2}, *w;
     if (loop == NULL)
         return NULL;
     if (Py_IS_TYPE(loop, st->hub.loop.loop_type) && name == st->hub.str_timer)
