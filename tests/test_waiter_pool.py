@@ -526,3 +526,58 @@ def test_interpreter_exit_with_kept_waiters_is_clean():
         print('ok')
     ''', dev=True)
     assert out.strip() == 'ok'
+
+
+def test_pooled_waiter_switched_through_gc_is_not_handed_out():
+    # code that finds an idle pooled Waiter through the collector and
+    # switches it must not make a later, unrelated wait return at once
+    ev = Event()
+    g = gevent_c.spawn(ev.wait)
+    gevent_c.sleep(0)
+    ev.set()
+    g.join()
+    found = [o for o in gc.get_objects() if type(o) is _core.Waiter]
+    for w in found:
+        w.switch(None)
+    del found, w
+    later = Event()
+    gevent_c.spawn_later(0.02, later.set)
+    assert later.wait(timeout=5) is True
+    assert later.is_set()
+
+
+def test_weak_reference_to_a_link_dies_with_its_wait():
+    # as in gevent: the link of a finished wait is gone; a pooled one must
+    # not come back to life as another wait's link
+    ev, ev2 = Event(), Event()
+    g = gevent_c.spawn(ev.wait)
+    gevent_c.sleep(0)
+    ref = weakref.ref(ev._links[0])
+    ev.set()
+    g.join()
+    g2 = gevent_c.spawn(ev2.wait)
+    gevent_c.sleep(0)
+    assert ref() is None
+    ev2.set()
+    g2.join()
+
+
+def test_python_ready_that_empties_the_links_while_notifying():
+    out = run_child('''
+        import gevent_c
+        from gevent_c._abstract_linkable import AbstractLinkable
+        calls = []
+        class L(AbstractLinkable):
+            _notify_all = False
+            def ready(self):
+                calls.append(1)
+                if len(calls) > 1:
+                    del self._links[:]
+                return True
+        l = L()
+        l.rawlink(print)
+        l._check_and_notify()
+        gevent_c.sleep(0.01)
+        print("survived", len(calls))
+    ''')
+    assert out.split() == ['survived', '2']

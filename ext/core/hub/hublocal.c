@@ -31,7 +31,9 @@ hublocal_get(gevc_hub_state *st)
     if (st->hl_last.ts == ts && st->hl_last.record != NULL &&
         st->hl_last.ts_id == PyThreadState_GetID(ts))
         return (hublocal *)st->hl_last.record;
-    if (cache.ts == ts && cache.hl != NULL) {
+    /* (the cache is shared by every instance of the module: only a record
+     * of this instance's is remembered in its state) */
+    if (cache.ts == ts && cache.hl != NULL && Py_IS_TYPE(cache.hl, st->hublocal_type)) {
         hl = (PyObject *)cache.hl;
         goto found;
     }

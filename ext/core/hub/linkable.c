@@ -257,7 +257,8 @@ run_links(linkable *self)
                 rc = -1;
                 break;
             }
-            if (!ready)
+            /* a Python ready() may have emptied the list */
+            if (!ready || PyList_GET_SIZE(links) == 0)
                 break;
         }
         link = pop_first(links);

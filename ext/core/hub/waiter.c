@@ -597,6 +597,18 @@ gevc_waiter_of_switch(PyObject *link)
  * gone.  The GIL guards the pool; entries hold no hub, greenlet, value or
  * target. */
 
+/* Nothing but the pool holds the pair, and it is as give() left it (code
+ * that found it through gc may have switched it, set its fields or taken a
+ * weak reference to the link while it sat there). */
+static int
+pooled_pristine(PyObject *m, gevc_waiter *w)
+{
+    return w->hub == NULL && w->greenlet == NULL && w->exc == NULL &&
+           w->target == NULL && w->value == Py_None &&
+           w->blocked_prev == NULL && w->blocked_next == NULL &&
+           ((PyCFunctionObject *)m)->m_weakreflist == NULL;
+}
+
 gevc_waiter *
 gevc_waiter_take(gevc_hub_state *st, PyObject *hub, PyObject **sw)
 {
@@ -604,13 +616,20 @@ gevc_waiter_take(gevc_hub_state *st, PyObject *hub, PyObject **sw)
     for (int i = st->waiter_pool_len - 1; i >= 0; i--) {
         PyObject *m = st->waiter_pool[i];
         w = (gevc_waiter *)PyCFunction_GET_SELF(m);
-        if (Py_REFCNT(m) == 1 && Py_REFCNT(w) == 1) {
-            st->waiter_pool[i] = st->waiter_pool[--st->waiter_pool_len];
-            st->waiter_pool[st->waiter_pool_len] = NULL;
-            w->hub = Py_NewRef(hub);
-            *sw = m;
-            return (gevc_waiter *)Py_NewRef((PyObject *)w);
+        if (Py_REFCNT(m) != 1 || Py_REFCNT(w) != 1)
+            continue;              /* still lent to a notifier */
+        st->waiter_pool[i] = st->waiter_pool[--st->waiter_pool_len];
+        st->waiter_pool[st->waiter_pool_len] = NULL;
+        if (!pooled_pristine(m, w)) {
+            /* touched while pooled: dropped (which may run code that uses
+             * the pool, so the scan starts again) */
+            Py_DECREF(m);
+            i = st->waiter_pool_len;
+            continue;
         }
+        w->hub = Py_NewRef(hub);
+        *sw = m;
+        return (gevc_waiter *)Py_NewRef((PyObject *)w);
     }
     w = gevc_waiter_new(st, hub);
     if (w == NULL)
@@ -642,7 +661,7 @@ gevc_waiter_give(gevc_hub_state *st, gevc_waiter *w, PyObject *sw)
         Py_XDECREF(value);
         Py_XDECREF(exc);
         if (st->waiter_pool_len < GEVC_WAITER_POOL && Py_REFCNT(sw) == 1 + w->lent &&
-            Py_REFCNT(w) == 1) {
+            Py_REFCNT(w) == 1 && pooled_pristine(sw, w)) {
             st->waiter_pool[st->waiter_pool_len++] = sw;
             return;
         }
