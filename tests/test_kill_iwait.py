@@ -552,3 +552,198 @@ def test_iwait_link_that_cannot_queue_wakes_the_waiter_with_the_error():
         print(result, ev.linkcount())
     ''')
     assert out.strip() == "['MemoryError'] 0"
+
+
+# ---- references held across Python code (review findings) -------------------
+
+def test_iwait_keeps_the_hub_while_reading_objects():
+    """iwait() and _WaitIterator(hub=None) hold the hub while the objects
+    are read: a generator destroying the hub meanwhile must not free it."""
+    out = run_isolated(dev=True, code='''
+        import gc, weakref
+        from gevent_c import _core
+        from gevent_c.hub import get_hub, iwait
+        from gevent_c.event import Event
+        ev = Event()
+        kept = []
+        def objects(ref):
+            ref().destroy(destroy_loop=True)
+            gc.collect()
+            kept.append(ref() is not None)
+            yield ev
+        iwait(objects(weakref.ref(get_hub())))
+        _core._WaitIterator(objects(weakref.ref(get_hub())), None, None, None)
+        print(kept)
+    ''')
+    assert out.strip() == '[True, True]'
+
+
+def test_hub_kill_keeps_the_hub_while_looking_up_throw():
+    out = run_isolated(dev=True, code='''
+        import gc, weakref
+        from gevent_c import _core
+        from gevent_c._greenlet import greenlet
+        from gevent_c.hub import get_hub
+        kept = []
+        ref = weakref.ref(get_hub())
+        class G(greenlet):
+            @property
+            def throw(self):
+                ref().destroy(destroy_loop=True)
+                gc.collect()
+                kept.append(ref() is not None)
+                return lambda *args: None
+        try:
+            _core.kill(G(lambda: None))
+        except AttributeError:
+            pass                # the destroyed hub has no loop left
+        print(kept)
+    ''')
+    assert out.strip() == '[True]'
+
+
+def test_killall_keeps_the_hub_while_it_schedules():
+    '''killall holds the hub while it makes its callback and waiter: a
+    collection then may run a __del__ that destroys the hub.'''
+    out = run_isolated(dev=True, code='''
+        import gc, weakref
+        import gevent_c
+        from gevent_c.hub import get_hub
+        ref = weakref.ref(get_hub())
+        kept = []
+        class Cycle:
+            def __del__(self):
+                hub = ref()
+                if hub is not None:
+                    hub.destroy(destroy_loop=True)
+                del hub
+                kept.append(ref() is not None)
+        class Odd:
+            dead = False
+            def throw(self, *args):
+                pass
+            def _maybe_kill_before_start(self, exc):
+                c = Cycle()
+                c.me = c
+                del c
+                gc.set_threshold(1)     # collected at killall's next allocation
+                return False
+        try:
+            gevent_c.killall([Odd()])
+        except AttributeError:
+            pass                        # the destroyed hub has no loop left
+        gc.set_threshold(700)
+        print(kept)
+    ''')
+    assert out.strip() == '[True]'
+
+
+def test_kill_before_start_when_freeing_run_reinitialises_the_greenlet():
+    """Dropping the function when it is killed may run a __del__ that calls
+    __init__ again, replacing the keyword arguments being emptied."""
+    out = run_isolated(dev=True, code='''
+        from gevent_c.greenlet import Greenlet
+        class Run:
+            def __call__(self, **kw):
+                pass
+            def __del__(self):
+                g.__init__(print, y=1)
+                [{'a': i} for i in range(100)]
+        g = Greenlet(Run(), x=object())
+        g.kill()
+        print(g.dead, g.kwargs, g.args, g._run)
+        g = Greenlet(Run())
+        g.kill()
+        print(g.dead, g.kwargs, g.args, g._run)
+    ''')
+    # as gevent: what __init__ set while run was dropped stays, but the
+    # arguments are emptied after it
+    assert out.split('\n')[:2] == ['True {} () <built-in function print>'] * 2
+
+
+def test_iwait_needs_no_module_attribute_for_its_type():
+    """iwait makes its iterator from the type it keeps, not from the module
+    attribute, which code run while the objects are read may delete."""
+    out = run_isolated(dev=True, code='''
+        import gc
+        from gevent_c import _core
+        from gevent_c.hub import iwait
+        from gevent_c.event import Event
+        ev = Event()
+        ev.set()
+        tp = _core._WaitIterator
+        def objects():
+            del _core._WaitIterator
+            gc.collect()
+            yield ev
+        it = iwait(objects())
+        print(type(it) is tp, list(it) == [ev])
+        _core._WaitIterator = int
+        print(type(iwait([ev])) is tp)
+    ''')
+    assert out.split() == ['True', 'True', 'True']
+
+
+def _live_iterators(gc_lib):
+    tp = gc_lib.hub.iwait([]).__class__
+    return sum(1 for o in gc.get_objects() if type(o) is tp)
+
+
+def test_finished_iterators_are_freed_without_the_collector(gc_lib):
+    top = gc_lib.top
+    ev = gc_lib.event.Event()
+    ev.set()
+    gc.collect()
+    before = _live_iterators(gc_lib)
+    gc.disable()
+    try:
+        for _ in range(20):
+            assert list(top.iwait([ev])) == [ev]                 # exhausted
+            assert list(top.iwait([ev, gc_lib.event.Event()], count=1)) == [ev]
+            assert list(top.iwait([gc_lib.event.Event()], timeout=0.001)) == []
+            top.iwait([ev])                                      # never iterated
+            with top.iwait([ev, gc_lib.event.Event()]) as it:    # left early
+                next(it)
+            del it
+        top.sleep(0)
+        assert _live_iterators(gc_lib) == before
+    finally:
+        gc.enable()
+
+
+def test_kill_callback_and_iterator_type_belong_to_the_module_state(gc_lib):
+    """They are the module's (visited by its traverse), not process-wide."""
+    core = sys.modules['gevent_c._core']
+    referents = gc.get_referents(core)
+    assert core._WaitIterator in referents
+    assert any(getattr(o, '__name__', None) == '_kill' and o.__self__ is core
+               for o in referents)
+
+
+def test_kill_before_start_wraps_junk_as_gevent_does(lib, errors):
+    """A kill argument that is no exception becomes BaseException((type, arg,
+    None)); a 3-tuple that is no exc_info becomes BaseException(tuple)."""
+    for junk in ['junk', 5, (1, 2), (), (int, 2, 3)]:
+        g = lib.top.spawn(lambda: None)
+        g.kill(junk)
+        assert g.dead and g.ready() and not g.successful()
+        assert type(g.exception) is BaseException
+        expected = junk if isinstance(junk, tuple) and len(junk) == 3 \
+            else (type(junk), junk, None)
+        assert g.exception.args == (expected,)
+        assert g.exc_info[0] is BaseException and g.exc_info[1] is g.exception
+    g = lib.top.spawn(lambda: None)
+    lib.top.killall([g], 'junk')
+    assert g.exception.args == ((str, 'junk', None),)
+
+
+def test_kill_before_start_with_a_three_tuple_of_junk(gc_lib, errors):
+    """gevent raises TypeError out of kill((1, 2, 3)) and leaves the greenlet
+    dead without an outcome (its links never run); gevent_c wraps it."""
+    linked = []
+    g = gc_lib.top.spawn(lambda: None)
+    g.rawlink(linked.append)
+    g.kill((1, 2, 3))
+    assert type(g.exception) is BaseException and g.exception.args == ((1, 2, 3),)
+    gc_lib.top.sleep(0)
+    assert linked == [g]

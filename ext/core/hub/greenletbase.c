@@ -736,12 +736,6 @@ glet_raise_exception(PyObject *self, PyObject *unused)
 
 /* ---- kill --------------------------------------------------------------- */
 
-/* Names kill looks up to honour a subclass's overrides, and the loop
- * callback that throws into the greenlet: made once per process, like
- * fields_offset (the callback finds the module state from its greenlet). */
-static PyObject *str_maybe_kill, *str_join, *str_kill;
-static PyObject *kill_callback;
-
 /* type(self).name is GreenletBase's own (no subclass overrides it). */
 static int
 is_own(gevc_hub_state *st, PyObject *self, PyObject *name)
@@ -808,12 +802,14 @@ static void
 free_run(gevc_hub_state *st, PyObject *self)
 {
     glet_fields *f = F(self);
-    PyObject *kwargs = f->kwargs;
+    PyObject *kwargs;
     Py_CLEAR(f->run);
     drop_instance_run(st, self);
     Py_CLEAR(f->args);
+    /* read only now, as gevent does (dropping run or args may run code
+     * that replaces it), and held: emptying it runs code too */
+    kwargs = Py_XNewRef(f->kwargs);
     if (kwargs != NULL) {
-        Py_INCREF(kwargs);
         PyDict_Clear(kwargs);
         Py_DECREF(kwargs);
     }
@@ -821,18 +817,19 @@ free_run(gevc_hub_state *st, PyObject *self)
 
 /* Finish a greenlet that died before it ran with *exception* as outcome:
  * an exception class (instantiated), instance, a (type, value, tb) tuple,
- * or anything else (wrapped in a BaseException). */
+ * or anything else, wrapped as gevent does: BaseException(exception) for
+ * a 3-tuple, BaseException((type(x), x, None)) for any other x (gevent
+ * raises TypeError for a 3-tuple whose first item is not a class). */
 static int
 death_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
 {
-    PyObject *typ = NULL, *val = NULL, *tb = NULL;
-    int dead, rc;
+    PyObject *typ = NULL, *val = NULL, *tb = NULL, *junk;
+    int dead, rc, triple = PyTuple_Check(exception) && PyTuple_GET_SIZE(exception) == 3;
     if (F(self)->exc_info != NULL)
         return 0;
     if ((dead = is_dead(st, self)) <= 0)
         return dead;
-    if (PyTuple_Check(exception) && PyTuple_GET_SIZE(exception) == 3 &&
-        PyExceptionClass_Check(PyTuple_GET_ITEM(exception, 0))) {
+    if (triple && PyExceptionClass_Check(PyTuple_GET_ITEM(exception, 0))) {
         typ = Py_NewRef(PyTuple_GET_ITEM(exception, 0));
         val = Py_NewRef(PyTuple_GET_ITEM(exception, 1));
         tb = PyTuple_GET_ITEM(exception, 2);
@@ -859,7 +856,13 @@ death_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
         typ = Py_NewRef((PyObject *)Py_TYPE(exception));
     }
     else {
-        if ((val = PyObject_CallOneArg(PyExc_BaseException, exception)) == NULL)
+        junk = triple ? Py_NewRef(exception)
+            : PyTuple_Pack(3, (PyObject *)Py_TYPE(exception), exception, Py_None);
+        if (junk == NULL)
+            goto done;
+        val = PyObject_CallOneArg(PyExc_BaseException, junk);
+        Py_DECREF(junk);
+        if (val == NULL)
             goto done;
         typ = Py_NewRef(PyExc_BaseException);
     }
@@ -891,7 +894,7 @@ maybe_kill_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
 int
 gevc__glet_own_kill(gevc_hub_state *st, PyObject *obj)
 {
-    return PyObject_TypeCheck(obj, st->glet_type) && is_own(st, obj, str_kill);
+    return PyObject_TypeCheck(obj, st->glet_type) && is_own(st, obj, st->str_kill);
 }
 
 /* self._maybe_kill_before_start(exception), honouring an override;
@@ -899,9 +902,9 @@ gevc__glet_own_kill(gevc_hub_state *st, PyObject *obj)
 int
 gevc__glet_maybe_kill_before_start(gevc_hub_state *st, PyObject *self, PyObject *exception)
 {
-    if (is_own(st, self, str_maybe_kill))
+    if (is_own(st, self, st->str_maybe_kill))
         return maybe_kill_before_start(st, self, exception);
-    return call_truth(self, str_maybe_kill, exception);
+    return call_truth(self, st->str_maybe_kill, exception);
 }
 
 PyDoc_STRVAR(maybe_kill_doc, "_maybe_kill_before_start(exception) -> bool\n\n"
@@ -1008,8 +1011,8 @@ join(gevc_hub_state *st, PyObject *self, PyObject *timeout)
 {
     PyObject *r;
     int ready;
-    if (!is_own(st, self, str_join)) {
-        r = PyObject_CallMethodOneArg(self, str_join, timeout ? timeout : Py_None);
+    if (!is_own(st, self, st->str_join)) {
+        r = PyObject_CallMethodOneArg(self, st->str_join, timeout ? timeout : Py_None);
         Py_XDECREF(r);
         return r ? 0 : -1;
     }
@@ -1050,7 +1053,7 @@ gevc__glet_kill(gevc_hub_state *st, PyObject *self, PyObject *exception, int blo
     cbargs[0] = self;
     cbargs[1] = exception;
     cbargs[2] = waiter ? (PyObject *)waiter : Py_None;
-    cb = gevc__hub_run_callback(st, hub, kill_callback, cbargs, 3);
+    cb = gevc__hub_run_callback(st, hub, st->glet_kill, cbargs, 3);
     Py_DECREF(hub);
     if (cb == NULL)
         goto error;
@@ -1696,6 +1699,7 @@ gevc__greenletbase_type_init(PyObject *mod, gevc_hub_state *st)
     if (gevc__add_type(mod, &st->glet_type, &glet_spec, (PyObject *)base, "GreenletBase") < 0 ||
         PyModule_AddFunctions(mod, glet_functions) < 0 ||
         (st->glet_notify = PyCFunction_New(&notify_def, mod)) == NULL ||
+        (st->glet_kill = PyCFunction_New(&kill_callback_def, mod)) == NULL ||
         (st->glet_success = PyTuple_Pack(3, Py_None, Py_None, Py_None)) == NULL)
         return -1;
     dead = PyDict_GetItemWithError(base->tp_dict, st->str_dead);
@@ -1707,12 +1711,5 @@ gevc__greenletbase_type_init(PyObject *mod, gevc_hub_state *st)
     st->glet_raw_dead = Py_NewRef(dead);
     st->glet_start_completed = Py_NewRef(Py_True);
     st->glet_start_cancelled = Py_NewRef(Py_False);
-    if ((str_maybe_kill == NULL &&
-         (str_maybe_kill = PyUnicode_InternFromString("_maybe_kill_before_start")) == NULL) ||
-        (str_join == NULL && (str_join = PyUnicode_InternFromString("join")) == NULL) ||
-        (str_kill == NULL && (str_kill = PyUnicode_InternFromString("kill")) == NULL) ||
-        (kill_callback == NULL &&
-         (kill_callback = PyCFunction_NewEx(&kill_callback_def, NULL, NULL)) == NULL))
-        return -1;
     return gevc__kill_init(mod, st) < 0 ? -1 : gevc__iwait_init(mod, st);
 }

@@ -76,17 +76,20 @@ typedef struct gevc_hub_state {
     PyObject *timeout_start_descr;   /* borrowed: TimeoutBase.start */
     PyTypeObject *glet_type;       /* GreenletBase (greenletbase.c) */
     PyObject *glet_notify;         /* the hub callback that runs a greenlet's links */
+    PyObject *glet_kill;           /* the hub callback that throws into a killed greenlet */
     PyObject *glet_success;        /* (None, None, None): _exc_info of a success */
     PyObject *glet_raw_dead;       /* the greenlet type's `dead` descriptor */
     PyObject *glet_start_completed, *glet_start_cancelled;  /* _start_event markers */
     PyObject *glet_track_setting;  /* config's track_greenlet_tree setting */
     PyTypeObject *countdown_type;  /* the link of wait_all (joinall.c) */
+    PyTypeObject *waititer_type;   /* what iwait returns (iwait.c) */
     PyObject *minus_one;
     PyObject *str_exception, *str_rawlink, *str_unlink, *str_priority,
              *str_raise_exception;
     PyObject *str_underscore_run, *str_run, *str_value, *str_pending, *str_active,
              *str_join_slow, *str_dead, *str_spawn_tree_locals,
-             *str_spawning_stack_limit, *str_spawn_callbacks;
+             *str_spawning_stack_limit, *str_spawn_callbacks, *str_maybe_kill,
+             *str_join, *str_kill;
     PyObject *str_switch, *str_throw, *str_handle_error, *str_switch_out,
              *str_start, *str_stop, *str_loop, *str_hublocal_key, *str_run_callback,
              *str_ready, *str_notify_links, *str_notify_all, *str_timer, *str_update,

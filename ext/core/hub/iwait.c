@@ -28,10 +28,6 @@ typedef struct {
 
 static PyObject *waititer_call(PyObject *self, PyObject *args, PyObject *kwargs);
 
-/* the type's name in the module, where iwait finds it: made once per
- * process, like greenletbase.c's names */
-static PyObject *str_waititer;
-
 int
 gevc__waititer_check(PyObject *op)
 {
@@ -132,6 +128,8 @@ cleanup(waititer *self)
 {
     gevc_hub_state *st = self->st;
     PyObject *exc = gevc__exc_take(), *objs = self->objects, *timer = self->timer, *r;
+    if (self->waiter != NULL)
+        Py_CLEAR(self->waiter->target);
     self->objects = NULL;
     self->timer = NULL;
     self->count = 0;
@@ -208,7 +206,13 @@ waititer_next(waititer *self)
     self->count--;
     Py_INCREF(w);                  /* for after the switch, whatever happens meanwhile */
     if (self->next_ready >= PyList_GET_SIZE(self->ready)) {
-        PyObject *r = gevc_waiter_get(w);
+        PyObject *r;
+        /* named by LoopExit's message while blocked; set only meanwhile,
+         * as the waiter referring back to us would make a cycle */
+        Py_XSETREF(w->target, Py_NewRef((PyObject *)self));
+        w->method = "__next__";
+        r = gevc_waiter_get(w);
+        Py_CLEAR(w->target);
         if (r == NULL) {
             Py_DECREF(w);
             goto error;
@@ -264,6 +268,7 @@ waititer_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- creation and lifetime ----------------------------------------------- */
 
+/* hub: a strong reference the caller holds (making the list runs code) */
 static PyObject *
 new_waititer(PyTypeObject *tp, gevc_hub_state *st, PyObject *objects, PyObject *hub,
              PyObject *timeout, PyObject *count)
@@ -298,9 +303,6 @@ new_waititer(PyTypeObject *tp, gevc_hub_state *st, PyObject *objects, PyObject *
         Py_DECREF(self);
         return NULL;
     }
-    /* named by LoopExit's message while next() blocks */
-    self->waiter->target = Py_NewRef((PyObject *)self);
-    self->waiter->method = "__next__";
     return (PyObject *)self;
 error:
     Py_DECREF(objs);
@@ -312,11 +314,15 @@ waititer_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
 {
     static const char *const names[] = {"objects", "hub", "timeout", "count", NULL};
     gevc_hub_state *st = gevc_hub_state_from_type(tp);
-    PyObject *a[4], *hub;
+    PyObject *a[4], *hub, *it;
     if (st == NULL || gevc__parse_tuple("_WaitIterator", args, kwargs, names, 4, 4, a) < 0)
         return NULL;
-    hub = a[1] != Py_None ? a[1] : gevc_hub_get(st);
-    return hub ? new_waititer(tp, st, a[0], hub, a[2], a[3]) : NULL;
+    hub = Py_XNewRef(a[1] != Py_None ? a[1] : gevc_hub_get(st));
+    if (hub == NULL)
+        return NULL;
+    it = new_waititer(tp, st, a[0], hub, a[2], a[3]);
+    Py_DECREF(hub);
+    return it;
 }
 
 static int
@@ -400,12 +406,13 @@ iwait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"objects", "timeout", "count", NULL};
     gevc_hub_state *st = (gevc_hub_state *)PyModule_GetState(mod);
-    PyObject *a[3], *hub, *tp;
+    PyObject *a[3], *hub, *it;
     if (gevc__parse("iwait", args, nargs, kwnames, names, 3, 1, a) < 0 ||
-        (hub = gevc_hub_get(st)) == NULL)
+        (hub = Py_XNewRef(gevc_hub_get(st))) == NULL)
         return NULL;
     if (a[0] == Py_None) {
-        PyObject *r = PyObject_CallMethod(hub, "join", "O", a[1] ? a[1] : Py_None), *l, *it;
+        PyObject *r = PyObject_CallMethod(hub, "join", "O", a[1] ? a[1] : Py_None), *l;
+        Py_DECREF(hub);
         if (r == NULL)
             return NULL;
         l = PyList_New(1);
@@ -418,14 +425,9 @@ iwait(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
         Py_DECREF(l);
         return it;
     }
-    /* the type this module made (its dict holds it) */
-    tp = PyDict_GetItemWithError(PyModule_GetDict(mod), str_waititer);
-    if (tp == NULL || !PyType_Check(tp) || ((PyTypeObject *)tp)->tp_call != waititer_call) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_SystemError, "gevent_c._core._WaitIterator was replaced");
-        return NULL;
-    }
-    return new_waititer((PyTypeObject *)tp, st, a[0], hub, a[1], a[2]);
+    it = new_waititer(st->waititer_type, st, a[0], hub, a[1], a[2]);
+    Py_DECREF(hub);
+    return it;
 }
 
 static PyMethodDef iwait_functions[] = {
@@ -436,12 +438,7 @@ static PyMethodDef iwait_functions[] = {
 int
 gevc__iwait_init(PyObject *mod, gevc_hub_state *st)
 {
-    PyTypeObject *tp;
-    if (str_waititer == NULL &&
-        (str_waititer = PyUnicode_InternFromString("_WaitIterator")) == NULL)
+    if (gevc__add_type(mod, &st->waititer_type, &waititer_spec, NULL, "_WaitIterator") < 0)
         return -1;
-    if (gevc__add_type(mod, &tp, &waititer_spec, NULL, "_WaitIterator") < 0)
-        return -1;
-    Py_DECREF(tp);                 /* the module's dict keeps it */
     return PyModule_AddFunctions(mod, iwait_functions);
 }

@@ -156,7 +156,7 @@ hub_killall(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 {
     static const char *const names[] = {"greenlets", "exception", "block", "timeout", NULL};
     gevc_hub_state *st = (gevc_hub_state *)PyModule_GetState(mod);
-    PyObject *a[4], *exception, *it, *g, *need = NULL, *hub, *cb = NULL, *r, *cbargs[3];
+    PyObject *a[4], *exception, *it, *g, *need = NULL, *hub = NULL, *cb = NULL, *r, *cbargs[3];
     gevc_waiter *waiter = NULL;
     PyObject *res = NULL;
     int block;
@@ -191,7 +191,8 @@ hub_killall(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
         res = Py_NewRef(Py_None);
         goto done;
     }
-    if ((hub = gevc_hub_get(st)) == NULL || (cb = PyCFunction_New(&killall_callback_def, mod)) == NULL)
+    if ((hub = Py_XNewRef(gevc_hub_get(st))) == NULL ||
+        (cb = PyCFunction_New(&killall_callback_def, mod)) == NULL)
         goto done;
     if (block && (waiter = gevc_waiter_new(st, hub)) == NULL)
         goto done;
@@ -206,6 +207,7 @@ hub_killall(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
 done:
     Py_XDECREF((PyObject *)waiter);
     Py_XDECREF(cb);
+    Py_XDECREF(hub);
     Py_XDECREF(need);
     Py_XDECREF(it);
     return res;
@@ -242,11 +244,15 @@ hub_kill(PyObject *mod, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
         Py_XDECREF(kw);
     }
     else {
-        PyObject *hub = gevc_hub_get(st);
+        /* ours: looking up throw runs code */
+        PyObject *hub = Py_XNewRef(gevc_hub_get(st));
         meth = hub ? PyObject_GetAttr(g, st->str_throw) : NULL;
-        if (meth == NULL)
+        if (meth == NULL) {
+            Py_XDECREF(hub);
             return NULL;
+        }
         r = gevc__hub_run_callback(st, hub, meth, &exception, 1);
+        Py_DECREF(hub);
     }
     Py_DECREF(meth);
     if (r == NULL)

@@ -57,6 +57,9 @@ gevc_hub_layer_exec(PyObject *mod, gevc_hub_state *st)
         (st->str_unlink = PyUnicode_InternFromString("unlink")) == NULL ||
         (st->str_priority = PyUnicode_InternFromString("priority")) == NULL ||
         (st->str_raise_exception = PyUnicode_InternFromString("_raise_exception")) == NULL ||
+        (st->str_maybe_kill = PyUnicode_InternFromString("_maybe_kill_before_start")) == NULL ||
+        (st->str_join = PyUnicode_InternFromString("join")) == NULL ||
+        (st->str_kill = PyUnicode_InternFromString("kill")) == NULL ||
         (st->minus_one = PyLong_FromLong(-1)) == NULL ||
         (st->str_hublocal_key = PyUnicode_InternFromString("gevent_c._core.hub")) == NULL)
         return -1;
@@ -97,12 +100,14 @@ gevc_hub_layer_traverse(gevc_hub_state *st, visitproc visit, void *arg)
     Py_VISIT(st->timeout_expire);
     Py_VISIT(st->glet_type);
     Py_VISIT(st->glet_notify);
+    Py_VISIT(st->glet_kill);
     Py_VISIT(st->glet_success);
     Py_VISIT(st->glet_raw_dead);
     Py_VISIT(st->glet_start_completed);
     Py_VISIT(st->glet_start_cancelled);
     Py_VISIT(st->glet_track_setting);
     Py_VISIT(st->countdown_type);
+    Py_VISIT(st->waititer_type);
     Py_VISIT(st->linkable_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->semaphore_type);
@@ -150,6 +155,7 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->str_on_expiration);
     Py_CLEAR(st->glet_type);
     Py_CLEAR(st->glet_notify);
+    Py_CLEAR(st->glet_kill);
     Py_CLEAR(st->glet_success);
     Py_CLEAR(st->glet_raw_dead);
     Py_CLEAR(st->glet_start_completed);
@@ -166,12 +172,16 @@ gevc_hub_layer_clear(gevc_hub_state *st)
     Py_CLEAR(st->str_spawning_stack_limit);
     Py_CLEAR(st->str_spawn_callbacks);
     Py_CLEAR(st->countdown_type);
+    Py_CLEAR(st->waititer_type);
     Py_CLEAR(st->minus_one);
     Py_CLEAR(st->str_exception);
     Py_CLEAR(st->str_rawlink);
     Py_CLEAR(st->str_unlink);
     Py_CLEAR(st->str_priority);
     Py_CLEAR(st->str_raise_exception);
+    Py_CLEAR(st->str_maybe_kill);
+    Py_CLEAR(st->str_join);
+    Py_CLEAR(st->str_kill);
     Py_CLEAR(st->linkable_type);
     Py_CLEAR(st->event_type);
     Py_CLEAR(st->semaphore_type);
