@@ -747,3 +747,37 @@ def test_kill_before_start_with_a_three_tuple_of_junk(gc_lib, errors):
     assert type(g.exception) is BaseException and g.exception.args == ((1, 2, 3),)
     gc_lib.top.sleep(0)
     assert linked == [g]
+
+
+def test_joinall_keeps_the_hub_while_it_allocates():
+    '''joinall holds the hub while it makes its countdown and waiter: a
+    collection then may run a __del__ that destroys the hub.'''
+    out = run_isolated(dev=True, code='''
+        import gc, weakref
+        import gevent_c
+        from gevent_c.hub import get_hub
+        ref = weakref.ref(get_hub())
+        kept = []
+        class Cycle:
+            def __del__(self):
+                hub = ref()
+                if hub is not None:
+                    hub.destroy(destroy_loop=True)
+                del hub
+                kept.append(ref() is not None)
+        from gevent_c.event import Event
+        ev = Event()                    # holds no hub yet
+        def objects():
+            yield ev
+            c = Cycle()
+            c.me = c
+            del c
+            gc.set_threshold(1)         # collected at joinall's next allocation
+        try:
+            gevent_c.joinall(objects(), timeout=0.01)
+        except Exception:
+            pass                        # the destroyed hub has no loop left
+        gc.set_threshold(700)
+        print(kept)
+    ''')
+    assert out.strip() == '[True]'

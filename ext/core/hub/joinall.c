@@ -211,7 +211,7 @@ PyObject *
 gevc__wait_all(gevc_hub_state *st, PyObject *objects, PyObject *timeout, int raise_error,
                PyObject *count_obj)
 {
-    PyObject *objs, *hub, *timer = NULL, *r, *res = NULL;
+    PyObject *objs, *hub = NULL, *timer = NULL, *r, *res = NULL;
     countdown *cd = NULL;
     Py_ssize_t n, total, linked = 0;
 
@@ -233,7 +233,9 @@ gevc__wait_all(gevc_hub_state *st, PyObject *objects, PyObject *timeout, int rai
         res = PyList_New(0);
         goto done;
     }
-    if ((hub = gevc_hub_get(st)) == NULL)
+    /* held: the allocations below may collect garbage whose __del__
+     * destroys the hub */
+    if ((hub = Py_XNewRef(gevc_hub_get(st))) == NULL)
         goto done;
     cd = PyObject_GC_New(countdown, st->countdown_type);
     if (cd == NULL)
@@ -255,8 +257,7 @@ gevc__wait_all(gevc_hub_state *st, PyObject *objects, PyObject *timeout, int rai
         if (rc < 0)
             goto unlink;
     }
-    /* the waiter's hub: `hub` was borrowed, and the links above may have
-     * run Python code */
+    /* the waiter's hub (the one the links above saw) */
     if (timeout != NULL && timeout != Py_None &&
         (timer = start_timer(st, cd->waiter->hub, timeout, cd->waiter)) == NULL)
         goto unlink;
@@ -282,6 +283,7 @@ unlink:
 done:
     Py_XDECREF(timer);
     Py_XDECREF((PyObject *)cd);
+    Py_XDECREF(hub);
     Py_DECREF(objs);
     return res;
 }
