@@ -700,9 +700,11 @@ start_greenlet(gevc_thread *th, GreenletObject **tp, PyObject *args,
     void *r;
     int rc = prepare_start(th, g, args == NULL, checked, &run);
 
-    if (rc > 0)
+    /* started while its run attribute was looked up: maybe by another
+       thread, whose greenlet it now is (checked here, off the hot path) */
+    if (rc > 0 && gevc__check_thread(th, g) == 0)
         return 1;
-    if (rc < 0) {
+    if (rc != 0) {
         Py_XDECREF(args);
         Py_XDECREF(kwargs);
         return -1;
@@ -838,13 +840,6 @@ switch_owned(gevc_thread *th, GreenletObject **tp, PyObject *args,
             return NULL;
         if (rc == 0)
             break;
-        /* started while its run attribute was looked up: maybe by another
-           thread, whose greenlet it now is */
-        if (gevc__check_thread(th, *tp) < 0) {
-            Py_XDECREF(args);
-            Py_XDECREF(kwargs);
-            return NULL;
-        }
     }
     return switched_in(th);
 }
