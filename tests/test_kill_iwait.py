@@ -2,6 +2,7 @@
 against gevent as the reference where the behaviour is gevent's."""
 import gc
 import sys
+import textwrap
 
 import pytest
 
@@ -602,31 +603,46 @@ def test_hub_kill_keeps_the_hub_while_looking_up_throw():
     assert out.strip() == '[True]'
 
 
+HUB_DESTROYER = """
+import gc, weakref
+import gevent_c
+from gevent_c.hub import get_hub
+ref = weakref.ref(get_hub())
+kept = []                               # was the hub still alive after?
+
+class Cycle:
+    def __del__(self):
+        hub = ref()
+        if hub is not None:
+            hub.destroy(destroy_loop=True)
+        del hub
+        kept.append(ref() is not None)
+
+def destroy_hub_at_next_collection():
+    c = Cycle()
+    c.me = c
+    del c
+    gc.set_threshold(1)
+"""
+
+
+def run_with_hub_destroyer(code):
+    """Run *code* in a child where destroy_hub_at_next_collection() makes
+    the next collection destroy the hub (and record in `kept` whether
+    something still held it)."""
+    return run_isolated(dev=True, code=HUB_DESTROYER + textwrap.dedent(code))
+
+
 def test_killall_keeps_the_hub_while_it_schedules():
     '''killall holds the hub while it makes its callback and waiter: a
     collection then may run a __del__ that destroys the hub.'''
-    out = run_isolated(dev=True, code='''
-        import gc, weakref
-        import gevent_c
-        from gevent_c.hub import get_hub
-        ref = weakref.ref(get_hub())
-        kept = []
-        class Cycle:
-            def __del__(self):
-                hub = ref()
-                if hub is not None:
-                    hub.destroy(destroy_loop=True)
-                del hub
-                kept.append(ref() is not None)
+    out = run_with_hub_destroyer('''
         class Odd:
             dead = False
             def throw(self, *args):
                 pass
             def _maybe_kill_before_start(self, exc):
-                c = Cycle()
-                c.me = c
-                del c
-                gc.set_threshold(1)     # collected at killall's next allocation
+                destroy_hub_at_next_collection()    # killall's next allocation
                 return False
         try:
             gevent_c.killall([Odd()])
@@ -752,27 +768,12 @@ def test_kill_before_start_with_a_three_tuple_of_junk(gc_lib, errors):
 def test_joinall_keeps_the_hub_while_it_allocates():
     '''joinall holds the hub while it makes its countdown and waiter: a
     collection then may run a __del__ that destroys the hub.'''
-    out = run_isolated(dev=True, code='''
-        import gc, weakref
-        import gevent_c
-        from gevent_c.hub import get_hub
-        ref = weakref.ref(get_hub())
-        kept = []
-        class Cycle:
-            def __del__(self):
-                hub = ref()
-                if hub is not None:
-                    hub.destroy(destroy_loop=True)
-                del hub
-                kept.append(ref() is not None)
+    out = run_with_hub_destroyer('''
         from gevent_c.event import Event
         ev = Event()                    # holds no hub yet
         def objects():
             yield ev
-            c = Cycle()
-            c.me = c
-            del c
-            gc.set_threshold(1)         # collected at joinall's next allocation
+            destroy_hub_at_next_collection()    # joinall's next allocation
         try:
             gevent_c.joinall(objects(), timeout=0.01)
         except Exception:
