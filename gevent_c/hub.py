@@ -345,6 +345,11 @@ class Hub(RawGreenlet):
         self.thread_ident = _get_thread_ident()
         self.format_context = config.format_context
         self.threadpool_size = config.threadpool_size
+        if type(self).run is Hub.run:
+            # the greenlet starts in C, which runs the loop (_run_loop) and
+            # survives a MemoryError raised before the loop's own handling
+            # begins (on 3.10, allocating its first frame)
+            self.run = functools.partial(_core._hub_run, self)
 
     @property
     def ident_registry(self):
@@ -514,6 +519,14 @@ class Hub(RawGreenlet):
         return self.periodic_monitoring_thread
 
     def run(self):
+        """Run the loop forever; throw LoopExit into the parent when it empties.
+
+        (The hub greenlet starts through ``_core._hub_run``, which calls
+        :meth:`_run_loop`, this method's body.)
+        """
+        return self._run_loop()
+
+    def _run_loop(self):
         """Run the loop forever; throw LoopExit into the parent when it empties.
 
         An exception while starting the monitor thread or running the loop

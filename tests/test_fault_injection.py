@@ -290,3 +290,30 @@ def test_greenlet_whose_outcome_cannot_be_stored_ends_with_that_error():
         print(gevent_c.spawn(lambda: 42).get(timeout=5))
     ''')
     assert out.strip().split('\n') == ["True KeyError('x') ['KeyError']", '42']
+
+
+def test_hub_survives_a_memoryerror_before_its_loop_handles_errors():
+    # what 3.10 does when the loop's first frame cannot be allocated (the
+    # sweep above meets it there): the error comes out of the call to
+    # _run_loop itself; it is thrown into the parent and the hub lives on
+    out = run_isolated('''
+        import gevent_c
+        from gevent_c.hub import get_hub
+        hub = get_hub()
+        real = hub._run_loop
+        calls = []
+        def failing_run_loop():
+            calls.append(1)
+            if len(calls) == 1:
+                raise MemoryError('frame')
+            return real()
+        hub._run_loop = failing_run_loop
+        try:
+            gevent_c.sleep(0.001)
+        except MemoryError as e:
+            print('waiter got', e)
+        print(hub.dead)
+        g = gevent_c.spawn(lambda: 'ran')
+        print(g.get(timeout=5), len(calls))
+    ''')
+    assert out.strip().split('\n') == ['waiter got frame', 'False', 'ran 2']

@@ -14,6 +14,44 @@ mstate(PyObject *mod)
     return (gevc_hub_state *)PyModule_GetState(mod);
 }
 
+PyDoc_STRVAR(hub_run_doc, "_hub_run(hub)\n\n"
+"The hub greenlet's run: hub._run_loop(), called again whenever a\n"
+"MemoryError escapes it before its own handling could begin (calling it\n"
+"allocates, on 3.10 its frame): the error is thrown into the hub's parent\n"
+"as the loop throws its own, and the hub lives on.");
+static PyObject *
+hub_run(PyObject *mod, PyObject *hub)
+{
+    gevc_hub_state *st = mstate(mod);
+    for (;;) {
+        PyObject *r = PyObject_CallMethod(hub, "_run_loop", NULL), *exc, *parent, *destroyed;
+        int is_destroyed;
+        if (r != NULL || !PyErr_ExceptionMatches(PyExc_MemoryError))
+            return r;
+        exc = gevc__exc_take();
+        parent = PyObject_GetAttrString(hub, "parent");
+        r = parent != NULL ? PyObject_CallMethodOneArg(parent, st->str_throw, exc) : NULL;
+        Py_XDECREF(parent);
+        Py_DECREF(exc);
+        if (r != NULL) {
+            Py_DECREF(r);          /* the parent switched back: run again */
+            continue;
+        }
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();         /* the parent was not resumed: run again */
+            continue;
+        }
+        destroyed = gevc__exception(st, "HubDestroyed");
+        is_destroyed = destroyed != NULL && PyErr_ExceptionMatches(destroyed);
+        Py_XDECREF(destroyed);
+        if (is_destroyed) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        return NULL;
+    }
+}
+
 PyDoc_STRVAR(hub_switch_doc, "hub_switch(hub)\n\n"
 "Hub.switch: run the current greenlet's switch_out() hook, if any, then\n"
 "switch to hub.  BlockingSwitchOutError when called from the hub itself.");
@@ -459,6 +497,7 @@ PyMethodDef gevc_hub_methods[] = {
     {"sleep", (PyCFunction)(void (*)(void))hub_sleep, METH_FASTCALL | METH_KEYWORDS, sleep_doc},
     {"_set_sleep_fallback", set_sleep_fallback, METH_O, set_sleep_fallback_doc},
     {"hub_switch", hub_switch, METH_O, hub_switch_doc},
+    {"_hub_run", hub_run, METH_O, hub_run_doc},
     {"hub_wait", (PyCFunction)(void (*)(void))hub_wait, METH_FASTCALL, hub_wait_doc},
     {"sleep0", sleep0, METH_NOARGS, sleep0_doc},
     {NULL, NULL, 0, NULL},
