@@ -403,9 +403,15 @@ def test_iwait_yields_failed_greenlets_too(lib, errors):
 
 
 def test_iwait_objects_none_waits_for_the_loop(lib):
-    ran = []
-    lib.top.spawn(ran.append, 1)
-    assert list(lib.top.iwait(None)) == [True] and ran == [1]
+    # in a fresh process: watchers other tests leave on the default loop
+    # (in one process, as make asan runs them) would keep it from ending
+    out = run_isolated('''
+        import %s as top
+        ran = []
+        top.spawn(ran.append, 1)
+        print(list(top.iwait(None)) == [True] and ran == [1])
+    ''' % lib.name)
+    assert out.strip() == 'True'
 
 
 def test_iwait_with_no_objects_or_count_zero(lib):
